@@ -1,0 +1,5 @@
+import sys
+
+from snnstudio.cli import main
+
+sys.exit(main())

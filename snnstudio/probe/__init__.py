@@ -1,0 +1,1 @@
+"""Recording hooks, ring buffers and meters (firing rate, sparsity, SOPs, energy). No Qt."""

@@ -1,0 +1,1 @@
+"""Datasets, trainer and evaluation. No Qt."""

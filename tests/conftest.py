@@ -1,0 +1,36 @@
+"""Shared fixtures. Tests that read ../shared/samples skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = Path(os.environ.get("SNNSTUDIO_SAMPLES", REPO.parent / "shared" / "samples"))
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """The real recordings beside the project (../shared/samples); skip when absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"real samples not found at {SAMPLES}")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread_torch():
+    """2-core machines: keep torch from oversubscribing when pytest runs beside other work."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield
