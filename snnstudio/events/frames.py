@@ -209,31 +209,32 @@ def _fast_pixel_index(events: np.ndarray, sensor: tuple[int, int], check_sorted:
     xy = np.ndarray(n, dtype="<u4", buffer=base, offset=EVENT_DTYPE.fields["x"][1], strides=(base.strides[0],))
     p = base["p"]
     t = base["t"]
-    tmp = np.empty(min(n, _CHUNK), np.uint32)
-    tmp2 = np.empty(min(n, _CHUNK), np.uint32)
+    m = min(n, _CHUNK)
+    tmp, tmp2, tbuf = np.empty(m, np.uint32), np.empty(m, np.uint32), np.empty(m, np.int64)
+    hw = h * w
     prev_t = None
     for c0 in range(0, n, _CHUNK):
         c1 = min(n, c0 + _CHUNK)
         a, b, c = out[c0:c1], tmp[: c1 - c0], tmp2[: c1 - c0]
         np.copyto(a, xy[c0:c1])
-        if int(a.max()) >= (h << 16):
+        np.right_shift(a, 16, out=b)  # y (a negative int16 y becomes >= 32768)
+        if int(b.max()) >= h:
             _raise_bounds(events, sensor)
-        np.right_shift(a, 16, out=b)  # y
         a &= 0xFFFF  # x
         if int(a.max()) >= w:
             _raise_bounds(events, sensor)
         b *= w
         a += b
-        np.copyto(c, p[c0:c1], casting="unsafe")
-        if int(c.max()) > 1:
+        np.multiply(p[c0:c1], hw, out=c, dtype=np.uint32, casting="unsafe")  # p·H·W; p < 0 wraps high
+        if int(c.max()) > hw:
             raise FramingError("polarity p must be 0 (OFF) or 1 (ON)")
-        c *= h * w
         a += c
         if check_sorted:
-            tc = t[c0:c1]
+            tc = tbuf[: c1 - c0]
+            np.copyto(tc, t[c0:c1])
             if (prev_t is not None and tc[0] < prev_t) or bool((tc[1:] < tc[:-1]).any()):
                 _check_sorted(np.ascontiguousarray(t))
-            prev_t = tc[-1]
+            prev_t = int(tc[-1])
     return out
 
 
@@ -284,23 +285,21 @@ def _check_sorted(t: np.ndarray) -> None:
         raise FramingError(f"events are not sorted by t (t goes backwards at event {i}); sort them first")
 
 
-def _searchsorted(t: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(t, values, 'left')`` for a sorted, possibly strided ``t`` without copying
-    it: a vectorised bisection over the (few) query values."""
-    if t.flags.c_contiguous:
-        return np.searchsorted(t, values, side="left")
+def _searchsorted(t: np.ndarray, values: np.ndarray, block: int = 64) -> np.ndarray:
+    """``np.searchsorted(t, values, 'left')`` for a sorted, possibly strided ``t`` without
+    copying all of it: search every ``block``-th timestamp, then inside one block per query."""
     values = np.asarray(values, np.int64)
-    lo = np.zeros(values.shape, np.int64)
-    hi = np.full(values.shape, len(t), np.int64)
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi) // 2
-        less = np.zeros(values.shape, bool)
-        less[active] = t[mid[active]] < values[active]
-        lo = np.where(active & less, mid + 1, lo)
-        hi = np.where(active & ~less, mid, hi)
+    n = len(t)
+    if t.flags.c_contiguous or n <= 4 * block:
+        return np.searchsorted(np.ascontiguousarray(t), values, side="left")
+    coarse = np.ascontiguousarray(t[::block])
+    blk = np.searchsorted(coarse, values, side="left")  # answer in ((blk-1)·block, blk·block]
+    base = np.maximum(blk - 1, 0) * block
+    pos = base[:, None] + np.arange(block)
+    inside = pos < n
+    less = np.zeros(pos.shape, bool)
+    less[inside] = t[pos[inside]] < np.broadcast_to(values[:, None], pos.shape)[inside]
+    return base + less.sum(axis=1)
 
 
 def _check_n(n: int) -> None:

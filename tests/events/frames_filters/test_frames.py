@@ -313,3 +313,27 @@ def test_bad_events_are_typed_errors():
     # a huge time gap would allocate absurd tensors: refused with advice
     with pytest.raises(FramingError, match="too"):
         bin_events(make_events([0, 10**12], [0, 0], [0, 0], [0, 0]), (128, 128), dt_us=1)
+
+
+def test_strided_searchsorted_matches_numpy():
+    from snnstudio.events.frames import _searchsorted
+
+    rng = np.random.default_rng(12)
+    ev = make_events(np.sort(rng.integers(0, 5000, 20_000)), np.zeros(20_000), np.zeros(20_000), np.zeros(20_000))
+    t = ev["t"]  # strided view into the 13-byte records
+    assert not t.flags.c_contiguous
+    q = np.concatenate([[-5, 0, 4999, 5000, 10**9], rng.integers(-10, 5010, 500)])
+    np.testing.assert_array_equal(_searchsorted(t, q), np.searchsorted(np.ascontiguousarray(t), q, side="left"))
+
+
+def test_unsorted_across_fast_path_chunks_is_detected():
+    from snnstudio.events import frames
+
+    n = frames._CHUNK + 10
+    t = np.arange(n, dtype=np.int64)
+    t[frames._CHUNK] = 0  # goes back in time exactly at the first chunk boundary
+    ev = make_events(t, np.zeros(n), np.zeros(n), np.zeros(n))
+    with pytest.raises(FramingError, match=f"at event {frames._CHUNK}"):
+        bin_events(ev, (2, 2), n_time_bins=3)
+    # count modes do not need sorted timestamps
+    assert bin_events(ev, (2, 2), n_event_bins=3).sum() == n
