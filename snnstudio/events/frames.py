@@ -313,8 +313,12 @@ def _windows(cfg: FrameConfig, t: np.ndarray | None, n_events: int) -> tuple[np.
     mode = cfg.mode
     if mode in ("dt_us", "n_time_bins"):
         if n_events == 0 and (cfg.t_start_us is None or (cfg.t_end_us is None and cfg.n_frames is None)):
-            empty = np.zeros(0, np.int64)
-            return empty, empty, empty
+            # no events and no full range: only a fixed T (n_time_bins, n_frames) gives frames, empty ones
+            n = cfg.n_time_bins if mode == "n_time_bins" else (cfg.n_frames or 0)
+            z = np.zeros(n, np.int64)
+            origin = int(cfg.t_start_us or 0)
+            starts = origin + np.arange(n, dtype=np.int64) * (cfg.stride if mode == "dt_us" else 0)
+            return z, z, starts
         t0 = int(cfg.t_start_us) if cfg.t_start_us is not None else int(t[0])
         t_end = int(cfg.t_end_us) if cfg.t_end_us is not None else (int(t[-1]) + 1 if n_events else t0)
         span = t_end - t0
@@ -334,7 +338,10 @@ def _windows(cfg: FrameConfig, t: np.ndarray | None, n_events: int) -> tuple[np.
         else:
             n = cfg.n_time_bins
             if span <= 0:
-                raise FramingError(f"empty time range [{t0}, {t_end}) for n_time_bins")
+                if n_events:
+                    raise FramingError(f"empty time range [{t0}, {t_end}) for n_time_bins")
+                z = np.zeros(n, np.int64)
+                return z, z, np.full(n, t0, np.int64)
             if cfg.overlap == 0:
                 edges = t0 + (np.arange(n + 1, dtype=np.int64) * span + (n - 1)) // n  # ceil(k·D/T)
                 starts, ends = edges[:-1], edges[1:]
@@ -455,13 +462,13 @@ def bin_events(events: np.ndarray, sensor_size: tuple[int, int], cfg: FrameConfi
 
 
 def frame_starts_us(events: np.ndarray, cfg: FrameConfig) -> np.ndarray:
-    """Start of each frame's window as :func:`bin_events` would cut it: µs for the time modes,
-    the first event index for the count modes (int64, length T)."""
+    """Start (µs, int64, length T) of each frame's window as :func:`bin_events` cuts it;
+    time modes (``dt_us``, ``n_time_bins``) only."""
     _check_events(events)
-    t = None
-    if cfg.mode in ("dt_us", "n_time_bins"):
-        t = np.ascontiguousarray(events["t"])
-        _check_sorted(t)
+    if cfg.mode not in ("dt_us", "n_time_bins"):
+        raise FramingError(f"frame_starts_us needs a time mode (dt_us, n_time_bins), got {cfg.mode}")
+    t = np.ascontiguousarray(events["t"])
+    _check_sorted(t)
     return _windows(cfg, t, len(events))[2]
 
 
@@ -497,9 +504,22 @@ class StreamingBinner:
     or events before ``cfg.t_start_us``) cannot be placed any more: they are counted in
     ``n_late`` and skipped. ``last_starts_us`` holds the window starts (µs) of the frames the
     last call returned.
+
+    ``max_empty_frames`` (default None: emit every window) bounds what a quiet stretch costs:
+    after activity at most that many empty frames are emitted, the rest of the quiet run is
+    skipped (counted in ``n_skipped_frames``; ``last_starts_us`` then has jumps) while the
+    grid stays aligned — e.g. a paused camera or a slow consumer does not flood the model
+    with thousands of empty frames. No event is dropped by this.
     """
 
-    def __init__(self, sensor_size: tuple[int, int], cfg: FrameConfig | None = None, **kwargs):
+    def __init__(
+        self,
+        sensor_size: tuple[int, int],
+        cfg: FrameConfig | None = None,
+        *,
+        max_empty_frames: int | None = None,
+        **kwargs,
+    ):
         cfg = cfg if cfg is not None and not kwargs else (replace(cfg, **kwargs) if cfg is not None else FrameConfig(**kwargs))
         if cfg.mode != "dt_us":
             raise FramingError(f"StreamingBinner needs dt_us mode, got {cfg.mode}")
@@ -509,6 +529,9 @@ class StreamingBinner:
         self.cfg = cfg
         self.window_us = cfg.window
         self.stride_us = cfg.stride
+        if max_empty_frames is not None and (not _is_int(max_empty_frames) or max_empty_frames < 0):
+            raise FramingError(f"max_empty_frames must be an integer >= 0 or None, got {max_empty_frames!r}")
+        self.max_empty_frames = max_empty_frames
         fw, fh = cfg.frame_size(self.sensor_size)
         self._shape = (2, fh, fw)
         self.reset()
@@ -521,6 +544,7 @@ class StreamingBinner:
         self._watermark: int | None = None
         self.n_late = 0
         self.n_frames_emitted = 0
+        self.n_skipped_frames = 0
         self.last_starts_us = np.zeros(0, np.int64)
 
     @property
@@ -533,17 +557,40 @@ class StreamingBinner:
         """Number of buffered events waiting for their window to complete."""
         return len(self._buf)
 
+    def _windows_to_emit(self, n_total: int) -> np.ndarray:
+        """Window indices ``[k, n_total)`` to emit: all of them, or with ``max_empty_frames`` set,
+        every non-empty one plus at most that many empty ones after each burst of activity."""
+        m = self.max_empty_frames
+        if m is None or n_total - self._k <= m:
+            return np.arange(self._k, n_total, dtype=np.int64)
+        w, s = self.window_us, self.stride_us
+        tau = self._buf["t"].astype(np.int64) - self._t0
+        k_max = tau // s
+        k_min = (tau - w) // s + 1
+        # an event at τ lies in windows k_min..k_max (at most ceil(w / s) of them)
+        hits = [(k_max - j)[k_max - j >= k_min] for j in range(-(-w // s))]
+        nonempty = np.unique(np.concatenate(hits))
+        nonempty = nonempty[(nonempty >= self._k) & (nonempty < n_total)]
+        run_starts = np.concatenate([[self._k], nonempty + 1])
+        quiet = (run_starts[:, None] + np.arange(m)).ravel()
+        keep = np.union1d(nonempty, quiet)
+        return keep[(keep >= self._k) & (keep < n_total)]
+
     def _emit(self, n_total: int) -> np.ndarray:
         if n_total <= self._k:
             self.last_starts_us = np.zeros(0, np.int64)
             return np.zeros((0, *self._shape), np.float32)
-        start = self._t0 + self._k * self.stride_us
-        n = n_total - self._k
-        cfg = replace(self.cfg, t_start_us=start, n_frames=n, t_end_us=None)
-        frames = bin_events(self._buf, self.sensor_size, cfg)
-        self.last_starts_us = start + np.arange(n, dtype=np.int64) * self.stride_us
+        ks = self._windows_to_emit(n_total)
+        parts = []
+        for seg in np.split(ks, np.flatnonzero(np.diff(ks) != 1) + 1):
+            if len(seg):
+                cfg = replace(self.cfg, t_start_us=self._t0 + int(seg[0]) * self.stride_us, n_frames=len(seg), t_end_us=None)
+                parts.append(bin_events(self._buf, self.sensor_size, cfg))
+        frames = np.concatenate(parts) if len(parts) != 1 else parts[0]
+        self.last_starts_us = self._t0 + ks * self.stride_us
+        self.n_skipped_frames += (n_total - self._k) - len(ks)
         self._k = n_total
-        self.n_frames_emitted += n
+        self.n_frames_emitted += len(ks)
         nxt = self._t0 + self._k * self.stride_us
         cut = int(np.searchsorted(self._buf["t"], nxt, side="left"))
         self._buf = self._buf[cut:].copy() if cut else self._buf

@@ -337,3 +337,27 @@ def test_unsorted_across_fast_path_chunks_is_detected():
         bin_events(ev, (2, 2), n_time_bins=3)
     # count modes do not need sorted timestamps
     assert bin_events(ev, (2, 2), n_event_bins=3).sum() == n
+
+
+def test_streaming_max_empty_frames_skips_quiet_windows_only():
+    ev = make_events([0, 3, 5, 1000, 1001, 5000], [0] * 6, [0] * 6, [1] * 6)
+    b = StreamingBinner((1, 1), dt_us=2, t_start_us=0, max_empty_frames=3)
+    f = np.concatenate([b.push(ev[:3]), b.push(ev[3:5]), b.push(ev[5:]), b.flush()])
+    assert f.sum() == len(ev)  # no event lost
+    full = StreamingBinner((1, 1), dt_us=2, t_start_us=0)
+    g = np.concatenate([full.push(ev), full.flush()])
+    assert len(g) == 2501 and b.n_skipped_frames == len(g) - len(f)
+    starts = np.concatenate([[0, 2, 4], [6, 8, 10], [1000], [1002, 1004, 1006], [5000]])
+    assert b.n_frames_emitted == len(f) == len(starts)
+    # every emitted frame equals the un-skipped binner's frame at the same window
+    np.testing.assert_array_equal(f, g[starts // 2])
+    assert b.last_starts_us.tolist() == [5000]
+
+
+def test_fixed_t_modes_give_t_empty_frames_without_events():
+    ev = np.zeros(0, EVENT_DTYPE)
+    assert bin_events(ev, (4, 4), n_time_bins=5).shape == (5, 2, 4, 4)
+    assert bin_events(ev, (4, 4), n_event_bins=3).shape == (3, 2, 4, 4)
+    assert bin_events(ev, (4, 4), dt_us=10, n_frames=4).sum() == 0
+    with pytest.raises(FramingError):
+        frame_starts_us(ev, FrameConfig(event_count=3))
