@@ -68,6 +68,7 @@ OFF, ON = 0, 1
 #: refuse to allocate frame tensors larger than this many cells (4 GiB of float32)
 MAX_CELLS = 1 << 30
 
+_RAW = np.dtype((np.void, EVENT_DTYPE.itemsize))  # one event as opaque bytes, for fast copies
 _MODES = ("dt_us", "n_time_bins", "event_count", "n_event_bins")
 
 
@@ -296,7 +297,7 @@ def _searchsorted(t: np.ndarray, values: np.ndarray, block: int = 64) -> np.ndar
     copying all of it: search every ``block``-th timestamp, then inside one block per query."""
     values = np.asarray(values, np.int64)
     n = len(t)
-    if t.flags.c_contiguous or n <= 4 * block:
+    if t.flags.c_contiguous or n <= 1 << 16:
         return np.searchsorted(np.ascontiguousarray(t), values, side="left")
     coarse = np.ascontiguousarray(t[::block])
     blk = np.searchsorted(coarse, values, side="left")  # answer in ((blk-1)·block, blk·block]
@@ -546,7 +547,8 @@ class StreamingBinner:
         """Forget everything: the next event (or ``cfg.t_start_us``) starts a new grid."""
         self._t0: int | None = self.cfg.t_start_us
         self._k = 0  # next window to emit
-        self._buf = np.zeros(0, EVENT_DTYPE)
+        self._store = np.zeros(1024, EVENT_DTYPE)  # growable buffer: _store[:_n] are pending events
+        self._n = 0
         self._watermark: int | None = None
         self.n_late = 0
         self.n_frames_emitted = 0
@@ -561,7 +563,27 @@ class StreamingBinner:
     @property
     def pending(self) -> int:
         """Number of buffered events waiting for their window to complete."""
-        return len(self._buf)
+        return self._n
+
+    @property
+    def _buf(self) -> np.ndarray:
+        return self._store[: self._n]
+
+    def _append(self, events: np.ndarray) -> None:
+        need = self._n + len(events)
+        if need > len(self._store):
+            store = np.empty(max(2 * len(self._store), need), EVENT_DTYPE)
+            store[: self._n] = self._store[: self._n]
+            self._store = store
+        self._store[self._n : need].view(_RAW)[:] = events.view(_RAW)  # raw copy, no per-field casting
+        self._n = need
+
+    def _drop_front(self, cut: int) -> None:
+        if cut:
+            rest = self._n - cut
+            raw = self._store.view(_RAW)
+            raw[:rest] = raw[cut : self._n]  # numpy handles the overlap
+            self._n = rest
 
     def _windows_to_emit(self, n_total: int) -> np.ndarray:
         """Window indices ``[k, n_total)`` to emit: all of them, or with ``max_empty_frames`` set,
@@ -598,8 +620,7 @@ class StreamingBinner:
         self._k = n_total
         self.n_frames_emitted += len(ks)
         nxt = self._t0 + self._k * self.stride_us
-        cut = int(np.searchsorted(self._buf["t"], nxt, side="left"))
-        self._buf = self._buf[cut:].copy() if cut else self._buf
+        self._drop_front(int(np.searchsorted(self._buf["t"], nxt, side="left")))
         return frames
 
     def push(self, events: np.ndarray, t_end_us: int | None = None) -> np.ndarray:
@@ -618,13 +639,14 @@ class StreamingBinner:
                 self.n_late += cut
                 events = events[cut:]
             if len(events):
-                if len(self._buf) and int(events["t"][0]) < int(self._buf["t"][-1]):
+                if self._n and int(events["t"][0]) < int(self._store["t"][self._n - 1]):
                     warnings.warn("StreamingBinner: batch goes back in time; merging it", SnnStudioWarning, stacklevel=2)
                     merged = np.concatenate([self._buf, events])
-                    self._buf = merged[np.argsort(merged["t"], kind="stable")]
+                    self._n = 0
+                    self._append(merged[np.argsort(merged["t"], kind="stable")])
                 else:
-                    self._buf = np.concatenate([self._buf, events]) if len(self._buf) else events.copy()
-                last = int(self._buf["t"][-1])
+                    self._append(events)
+                last = int(self._store["t"][self._n - 1])
                 self._watermark = last if self._watermark is None else max(self._watermark, last)
         if t_end_us is not None:
             self._watermark = int(t_end_us) if self._watermark is None else max(self._watermark, int(t_end_us))
@@ -642,7 +664,7 @@ class StreamingBinner:
 
     def flush(self) -> np.ndarray:
         """Emit the windows that still hold buffered events (the last ones partial)."""
-        if self._t0 is None or not len(self._buf):
+        if self._t0 is None or not self._n:
             self.last_starts_us = np.zeros(0, np.int64)
             return np.zeros((0, *self._shape), np.float32)
         span = int(self._buf["t"][-1]) + 1 - self._t0
