@@ -55,7 +55,43 @@ def test_background_activity_matches_dv(n, w, h, duration, t_max):
     got = F.background_activity(ev, (w, h), duration)
     assert 0 < len(got) < len(ev)  # the case is not trivial
     np.testing.assert_array_equal(got, expected)
+    for method in ("sort", "blocks"):  # both vectorisations, whatever "auto" picked
+        np.testing.assert_array_equal(ev[F._ba_keep(ev, (w, h), None, duration, method)], expected)
     np.testing.assert_array_equal(F.background_activity_dv(ev, (w, h), duration), expected)
+
+
+def reference_ba(ev, w, h, d):
+    """Per-event loop of dv's rule (from dv-processing's header): 8 neighbours, strict <,
+    every event writes its pixel's timestamp. dv's EventStore refuses unsorted input, so this
+    loop is the oracle there."""
+    last = np.full((h, w), None, dtype=object)
+    keep = []
+    for e in ev:
+        x, y, t = int(e["x"]), int(e["y"]), int(e["t"])
+        ok = any(
+            0 <= x + dx < w and 0 <= y + dy < h and last[y + dy, x + dx] is not None and t - last[y + dy, x + dx] < d
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            if (dx, dy) != (0, 0)
+        )
+        keep.append(ok)
+        last[y, x] = t
+    return ev[np.array(keep, bool)]
+
+
+def test_background_activity_unsorted_input_follows_stream_order():
+    # the filter follows stream order like dv does; the sort path ("auto" picks it) handles any order
+    ev = random_events(3000, 16, 12, t_max=30_000, seed=21)
+    rng = np.random.default_rng(22)
+    ev = ev[np.argsort(ev["t"] + rng.integers(-300, 300, len(ev)), kind="stable")]
+    assert (np.diff(ev["t"]) < 0).any()
+    expected = reference_ba(ev, 16, 12, 800)
+    assert 0 < len(expected) < len(ev)
+    np.testing.assert_array_equal(F.background_activity(ev, (16, 12), 800), expected)
+    srt = ev[np.argsort(ev["t"], kind="stable")]
+    np.testing.assert_array_equal(reference_ba(srt, 16, 12, 800), F.background_activity_dv(srt, (16, 12), 800))
+    with pytest.raises(F.FilterError, match="sorted"):
+        F._ba_keep(ev, (16, 12), None, 800, "blocks")
 
 
 def test_background_activity_hand():
@@ -79,7 +115,9 @@ def test_background_activity_hand():
 def test_background_activity_streaming_equals_whole():
     ev = random_events(20_000, 40, 30, t_max=300_000, seed=3)
     whole = F.background_activity(ev, (40, 30), 1500)
+    np.testing.assert_array_equal(ev[F._ba_keep(ev, (40, 30), None, 1500, "sort")], whole)
     filt = F.BackgroundActivityFilter((40, 30), 1500)
+    # random chunk sizes: small chunks take the sort path, large ones the block path
     chunked = np.concatenate([filt(c) for c in split_random(ev, 50, 4)])
     np.testing.assert_array_equal(chunked, whole)
     filt.reset()
