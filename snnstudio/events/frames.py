@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from snnstudio.errors import SnnStudioError, SnnStudioWarning
-from snnstudio.events.types import EVENT_DTYPE
+from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
 __all__ = [
     "FramingError",
@@ -452,11 +452,22 @@ def _prepare(events: np.ndarray, sensor_size, cfg: FrameConfig):
 # public API
 
 
-def bin_events(events: np.ndarray, sensor_size: tuple[int, int], cfg: FrameConfig | None = None, **kwargs) -> np.ndarray:
+def bin_events(
+    events: np.ndarray | EventRecording,
+    sensor_size: tuple[int, int] | None = None,
+    cfg: FrameConfig | None = None,
+    **kwargs,
+) -> np.ndarray:
     """Frames ``[T, 2, H, W]`` float32 (channel 0 OFF, 1 ON) from sorted ``events``.
 
-    ``sensor_size`` is ``(width, height)``; ``cfg`` a :class:`FrameConfig` or its fields as
-    keyword arguments (``bin_events(ev, (128, 128), dt_us=10_000)``)."""
+    ``sensor_size`` is ``(width, height)`` (taken from an :class:`EventRecording` when one is
+    passed instead of an array); ``cfg`` a :class:`FrameConfig` or its fields as keyword
+    arguments: ``bin_events(ev, (128, 128), dt_us=10_000, alpha=2, out_size=(32, 32))``."""
+    if isinstance(events, EventRecording):
+        sensor_size = events.sensor_size if sensor_size is None else sensor_size
+        events = events.events
+    if sensor_size is None:
+        raise FramingError("sensor_size (width, height) is needed with a bare event array")
     if cfg is None:
         cfg = FrameConfig(**kwargs)
     elif kwargs:
@@ -511,6 +522,13 @@ class StreamingBinner:
     or events before ``cfg.t_start_us``) cannot be placed any more: they are counted in
     ``n_late`` and skipped. ``last_starts_us`` holds the window starts (µs) of the frames the
     last call returned.
+
+    Typical use with a source::
+
+        binner = StreamingBinner(source.sensor_size, dt_us=10_000, out_size=(32, 32))
+        for batch in source.batches():
+            frames = binner.push(batch.events, t_end_us=batch.t_end_us)  # [k, 2, 32, 32]
+            ...  # feed frames[i] (window start binner.last_starts_us[i]) to the model
 
     ``max_empty_frames`` (default None: emit every window) bounds what a quiet stretch costs:
     after activity at most that many empty frames are emitted, the rest of the quiet run is

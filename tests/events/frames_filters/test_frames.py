@@ -361,3 +361,30 @@ def test_fixed_t_modes_give_t_empty_frames_without_events():
     assert bin_events(ev, (4, 4), dt_us=10, n_frames=4).sum() == 0
     with pytest.raises(FramingError):
         frame_starts_us(ev, FrameConfig(event_count=3))
+
+
+def test_event_recording_is_accepted():
+    from snnstudio.events.types import EventRecording
+
+    ev = random_events(500, seed=13)
+    rec = EventRecording(ev, (32, 24))
+    np.testing.assert_array_equal(bin_events(rec, cfg=FrameConfig(n_time_bins=3)), bin_events(ev, (32, 24), n_time_bins=3))
+    with pytest.raises(FramingError, match="sensor_size"):
+        bin_events(ev, None, n_time_bins=3)
+
+
+def test_streaming_with_source_batches_t_end():
+    # batches as a source yields them: [t_start, t_end) ranges, some empty
+    ev = random_events(3000, t_max=50_000, seed=14, t0=0)
+    edges = np.append(np.arange(0, 50_000, 3_333), 50_000)
+    b = StreamingBinner((32, 24), dt_us=1000, t_start_us=0)
+    got = []
+    for a, e in zip(edges[:-1], edges[1:]):
+        got.append(b.push(ev[(ev["t"] >= a) & (ev["t"] < e)], t_end_us=int(e)))
+    got.append(b.flush())
+    whole = bin_events(ev, (32, 24), dt_us=1000, t_start_us=0, t_end_us=int(edges[-1]))
+    streamed = np.concatenate(got)
+    # the watermark t_end closes windows without waiting for the next event; flush has nothing left
+    assert len(got[-1]) == 0 and len(whole) == 50
+    np.testing.assert_array_equal(streamed, whole)
+    assert streamed.sum() == len(ev)
