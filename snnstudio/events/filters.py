@@ -155,6 +155,7 @@ def flip(events: np.ndarray, sensor_size: tuple[int, int], x: bool = False, y: b
     """Mirror left-right (``x' = W - 1 - x``) and/or upside-down (``y' = H - 1 - y``); a copy."""
     _check(events)
     w, h = _sensor(sensor_size)
+    _pixels(events, (w, h))  # bounds check: a flipped off-sensor event would land anywhere
     out = events.copy()
     if x:
         out["x"] = (w - 1) - events["x"]

@@ -262,5 +262,7 @@ def test_bad_input_is_typed():
         F.mask_pixels(ev, np.zeros(5, bool))
     with pytest.raises(F.FilterError, match="sensor_size"):
         F.Flip((0, 3))
+    with pytest.raises(F.FilterError, match="do not fit"):
+        F.flip(ev, (4, 4), x=True)
     assert len(F.background_activity(np.zeros(0, EVENT_DTYPE), (4, 4))) == 0
     assert len(F.refractory(np.zeros(0, EVENT_DTYPE), (4, 4), 5)) == 0
