@@ -225,8 +225,8 @@ class BufferedSource(EventSource):
         self.dropped_total = 0
 
     # -- producer ---------------------------------------------------------------------
-    def _full(self) -> bool:
-        if len(self._queue) >= self.max_batches:
+    def _overfull(self) -> bool:
+        if len(self._queue) > self.max_batches:
             return True
         return self.max_events is not None and self._queued_events > self.max_events
 
@@ -239,7 +239,7 @@ class BufferedSource(EventSource):
                         break
                     self._queue.append(batch)
                     self._queued_events += len(batch.events)
-                    while len(self._queue) > 1 and self._full():
+                    while len(self._queue) > 1 and self._overfull():
                         old = self._queue.popleft()
                         self._queued_events -= len(old.events)
                         lost = old.dropped + len(old.events)
