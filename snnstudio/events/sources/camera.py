@@ -73,6 +73,7 @@ class DvsCameraSource(PolledDvSource):
         except Exception as exc:  # noqa: BLE001
             raise SourceError(f"DVS camera cannot be queried: {exc}") from exc
         self.sensor_size = (int(w), int(h))
+        self.camera_name = str(name) if name else None
         self.name = f"DVS camera {name}" if name else "DVS camera"
         self._input = device
 

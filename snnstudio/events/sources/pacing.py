@@ -138,6 +138,12 @@ class RealtimePacer(EventSource):
         self._anchored = False
         self.live = getattr(source, "live", False)
 
+    def __getattr__(self, name: str):
+        """Everything else (``camera_name``, a player's controls ...) is the wrapped source's."""
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
     @property
     def speed(self) -> float:
         return self._schedule.speed
@@ -223,6 +229,12 @@ class BufferedSource(EventSource):
         self._thread: threading.Thread | None = None
         #: total events discarded so far (also reported per batch in ``dropped``)
         self.dropped_total = 0
+
+    def __getattr__(self, name: str):
+        """Everything else (``camera_name``, a player's controls ...) is the wrapped source's."""
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)
 
     # -- producer ---------------------------------------------------------------------
     def _overfull(self) -> bool:

@@ -82,6 +82,7 @@ class FilePlayer(EventSource):
             recording = read_events(recording)
         self.recording = recording
         self.sensor_size = recording.sensor_size
+        self.camera_name = recording.sensor
         names = {lab.class_id: lab.name for lab in recording.labels if lab.name}
         self.class_names = names or None
         self._t = recording.events["t"]

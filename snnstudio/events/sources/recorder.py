@@ -91,7 +91,7 @@ def record(source: EventSource, path: str | Path, seconds: float, *, wall_grace_
 
         timer = threading.Timer(seconds + wall_grace_s, _wall_limit)
         timer.daemon = True
-    sensor = getattr(source, "name", None) or getattr(source, "camera_name", None)
+    sensor = getattr(source, "camera_name", None)
     try:
         with Aedat4Writer(path, source.sensor_size, sensor=sensor if isinstance(sensor, str) else None) as writer:
             try:
