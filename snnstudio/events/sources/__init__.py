@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from snnstudio.errors import SnnStudioError
+from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.sources.base import EventBatch, EventSource
 from snnstudio.events.sources.pacing import (
     BufferedSource,
@@ -72,6 +72,20 @@ def __getattr__(name: str) -> Any:  # lazy: dv-processing loads only when asked 
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _source_class(module: str, name: str, what: str) -> Any:
+    """``module.name``, imported now; a build without that module gets a one-line SourceError."""
+    import importlib
+
+    full = f"snnstudio.events.sources.{module}"
+    try:
+        mod = importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name != full:
+            raise
+        raise SourceError(f"{what} sources are not available in this build (no {full})") from None
+    return getattr(mod, name)
+
+
 def parse_source_spec(spec: str) -> tuple[str, str | None]:
     """Split a spec into ``(kind, argument)``; an existing path without a kind is ``file``."""
     spec = str(spec).strip()
@@ -118,17 +132,14 @@ def open_source(spec: str, **options: Any) -> EventSource:
     if kind == "webcam":
         if arg is not None and not arg.isdigit():
             raise SourceSpecError(f"webcam index must be a number, got {arg!r}")
-        from snnstudio.events.sources.video import VideoEventSource
-
-        return VideoEventSource(int(arg) if arg is not None else 0, **options)
+        video_source = _source_class("video", "VideoEventSource", "webcam")
+        return video_source(int(arg) if arg is not None else 0, **options)
     if kind == "video":
         if not arg:
             raise SourceSpecError("video: needs a path, e.g. video:clip.mp4")
-        from snnstudio.events.sources.video import VideoEventSource
-
-        return VideoEventSource(arg, **options)
-    from snnstudio.events.sources.synthetic import SyntheticGestureSource
-
+        video_source = _source_class("video", "VideoEventSource", "video")
+        return video_source(arg, **options)
+    synthetic_source = _source_class("synthetic", "SyntheticGestureSource", "synthetic gesture")
     if arg is not None:
         options.setdefault("gesture", arg)
-    return SyntheticGestureSource(**options)
+    return synthetic_source(**options)

@@ -271,3 +271,13 @@ def test_batches_do_not_let_the_consumer_modify_the_recording(recording):
     b = next(FilePlayer(recording, realtime=False).batches())
     with pytest.raises(ValueError):
         b.events["x"][0] = 1
+
+
+@pytest.mark.parametrize("name", ["davis346_sample.aedat4", "dvs128_walking_jaer.aedat"])
+def test_plays_real_recordings_losslessly(samples_dir, name):
+    from snnstudio.events.io import read_events
+
+    rec = read_events(samples_dir / name)
+    got = list(FilePlayer(samples_dir / name, batch_us=5_000, realtime=False).batches())
+    assert np.array_equal(_concat(got), rec.events)
+    assert all(a.t_end_us == b.t_start_us for a, b in zip(got, got[1:]))
