@@ -1,8 +1,11 @@
-"""A DV network stream server for the tests, run as a separate process (``python dv_writer_peer.py PORT N PACKETS``).
+"""A DV network stream server for the tests, run as a separate process
+(``python dv_writer_peer.py PORT N PACKETS [hold]``).
 
 Serves a 64x48 event stream on 127.0.0.1:PORT with dv-processing's own ``NetworkWriter``,
 prints ``ready``, waits for ``go`` on stdin, sends N deterministic events (``peer_events``)
 in PACKETS packets, waits until they left, then vanishes (``os._exit``) like a crashed peer.
+With ``hold`` it instead waits for a client that stays connected, sends, prints ``sent``
+and keeps the stream open until killed (a camera that goes on streaming nothing).
 It runs in its own process because dv's writer cannot be destroyed in-process while a
 client is connected (its destructor waits holding the GIL).
 """
@@ -28,10 +31,17 @@ def main() -> None:
     import dv_processing as dv
 
     port, n, packets = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    hold = sys.argv[4:] == ["hold"]
     stream = dv.io.Stream.EventStream(0, "events", "PeerCam_T01", SIZE)
     writer = dv.io.NetworkWriter("127.0.0.1", port, stream, 10, lambda code, msg: None)
     print("ready", flush=True)
-    if sys.stdin.readline().strip() != "go":
+    if hold:
+        stable_since = None
+        while stable_since is None or time.monotonic() - stable_since < 0.3:
+            connected = writer.getClientCount() > 0
+            stable_since = (stable_since or time.monotonic()) if connected else None
+            time.sleep(0.01)
+    elif sys.stdin.readline().strip() != "go":
         os._exit(2)
     ev = peer_events(n)
     for chunk in np.array_split(ev, packets):
@@ -42,6 +52,10 @@ def main() -> None:
     deadline = time.monotonic() + 5
     while writer.getQueuedPacketCount() and time.monotonic() < deadline:
         time.sleep(0.01)
+    if hold:
+        print("sent", flush=True)
+        while True:
+            time.sleep(1)
     time.sleep(0.3)
     os._exit(0)
 

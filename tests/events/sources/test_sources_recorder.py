@@ -6,30 +6,17 @@ import time
 
 import numpy as np
 import pytest
-from sources_helpers import FakeCamera, ListSource, dv_store, make_recording, windows
+from sources_helpers import FakeCamera, ListSource, dv_store, make_recording, read_back, windows
 
 from snnstudio.cli import main
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.sources import BufferedSource, FilePlayer
 from snnstudio.events.sources.camera import DvsCameraSource
-from snnstudio.events.sources.dvinput import events_from_dv
 from snnstudio.events.sources.recorder import RecordingFailed, record
 from snnstudio.events.types import Label
 
 dv = pytest.importorskip("dv_processing")
 pytest.importorskip("snnstudio.events.io")
-
-
-def read_back(path):
-    """Events, resolution and camera name of an AEDAT4 file, as dv-processing reads it."""
-    reader = dv.io.MonoCameraRecording(str(path))
-    parts = []
-    while reader.isRunning():
-        batch = reader.getNextEventBatch()
-        if batch is not None and batch.size():
-            parts.append(events_from_dv(batch))
-    ev = np.concatenate(parts) if parts else np.zeros(0, dtype=events_from_dv(dv.EventStore()).dtype)
-    return ev, tuple(reader.getEventResolution()), reader.getCameraName()
 
 
 def test_records_a_time_span_of_a_file_exactly_with_its_labels(tmp_path):
