@@ -102,15 +102,25 @@ def parse_source_spec(spec: str) -> tuple[str, str | None]:
                           "webcam[:INDEX], video:PATH or synthetic[:GESTURE]")
 
 
-def open_source(spec: str, **options: Any) -> EventSource:
+def open_source(spec: str, *, buffered: bool | int = False, **options: Any) -> EventSource:
     """Open the source that ``spec`` names (see the module docstring).
 
+    ``buffered``: wrap the source in a :class:`BufferedSource` (a producer thread and a
+    bounded queue of ``buffered`` batches, 64 for ``True``) — what a live view wants; the
+    wrapper forwards attribute access (a player's controls) to the source.
     ``options`` go to the source's constructor (e.g. ``batch_us``, ``speed``, ``loop``,
     ``realtime`` for ``file:``; ``timeout_s`` for ``network:``). Errors are typed: an unknown
     spec is :class:`SourceSpecError`, a missing device
     :class:`~snnstudio.errors.DeviceNotFoundError`, an unreadable file
     :class:`~snnstudio.errors.EventFileError`.
     """
+    source = _open(spec, options)
+    if buffered:
+        return BufferedSource(source, max_batches=64 if buffered is True else int(buffered))
+    return source
+
+
+def _open(spec: str, options: dict[str, Any]) -> EventSource:
     kind, arg = parse_source_spec(spec)
     if kind == "file":
         if not arg:

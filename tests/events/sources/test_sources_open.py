@@ -96,3 +96,20 @@ def test_a_build_without_a_source_module_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "snnstudio.events.sources.video", None)  # import → ModuleNotFoundError
     with pytest.raises(SourceError, match="webcam sources are not available in this build"):
         open_source("webcam")
+
+
+def test_buffered_option_wraps_and_forwards_controls(tmp_path):
+    from snnstudio.events.io import write_events
+    from snnstudio.events.sources import BufferedSource
+
+    rec = make_recording()
+    path = tmp_path / "rec.aedat4"
+    write_events(path, rec)
+    src = open_source(f"file:{path}", buffered=5, realtime=False, paused=True)
+    assert isinstance(src, BufferedSource) and src.max_batches == 5
+    assert src.position_us == rec.t_start_us  # forwarded to the FilePlayer
+    src.seek(rec.t_start_us + 100_000)
+    src.play()
+    got = list(src.batches())
+    assert got[0].t_start_us == rec.t_start_us + 100_000
+    assert sum(len(b.events) + b.dropped for b in got) == len(rec.time_slice(rec.t_start_us + 100_000, 2**62))

@@ -281,3 +281,12 @@ def test_plays_real_recordings_losslessly(samples_dir, name):
     got = list(FilePlayer(samples_dir / name, batch_us=5_000, realtime=False).batches())
     assert np.array_equal(_concat(got), rec.events)
     assert all(a.t_end_us == b.t_start_us for a, b in zip(got, got[1:]))
+
+
+def test_real_clock_playback_takes_duration_over_speed():
+    rec = make_recording(n=400, duration_us=400_000)
+    t0 = time.monotonic()
+    got = list(FilePlayer(rec, batch_us=20_000, speed=4.0).batches())
+    elapsed = time.monotonic() - t0
+    assert sum(len(b.events) + b.dropped for b in got) == len(rec)
+    assert 0.09 <= elapsed < 0.6  # 400 ms of events at 4x = 100 ms (+ scheduling slack)
