@@ -4,8 +4,8 @@
 Serves a 64x48 event stream on 127.0.0.1:PORT with dv-processing's own ``NetworkWriter``,
 prints ``ready``, waits for ``go`` on stdin, sends N deterministic events (``peer_events``)
 in PACKETS packets, waits until they left, then vanishes (``os._exit``) like a crashed peer.
-With ``hold`` it instead waits for a client that stays connected, sends, prints ``sent``
-and keeps the stream open until killed (a camera that goes on streaming nothing).
+With ``hold`` it instead waits for a client, prints ``client`` and then streams on forever
+(N events per PACKETS·10 ms, continuing ``peer_events``) until killed: a live camera.
 It runs in its own process because dv's writer cannot be destroyed in-process while a
 client is connected (its destructor waits holding the GIL).
 """
@@ -21,10 +21,17 @@ import numpy as np
 SIZE = (64, 48)
 
 
-def peer_events(n: int) -> np.ndarray:
-    """The events the peer sends (t, x, y, p columns), known to the test as the oracle."""
-    i = np.arange(n, dtype=np.int64)
+def peer_events(n: int, start: int = 0) -> np.ndarray:
+    """Events ``start .. start + n`` of what the peer sends (t, x, y, p columns): the tests' oracle."""
+    i = np.arange(start, start + n, dtype=np.int64)
     return np.stack([1_700_000_000_000_000 + i * 37, (i * 7) % SIZE[0], (i * 5) % SIZE[1], i % 2], axis=1)
+
+
+def _store(dv, rows: np.ndarray):
+    store = dv.EventStore()
+    for t, x, y, p in rows:
+        store.push_back(int(t), int(x), int(y), bool(p))
+    return store
 
 
 def main() -> None:
@@ -36,26 +43,22 @@ def main() -> None:
     writer = dv.io.NetworkWriter("127.0.0.1", port, stream, 10, lambda code, msg: None)
     print("ready", flush=True)
     if hold:
-        stable_since = None
-        while stable_since is None or time.monotonic() - stable_since < 0.3:
-            connected = writer.getClientCount() > 0
-            stable_since = (stable_since or time.monotonic()) if connected else None
+        while writer.getClientCount() == 0:
             time.sleep(0.01)
-    elif sys.stdin.readline().strip() != "go":
+        print("client", flush=True)
+        sent = 0
+        while True:
+            writer.writeEvents(_store(dv, peer_events(n, sent)))
+            sent += n
+            time.sleep(0.01 * packets)
+    if sys.stdin.readline().strip() != "go":
         os._exit(2)
     ev = peer_events(n)
     for chunk in np.array_split(ev, packets):
-        store = dv.EventStore()
-        for t, x, y, p in chunk:
-            store.push_back(int(t), int(x), int(y), bool(p))
-        writer.writeEvents(store)
+        writer.writeEvents(_store(dv, chunk))
     deadline = time.monotonic() + 5
     while writer.getQueuedPacketCount() and time.monotonic() < deadline:
         time.sleep(0.01)
-    if hold:
-        print("sent", flush=True)
-        while True:
-            time.sleep(1)
     time.sleep(0.3)
     os._exit(0)
 

@@ -129,23 +129,25 @@ def test_port_out_of_range():
 def test_ctrl_c_while_recording_a_live_stream_leaves_a_complete_file(peer, tmp_path):
     import os
     import signal
+    import time
 
-    port, proc = peer(n=600, packets=2, hold=True)
+    port, proc = peer(n=50, packets=2, hold=True)  # streams 50 events every 20 ms until killed
     out = tmp_path / "live.aedat4"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     rec = subprocess.Popen([sys.executable, "-m", "snnstudio", "record", "--source", f"network:127.0.0.1:{port}",
                             "--seconds", "60", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline().strip() == "sent"
-        import time
-
-        time.sleep(0.5)
+        assert proc.stdout.readline().strip() == "client"
+        time.sleep(1.5)  # the recorder is connected and writing
         rec.send_signal(signal.SIGINT)
-        stdout, stderr = rec.communicate(timeout=10)
+        stdout, stderr = rec.communicate(timeout=20)
     finally:
         rec.kill()
     assert rec.returncode == 130, stderr
-    assert "recorded 600 events" in stdout and "interrupted" in stderr
+    assert "interrupted" in stderr
     ev, size, name = read_back(out)
     assert size == SIZE and name == "PeerCam_T01"
-    assert np.array_equal(np.stack([ev["t"], ev["x"], ev["y"], ev["p"]], axis=1), peer_events(600))
+    assert len(ev) > 0 and f"recorded {len(ev)} events" in stdout
+    # what was recorded is an unbroken stretch of the peer's stream
+    first = int((ev["t"][0] - peer_events(1)[0, 0]) // 37)
+    assert np.array_equal(np.stack([ev["t"], ev["x"], ev["y"], ev["p"]], axis=1), peer_events(len(ev), first))
