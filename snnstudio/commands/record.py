@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         source = open_source(args.source, realtime=False)  # copy a segment as fast as it reads
     else:
         source = BufferedSource(open_source(args.source), max_batches=1024)
+    print(f"recording {args.seconds:g} s from {args.source} to {out} (Ctrl-C stops early)", flush=True)
     try:
         result = record(source, out, args.seconds, stop_on_interrupt=True)
     except BaseException:

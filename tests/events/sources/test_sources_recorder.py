@@ -122,3 +122,17 @@ def test_cli_user_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, messa
     assert main(["record", *argv]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_cli_failure_mid_recording_is_one_line_and_the_file_stays(tmp_path, monkeypatch, capsys):
+    import snnstudio.events.sources as sources
+
+    rec = make_recording(n=300, duration_us=30_000)
+    chunks = [rec.events[:150], rec.events[150:]]
+    monkeypatch.setattr(sources, "open_source",
+                        lambda spec, **kw: DvsCameraSource(device=FakeCamera([dv_store(c) for c in chunks], fail="stop")))
+    out = tmp_path / "cut.aedat4"
+    assert main(["record", "--source", "camera", "--seconds", "5", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stopped delivering events (unplugged?)" in err[0] and "keeps the 300 events" in err[0]
+    assert np.array_equal(read_back(out)[0], rec.events)
