@@ -207,7 +207,9 @@ class BufferedSource(EventSource):
 
     An error raised by the source (:class:`~snnstudio.errors.SourceError`: camera unplugged)
     is re-raised to the consumer *after* the batches queued before it. :meth:`close` stops the
-    producer, closes the source and joins the thread.
+    producer, closes the source and joins the thread; so does the end of ``batches()`` (also
+    by ``break``): a buffered source is iterated once. Other attributes (a player's controls,
+    ``camera_name``) are forwarded to the wrapped source.
     """
 
     def __init__(self, source: EventSource, max_batches: int = 64, max_events: int | None = None,

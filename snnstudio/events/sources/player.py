@@ -83,8 +83,8 @@ class FilePlayer(EventSource):
         self.recording = recording
         self.sensor_size = recording.sensor_size
         self.camera_name = recording.sensor
-        names = {lab.class_id: lab.name for lab in recording.labels if lab.name}
-        self.class_names = names or None
+        names = recording.meta.get("class_names") or {lab.class_id: lab.name for lab in recording.labels if lab.name}
+        self.class_names = {int(k): str(v) for k, v in dict(names).items()} or None
         # a contiguous copy: searchsorted on the strided field view would copy it on every call
         self._t = np.ascontiguousarray(recording.events["t"])
         self.t_first_us = int(self._t[0]) if len(self._t) else 0

@@ -290,3 +290,8 @@ def test_real_clock_playback_takes_duration_over_speed():
     elapsed = time.monotonic() - t0
     assert sum(len(b.events) + b.dropped for b in got) == len(rec)
     assert 0.09 <= elapsed < 0.6  # 400 ms of events at 4x = 100 ms (+ scheduling slack)
+
+
+def test_class_names_from_recording_meta_win_over_label_names(recording):
+    recording.meta["class_names"] = {"3": "hand clap", 7: "arm roll"}
+    assert FilePlayer(recording).class_names == {3: "hand clap", 7: "arm roll"}
