@@ -136,3 +136,21 @@ def test_cli_failure_mid_recording_is_one_line_and_the_file_stays(tmp_path, monk
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stopped delivering events (unplugged?)" in err[0] and "keeps the 300 events" in err[0]
     assert np.array_equal(read_back(out)[0], rec.events)
+
+
+def test_an_unpaced_source_is_not_cut_by_the_wall_clock(tmp_path):
+    class SlowGenerator(ListSource):
+        """Produces 50 ms of events per 100 ms of wall time (a generator slower than real time)."""
+
+        live = False
+
+        def batches(self):
+            for b in self._batches:
+                time.sleep(0.1)
+                yield b
+
+    rec = make_recording(n=400, duration_us=200_000)
+    wins = windows(rec, 50_000)
+    result = record(SlowGenerator(wins), tmp_path / "slow.aedat4", 0.15, wall_grace_s=0.0)
+    assert result.stopped == "duration" and result.duration_s == pytest.approx(0.15)
+    assert np.array_equal(read_back(tmp_path / "slow.aedat4")[0], rec.time_slice(rec.t_start_us, rec.t_start_us + 150_000))
