@@ -16,8 +16,8 @@ The model, per pixel, for a frame at time ``t1`` after the previous frame at ``t
    ``lp += (1 − exp(−2π f Δt)) (L − lp)``. Dark pixels respond slowly. ``cutoff_hz = 0`` turns
    it off (``lp = L``).
 3. **leak** — the memorised reference drifts down by ``leak_rate_hz · C_on`` per second
-   (per-pixel rate jittered by ``leak_jitter``), so a still pixel emits ON events at about
-   ``leak_rate_hz``.
+   (per-pixel rate jittered by ``leak_jitter``, random initial phase), so a still pixel emits
+   ON events at about ``leak_rate_hz``.
 4. **change detection** — ``d = lp − ref``; each crossing of ``+k·C_on`` emits an ON event,
    of ``−k·C_off`` an OFF event, and moves the reference by that many thresholds. ``C_on`` and
    ``C_off`` are per pixel: nominal ``+ threshold_sigma · N(0, 1)`` (seeded), at least 0.01.
@@ -44,6 +44,7 @@ import numpy as np
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
 _TWO_PI = 2.0 * np.pi
+_TIE = 1e-5  # relative tolerance of a threshold crossing (float32 rounding)
 _FLOAT_LEVELS = 4096  # quantisation of float frames for the table look-ups
 
 
@@ -138,7 +139,10 @@ class EventEmulator:
         self.off_thresholds = c_off.reshape(self.height, self.width)
         self._c_on = c_on
         self._c_off = c_off
-        self._neg_c_off = -c_off
+        # detection thresholds a hair (1e-5 relative) below the nominal ones, so that returning to a
+        # level exactly k thresholds away still counts k crossings despite float32 rounding
+        self._on_test = c_on * np.float32(1.0 - _TIE)
+        self._neg_off_test = -c_off * np.float32(1.0 - _TIE)
         if cfg.leak_rate_hz > 0:
             rate = cfg.leak_rate_hz * (1.0 + cfg.leak_jitter * self._rng.standard_normal(n))
             # reference drop per µs, in log units
@@ -240,6 +244,9 @@ class EventEmulator:
             log, _ = self._log_and_eps(frame, None)
             self._lp = np.array(log, dtype=np.float32, copy=True)
             self._ref = self._lp.copy()
+            if self._leak_per_us is not None:
+                # random leak phase, as in v2e: still pixels must not all leak in step
+                self._ref -= self._rng.random(self._ref.size, np.float32) * self._c_on
             self._t_prev = self._t_origin = t_us
             return None
         t0 = self._t_prev
@@ -265,8 +272,8 @@ class EventEmulator:
         np.subtract(lp, ref, out=d)
 
         on, off = self._on_buf, self._off_buf
-        np.greater_equal(d, self._c_on, out=on)
-        np.less_equal(d, self._neg_c_off, out=off)
+        np.greater_equal(d, self._on_test, out=on)
+        np.less_equal(d, self._neg_off_test, out=off)
         np.logical_or(on, off, out=on)
         cand = np.flatnonzero(on)
         parts = []
@@ -308,7 +315,7 @@ class EventEmulator:
         c = np.where(is_on, self._c_on[idx], self._c_off[idx]).astype(np.float64)
         d0 *= sgn
         d1 *= sgn
-        n = np.maximum(np.floor(d1 / c).astype(np.int64), 1)  # >= 1 also at float32 ties
+        n = np.maximum(np.floor(d1 / c + _TIE).astype(np.int64), 1)
         # the reference moves by every crossing, emitted or not
         self._ref[idx] += (sgn * n * c).astype(np.float32)
 
