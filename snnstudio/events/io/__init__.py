@@ -60,6 +60,7 @@ class EventFormat:
     writer: str | None = None
     streamer: str | None = None
     extensions: tuple[str, ...] = ()
+    header_reader: str | None = "header"
 
     def _fn(self, attr: str | None) -> Callable | None:
         if attr is None:
@@ -78,6 +79,11 @@ class EventFormat:
     def iter_chunks(self) -> Callable | None:
         return self._fn(self.streamer)
 
+    @property
+    def header(self) -> Callable | None:
+        """``header(path) -> (sensor_size or None, sensor, meta)`` for streaming formats."""
+        return self._fn(self.header_reader if self.streamer else None)
+
 
 FORMATS: dict[str, EventFormat] = {f.name: f for f in (
     EventFormat("aedat4", "iniVation AEDAT 4.0", "aedat4", "read", "write", "iter_chunks", (".aedat4",)),
@@ -89,7 +95,7 @@ FORMATS: dict[str, EventFormat] = {f.name: f for f in (
     EventFormat("nmnist", "N-MNIST / ATIS .bin", "nmnist", "read", None, None, (".bin",)),
     EventFormat("npz", "numpy .npz (events + sensor_size)", "numpy_files", "read_npz", "write_npz", None, (".npz",)),
     EventFormat("npy", "numpy .npy structured array", "numpy_files", "read_npy", "write_npy", "iter_npy_chunks",
-                (".npy",)),
+                (".npy",), "npy_header"),
     EventFormat("hdf5", "HDF5 events/{t,x,y,p}", "hdf5", "read", "write", "iter_chunks", (".h5", ".hdf5")),
     EventFormat("csv", "text t,x,y,p per line", "text", "read", "write", None, (".csv", ".txt")),
 )}
@@ -113,6 +119,9 @@ def format_for_extension(path: str | Path) -> str:
     for fmt in FORMATS.values():
         if suffix in fmt.extensions and fmt.writer is not None:
             return fmt.name
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions:
+            raise UnknownFormatError(path, f"format {fmt.name!r} ({suffix}) can be read but not written")
     writable = sorted({e for f in FORMATS.values() if f.writer for e in f.extensions})
     raise UnknownFormatError(path, f"cannot tell the format to write from the extension {suffix or '(none)'!r}; "
                                    f"use one of {', '.join(writable)} or pass format=")
@@ -140,22 +149,65 @@ def read_events(path: str | Path, *, format: str | None = None) -> EventRecordin
     return attach_labels(rec, path)
 
 
-def iter_event_chunks(path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS,
-                      format: str | None = None) -> Iterator[np.ndarray]:
-    """Yield the file's events in time order, ``chunk_events`` per array (the last may be shorter).
+class EventChunks:
+    """The events of a file as an iterable of arrays, ``chunk_events`` each, in time order.
 
-    Formats with a streaming reader (see the table above) never hold more than about one chunk
-    (plus one container packet) in memory; the others are read whole and sliced.
+    What the header tells is there before iterating: ``format``, ``sensor_size`` (``None``
+    while unknown — formats that do not store it get it from the coordinates once iterated),
+    ``sensor``, ``labels`` (the sidecar) and ``meta``. Streaming formats (table above) hold
+    about one chunk in memory; the others are read whole on the first iteration and sliced.
+    Each iteration re-reads the file from its start.
     """
-    path = Path(path)
-    if chunk_events <= 0:
-        raise ValueError(f"chunk_events must be positive, got {chunk_events}")
-    name = format or detect_format(path)
-    fmt = _format(name, path)
-    if fmt.streamer is None:
-        ev = fmt.read(path).events
-        return (ev[k : k + chunk_events] for k in range(0, ev.shape[0], chunk_events))
-    return rechunk(fmt.iter_chunks(path, chunk_events), chunk_events)
+
+    def __init__(self, path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS, format: str | None = None):
+        if chunk_events <= 0:
+            raise ValueError(f"chunk_events must be positive, got {chunk_events}")
+        self.path = Path(path)
+        self.chunk_events = int(chunk_events)
+        self.format = format or detect_format(self.path)
+        self._fmt = _format(self.format, self.path)
+        self.sensor_size: tuple[int, int] | None = None
+        self.sensor: str | None = None
+        self.meta: dict = {}
+        self._recording: EventRecording | None = None
+        if self._fmt.streamer is None:
+            self._recording = self._fmt.read(self.path)
+            self.sensor_size = self._recording.sensor_size
+            self.sensor = self._recording.sensor
+            self.meta = self._recording.meta
+        else:
+            with warnings.catch_warnings():  # the iteration itself warns about truncation
+                warnings.simplefilter("ignore", SnnStudioWarning)
+                size, self.sensor, self.meta = self._fmt.header(self.path)
+            self.sensor_size = tuple(size) if size is not None else None
+        side = sidecar_path(self.path)
+        self.labels: list[Label] = read_labels(side) if side.is_file() else []
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._recording is not None:
+            ev = self._recording.events
+            yield from (ev[k : k + self.chunk_events] for k in range(0, ev.shape[0], self.chunk_events))
+            return
+        w = h = 0
+        for ev in rechunk(self._fmt.iter_chunks(self.path, self.chunk_events), self.chunk_events):
+            if self.sensor_size is None:
+                w = max(w, int(ev["x"].max()) + 1)
+                h = max(h, int(ev["y"].max()) + 1)
+            yield ev
+        if self.sensor_size is None and w:
+            self.sensor_size = (w, h)
+            self.meta["sensor_size_inferred"] = True
+
+
+def iter_event_chunks(path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS,
+                      format: str | None = None) -> EventChunks:
+    """The file's events in time order, ``chunk_events`` per array (the last may be shorter).
+
+    Returns an :class:`EventChunks` (iterate it; it also carries ``sensor_size``, ``sensor``,
+    ``labels``, ``format``). Formats with a streaming reader (see the table above) never hold
+    more than about one chunk (plus one container packet) in memory.
+    """
+    return EventChunks(path, chunk_events=chunk_events, format=format)
 
 
 def write_events(path: str | Path, recording: EventRecording, *, format: str | None = None) -> None:
@@ -187,6 +239,7 @@ def write_events(path: str | Path, recording: EventRecording, *, format: str | N
 __all__ = [
     "FORMATS",
     "Aedat4Writer",
+    "EventChunks",
     "EventFormat",
     "Label",
     "detect_format",

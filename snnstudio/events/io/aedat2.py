@@ -145,3 +145,14 @@ def write(path: str | Path, recording: EventRecording) -> None:
     with atomic_write(path) as (_, f):
         f.write(header)
         f.write(encode(ev))
+
+
+def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """(sensor size, sensor name, meta) from the header alone."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    if not head:
+        raise EventFileError(path, "empty file")
+    _, sensor = _header(path, np.frombuffer(head, dtype=np.uint8))
+    return SENSOR_SIZE, sensor, {}

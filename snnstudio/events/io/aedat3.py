@@ -234,3 +234,10 @@ def write(path: str | Path, recording) -> None:
     with atomic_write(path) as (_, f):
         for p in parts:
             f.write(p)
+
+
+def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """(sensor size or None, sensor name, meta) from the header alone."""
+    path = Path(path)
+    _, size, sensor = _header(path, _map(path))
+    return size, sensor, {}

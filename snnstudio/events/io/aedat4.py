@@ -175,7 +175,7 @@ def read(path: str | Path) -> EventRecording:
     return EventRecording(events, size, sensor=sensor, path=path, format="aedat4", meta=meta)
 
 
-def read_header(path: str | Path) -> tuple[tuple[int, int], str | None, dict]:
+def header(path: str | Path) -> tuple[tuple[int, int], str | None, dict]:
     """Sensor size, camera name and stream list, without decoding events."""
     path = Path(path)
     with _readable_copy(path) as readable:

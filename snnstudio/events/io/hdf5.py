@@ -127,3 +127,12 @@ def write(path: str | Path, recording: EventRecording) -> None:
             if recording.sensor:
                 h5.attrs["sensor"] = recording.sensor
             h5.attrs["time_unit"] = "us"
+
+
+def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """(sensor size or None, sensor name, meta) from the attributes alone."""
+    path = Path(path)
+    with _open(path) as h5:
+        _columns(h5, path)
+        size, sensor = _size_and_sensor(h5)
+    return size, sensor, {}

@@ -151,3 +151,9 @@ def write_npy(path: str | Path, recording: EventRecording) -> None:
     """The bare structured array (tonic layout); the sensor size is not stored."""
     with atomic_write(path) as (_, f):
         np.save(f, recording.events, allow_pickle=False)
+
+
+def npy_header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """A bare .npy does not store the sensor size: (None, None, {})."""
+    _load_npy(Path(path), mmap=True)
+    return None, None, {}

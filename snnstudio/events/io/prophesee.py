@@ -440,3 +440,13 @@ def write_dat(path: str | Path, recording: EventRecording) -> None:
                 a["y"] = part["y"]
                 a["payload"] = part["p"]
                 enc.write(a)
+
+
+def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """(sensor size or None, sensor name, meta) from the ``%`` header alone."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        fields, _ = prophesee_header(f.read(1 << 16))
+    kind = prophesee_kind(fields, path.suffix.lower())
+    info, _ = _open(path, kind)
+    return info.size, info.sensor, {"header": {k: v for k, v in info.fields.items() if not k.startswith("_")}}
