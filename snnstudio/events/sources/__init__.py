@@ -114,7 +114,12 @@ def open_source(spec: str, *, buffered: bool | int = False, **options: Any) -> E
     :class:`~snnstudio.errors.DeviceNotFoundError`, an unreadable file
     :class:`~snnstudio.errors.EventFileError`.
     """
-    source = _open(spec, options)
+    try:
+        source = _open(spec, options)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, SnnStudioError):
+            raise
+        raise SourceSpecError(f"source {spec!r}: {exc}") from exc
     if buffered:
         return BufferedSource(source, max_batches=64 if buffered is True else int(buffered))
     return source
