@@ -184,3 +184,29 @@ def test_cli_unknown_gesture_is_one_line(tmp_path, capsys):
     assert main(["record", "--source", "synthetic:moonwalk", "--seconds", "1", str(tmp_path / "x.aedat4")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "moonwalk" in err[0]
+
+
+def test_cli_records_a_video_file_turned_into_events(tmp_path):
+    video = pytest.importorskip("snnstudio.events.sources.video")
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "bar.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for k in range(20):  # a bright bar sweeping right
+        frame = np.full((48, 64, 3), 30, np.uint8)
+        frame[:, 3 * k: 3 * k + 6] = 230
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "bar.aedat4"
+    assert main(["record", "--source", f"video:{path}", "--seconds", "0.3", str(out)]) == 0
+    src = video.VideoEventSource(str(path))
+    parts, t0 = [], None
+    for b in src.batches():
+        t0 = b.t_start_us if t0 is None else t0
+        parts.append(b.events[b.events["t"] < t0 + 300_000])
+        if b.t_end_us >= t0 + 300_000:
+            break
+    src.close()
+    ev, size, _ = read_back(out)
+    expected = np.concatenate(parts)
+    assert size == (64, 48) and len(expected) > 50
+    assert np.array_equal(ev, expected)  # the emulator is seeded: same video, same events
