@@ -37,9 +37,15 @@ def run(args: argparse.Namespace) -> int:
         source = BufferedSource(open_source(args.source), max_batches=1024)
     else:
         source = open_source(args.source)  # synthetic / video file: un-paced, nothing dropped
-    print(f"recording {args.seconds:g} s from {args.source} to {out} (Ctrl-C stops early)", flush=True)
+    def started() -> None:
+        print(f"recording {args.seconds:g} s from {args.source} to {out} (Ctrl-C stops early)", flush=True)
+
     try:
-        result = record(source, out, args.seconds, live=live, stop_on_interrupt=True)
+        result = record(source, out, args.seconds, live=live, stop_on_interrupt=True, on_start=started)
+    except KeyboardInterrupt:
+        source.close()
+        print("interrupted before recording started", file=sys.stderr)
+        return 130
     except BaseException:
         source.close()
         raise

@@ -63,13 +63,15 @@ def _labels_from_runs(runs: list[list[int]], names: dict[int, str] | None) -> li
 
 def record(source: EventSource, path: str | Path, seconds: float, *, live: bool | None = None,
            wall_grace_s: float = 1.0, stop_on_interrupt: bool = False,
+           on_start: Callable[[], None] | None = None,
            on_batch: Callable[[EventBatch], None] | None = None) -> RecordResult:
     """Write ``seconds`` of ``source`` to the AEDAT4 file ``path``; the source is closed afterwards.
 
     Raises :class:`RecordingFailed` (a :class:`~snnstudio.errors.SourceError`) when the source
     fails — the file is then valid and holds what came before. ``KeyboardInterrupt`` closes
     the file properly and propagates, or, with ``stop_on_interrupt``, ends the recording
-    normally (``stopped == "interrupted"``). ``on_batch`` sees each batch as written.
+    normally (``stopped == "interrupted"``). ``on_start`` is called once the file is open,
+    just before the first batch is pulled; ``on_batch`` sees each batch as written.
     """
     try:
         seconds = float(seconds)
@@ -99,6 +101,8 @@ def record(source: EventSource, path: str | Path, seconds: float, *, live: bool 
     try:
         with Aedat4Writer(path, source.sensor_size, sensor=sensor if isinstance(sensor, str) else None) as writer:
             try:
+                if on_start is not None:
+                    on_start()
                 if timer is not None:
                     timer.start()
                 for batch in source.batches():

@@ -138,13 +138,15 @@ def test_ctrl_c_while_recording_a_live_stream_leaves_a_complete_file(peer, tmp_p
                             "--seconds", "60", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "client"
-        time.sleep(1.5)  # the recorder is connected and writing
+        started = rec.stdout.readline()  # printed once the source is open, just before recording
+        assert started.startswith("recording 60 s from network:"), started
+        time.sleep(0.5)  # a few packets arrive
         rec.send_signal(signal.SIGINT)
         stdout, stderr = rec.communicate(timeout=20)
     finally:
         rec.kill()
-    assert rec.returncode == 130, stderr
-    assert "interrupted" in stderr
+    assert rec.returncode == 130, (stdout, stderr)
+    assert "interrupted" in stderr, (stdout, stderr)
     ev, size, name = read_back(out)
     assert size == SIZE and name == "PeerCam_T01"
     assert len(ev) > 0 and f"recorded {len(ev)} events" in stdout

@@ -111,5 +111,7 @@ def test_buffered_option_wraps_and_forwards_controls(tmp_path):
     src.seek(rec.t_start_us + 100_000)
     src.play()
     got = list(src.batches())
-    assert got[0].t_start_us == rec.t_start_us + 100_000
+    delivered = np.concatenate([b.events for b in got])
+    assert delivered["t"].min() >= rec.t_start_us + 100_000  # the seek reached the player
+    # the un-paced player outruns the consumer: the 5-batch queue drops, and counts it
     assert sum(len(b.events) + b.dropped for b in got) == len(rec.time_slice(rec.t_start_us + 100_000, 2**62))

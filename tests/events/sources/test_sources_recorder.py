@@ -23,7 +23,10 @@ def test_records_a_time_span_of_a_file_exactly_with_its_labels(tmp_path):
     rec = make_recording(n=3000, duration_us=300_000)
     rec.sensor = "DVS128_TEST"
     out = tmp_path / "span.aedat4"
-    result = record(FilePlayer(rec, realtime=False, batch_us=7_000), out, 0.05)
+    calls = []
+    result = record(FilePlayer(rec, realtime=False, batch_us=7_000), out, 0.05,
+                    on_start=lambda: calls.append("start"), on_batch=lambda b: calls.append("batch"))
+    assert calls == ["start"] + ["batch"] * 8  # ceil(50 / 7) windows
     t0 = rec.t_start_us
     expected = rec.time_slice(t0, t0 + 50_000)
     ev, size, name = read_back(out)
