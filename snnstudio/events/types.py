@@ -60,6 +60,7 @@ class EventRecording:
     path: Path | None = None
     format: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    _t_cache: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.events.dtype != EVENT_DTYPE:
@@ -100,6 +101,15 @@ class EventRecording:
 
     def time_slice(self, start_us: int, end_us: int) -> np.ndarray:
         """Events with ``start_us <= t < end_us`` (a view, found by binary search)."""
-        t = self.events["t"]
-        i0, i1 = np.searchsorted(t, [start_us, end_us], side="left")
+        i0, i1 = np.searchsorted(self.timestamps, [start_us, end_us], side="left")
         return self.events[i0:i1]
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """A contiguous int64 copy of ``events["t"]`` (µs), cached while ``events`` is the same array.
+
+        ``events["t"]`` is a strided view; searching it copies the whole column on every call."""
+        key = id(self.events)
+        if self._t_cache is None or self._t_cache[0] != key or len(self._t_cache[1]) != len(self):
+            self._t_cache = (key, np.ascontiguousarray(self.events["t"]))
+        return self._t_cache[1]

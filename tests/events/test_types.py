@@ -30,3 +30,12 @@ def test_time_slice_is_half_open():
 def test_wrong_dtype_is_rejected():
     with pytest.raises(TypeError):
         EventRecording(np.zeros(3), (1, 1))
+
+
+def test_timestamps_cache_follows_reassigned_events():
+    r = _rec()
+    assert r.timestamps.flags["C_CONTIGUOUS"] and r.timestamps.tolist() == [10, 20, 20, 35]
+    assert r.timestamps is r.timestamps
+    r.events = make_events([1, 2], [0, 0], [0, 0], [0, 1])
+    assert r.timestamps.tolist() == [1, 2]
+    assert r.time_slice(2, 3)["p"].tolist() == [1]

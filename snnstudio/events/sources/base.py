@@ -37,6 +37,9 @@ class EventSource(ABC):
     sensor_size: tuple[int, int]
     #: class names indexed by class id, where the source knows them
     class_names: dict[int, str] | None = None
+    #: a live device (camera, network, webcam) delivers in real time by itself: it is never paced,
+    #: and a slow consumer makes it drop rather than wait
+    live: bool = False
 
     @abstractmethod
     def batches(self) -> Iterator[EventBatch]:
