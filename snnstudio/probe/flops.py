@@ -188,11 +188,17 @@ class LayerCost:
         return asdict(self)
 
 
-def _is_counts(x: torch.Tensor) -> bool:
-    """Non-negative integers (spikes or spike counts)?"""
+def _as_counts(x: torch.Tensor) -> torch.Tensor | None:
+    """``x`` as non-negative integers (spikes or spike counts) if it is one, else ``None``.
+
+    A tolerance of 1e-3 absorbs spikes that surrogate arithmetic leaves at 0.99999994.
+    """
+    if x.dtype == torch.bool:
+        return x.float()
     if not x.is_floating_point():
-        return bool((x >= 0).all()) if x.dtype != torch.bool else True
-    return bool(torch.equal(x, x.round().clamp_min(0)))
+        return x.float() if bool((x >= 0).all()) else None
+    r = x.round().clamp_min(0)
+    return r if bool(torch.allclose(x, r, rtol=0.0, atol=1e-3)) else None
 
 
 class OpCounter:
@@ -312,18 +318,20 @@ class OpCounter:
                     else conv1d_flops(module.in_channels, module.out_channels, k[0], out_sp[0], module.groups)
                 )
                 dense = float(rec.flops) * images
-            total = float(x.sum()) if x.dtype != torch.bool else float(x.count_nonzero())
+            counts = _as_counts(x)
+            if counts is None:
+                rec.real_valued = True
+                counts = x.float()
+            total = float(counts.sum())
             numel = float(x.numel())
             rec.dense += dense
             rec.in_sum += total
             rec.in_nonzero += float(torch.count_nonzero(x))
             rec.in_numel += numel
-            if not _is_counts(x):
-                rec.real_valued = True
             mean_in = total / numel if numel else 0.0
             rec.acs_expected += mean_in * dense
-            if self.config.mode == "exact":
-                rec.acs_exact += _exact_acs(module, x.float())
+            if self.config.mode == "exact" and not rec.real_valued:
+                rec.acs_exact += _exact_acs(module, counts)
             return None
 
         return hook

@@ -264,23 +264,20 @@ class Recorder:
             idx = self._follow.get(rec.name)
             rec.follow_index = idx[idx < rec.neurons] if idx is not None else None
         rec.v_kind = r.v_kind
-        flat = s.reshape(n, batch, -1)
-        if flat.dtype != torch.float32:
-            flat = flat.float()
-        per_step = flat.sum(dim=(1, 2))
-        counts = _np(per_step)
-        rec.count.push(counts.astype(np.float32))
-        rec.rate.push((counts / max(1, batch * flat.shape[2])).astype(np.float32))
+        flat = s.reshape(n, batch, -1) != 0  # a spike is any nonzero output
+        counts = _np(flat.sum(dim=(1, 2))).astype(np.float32)
+        rec.count.push(counts)
+        rec.rate.push(counts / max(1, batch * flat.shape[2]))
         rec.total_spikes += float(counts.sum())
         rec.neuron_steps += n * batch * flat.shape[2]
         rec.sample_steps += n * batch
         if cfg.channel_rates and len(shape) >= 1:
-            ch = s.reshape(n, batch, shape[0], -1).float().mean(dim=(1, 3))
+            ch = flat.reshape(n, batch, shape[0], -1).float().mean(dim=(1, 3))
             rec.channel_rate.push(_np(ch))
         b = min(cfg.sample, batch - 1)
         mine = flat[:, b]
         if rec.raster_index is not None and rec.raster_index.size:
-            rec.raster.push(_np(mine[:, torch.from_numpy(rec.raster_index).to(mine.device)] != 0))
+            rec.raster.push(_np(mine[:, torch.from_numpy(rec.raster_index).to(mine.device)]))
         if rec.follow_index is not None and rec.follow_index.size and r.v is not None:
             vv = r.v.reshape(n, batch, -1)[:, b]
             rec.follow_v.push(_np(vv[:, torch.from_numpy(rec.follow_index).to(vv.device)].float()))
