@@ -2,13 +2,14 @@
 
 The model is a stand-in for MA-SNN's DVS128 Gesture network (Conv 2→64 → Conv 64→128 + pool →
 Conv 128→128 + pool → FC 8192→256 → FC 256→11, BN, our LIF), built here until the zoo lands.
-Reported: best-of times and ``overhead`` = t(probes) / t(plain) − 1 for the streaming summary
-recorder (the GUI's default), for the full recorder, and for the operation counter. Goal: the
-summary recorder under 15 %.
+Reported, for the streaming summary recorder (the GUI's default, ``overhead``), the full recorder
+and the operation counter: ``*_overhead`` = median over rounds of t(probed) / t(plain, timed just
+before) − 1, and ``*_overhead_of_bests`` = best t(probed) / best t(plain) − 1. Goal: summary < 15 %.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -41,6 +42,20 @@ def standin_net(size: int = 32, classes: int = 11, neuron: str = "lif", width: i
     )
 
 
+def calibrated(net: nn.Module, x: torch.Tensor, bias: float = 0.6) -> nn.Module:
+    """Set every BatchNorm's statistics from ``x`` and its shift to ``bias`` so that each layer's
+    current is ~N(bias, 1) and the untrained stand-in fires at realistic rates (~10 %); eval mode."""
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)]
+    with torch.no_grad():
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average: one pass gives the batch statistics
+            m.bias.fill_(bias)
+        net.train()
+        net(x)
+    return net.eval()
+
+
 def _events(T: int, B: int, size: int, density: float = 0.1, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     counts = torch.poisson(torch.full((T, B, 2, size, size), density), generator=g)
@@ -53,35 +68,54 @@ def run(quick: bool) -> dict:
 
     torch.manual_seed(0)
     T, B, size = (8, 1, 32) if quick else (30, 1, 32)
-    repeat = 3 if quick else 5
-    net = standin_net(size).eval()
-    with torch.no_grad():  # BN with non-trivial statistics so that spikes flow
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
-                m.weight.fill_(2.0)
+    rounds = 5 if quick else 9
     x = _events(T, B, size)
+    net = calibrated(standin_net(size), x)
 
     def plain():
         with torch.no_grad():
             return net(x)
 
-    results: dict = {"model": "MA-SNN-like stand-in conv net", "input": [T, B, 2, size, size], "repeat": repeat}
-    t_plain = best_time(plain, repeat=repeat)
-    results["plain_s"] = t_plain
-    for label, make in (
-        ("summary", lambda: Recorder(net, ProbeConfig(capacity=256))),
-        ("full", lambda: Recorder(net, ProbeConfig(capacity=256, full=True))),
-        ("opcounter", lambda: OpCounter(net)),
-    ):
-        probe = make()
-        try:
-            t = best_time(plain, repeat=repeat)
-        finally:
-            probe.detach()
-        t_again = best_time(plain, repeat=repeat)  # plain measured again beside it: drift check
-        base = min(t_plain, t_again)
-        results[f"{label}_s"] = t
-        results[f"{label}_overhead"] = t / base - 1.0
+    results: dict = {"model": "MA-SNN-like stand-in conv net", "input": [T, B, 2, size, size], "rounds": rounds}
+    probes = {
+        "summary": Recorder(net, ProbeConfig(capacity=256), attach=False),
+        "full": Recorder(net, ProbeConfig(capacity=256, full=True), attach=False),
+        "opcounter": OpCounter(net, attach=False),
+    }
+    # Side by side: each round times the plain model, then each probe attached, then detached
+    # again; the best of the rounds is kept for each (a shared machine drifts between rounds).
+    best = {k: float("inf") for k in ("plain", *probes)}
+    ratios: dict[str, list[float]] = {k: [] for k in probes}
+    for _ in range(rounds):
+        t_plain = best_time(plain, repeat=1)
+        best["plain"] = min(best["plain"], t_plain)
+        for label, probe in probes.items():
+            probe.attach()
+            try:
+                t = best_time(plain, repeat=1)
+            finally:
+                probe.detach()
+            best[label] = min(best[label], t)
+            ratios[label].append(t / t_plain)
+    results["plain_s"] = best["plain"]
+    for label in probes:
+        results[f"{label}_s"] = best[label]
+        # headline: median over rounds of (probed / plain measured just before it) − 1
+        results[f"{label}_overhead"] = float(np.median(ratios[label])) - 1.0
+        results[f"{label}_overhead_of_bests"] = best[label] / best["plain"] - 1.0
     results["overhead"] = results["summary_overhead"]
+    # noise-free view of the same cost: time spent inside the recorder's hooks per forward
+    rec = probes["summary"]
+    rec.clear()
+    rec.attach()
+    try:
+        t_fwd = best_time(plain, repeat=3)
+    finally:
+        rec.detach()
+    results["summary_hook_s_per_forward"] = rec.hook_seconds / max(1, rec.forwards)
+    results["summary_hook_share"] = results["summary_hook_s_per_forward"] / t_fwd
     results["goal_overhead"] = 0.15
+    from snnstudio.probe import total_activity
+
+    results["firing_rate"] = total_activity(probes["summary"]).firing_rate  # spikes do flow
     return results

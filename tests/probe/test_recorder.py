@@ -82,6 +82,13 @@ def test_summary_raster_channel_rate_follow_and_feature_map(net, x):
     np.testing.assert_array_equal(latest["raster"], r.raster.array()[-1])
     assert latest["threshold"] == 1.0 and rec.neurons["5"].threshold == 0.5
     assert not rec.neurons["2"].spikes.total  # summary mode keeps no full record
+    hist = rec.history("2", steps=4)
+    np.testing.assert_array_equal(hist["raster"], r.raster.array()[-4:])
+    assert set(hist) == {"rate", "count", "channel_rate", "raster", "follow_v"}
+    rec.follow("2", [3])  # new followed neuron: new indices are used from the next forward on
+    with torch.no_grad():
+        net(x)
+    np.testing.assert_array_equal(r.follow_v.array(), lif.last_v.numpy()[:, 1].reshape(6, -1)[:, [3]])
     with pytest.raises(SnnStudioError, match="out of range"):
         rec.follow("2", [10**6])
     with pytest.raises(SnnStudioError, match="no neuron layer"):
@@ -204,9 +211,11 @@ def test_snntorch_single_step_loop():
         return torch.stack(spikes), torch.stack(mems)
 
     s0, m0 = run()
+    before = _state(net)
     rec = Recorder(net, ProbeConfig(full=True, step_mode="s"))
     s1, m1 = run()
     rec.detach()
+    assert _state(net) == before
     assert torch.equal(s0, s1) and torch.equal(m0, m1)
     r = rec.neurons["lif"]
     assert r.kind == "snntorch" and r.threshold == 0.5
