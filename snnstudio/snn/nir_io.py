@@ -458,15 +458,33 @@ def _neuron_exporters():
             raise ModelError("soft reset (v_reset=None) has no NIR form")
         return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=np.full(shape, float(m.v_threshold)), v_reset=np.full(shape, float(m.v_reset)))
 
-    return {"lif": lif, "if": if_, "IFNode": if_}
+    def cuba(m, shape, dt):
+        f = lambda v: np.full(shape, float(v))  # noqa: E731
+        return nir.CubaLIF(
+            tau_syn=f(dt / m.a_syn), tau_mem=f(dt / m.a_mem), r=f(m.r), v_leak=f(m.v_leak),
+            v_threshold=f(m.v_threshold), v_reset=f(m.v_reset), w_in=f(m.w_in),
+        )
+
+    def li(m, shape, dt):
+        f = lambda v: np.full(shape, float(v))  # noqa: E731
+        if m.a_mem is None:
+            return nir.I(r=f(m.r * m.dt / dt))
+        if m.a_syn is None:
+            return nir.LI(tau=f(dt / m.a_mem), r=f(m.r), v_leak=f(m.v_leak))
+        return nir.CubaLI(tau_syn=f(dt / m.a_syn), tau_mem=f(dt / m.a_mem), r=f(m.r), v_leak=f(m.v_leak), w_in=f(m.w_in))
+
+    def threshold(m, shape, dt):
+        return nir.Threshold(threshold=np.full(shape, float(m.v_threshold)))
+
+    return {"lif": lif, "if": if_, "IFNode": if_, "CubaLIFNode": cuba, "LeakyIntegrator": li, "ThresholdNode": threshold}
 
 
 def _neuron_key(m: nn.Module) -> str | None:
     name = getattr(type(m), "registry_name", None)
     if name in ("lif", "if"):
         return name
-    if type(m) is IFNode:
-        return "IFNode"
+    if type(m) in (IFNode, CubaLIFNode, LeakyIntegrator, ThresholdNode):
+        return type(m).__name__
     return None
 
 
@@ -497,7 +515,7 @@ def _unsupported(model: nn.Module) -> list[str]:
         elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
             if m.padding_mode != "zeros":
                 bad.append(f"{label} ({type(m).__name__} with padding_mode={m.padding_mode!r})")
-        elif isinstance(m, (nn.Linear, nn.Flatten, nn.BatchNorm1d, nn.BatchNorm2d, SumPool2d, *_SKIP)):
+        elif isinstance(m, (nn.Linear, nn.Flatten, _Flatten, Scale, nn.BatchNorm1d, nn.BatchNorm2d, SumPool2d, *_SKIP)):
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.running_mean is None:
                 bad.append(f"{label} ({type(m).__name__} without running statistics)")
         elif not list(m.children()):
@@ -659,7 +677,10 @@ def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAUL
                 raise ModelError(f"export_nir: Linear {name!r} applied to per-sample shape {xs}; NIR Linear takes vectors")
             w = m.weight.detach().numpy().copy()
             pending_linear = add(label, nir.Affine(weight=w, bias=m.bias.detach().numpy().copy()) if m.bias is not None else nir.Linear(weight=w))
-        elif isinstance(m, nn.Flatten):
+        elif isinstance(m, Scale):
+            add(label, nir.Scale(scale=np.broadcast_to(m.scale.detach().numpy(), outs).astype(np.float32).copy()))
+            pending_linear = None
+        elif isinstance(m, (nn.Flatten, _Flatten)):
             if len(outs) != 1:
                 raise ModelError(f"export_nir: Flatten {name!r} leaves per-sample shape {outs}; only full flattening has a NIR form here")
             add(label, nir.Flatten(input_type=np.array(xs), start_dim=0, end_dim=-1))

@@ -243,3 +243,55 @@ def test_snntorch_peer_export_imports_with_the_same_membrane(no_nirtorch):
                 mems.append(m)
         ours_v = [m for m in ours.modules() if isinstance(m, SpikingNeuron)][0].last_v
         np.testing.assert_allclose(ours_v.numpy(), torch.stack(mems).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_conv1d_and_sum_pool_round_trip_and_li_readout():
+    torch.manual_seed(11)
+    td = TimeDistributed
+    net1 = nn.Sequential(td(nn.Conv1d(3, 4, 3, stride=2, padding=1)), build_neuron("lif", v_threshold=0.2))
+    x1 = (torch.rand(5, 2, 3, 12) < 0.5).float()
+    g1 = export_nir(net1, x1)
+    assert type(g1.nodes["0_module"]).__name__ == "Conv1d"
+    with torch.no_grad():
+        assert torch.equal(import_nir(g1)(x1), net1(x1)) and net1(x1).sum() > 0
+    net2 = nn.Sequential(td(nn.AvgPool2d(2, divisor_override=1)), IFNode(v_threshold=2.0))
+    x2 = spike_input(T=4, B=1, p=0.5)
+    g2 = export_nir(net2, x2)
+    assert type(g2.nodes["0_module"]).__name__ == "SumPool2d"
+    with torch.no_grad():
+        assert torch.equal(import_nir(g2)(x2), net2(x2)) and net2(x2).sum() > 0
+    # LI readout, tau = 2 dt, r = 1: v = v + (x - v)/2 for x = 1 -> 0.5, 0.75, 0.875
+    li = nir.NIRGraph.from_list(nir.LI(tau=np.full(2, 2 * DT), r=np.ones(2), v_leak=np.zeros(2)))
+    with torch.no_grad():
+        v = import_nir(li)(torch.ones(3, 1, 2))
+    np.testing.assert_allclose(v[:, 0, 0].numpy(), [0.5, 0.75, 0.875])
+
+
+def test_imported_graph_exports_back_to_the_same_graph():
+    n = 3
+    f = lambda v: np.full(n, float(v))  # noqa: E731
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.normal(size=(n, 4)).astype(np.float32), rng.normal(size=(2, n)).astype(np.float32)
+    graph = nir.NIRGraph.from_list(
+        nir.Linear(weight=w1),
+        nir.CubaLIF(tau_syn=f(2 * DT), tau_mem=f(4 * DT), r=f(1.5), v_leak=f(0.1), v_threshold=f(0.7), v_reset=f(0.0), w_in=f(2.0)),
+        nir.Affine(weight=w2, bias=np.ones(2, np.float32)),
+        nir.LI(tau=np.full(2, 3 * DT), r=np.ones(2), v_leak=np.zeros(2)),
+    )
+    model = import_nir(graph)
+    x = (torch.rand(6, 2, 4) < 0.6).float()
+    with torch.no_grad():
+        y = model(x)
+    cuba = [m for m in model.modules() if type(m).__name__ == "CubaLIFNode"][0]
+    assert 0 < float(cuba.last_spikes.mean()) < 1
+    again = export_nir(model, x)
+    src = [n_ for n_ in graph.nodes.values()]
+    dst = [n_ for n_ in again.nodes.values()]
+    assert [type(a).__name__ for a in src] == [type(b).__name__ for b in dst]
+    for a, b in zip(src[1:-1], dst[1:-1]):
+        for key, val in a.to_dict().items():
+            if key in ("type", "metadata", "input_type"):
+                continue
+            np.testing.assert_allclose(np.asarray(getattr(b, key), dtype=np.float64), np.asarray(val, dtype=np.float64), rtol=1e-6)
+    with torch.no_grad():
+        assert torch.equal(import_nir(again)(x), y)

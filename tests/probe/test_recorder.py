@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from snnstudio.bench.probes import TimeDistributed
 from snnstudio.errors import SnnStudioError
 from snnstudio.probe import ProbeConfig, Recorder
 from snnstudio.snn.neurons import SpikingNeuron, build_neuron
@@ -222,3 +223,29 @@ def test_snntorch_single_step_loop():
     np.testing.assert_array_equal(r.spikes.array(), s0.numpy() != 0)
     np.testing.assert_array_equal(r.v.array(), m0.numpy())
     assert rec.steps == 7 and rec.samples == 4 and s0.sum() > 0
+
+
+def test_single_step_streaming_records_equal_the_multi_step_run():
+    torch.manual_seed(5)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def build(mode):
+        return nn.Sequential(conv, build_neuron("lif", v_threshold=0.3, step_mode=mode))
+
+    x = spike_input(T=7, B=2, p=0.5, seed=9)
+    multi = nn.Sequential(TimeDistributed(conv), build_neuron("lif", v_threshold=0.3))
+    rec_m = Recorder(multi, ProbeConfig(full=True, seed=2))
+    with torch.no_grad():
+        multi(x)
+    single = build("s")
+    rec_s = Recorder(single, ProbeConfig(full=True, seed=2, step_mode="s"))
+    with torch.no_grad():
+        for t in range(7):
+            single(x[t])
+    a, b = rec_m.neurons["1"], rec_s.neurons["1"]
+    assert a.total_spikes > 0 and b.total_spikes == a.total_spikes
+    np.testing.assert_array_equal(b.spikes.array(), a.spikes.array())
+    np.testing.assert_allclose(b.v.array(), a.v.array(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(b.raster.array(), a.raster.array())
+    assert rec_s.steps == 7 and rec_s.samples == 2 and rec_s.forwards == 7
+    assert rec_s.hook_seconds > 0
