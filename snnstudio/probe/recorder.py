@@ -11,7 +11,8 @@ Two depths of recording, both bounded (ring buffers of ``capacity`` steps, memor
   ``channel_rate`` ``[C]`` (axis 2 of ``[T, B, C, ...]``, over batch and space), ``raster``
   ``[K]`` (bool, a fixed random subset of ``raster_size`` flat neuron indices of batch item
   ``sample``), ``follow_v`` ``[F]`` (membrane of the neurons chosen with :meth:`Recorder.follow`)
-  and, latest step only, ``feature_map`` (spikes of ``sample``, per-sample layout e.g. ``[C, H, W]``).
+  and, latest step only, ``feature_map`` (spikes of ``sample``, per-sample layout e.g. ``[C, H, W]``)
+  and ``membrane_map`` (its membrane, same layout).
 * **full** (``ProbeConfig(full=True)``, for offline analysis): every step's spikes ``[B, ...]``
   (bool) and membrane (float32).
 
@@ -60,6 +61,8 @@ class ProbeConfig:
     seed: int = 0
     channel_rates: bool = True
     feature_map: bool = True
+    #: also keep the latest step's membrane map of ``sample`` (to click a neuron and see its v)
+    membrane_map: bool = True
     attention: bool = True
     step_mode: str = "m"
     #: record only these layer names (``None``: every recognised layer)
@@ -89,6 +92,7 @@ class NeuronLayerRecord:
     spikes: RingBuffer = field(init=False)
     v: RingBuffer = field(init=False)
     feature_map: np.ndarray | None = None
+    membrane_map: np.ndarray | None = None
     v_kind: str | None = None
     #: per-sample layout of the layer (e.g. (C, H, W)), known after the first forward
     shape: tuple[int, ...] | None = None
@@ -111,7 +115,7 @@ class NeuronLayerRecord:
     def clear(self) -> None:
         for name in ("rate", "count", "channel_rate", "raster", "follow_v", "spikes", "v"):
             getattr(self, name).clear()
-        self.feature_map = None
+        self.feature_map = self.membrane_map = None
         self.total_spikes = 0.0
         self.neuron_steps = self.sample_steps = 0
 
@@ -315,6 +319,8 @@ class Recorder:
             rec.follow_v.push(_np(vv[:, _index(rec, "follow", rec.follow_index, vv.device)].float()))
         if cfg.feature_map:
             rec.feature_map = _np(s[-1, b] != 0).copy() if s.dim() > 2 else _np(s[-1, b : b + 1] != 0).copy()
+        if cfg.membrane_map and r.v is not None:
+            rec.membrane_map = _np(r.v.reshape(s.shape)[-1, b].float()).copy()
         if cfg.full:
             rec.spikes.push(_np(s != 0))
             if r.v is not None:
@@ -349,6 +355,8 @@ class Recorder:
                 "raster": rec.raster.latest(1)[0] if len(rec.raster) else None,
                 "follow_v": rec.follow_v.latest(1)[0] if len(rec.follow_v) else None,
                 "feature_map": None if rec.feature_map is None else rec.feature_map.copy(),
+                "membrane_map": None if rec.membrane_map is None else rec.membrane_map.copy(),
+                "v_kind": rec.v_kind,
                 "threshold": rec.threshold,
             }
         for name, rec in self.attention.items():

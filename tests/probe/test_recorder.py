@@ -79,6 +79,7 @@ def test_summary_raster_channel_rate_follow_and_feature_map(net, x):
     np.testing.assert_array_equal(r.follow_v.array(), v[:, 1].reshape(6, -1)[:, [0, 5, 17]])
     np.testing.assert_allclose(r.channel_rate.array(), s.mean(axis=(1, 3, 4)), rtol=1e-6)
     np.testing.assert_array_equal(r.feature_map, s[-1, 1] != 0)
+    np.testing.assert_array_equal(r.membrane_map, v[-1, 1])
     latest = rec.latest()["2"]
     np.testing.assert_array_equal(latest["raster"], r.raster.array()[-1])
     assert latest["threshold"] == 1.0 and rec.neurons["5"].threshold == 0.5
