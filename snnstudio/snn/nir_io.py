@@ -562,9 +562,11 @@ def _fold_bn(weight: np.ndarray, bias: np.ndarray, bn: nn.BatchNorm1d | nn.Batch
 def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAULT_DT):
     """``model`` (a chain of NIR-expressible layers, run on ``[T, B, ...]``) as a ``nir.NIRGraph``.
 
-    ``example_input`` is any input of the right shape ``[T, B, ...]`` (values are not exported).
-    BatchNorm is folded with its running statistics (the model is run in eval mode, then
-    restored). Raises :class:`ModelError` listing every module NIR cannot express.
+    Only the shape, dtype and device of ``example_input`` (``[T, B, ...]``) are used: the model is
+    run once on uniform random values of that shape (so that no residual or functional op can hide
+    behind equal values) in eval mode, BatchNorm folded with its running statistics; every
+    module's train/eval mode is restored afterwards and neuron states are reset. Raises
+    :class:`ModelError` listing every module NIR cannot express.
     """
     nir = _nir()
     if dt <= 0:
@@ -585,18 +587,22 @@ def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAUL
             def hook(mod, args, out, _n=name):
                 calls.append((_n, mod, args[0].detach(), out.detach()))
             handles.append(m.register_forward_hook(hook))
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     for m in model.modules():
         if isinstance(m, SpikingNeuron):
             m.reset()
+    gen = torch.Generator(device=example_input.device).manual_seed(0)
+    probe_input = torch.rand(example_input.shape, generator=gen, dtype=example_input.dtype if example_input.is_floating_point() else torch.float32, device=example_input.device)
+    example_input = probe_input
     try:
         with torch.no_grad():
             y = model(example_input)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
         for m in model.modules():
             if isinstance(m, SpikingNeuron):
                 m.reset()
