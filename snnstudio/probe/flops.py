@@ -411,6 +411,10 @@ class OpCounter:
             "acs": acs,
             "sops": acs,
             "energy_pj": energy_pj(macs, acs, self.config.e_mac_pj, self.config.e_ac_pj),
+            "energy_pj_per_step": (
+                energy_pj(macs, acs, self.config.e_mac_pj, self.config.e_ac_pj) / self.steps_per_sample
+                if self.steps_per_sample else 0.0
+            ),
             "layers": {k: c.to_dict() for k, c in costs.items()},
         }
 

@@ -184,3 +184,25 @@ def test_ssa_formula_and_custom_counters():
     oc2 = OpCounter(nn.Sequential(Registered()))
     oc2.model(torch.rand(7, 2, 3))
     assert oc2.report()["macs"] == pytest.approx(70)
+
+
+def test_counter_clear_detach_and_per_step_energy():
+    torch.manual_seed(4)
+    net = _two_linear_net()
+    x = torch.randn(6, 2, 12)
+    with torch.no_grad():
+        plain = net(x)
+    oc = OpCounter(net)
+    with torch.no_grad():
+        assert torch.equal(net(x), plain)
+        net(x)
+    rep2 = oc.report()
+    assert oc.samples == 4 and rep2["steps_per_sample"] == 6
+    assert rep2["energy_pj_per_step"] == pytest.approx(rep2["energy_pj"] / 6)
+    oc.clear()
+    with torch.no_grad():
+        net(x)
+    rep1 = oc.report()
+    assert rep1["macs"] == pytest.approx(rep2["macs"]) and rep1["acs"] == pytest.approx(rep2["acs"])
+    oc.detach()
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
