@@ -260,9 +260,11 @@ class OpCounter:
         self.detach()
 
     def clear(self) -> None:
-        for name, rec in list(self.layers.items()):
-            self.layers[name] = LayerOps(name, rec.type, in_attention=rec.in_attention)
-        self._rates = {k: [0.0, 0.0] for k in self._rates}
+        for rec in self.layers.values():  # in place: the hooks hold these objects
+            fresh = LayerOps(rec.name, rec.type, in_attention=rec.in_attention)
+            rec.__dict__.update(fresh.__dict__)
+        for acc in self._rates.values():
+            acc[0] = acc[1] = 0.0
         self._order = 0
         self.steps = self.samples = self.forwards = 0
 
