@@ -8,7 +8,9 @@ the reading of snnTorch's and SpikingJelly's exporters, whose default ``dt = 1e-
 (``h = v − (v − v_reset)/τ + x``) it is ``r = τ``; IF ``h = v + x`` is ``nir.IF(r = 1/dt)``.
 snnTorch's ``Leaky(beta)`` exports as ``tau = dt/(1−β), r = tau/dt``, which imports as our LIF with
 ``τ = 1/(1−β)``, ``decay_input=False`` (the same charge ``βv + x``). Importers must use the same
-``dt`` the exporter used. Spike and reset: NIR fires on ``v > θ`` and resets to ``v_reset``; ours
+``dt`` the exporter used (snnTorch, SpikingJelly: 1e-4 s; Norse's default is 1e-3 s).
+snnTorch resets one step late (its reset uses the previous step's spike), so its spiking
+trajectories differ from NIR's and ours after the first spike; sub-threshold they are equal. Spike and reset: NIR fires on ``v > θ`` and resets to ``v_reset``; ours
 fires on ``h ≥ θ`` (SpikingJelly's rule) — the two differ only when ``h`` equals θ exactly. NIR has
 no soft reset (``v_reset=None``), so such neurons are refused.
 
