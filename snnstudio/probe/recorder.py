@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, OURS, NeuronReading, kind_of, read_neuron, threshold_of
+from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
 
 
@@ -65,6 +65,9 @@ class ProbeConfig:
     membrane_map: bool = True
     attention: bool = True
     step_mode: str = "m"
+    #: turn on SpikingJelly's ``store_v_seq`` while attached (restored on detach), so that
+    #: multi-step SpikingJelly neurons yield their membrane; their output is unchanged by it
+    peer_membrane: bool = True
     #: record only these layer names (``None``: every recognised layer)
     layers: list[str] | None = None
 
@@ -177,6 +180,11 @@ class Recorder:
             if kind == OURS and not module.record:
                 self._restore.append((module, "record", module.record))
                 module.record = True
+            if kind == SPIKINGJELLY and self.config.peer_membrane and not getattr(module, "store_v_seq", True):
+                # the setter clears v_seq: restore the flag first, then the old v_seq
+                self._restore.append((module, "v_seq", getattr(module, "v_seq", None)))
+                self._restore.append((module, "store_v_seq", False))
+                module.store_v_seq = True
             rec = self.neurons.get(name) or NeuronLayerRecord(
                 name, kind, threshold_of(module), self.config.capacity, self.config.full
             )

@@ -182,7 +182,7 @@ def test_spikingjelly_multistep_net_with_v_seq():
     assert r.kind == "spikingjelly" and r.v_kind == "post_reset" and r.threshold == 1.0
     np.testing.assert_array_equal(r.v.array(), net[1].v_seq.numpy())
     assert r.total_spikes > 0
-    assert len(rec.neurons["4"].v) == 0  # IFNode without store_v_seq: spikes only
+    assert len(rec.neurons["4"].v) == 5 and net[4].store_v_seq is False  # switched on while attached only
     assert len(rec.neurons["4"].spikes) == 5
 
 
@@ -250,3 +250,31 @@ def test_single_step_streaming_records_equal_the_multi_step_run():
     np.testing.assert_array_equal(b.raster.array(), a.raster.array())
     assert rec_s.steps == 7 and rec_s.samples == 2 and rec_s.forwards == 7
     assert rec_s.hook_seconds > 0
+
+
+def test_spikingjelly_membrane_is_switched_on_while_attached_and_restored():
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(1)
+    net = nn.Sequential(layer.Linear(6, 5, step_mode="m"), neuron.LIFNode(tau=2.0, step_mode="m"))
+    x = torch.rand(9, 2, 6) * 3
+    with torch.no_grad():
+        plain = net(x)
+    before = _state(net)
+    functional.reset_net(net)
+    rec = Recorder(net, ProbeConfig(full=True))
+    assert net[1].store_v_seq is True
+    with torch.no_grad():
+        probed = net(x)
+    v_seq = net[1].v_seq.clone()
+    rec.detach()
+    assert torch.equal(plain, probed) and plain.sum() > 0
+    assert net[1].store_v_seq is False and net[1].v_seq is None
+    assert _state(net) == before
+    np.testing.assert_array_equal(rec.neurons["1"].v.array(), v_seq.numpy())
+    off = Recorder(net, ProbeConfig(full=True, peer_membrane=False))
+    functional.reset_net(net)
+    with torch.no_grad():
+        net(x)
+    off.detach()
+    assert len(off.neurons["1"].v) == 0 and len(off.neurons["1"].spikes) == 9
