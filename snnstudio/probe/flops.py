@@ -9,9 +9,12 @@ Counting rules (../shared/PAPERS.md, "Energy"):
   flatten, reshapes and neuron updates are free (0 ops) — the usual convention of the SNN papers.
 * A layer fed **real values** costs **MACs** = T·FLOPs per sample. That is the first conv/linear
   executed (the encoding layer; ``EnergyConfig.scale_first_by_density`` scales it by its input's
-  fraction of non-zero entries, MA-SNN's option for event frames), every layer whose input in a
-  forward is not made of non-negative integers, and every conv/linear inside an attention module
-  (modules with ``last_weights``/``weights_layout``/``enabled``: their MLPs and convs are MACs).
+  fraction of non-zero entries, MA-SNN's option for event frames), and every layer whose input in
+  a forward is not made of non-negative integers. That input check is what makes attention's own
+  MLPs/convs (MA-SNN's TA/CA/SA, fed pooled real-valued descriptors) cost MACs, while the
+  spike-fed Q/K/V convs inside spike-driven attention (Spikformer's SSA) cost ACs, as the papers
+  count them. The encoding-layer rule skips layers inside attention modules (duck-typed:
+  ``last_weights``/``weights_layout``/``enabled``).
 * A layer fed **spikes** costs **ACs** (= SOPs). Two modes (``EnergyConfig.mode``):
   ``"expected"`` (the papers'): ``ACs = T · fr_in · FLOPs`` with ``fr_in`` the measured mean of
   the layer's *input* (the firing rate for binary spikes; spike counts for integer inputs such as
@@ -22,7 +25,10 @@ Counting rules (../shared/PAPERS.md, "Energy"):
 * **Custom counters** add ops that are not Conv/Linear (e.g. Spikformer's spike-driven attention
   matmuls, :func:`ssa_sops`): a module defines ``energy_ops(self, stats) -> OpCount`` or its class
   name is registered with :func:`register_op_counter`. Its Conv/Linear children are still counted
-  as usual; the counter adds to them. Counts are per sample over the steps it was fed.
+  as usual; the counter adds to them. Counts are per sample over the steps it was fed. One is
+  registered here for class ``SSA`` (snnstudio's Spikformer attention: attributes ``heads``,
+  ``dim``, children ``q_lif``/``k_lif``/``v_lif``, tokens ``[..., D, N]``), looked up by name so
+  that this module imports no model code.
 
 Energy uses 45 nm figures (Horowitz 2014): ``E_MAC`` 4.6 pJ, ``E_AC`` 0.9 pJ (configurable).
 """
@@ -134,6 +140,18 @@ def register_op_counter(class_name: str):
         return fn
 
     return deco
+
+
+@register_op_counter("SSA")
+def _spikformer_ssa(module: nn.Module, stats: ModuleStats) -> OpCount:
+    """Spikformer SSA: ``T·heads·N·d²·(min(fr_k, fr_v) + fr_q)`` with d = dim / heads."""
+    heads, dim = getattr(module, "heads", None), getattr(module, "dim", None)
+    if not heads or not dim or stats.input_shape is None or not getattr(module, "enabled", True):
+        return OpCount()
+    r = stats.child_rates
+    n_tokens = int(stats.input_shape[-1])
+    return OpCount(acs=ssa_sops(stats.steps, int(heads), n_tokens, int(dim) // int(heads),
+                                r.get("q_lif", 0.0), r.get("k_lif", 0.0), r.get("v_lif", 0.0)))
 
 
 # ---- the counter ---------------------------------------------------------------------------------
@@ -362,7 +380,7 @@ class OpCounter:
         first_order = min((r.order for r in self.layers.values() if r.order >= 0 and not r.in_attention), default=-1)
         for rec in sorted((r for r in self.layers.values() if r.order >= 0), key=lambda r: r.order):
             first = cfg.first_layer_macs and not rec.in_attention and rec.order == first_order
-            real = first or rec.in_attention or rec.real_valued
+            real = first or rec.real_valued
             rate = rec.in_sum / rec.in_numel if rec.in_numel else 0.0
             if real:
                 macs = rec.dense * per
