@@ -127,30 +127,58 @@ class _EulerNeuron(SpikingNeuron):
         return out
 
 
-class IFNode(_EulerNeuron):
-    """Integrate-and-fire, ``h = v + x``, fire on h ≥ θ, hard reset (used when the registry has no "if")."""
+def _fire(h: torch.Tensor, threshold: float, strict: bool) -> torch.Tensor:
+    return ((h > threshold) if strict else (h >= threshold)).to(h.dtype)
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, step_mode: str = "m"):
+
+class IFNode(_EulerNeuron):
+    """NIR IF, Euler: ``h = v + r_dt·x`` (``r_dt = R·dt``), fire, hard reset to ``v_reset``.
+
+    ``strict``: fire on h > θ (NIR's rule) or on h ≥ θ (ours / SpikingJelly's)."""
+
+    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, r_dt: float = 1.0, strict: bool = False, step_mode: str = "m"):
         super().__init__(step_mode)
-        self.v_threshold, self.v_reset, self.state = float(v_threshold), float(v_reset), None
+        self.v_threshold, self.v_reset, self.r_dt, self.strict = float(v_threshold), float(v_reset), float(r_dt), bool(strict)
+        self.state = None
 
     def _init_state(self, like):
         return torch.full_like(like, self.v_reset)
 
     def _step(self, x, v):
-        h = v + x
-        s = (h >= self.v_threshold).to(x.dtype)
+        h = v + (x if self.r_dt == 1.0 else self.r_dt * x)
+        s = _fire(h, self.v_threshold, self.strict)
+        return s, h, s * self.v_reset + (1.0 - s) * h
+
+
+class NIRLIFNode(_EulerNeuron):
+    """NIR LIF, Euler: ``h = v + a·(v_leak − v + R·x)`` with ``a = dt/τ``, fire, hard reset to
+    ``v_reset`` (used where our ``lif`` cannot say it: ``v_leak ≠ v_reset``, other ``R``, or a
+    strict threshold the registry neuron lacks)."""
+
+    def __init__(self, a: float, r: float, v_leak: float, v_threshold: float, v_reset: float, strict: bool = True, step_mode: str = "m"):
+        super().__init__(step_mode)
+        self.a, self.r, self.v_leak = float(a), float(r), float(v_leak)
+        self.v_threshold, self.v_reset, self.strict = float(v_threshold), float(v_reset), bool(strict)
+        self.state = None
+
+    def _init_state(self, like):
+        return torch.full_like(like, self.v_reset)
+
+    def _step(self, x, v):
+        h = v + self.a * (self.v_leak - v + self.r * x)
+        s = _fire(h, self.v_threshold, self.strict)
         return s, h, s * self.v_reset + (1.0 - s) * h
 
 
 class CubaLIFNode(_EulerNeuron):
     """NIR CubaLIF, Euler: ``I ← I + (dt/τ_syn)(−I + w_in·x)``, ``h = v + (dt/τ_mem)(v_leak − v + R·I)``,
-    fire on h ≥ θ, hard reset to ``v_reset``. ``a_syn = dt/τ_syn``, ``a_mem = dt/τ_mem``."""
+    fire, hard reset to ``v_reset``. ``a_syn = dt/τ_syn``, ``a_mem = dt/τ_mem``."""
 
-    def __init__(self, a_syn, a_mem, r, v_leak, v_threshold, v_reset, w_in, step_mode="m"):
+    def __init__(self, a_syn, a_mem, r, v_leak, v_threshold, v_reset, w_in, strict: bool = True, step_mode="m"):
         super().__init__(step_mode)
         self.a_syn, self.a_mem, self.r, self.v_leak = float(a_syn), float(a_mem), float(r), float(v_leak)
         self.v_threshold, self.v_reset, self.w_in = float(v_threshold), float(v_reset), float(w_in)
+        self.strict = bool(strict)
         self.state = None
 
     def _init_state(self, like):
@@ -160,7 +188,7 @@ class CubaLIFNode(_EulerNeuron):
         i, v = state
         i = i + self.a_syn * (self.w_in * x - i)
         h = v + self.a_mem * (self.v_leak - v + self.r * i)
-        s = (h >= self.v_threshold).to(x.dtype)
+        s = _fire(h, self.v_threshold, self.strict)
         return s, h, (i, s * self.v_reset + (1.0 - s) * h)
 
 
@@ -216,17 +244,6 @@ class _Flatten(nn.Module):
         return x.flatten(s + 2, e + 2)
 
 
-class _ScaledNeuron(nn.Module):
-    """``neuron(r · x)``: an imported neuron whose input resistance is not 1."""
-
-    def __init__(self, r: float, neuron: nn.Module):
-        super().__init__()
-        self.r, self.neuron = float(r), neuron
-
-    def forward(self, x):
-        return self.neuron(x * self.r)
-
-
 class NIRNetwork(nn.Module):
     """An imported NIR graph running ``[T, B, ...]``; ``nodes`` holds one module per NIR node."""
 
@@ -266,6 +283,12 @@ def _safe(name: str) -> str:
 
 
 # ==== import =====================================================================================
+def _text(v) -> str:
+    if isinstance(v, np.ndarray) and v.shape == ():
+        v = v.item()
+    return v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
+
+
 def _uniform(arr, what: str, node: str) -> float:
     a = np.asarray(arr, dtype=np.float64).reshape(-1)
     if a.size == 0:
@@ -293,34 +316,51 @@ def _padding(p, n):
     return _pair(p, n) if n > 1 else int(np.asarray(p).reshape(-1)[0])
 
 
-def _neuron_node(kind: str, node, name: str, dt: float) -> nn.Module:
+def _registry_neuron(name: str, strict: bool, **params) -> SpikingNeuron | None:
+    """A registry neuron with NIR's or our spike rule; ``None`` when it cannot take that rule."""
+    if name not in _registry():
+        return None
+    if strict:
+        try:
+            return build_neuron(name, strict=True, **params)
+        except ModelError:
+            return None  # this registry's neuron has no strict threshold
+    n = build_neuron(name, **params)
+    return None if getattr(n, "strict", False) else n
+
+
+def _neuron_node(kind: str, node, name: str, dt: float, strict: bool) -> nn.Module:
     if kind == "LIF":
-        tau = _snap(_uniform(node.tau, "tau", name) / dt)
+        tau_nir = _uniform(node.tau, "tau", name)
         r = _uniform(node.r, "r", name)
         v_leak = _uniform(node.v_leak, "v_leak", name)
         v_reset = _uniform(node.v_reset, "v_reset", name)
         thr = _uniform(node.v_threshold, "v_threshold", name)
-        if tau <= 0:
+        if not tau_nir > 0:
             raise ModelError(f"NIR node {name!r}: tau must be > 0")
-        if v_leak != v_reset:
-            raise ModelError(f"NIR node {name!r}: LIF with v_leak ({v_leak}) != v_reset ({v_reset}) has no snnstudio neuron")
-        if math.isclose(r, 1.0, rel_tol=1e-9):
-            return build_neuron("lif", tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=True)
-        if math.isclose(r, tau, rel_tol=1e-9):
-            return build_neuron("lif", tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=False)
-        return _ScaledNeuron(r, build_neuron("lif", tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=True))
+        tau = _snap(tau_nir / dt)
+        if v_leak == v_reset and tau >= 1.0:
+            for decay_input, ok in ((True, math.isclose(r, 1.0, rel_tol=1e-9)), (False, math.isclose(r, tau, rel_tol=1e-9))):
+                if ok:
+                    n = _registry_neuron("lif", strict, tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=decay_input)
+                    if n is not None:
+                        return n
+        return NIRLIFNode(dt / tau_nir, r, v_leak, thr, v_reset, strict)
     if kind == "IF":
-        r = _uniform(node.r, "r", name) * dt
+        r_dt = _snap(_uniform(node.r, "r", name) * dt)
         thr = _uniform(node.v_threshold, "v_threshold", name)
         v_reset = _uniform(node.v_reset, "v_reset", name)
-        neuron = build_neuron("if", v_threshold=thr, v_reset=v_reset) if "if" in _registry() else IFNode(thr, v_reset)
-        return neuron if math.isclose(r, 1.0, rel_tol=1e-9) else _ScaledNeuron(_snap(r), neuron)
+        if r_dt == 1.0:
+            n = _registry_neuron("if", strict, v_threshold=thr, v_reset=v_reset)
+            if n is not None:
+                return n
+        return IFNode(thr, v_reset, r_dt, strict)
     if kind == "CubaLIF":
         return CubaLIFNode(
             dt / _uniform(node.tau_syn, "tau_syn", name), dt / _uniform(node.tau_mem, "tau_mem", name),
             _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name),
             _uniform(node.v_threshold, "v_threshold", name), _uniform(node.v_reset, "v_reset", name),
-            _uniform(node.w_in, "w_in", name),
+            _uniform(node.w_in, "w_in", name), strict,
         )
     if kind == "LI":
         return LeakyIntegrator(dt / _uniform(node.tau, "tau", name), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name))
@@ -384,10 +424,12 @@ _LAYER_KINDS = {"Affine", "Linear", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d"
 _NEURON_KINDS = {"LIF", "IF", "CubaLIF", "LI", "CubaLI", "I", "Threshold"}
 
 
-def import_nir(graph, dt: float = DEFAULT_DT) -> NIRNetwork:
+def import_nir(graph, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> NIRNetwork:
     """A NIR graph (or a ``.nir`` file path) as an ``nn.Module`` running ``[T, B, ...]``.
 
-    ``dt`` must be the step the exporter used (snnTorch and SpikingJelly: 1e-4 s).
+    ``dt`` must be the step the exporter used (snnTorch and SpikingJelly: 1e-4 s). ``spike_rule``
+    is ``">"`` (NIR's, fire on v > θ) or ``">="`` (ours and SpikingJelly's); ``None`` reads it from
+    each node's ``metadata["spike_rule"]`` (which :func:`export_nir` writes), else ``">"``.
     """
     nir = _nir()
     if isinstance(graph, (str, Path)):
@@ -396,6 +438,8 @@ def import_nir(graph, dt: float = DEFAULT_DT) -> NIRNetwork:
         raise ModelError(f"import_nir needs a nir.NIRGraph or a .nir path, got {type(graph).__name__}")
     if dt <= 0:
         raise ModelError(f"dt must be > 0 seconds, got {dt}")
+    if spike_rule not in (None, ">", ">="):
+        raise ModelError(f"spike_rule must be '>' or '>=', got {spike_rule!r}")
     bad = [f"{k} ({type(n).__name__})" for k, n in graph.nodes.items()
            if type(n).__name__ not in _LAYER_KINDS | _NEURON_KINDS | {"Input", "Output"}]
     if bad:
@@ -421,7 +465,8 @@ def import_nir(graph, dt: float = DEFAULT_DT) -> NIRNetwork:
         elif kind in _LAYER_KINDS:
             modules[k] = _layer_node(kind, n, k)
         else:
-            modules[k] = _neuron_node(kind, n, k, dt)
+            rule = spike_rule or _text((getattr(n, "metadata", None) or {}).get("spike_rule", ">"))
+            modules[k] = _neuron_node(kind, n, k, dt, strict=rule != ">=")
     return NIRNetwork(modules, list(graph.edges), order, inputs, outputs)
 
 
@@ -437,34 +482,59 @@ def load_graph(path: str | Path):
         raise ModelError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
 
 
-def load_nir(path: str | Path, dt: float = DEFAULT_DT) -> NIRNetwork:
+def load_nir(path: str | Path, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> NIRNetwork:
     """Read a ``.nir`` file and import it (:func:`import_nir`)."""
-    return import_nir(load_graph(path), dt=dt)
+    return import_nir(load_graph(path), dt=dt, spike_rule=spike_rule)
 
 
 # ==== export =====================================================================================
+def _rule(m) -> dict:
+    return {"spike_rule": ">" if getattr(m, "strict", False) else ">="}
+
+
+def _reset_neuron_lif(m, shape, dt):
+    """A hard-reset neuron ``h = a·v + b·x + c`` as NIR LIF (``a < 1``) or IF (``a = 1``).
+
+    Our ``lif``/``plif`` (``tau``, ``decay_input``) use the exact formulas; other reset neurons
+    (``ma_lif``, ``ms_lif``, ...) give ``(a, b, c)`` through ``coefficients()``:
+    ``τ = dt/(1 − a)``, ``R = b/(1 − a)``, ``v_leak = c/(1 − a)``.
+    """
+    nir = _nir()
+    f = lambda v: np.full(shape, float(v))  # noqa: E731
+    vr, thr = float(m.v_reset), float(m.v_threshold)
+    name = getattr(type(m), "registry_name", None)
+    if name in ("lif", "plif") and hasattr(m, "tau") and hasattr(m, "decay_input"):
+        tau = float(m.tau)
+        return nir.LIF(tau=f(tau * dt), r=f(1.0 if m.decay_input else tau), v_leak=f(vr), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
+    if name == "if" and not hasattr(m, "coefficients"):
+        return nir.IF(r=f(1.0 / dt), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
+    a, b, c = (float(v) for v in m.coefficients())
+    if a == 1.0:
+        if c != 0.0:
+            raise ModelError(f"{type(m).__name__}: an integrator with a constant drive has no NIR form")
+        return nir.IF(r=f(b / dt), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
+    if not 0.0 <= a < 1.0:
+        raise ModelError(f"{type(m).__name__}: decay {a} outside [0, 1) has no NIR LIF form")
+    k = 1.0 - a
+    return nir.LIF(tau=f(dt / k), r=f(b / k), v_leak=f(c / k), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
+
+
 def _neuron_exporters():
     nir = _nir()
 
-    def lif(m, shape, dt):
-        if m.v_reset is None:
-            raise ModelError("soft reset (v_reset=None) has no NIR form")
-        vr = float(m.v_reset)
-        return nir.LIF(
-            tau=np.full(shape, m.tau * dt), r=np.full(shape, 1.0 if m.decay_input else float(m.tau)),
-            v_leak=np.full(shape, vr), v_threshold=np.full(shape, float(m.v_threshold)), v_reset=np.full(shape, vr),
-        )
-
     def if_(m, shape, dt):
-        if m.v_reset is None:
-            raise ModelError("soft reset (v_reset=None) has no NIR form")
-        return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=np.full(shape, float(m.v_threshold)), v_reset=np.full(shape, float(m.v_reset)))
+        f = lambda v: np.full(shape, float(v))  # noqa: E731
+        return nir.IF(r=f(m.r_dt / dt), v_threshold=f(m.v_threshold), v_reset=f(m.v_reset), metadata=_rule(m))
+
+    def lif(m, shape, dt):
+        f = lambda v: np.full(shape, float(v))  # noqa: E731
+        return nir.LIF(tau=f(dt / m.a), r=f(m.r), v_leak=f(m.v_leak), v_threshold=f(m.v_threshold), v_reset=f(m.v_reset), metadata=_rule(m))
 
     def cuba(m, shape, dt):
         f = lambda v: np.full(shape, float(v))  # noqa: E731
         return nir.CubaLIF(
             tau_syn=f(dt / m.a_syn), tau_mem=f(dt / m.a_mem), r=f(m.r), v_leak=f(m.v_leak),
-            v_threshold=f(m.v_threshold), v_reset=f(m.v_reset), w_in=f(m.w_in),
+            v_threshold=f(m.v_threshold), v_reset=f(m.v_reset), w_in=f(m.w_in), metadata=_rule(m),
         )
 
     def li(m, shape, dt):
@@ -478,15 +548,19 @@ def _neuron_exporters():
     def threshold(m, shape, dt):
         return nir.Threshold(threshold=np.full(shape, float(m.v_threshold)))
 
-    return {"lif": lif, "if": if_, "IFNode": if_, "CubaLIFNode": cuba, "LeakyIntegrator": li, "ThresholdNode": threshold}
+    return {"reset": _reset_neuron_lif, "IFNode": if_, "NIRLIFNode": lif, "CubaLIFNode": cuba,
+            "LeakyIntegrator": li, "ThresholdNode": threshold}
+
+
+_RESET_NEURONS = ("lif", "if", "plif", "ma_lif", "ms_lif")
 
 
 def _neuron_key(m: nn.Module) -> str | None:
-    name = getattr(type(m), "registry_name", None)
-    if name in ("lif", "if"):
-        return name
-    if type(m) in (IFNode, CubaLIFNode, LeakyIntegrator, ThresholdNode):
+    if type(m) in (IFNode, NIRLIFNode, CubaLIFNode, LeakyIntegrator, ThresholdNode):
         return type(m).__name__
+    name = getattr(type(m), "registry_name", None)
+    if name in ("lif", "if") or (name in _RESET_NEURONS and hasattr(m, "coefficients")):
+        return "reset"
     return None
 
 

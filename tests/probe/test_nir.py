@@ -53,8 +53,10 @@ def test_round_trip_ours_nir_ours_is_identical_and_through_a_file(tmp_path):
         assert 0 < float(a.mean()) < 1  # every layer fires, none saturates: the comparison means something
     path = save_nir(net, tmp_path / "net.nir", example_input=x)
     assert nir.read(path).nodes.keys() == graph.nodes.keys()
+    loaded = load_nir(path)
+    assert type(loaded.nodes["1"]).__name__ == "LIFNode"  # spike rule ">=" survived the file
     with torch.no_grad():
-        assert torch.equal(load_nir(path)(x), want)
+        assert torch.equal(loaded(x), want)
 
 
 def test_lif_parameters_follow_the_euler_reading():
@@ -199,7 +201,8 @@ def test_spikingjelly_peer_mapping_and_dynamics_agree(no_nirtorch):
     mapper.dt = DT
     mapper.module_io_shape = {sj[1]: (7, 2, 5), sj[3]: (7, 2, 4)}
     graph = nir.NIRGraph.from_list(mapper.map_linear(sj[0]), mapper.map_lif(sj[1]), mapper.map_linear(sj[2]), mapper.map_if(sj[3]))
-    ours = import_nir(graph)
+    ours = import_nir(graph, spike_rule=">=")  # SpikingJelly fires on h >= threshold, as we do
+    assert type(ours.nodes["lif"]).__name__ == "LIFNode"  # our registry neuron, not a stand-in
     x = torch.rand(7, 2, 6) * 1.5
     with torch.no_grad():
         want = sj(x)
@@ -295,3 +298,64 @@ def test_imported_graph_exports_back_to_the_same_graph():
             np.testing.assert_allclose(np.asarray(getattr(b, key), dtype=np.float64), np.asarray(val, dtype=np.float64), rtol=1e-6)
     with torch.no_grad():
         assert torch.equal(import_nir(again)(x), y)
+
+
+def test_spike_rule_strict_for_nir_and_inclusive_for_ours():
+    ones = np.ones(1)
+    graph = nir.NIRGraph.from_list(nir.IF(r=ones / DT, v_threshold=ones, v_reset=0 * ones))
+    x = torch.full((4, 1, 1), 0.5)  # h = 0.5, 1.0 (exactly the threshold), ...
+    with torch.no_grad():
+        strict = import_nir(graph)(x)[:, 0, 0].tolist()  # NIR: v > θ
+        inclusive = import_nir(graph, spike_rule=">=")(x)[:, 0, 0].tolist()
+    assert strict == [0.0, 0.0, 1.0, 0.0]  # 0.5, 1.0, 1.5 fires, 0.5
+    assert inclusive == [0.0, 1.0, 0.0, 1.0]  # 0.5, 1.0 fires, 0.5, 1.0 fires
+    with pytest.raises(ModelError, match="spike_rule"):
+        import_nir(graph, spike_rule="=>")
+
+
+class _DecayNeuron(SpikingNeuron):
+    """Test oracle: a reset neuron ``h = a·v + b·x + c`` with a strict threshold, exposing
+    ``coefficients()`` like snnstudio's reset neurons (``ma_lif``/``ms_lif``)."""
+
+    registry_name = "ms_lif"  # not registered: only read by the exporter
+
+    def __init__(self, a, b, c, v_threshold, v_reset):
+        super().__init__()
+        self.a, self.b, self.c = a, b, c
+        self.v_threshold, self.v_reset, self.strict = v_threshold, v_reset, True
+
+    def coefficients(self):
+        return self.a, self.b, self.c
+
+    def forward(self, x):
+        v = torch.full_like(x[0], self.v_reset)
+        out, hs = [], []
+        for t in range(x.shape[0]):
+            h = self.a * v + self.b * x[t] + self.c
+            s = (h > self.v_threshold).float()
+            v = s * self.v_reset + (1 - s) * h
+            out.append(s)
+            hs.append(h)
+        self._keep(torch.stack(hs), torch.stack(out))
+        return torch.stack(out)
+
+
+def test_generic_reset_neuron_exports_through_its_coefficients():
+    torch.manual_seed(12)
+    neuron = _DecayNeuron(a=0.25, b=1.0, c=0.05, v_threshold=0.5, v_reset=0.3)
+    net = nn.Sequential(TimeDistributed(nn.Linear(5, 4)), neuron)
+    x = torch.rand(9, 2, 5)
+    graph = export_nir(net, x)
+    lif = graph.nodes["1"]
+    np.testing.assert_allclose(lif.tau, DT / 0.75)
+    np.testing.assert_allclose(lif.r, 1 / 0.75)
+    np.testing.assert_allclose(lif.v_leak, 0.05 / 0.75)
+    np.testing.assert_allclose(lif.v_reset, 0.3)
+    assert graph.metadata["dt"] == DT and lif.metadata["spike_rule"] == ">"
+    back = import_nir(graph)
+    with torch.no_grad():
+        want = net(x)
+        got = back(x)
+    assert 0 < float(want.mean()) < 1
+    assert torch.equal(got, want)
+    np.testing.assert_allclose(back.nodes["1"].last_v.numpy(), neuron.last_v.numpy(), rtol=1e-5, atol=1e-6)
