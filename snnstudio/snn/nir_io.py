@@ -10,15 +10,22 @@ snnTorch's ``Leaky(beta)`` exports as ``tau = dt/(1−β), r = tau/dt``, which i
 ``τ = 1/(1−β)``, ``decay_input=False`` (the same charge ``βv + x``). Importers must use the same
 ``dt`` the exporter used (snnTorch, SpikingJelly: 1e-4 s; Norse's default is 1e-3 s).
 snnTorch resets one step late (its reset uses the previous step's spike), so its spiking
-trajectories differ from NIR's and ours after the first spike; sub-threshold they are equal. Spike and reset: NIR fires on ``v > θ`` and resets to ``v_reset``; ours
-fires on ``h ≥ θ`` (SpikingJelly's rule) — the two differ only when ``h`` equals θ exactly. NIR has
-no soft reset (``v_reset=None``), so such neurons are refused.
+trajectories differ from NIR's and ours after the first spike; sub-threshold they are equal.
+Any hard-reset neuron ``h = a·v + b·x + c`` (ours expose ``coefficients()``: ``ma_lif``, ``ms_lif``,
+``plif``) is ``nir.LIF(τ = dt/(1−a), R = b/(1−a), v_leak = c/(1−a))``, or IF when ``a = 1``.
+
+**Spike rule and reset.** NIR fires on ``v > θ`` and resets to ``v_reset``; ours fire on ``h ≥ θ``
+(SpikingJelly's rule) unless ``strict``. The two differ only when ``h`` equals θ exactly, but that
+happens with spike inputs and round weights, so export writes ``metadata["spike_rule"]`` (``">="``
+or ``">"``) on every spiking node and import honours it (default ``">"``, NIR's, for graphs from
+other tools; ``import_nir(..., spike_rule=">=")`` for SpikingJelly's). NIR has no soft reset
+(``v_reset=None``): such neurons are refused. NIR has no initial state: ours start at ``v_reset``.
 
 **Export** (:func:`export_nir`) runs the model once on an example input ``[T, B, ...]`` with forward
 hooks to see the layers in execution order, checks that they form a plain chain (each layer's
 input is the previous layer's output, up to reshapes), and maps Conv1d/Conv2d, Linear, Flatten,
 AvgPool2d (exact when ``ceil_mode=False`` and padding counts; ``divisor_override=1`` is a
-SumPool2d), our LIF/IF neurons, Identity/Dropout (skipped). BatchNorm right after a conv/linear is
+SumPool2d), our hard-reset neurons, Identity/Dropout (skipped). BatchNorm right after a conv/linear is
 folded into it with its running statistics (``w' = w·γ/√(σ²+ε)``, ``b' = (b − μ)·γ/√(σ²+ε) + β``).
 Anything else — attention, max-pool, parallel neurons (PSN...), a BatchNorm with nothing to fold
 into, a residual or any operation between layers — is refused with a :class:`ModelError` that
@@ -26,8 +33,10 @@ lists the offending modules, never exported as something different.
 
 **Import** (:func:`import_nir`) builds a :class:`NIRNetwork` running ``[T, B, ...]`` with our
 neurons: Affine/Linear, Conv1d/Conv2d, AvgPool2d/SumPool2d, Flatten, Scale, Threshold, IF, LIF,
-CubaLIF, LI, CubaLI, I (the last five as thin modules here: Euler steps of NIR's equations; the
-non-spiking ones output their membrane). Nodes with several inputs sum them. Recurrent graphs
+CubaLIF, LI, CubaLI, I. LIF/IF become our registry ``lif``/``if`` where they say it exactly (``v_leak
+= v_reset``, ``R`` 1 or τ, the spike rule available), else thin modules here that step NIR's
+equations (:class:`NIRLIFNode`, :class:`IFNode`); CubaLIF, LI, CubaLI, I and Threshold are thin
+modules here too (the non-spiking ones output their membrane). Nodes with several inputs sum them. Recurrent graphs
 (cycles), Delay and nested graphs are refused. Neuron parameters must be uniform per node.
 """
 
