@@ -256,8 +256,11 @@ class _Flatten(nn.Module):
 class NIRNetwork(nn.Module):
     """An imported NIR graph running ``[T, B, ...]``; ``nodes`` holds one module per NIR node."""
 
-    def __init__(self, nodes: dict[str, nn.Module], edges: list[tuple[str, str]], order: list[str], inputs: list[str], outputs: list[str]):
+    def __init__(self, nodes: dict[str, nn.Module], edges: list[tuple[str, str]], order: list[str], inputs: list[str],
+                 outputs: list[str], readout: str = "none"):
         super().__init__()
+        #: "none", "mean_over_time" or "sum_over_time" (applied to every output, from snnstudio's export)
+        self.readout = readout
         self.names = list(nodes)
         self.nodes = nn.ModuleDict({_safe(k): m for k, m in nodes.items()})
         self.edges = [tuple(e) for e in edges]
@@ -282,9 +285,15 @@ class NIRNetwork(nn.Module):
             for p in preds[1:]:
                 inp = inp + values[p]
             values[name] = self.nodes[_safe(name)](inp)
-        if len(self.outputs) == 1:
-            return values[self.outputs[0]]
-        return {k: values[k] for k in self.outputs}
+        outs = {k: self._read(values[k]) for k in self.outputs}
+        return outs[self.outputs[0]] if len(outs) == 1 else outs
+
+    def _read(self, y: torch.Tensor) -> torch.Tensor:
+        if self.readout == "mean_over_time":
+            return y.mean(0)
+        if self.readout == "sum_over_time":
+            return y.sum(0)
+        return y
 
 
 def _safe(name: str) -> str:
@@ -476,7 +485,10 @@ def import_nir(graph, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> 
         else:
             rule = spike_rule or _text((getattr(n, "metadata", None) or {}).get("spike_rule", ">"))
             modules[k] = _neuron_node(kind, n, k, dt, strict=rule != ">=")
-    return NIRNetwork(modules, list(graph.edges), order, inputs, outputs)
+    readout = _text((getattr(graph, "metadata", None) or {}).get("readout", "none"))
+    if readout not in ("none", "mean_over_time", "sum_over_time"):
+        raise ModelError(f"NIR graph metadata readout={readout!r} is not one snnstudio knows")
+    return NIRNetwork(modules, list(graph.edges), order, inputs, outputs, readout=readout)
 
 
 def load_graph(path: str | Path):
@@ -644,10 +656,22 @@ def _fold_bn(weight: np.ndarray, bias: np.ndarray, bn: nn.BatchNorm1d | nn.Batch
     return w.astype(np.float32), b.astype(np.float32)
 
 
+def _time_readout(y: torch.Tensor, last: torch.Tensor, T: int, B: int, shape: tuple[int, ...]) -> str | None:
+    """Is ``y`` the mean or the sum over time of the last layer's ``[T, B, ...]`` output?"""
+    seq = last.reshape(T, B, *shape)
+    for name, red in (("mean_over_time", seq.mean(0)), ("sum_over_time", seq.sum(0))):
+        if y.shape == red.shape and torch.allclose(y, red, rtol=1e-6, atol=1e-7):
+            return name
+    return None
+
+
 def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAULT_DT):
     """``model`` (a chain of NIR-expressible layers, run on ``[T, B, ...]``) as a ``nir.NIRGraph``.
 
-    Only the shape, dtype and device of ``example_input`` (``[T, B, ...]``) are used: the model is
+    A model whose output is the mean (or sum) over time of its last layer (the zoo's read-out)
+    exports its layers, with ``metadata["readout"] = "mean_over_time"`` (or ``"sum_over_time"``)
+    on the graph, which :func:`import_nir` applies again. Only the shape, dtype and device of
+    ``example_input`` (``[T, B, ...]``) are used: the model is
     run once on uniform random values of that shape (so that no residual or functional op can hide
     behind equal values) in eval mode, BatchNorm folded with its running statistics; every
     module's train/eval mode is restored afterwards and neuron states are reset. Raises
@@ -787,13 +811,22 @@ def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAUL
         else:  # pragma: no cover - _unsupported() lists these first
             raise ModelError(f"NIR cannot express 1 module(s): {name} ({type(m).__name__})")
         prev_out, prev_name, cur_shape = out, name, outs
+    readout = None
     if y.numel() != prev_out.numel() or not torch.equal(y.reshape(-1), prev_out.reshape(-1)):
-        raise ModelError(f"export_nir: the model's output is not the output of its last layer {prev_name!r}; NIR export needs a chain")
+        readout = _time_readout(y, prev_out, T, B, cur_shape)
+        if readout is None:
+            raise ModelError(
+                f"export_nir: the model's output is neither the output of its last layer {prev_name!r} nor its "
+                "mean or sum over time; NIR export needs a chain"
+            )
     nodes["output"] = nir.Output(output_type=np.array(cur_shape))
     order.append("output")
     edges = list(zip(order[:-1], order[1:]))
+    meta = {"dt": dt, "exporter": "snnstudio"}
+    if readout is not None:
+        meta["readout"] = readout
     try:
-        return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "exporter": "snnstudio", "spike_rule": "h >= threshold"})
+        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     except ValueError as exc:
         raise ModelError(f"export_nir: NIR rejected the graph: {exc}") from None
 

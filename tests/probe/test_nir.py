@@ -359,3 +359,28 @@ def test_generic_reset_neuron_exports_through_its_coefficients():
     assert 0 < float(want.mean()) < 1
     assert torch.equal(got, want)
     np.testing.assert_allclose(back.nodes["1"].last_v.numpy(), neuron.last_v.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_mean_over_time_readout_is_exported_as_graph_metadata(tmp_path):
+    class Classifier(nn.Module):
+        def __init__(self, reduce):
+            super().__init__()
+            self.body = _chain_net()
+            self.reduce = reduce
+
+        def forward(self, x):
+            return self.reduce(self.body(x))
+
+    x = spike_input(T=6, B=3, p=0.4, seed=5)
+    net = Classifier(lambda y: y.mean(0)).eval()
+    graph = export_nir(net, x)
+    assert graph.metadata["readout"] == "mean_over_time"
+    path = save_nir(graph, tmp_path / "clf.nir")
+    back = load_nir(path)
+    assert back.readout == "mean_over_time"
+    with torch.no_grad():
+        want = net(x)
+        assert want.shape == (3, 5) and want.sum() > 0
+        assert torch.equal(back(x), want)
+    with pytest.raises(ModelError, match="mean or sum over time"):
+        export_nir(Classifier(lambda y: y.amax(0)), x)
