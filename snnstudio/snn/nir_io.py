@@ -162,11 +162,17 @@ class IFNode(_EulerNeuron):
 class NIRLIFNode(_EulerNeuron):
     """NIR LIF, Euler: ``h = v + a·(v_leak − v + R·x)`` with ``a = dt/τ``, fire, hard reset to
     ``v_reset`` (used where our ``lif`` cannot say it: ``v_leak ≠ v_reset``, other ``R``, or a
-    strict threshold the registry neuron lacks)."""
+    strict threshold the registry neuron lacks).
+
+    Stepped as ``h = decay·v + gain·x + bias`` (``decay = 1 − a``, ``gain = a·R``, ``bias =
+    a·v_leak``, each rounded to 12 significant digits) — the form of our reset neurons, so that an
+    exported ``ma_lif``/``ms_lif`` comes back with the same arithmetic.
+    """
 
     def __init__(self, a: float, r: float, v_leak: float, v_threshold: float, v_reset: float, strict: bool = True, step_mode: str = "m"):
         super().__init__(step_mode)
         self.a, self.r, self.v_leak = float(a), float(r), float(v_leak)
+        self.decay, self.gain, self.bias = _snap(1.0 - self.a), _snap(self.a * self.r), _snap(self.a * self.v_leak)
         self.v_threshold, self.v_reset, self.strict = float(v_threshold), float(v_reset), bool(strict)
         self.state = None
 
@@ -174,7 +180,7 @@ class NIRLIFNode(_EulerNeuron):
         return torch.full_like(like, self.v_reset)
 
     def _step(self, x, v):
-        h = v + self.a * (self.v_leak - v + self.r * x)
+        h = self.decay * v + self.gain * x + self.bias
         s = _fire(h, self.v_threshold, self.strict)
         return s, h, s * self.v_reset + (1.0 - s) * h
 
@@ -537,7 +543,7 @@ def _reset_neuron_lif(m, shape, dt):
     if not 0.0 <= a < 1.0:
         raise ModelError(f"{type(m).__name__}: decay {a} outside [0, 1) has no NIR LIF form")
     k = 1.0 - a
-    return nir.LIF(tau=f(dt / k), r=f(b / k), v_leak=f(c / k), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
+    return nir.LIF(tau=f(dt / k), r=f(_snap(b / k)), v_leak=f(_snap(c / k)), v_threshold=f(thr), v_reset=f(vr), metadata=_rule(m))
 
 
 def _neuron_exporters():
