@@ -19,7 +19,8 @@ Any hard-reset neuron ``h = a·v + b·x + c`` (ours expose ``coefficients()``: `
 happens with spike inputs and round weights, so export writes ``metadata["spike_rule"]`` (``">="``
 or ``">"``) on every spiking node and import honours it (default ``">"``, NIR's, for graphs from
 other tools; ``import_nir(..., spike_rule=">=")`` for SpikingJelly's). NIR has no soft reset
-(``v_reset=None``): such neurons are refused. NIR has no initial state: ours start at ``v_reset``.
+(``v_reset=None``): such neurons are refused. NIR has no initial state: ours start at ``v_reset`` unless they say otherwise (``v_init``, e.g. ``ma_lif``
+starts at 0), which export writes as ``metadata["v_init"]`` and import honours.
 
 **Export** (:func:`export_nir`) runs the model once on an example input ``[T, B, ...]`` with forward
 hooks to see the layers in execution order, checks that they form a plain chain (each layer's
@@ -145,13 +146,15 @@ class IFNode(_EulerNeuron):
 
     ``strict``: fire on h > θ (NIR's rule) or on h ≥ θ (ours / SpikingJelly's)."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, r_dt: float = 1.0, strict: bool = False, step_mode: str = "m"):
+    def __init__(self, v_threshold: float = 1.0, v_reset: float = 0.0, r_dt: float = 1.0, strict: bool = False,
+                 v_init: float | None = None, step_mode: str = "m"):
         super().__init__(step_mode)
         self.v_threshold, self.v_reset, self.r_dt, self.strict = float(v_threshold), float(v_reset), float(r_dt), bool(strict)
+        self.v_init = self.v_reset if v_init is None else float(v_init)
         self.state = None
 
     def _init_state(self, like):
-        return torch.full_like(like, self.v_reset)
+        return torch.full_like(like, self.v_init)
 
     def _step(self, x, v):
         h = v + (x if self.r_dt == 1.0 else self.r_dt * x)
@@ -169,15 +172,17 @@ class NIRLIFNode(_EulerNeuron):
     exported ``ma_lif``/``ms_lif`` comes back with the same arithmetic.
     """
 
-    def __init__(self, a: float, r: float, v_leak: float, v_threshold: float, v_reset: float, strict: bool = True, step_mode: str = "m"):
+    def __init__(self, a: float, r: float, v_leak: float, v_threshold: float, v_reset: float, strict: bool = True,
+                 v_init: float | None = None, step_mode: str = "m"):
         super().__init__(step_mode)
         self.a, self.r, self.v_leak = float(a), float(r), float(v_leak)
         self.decay, self.gain, self.bias = _snap(1.0 - self.a), _snap(self.a * self.r), _snap(self.a * self.v_leak)
         self.v_threshold, self.v_reset, self.strict = float(v_threshold), float(v_reset), bool(strict)
+        self.v_init = self.v_reset if v_init is None else float(v_init)
         self.state = None
 
     def _init_state(self, like):
-        return torch.full_like(like, self.v_reset)
+        return torch.full_like(like, self.v_init)
 
     def _step(self, x, v):
         h = self.decay * v + self.gain * x + self.bias
@@ -189,15 +194,17 @@ class CubaLIFNode(_EulerNeuron):
     """NIR CubaLIF, Euler: ``I ← I + (dt/τ_syn)(−I + w_in·x)``, ``h = v + (dt/τ_mem)(v_leak − v + R·I)``,
     fire, hard reset to ``v_reset``. ``a_syn = dt/τ_syn``, ``a_mem = dt/τ_mem``."""
 
-    def __init__(self, a_syn, a_mem, r, v_leak, v_threshold, v_reset, w_in, strict: bool = True, step_mode="m"):
+    def __init__(self, a_syn, a_mem, r, v_leak, v_threshold, v_reset, w_in, strict: bool = True,
+                 v_init: float | None = None, step_mode="m"):
         super().__init__(step_mode)
+        self.v_init = float(v_reset) if v_init is None else float(v_init)
         self.a_syn, self.a_mem, self.r, self.v_leak = float(a_syn), float(a_mem), float(r), float(v_leak)
         self.v_threshold, self.v_reset, self.w_in = float(v_threshold), float(v_reset), float(w_in)
         self.strict = bool(strict)
         self.state = None
 
     def _init_state(self, like):
-        return torch.zeros_like(like), torch.full_like(like, self.v_reset)
+        return torch.zeros_like(like), torch.full_like(like, self.v_init)
 
     def _step(self, x, state):
         i, v = state
@@ -340,20 +347,23 @@ def _padding(p, n):
     return _pair(p, n) if n > 1 else int(np.asarray(p).reshape(-1)[0])
 
 
-def _registry_neuron(name: str, strict: bool, **params) -> SpikingNeuron | None:
-    """A registry neuron with NIR's or our spike rule; ``None`` when it cannot take that rule."""
+def _registry_neuron(name: str, strict: bool, v_init: float | None, **params) -> SpikingNeuron | None:
+    """A registry neuron with this spike rule and initial membrane; ``None`` when it cannot take them."""
     if name not in _registry():
         return None
+    extra = {}
     if strict:
-        try:
-            return build_neuron(name, strict=True, **params)
-        except ModelError:
-            return None  # this registry's neuron has no strict threshold
-    n = build_neuron(name, **params)
-    return None if getattr(n, "strict", False) else n
+        extra["strict"] = True
+    if v_init is not None and v_init != params.get("v_reset"):
+        extra["v_init"] = v_init
+    try:
+        n = build_neuron(name, **extra, **params)
+    except ModelError:
+        return None  # this registry's neuron has no strict threshold / initial membrane
+    return None if bool(getattr(n, "strict", False)) != strict else n
 
 
-def _neuron_node(kind: str, node, name: str, dt: float, strict: bool) -> nn.Module:
+def _neuron_node(kind: str, node, name: str, dt: float, strict: bool, v_init: float | None) -> nn.Module:
     if kind == "LIF":
         tau_nir = _uniform(node.tau, "tau", name)
         r = _uniform(node.r, "r", name)
@@ -366,25 +376,25 @@ def _neuron_node(kind: str, node, name: str, dt: float, strict: bool) -> nn.Modu
         if v_leak == v_reset and tau >= 1.0:
             for decay_input, ok in ((True, math.isclose(r, 1.0, rel_tol=1e-9)), (False, math.isclose(r, tau, rel_tol=1e-9))):
                 if ok:
-                    n = _registry_neuron("lif", strict, tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=decay_input)
+                    n = _registry_neuron("lif", strict, v_init, tau=tau, v_threshold=thr, v_reset=v_reset, decay_input=decay_input)
                     if n is not None:
                         return n
-        return NIRLIFNode(dt / tau_nir, r, v_leak, thr, v_reset, strict)
+        return NIRLIFNode(dt / tau_nir, r, v_leak, thr, v_reset, strict, v_init=v_init)
     if kind == "IF":
         r_dt = _snap(_uniform(node.r, "r", name) * dt)
         thr = _uniform(node.v_threshold, "v_threshold", name)
         v_reset = _uniform(node.v_reset, "v_reset", name)
         if r_dt == 1.0:
-            n = _registry_neuron("if", strict, v_threshold=thr, v_reset=v_reset)
+            n = _registry_neuron("if", strict, v_init, v_threshold=thr, v_reset=v_reset)
             if n is not None:
                 return n
-        return IFNode(thr, v_reset, r_dt, strict)
+        return IFNode(thr, v_reset, r_dt, strict, v_init=v_init)
     if kind == "CubaLIF":
         return CubaLIFNode(
             dt / _uniform(node.tau_syn, "tau_syn", name), dt / _uniform(node.tau_mem, "tau_mem", name),
             _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name),
             _uniform(node.v_threshold, "v_threshold", name), _uniform(node.v_reset, "v_reset", name),
-            _uniform(node.w_in, "w_in", name), strict,
+            _uniform(node.w_in, "w_in", name), strict, v_init=v_init,
         )
     if kind == "LI":
         return LeakyIntegrator(dt / _uniform(node.tau, "tau", name), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name))
@@ -489,8 +499,10 @@ def import_nir(graph, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> 
         elif kind in _LAYER_KINDS:
             modules[k] = _layer_node(kind, n, k)
         else:
-            rule = spike_rule or _text((getattr(n, "metadata", None) or {}).get("spike_rule", ">"))
-            modules[k] = _neuron_node(kind, n, k, dt, strict=rule != ">=")
+            meta = getattr(n, "metadata", None) or {}
+            rule = spike_rule or _text(meta.get("spike_rule", ">"))
+            v_init = float(np.asarray(meta["v_init"])) if "v_init" in meta else None
+            modules[k] = _neuron_node(kind, n, k, dt, strict=rule != ">=", v_init=v_init)
     readout = _text((getattr(graph, "metadata", None) or {}).get("readout", "none"))
     if readout not in ("none", "mean_over_time", "sum_over_time"):
         raise ModelError(f"NIR graph metadata readout={readout!r} is not one snnstudio knows")
@@ -516,7 +528,12 @@ def load_nir(path: str | Path, dt: float = DEFAULT_DT, spike_rule: str | None = 
 
 # ==== export =====================================================================================
 def _rule(m) -> dict:
-    return {"spike_rule": ">" if getattr(m, "strict", False) else ">="}
+    """Node metadata: the spike rule, and the initial membrane where it is not ``v_reset``."""
+    meta = {"spike_rule": ">" if getattr(m, "strict", False) else ">="}
+    v_init = getattr(m, "v_init", None)
+    if v_init is not None and m.v_reset is not None and float(v_init) != float(m.v_reset):
+        meta["v_init"] = float(v_init)
+    return meta
 
 
 def _reset_neuron_lif(m, shape, dt):

@@ -319,16 +319,16 @@ class _DecayNeuron(SpikingNeuron):
 
     registry_name = "ms_lif"  # not registered: only read by the exporter
 
-    def __init__(self, a, b, c, v_threshold, v_reset):
+    def __init__(self, a, b, c, v_threshold, v_reset, v_init):
         super().__init__()
         self.a, self.b, self.c = a, b, c
-        self.v_threshold, self.v_reset, self.strict = v_threshold, v_reset, True
+        self.v_threshold, self.v_reset, self.v_init, self.strict = v_threshold, v_reset, v_init, True
 
     def coefficients(self):
         return self.a, self.b, self.c
 
     def forward(self, x):
-        v = torch.full_like(x[0], self.v_reset)
+        v = torch.full_like(x[0], self.v_init)
         out, hs = [], []
         for t in range(x.shape[0]):
             h = self.a * v + self.b * x[t] + self.c
@@ -342,7 +342,7 @@ class _DecayNeuron(SpikingNeuron):
 
 def test_generic_reset_neuron_exports_through_its_coefficients():
     torch.manual_seed(12)
-    neuron = _DecayNeuron(a=0.25, b=1.0, c=0.05, v_threshold=0.5, v_reset=0.3)
+    neuron = _DecayNeuron(a=0.25, b=1.0, c=0.05, v_threshold=0.5, v_reset=0.3, v_init=0.0)
     net = nn.Sequential(TimeDistributed(nn.Linear(5, 4)), neuron)
     x = torch.rand(9, 2, 5)
     graph = export_nir(net, x)
@@ -351,7 +351,7 @@ def test_generic_reset_neuron_exports_through_its_coefficients():
     np.testing.assert_allclose(lif.r, 1 / 0.75)
     np.testing.assert_allclose(lif.v_leak, 0.05 / 0.75)
     np.testing.assert_allclose(lif.v_reset, 0.3)
-    assert graph.metadata["dt"] == DT and lif.metadata["spike_rule"] == ">"
+    assert graph.metadata["dt"] == DT and lif.metadata == {"spike_rule": ">", "v_init": 0.0}
     back = import_nir(graph)
     with torch.no_grad():
         want = net(x)
@@ -384,3 +384,18 @@ def test_mean_over_time_readout_is_exported_as_graph_metadata(tmp_path):
         assert torch.equal(back(x), want)
     with pytest.raises(ModelError, match="mean or sum over time"):
         export_nir(Classifier(lambda y: y.amax(0)), x)
+
+
+def test_ma_lif_like_neuron_round_trips_exactly_with_its_initial_state():
+    torch.manual_seed(13)
+    neuron = _DecayNeuron(a=0.3, b=1.0, c=0.0, v_threshold=0.3, v_reset=0.3, v_init=0.0)  # MA-SNN's cell
+    net = nn.Sequential(TimeDistributed(nn.Linear(5, 6)), neuron)
+    x = (torch.rand(12, 3, 5) < 0.5).float()
+    back = import_nir(export_nir(net, x))
+    with torch.no_grad():
+        want = net(x)
+        assert torch.equal(back(x), want) and 0 < float(want.mean()) < 1
+    no_init = export_nir(net, x)
+    del no_init.nodes["1"].metadata["v_init"]  # a reader that drops it starts at v_reset: different
+    with torch.no_grad():
+        assert not torch.equal(import_nir(no_init)(x), want)
