@@ -66,21 +66,35 @@ def _events(T: int, B: int, size: int, density: float = 0.1, seed: int = 0) -> t
     return counts
 
 
+def _default_model(quick: bool) -> tuple[nn.Module, torch.Tensor, str]:
+    """The zoo's default model when the zoo is there (``snnstudio.snn.zoo``), else the stand-in."""
+    try:
+        from snnstudio.snn.zoo import build_model, default_config
+    except ImportError:
+        T, size = (8, 32) if quick else (30, 32)
+        x = _events(T, 1, size)
+        return calibrated(standin_net(size), x), x, "MA-SNN-like stand-in conv net (no zoo on this branch)"
+    name = "ma_snn_gesture_small" if quick else "ma_snn_gesture"
+    cfg = default_config(name)
+    net = build_model(cfg).eval()
+    c, h, w = cfg.input_size
+    x = _events(cfg.T, 1, h, density=0.5)[:, :, :c, :, :w]
+    return net, x, f"zoo preset {name!r} (T={cfg.T})"
+
+
 def run(quick: bool) -> dict:
     from snnstudio.bench import best_time
     from snnstudio.probe import OpCounter, ProbeConfig, Recorder
 
     torch.manual_seed(0)
-    T, B, size = (8, 1, 32) if quick else (30, 1, 32)
     rounds = 5 if quick else 9
-    x = _events(T, B, size)
-    net = calibrated(standin_net(size), x)
+    net, x, label = _default_model(quick)
 
     def plain():
         with torch.no_grad():
             return net(x)
 
-    results: dict = {"model": "MA-SNN-like stand-in conv net", "input": [T, B, 2, size, size], "rounds": rounds}
+    results: dict = {"model": label, "input": list(x.shape), "rounds": rounds}
     probes = {
         "summary": Recorder(net, ProbeConfig(capacity=256), attach=False),
         "full": Recorder(net, ProbeConfig(capacity=256, full=True), attach=False),
