@@ -111,9 +111,8 @@ class NeuronLayerRecord:
         for name in ("rate", "count", "channel_rate", "raster", "follow_v", "spikes", "v"):
             setattr(self, name, RingBuffer(self.capacity))
 
-    @property
-    def neurons(self) -> int:
-        return int(np.prod(self.shape)) if self.shape is not None else 0
+    #: neurons per sample (product of ``shape``)
+    neurons: int = 0
 
     def clear(self) -> None:
         for name in ("rate", "count", "channel_rate", "raster", "follow_v", "spikes", "v"):
@@ -129,6 +128,12 @@ class AttentionRecord:
     layout: str
     weights: RingBuffer
     latest: np.ndarray | None = None
+
+    def __post_init__(self):
+        dims = [d.strip() for d in self.layout.split(",")]
+        self.ndim = len(dims)
+        #: axis of the batch in ``last_weights`` ("B" in the layout), or None
+        self.batch_dim = dims.index("B") if "B" in dims else None
 
     def clear(self) -> None:
         self.weights.clear()
@@ -278,9 +283,8 @@ class Recorder:
             return
         w = w.detach()
         if not self.config.full:
-            dims = [d.strip() for d in rec.layout.split(",")]
-            if "B" in dims and w.dim() == len(dims):
-                b = dims.index("B")
+            b = rec.batch_dim
+            if b is not None and w.dim() == rec.ndim:
                 w = w.select(b, min(self.config.sample, w.shape[b] - 1))
         arr = _np(w.float())
         rec.latest = arr
@@ -296,6 +300,7 @@ class Recorder:
         if rec.shape != shape:
             rec.clear()
             rec.shape = shape
+            rec.neurons = int(np.prod(shape)) if shape else 1
             k = min(cfg.raster_size, rec.neurons)
             rec.raster_index = np.sort(self._rng.choice(rec.neurons, size=k, replace=False)) if k else np.empty(0, np.int64)
             idx = self._follow.get(rec.name)
@@ -308,8 +313,8 @@ class Recorder:
         per_ch = s.reshape(n, batch, c, -1)
         if not per_ch.is_floating_point():
             per_ch = per_ch.float()
-        ch_counts = torch.round(per_ch.sum(-1))  # [n, B, C]
-        counts = _np(ch_counts.sum(dim=(1, 2))).astype(np.float32)
+        ch_counts = torch.round(per_ch.sum(-1)).sum(1)  # [n, C] over the batch
+        counts = _np(ch_counts.sum(1)).astype(np.float32)
         neurons = rec.neurons or 1
         rec.count.push(counts)
         rec.rate.push(counts / (batch * neurons))
@@ -317,7 +322,7 @@ class Recorder:
         rec.neuron_steps += n * batch * neurons
         rec.sample_steps += n * batch
         if cfg.channel_rates and shape:
-            rec.channel_rate.push(_np(ch_counts.sum(1) / (batch * (neurons // c))))
+            rec.channel_rate.push(_np(ch_counts / (batch * (neurons // c))))
         b = min(cfg.sample, batch - 1)
         mine = s.reshape(n, batch, -1)[:, b]
         if rec.raster_index is not None and rec.raster_index.size:
@@ -326,7 +331,7 @@ class Recorder:
             vv = r.v.reshape(n, batch, -1)[:, b]
             rec.follow_v.push(_np(vv[:, _index(rec, "follow", rec.follow_index, vv.device)].float()))
         if cfg.feature_map:
-            rec.feature_map = _np(s[-1, b] != 0).copy() if s.dim() > 2 else _np(s[-1, b : b + 1] != 0).copy()
+            rec.feature_map = _np(s[-1, b] != 0) if s.dim() > 2 else _np(s[-1, b : b + 1] != 0)  # a fresh tensor
         if cfg.membrane_map and r.v is not None:
             rec.membrane_map = _np(r.v.reshape(s.shape)[-1, b].float()).copy()
         if cfg.full:
