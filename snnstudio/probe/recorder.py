@@ -156,7 +156,8 @@ class Recorder:
         self.steps = 0
         self.samples = 0
         self.forwards = 0
-        #: wall seconds spent inside the recording hooks since the last clear (the probes' own cost)
+        #: CPU seconds (this thread) spent inside the recording hooks since the last clear: the
+        #: probes' own cost, steady on a loaded machine
         self.hook_seconds = 0.0
         if attach:
             self.attach()
@@ -257,22 +258,22 @@ class Recorder:
 
     def _neuron_hook(self, rec: NeuronLayerRecord, kind: str):
         def hook(module, args, output):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             reading = read_neuron(kind, module, output)
             if reading is not None:
                 self._record(rec, reading)
-            self.hook_seconds += time.perf_counter() - t0
+            self.hook_seconds += time.thread_time() - t0
             return None
 
         return hook
 
     def _attention_hook(self, rec: AttentionRecord, module):
         def hook(mod, args, output):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             try:
                 self._record_attention(rec, module)
             finally:
-                self.hook_seconds += time.perf_counter() - t0
+                self.hook_seconds += time.thread_time() - t0
             return None
 
         return hook
