@@ -287,7 +287,7 @@ class Recorder:
             b = rec.batch_dim
             if b is not None and w.dim() == rec.ndim:
                 w = w.select(b, min(self.config.sample, w.shape[b] - 1))
-        arr = _np(w.float())
+        arr = _np(w.float()).copy()  # not a view of the module's tensor
         rec.latest = arr
         rec.weights.push(arr[None])
 
