@@ -5,7 +5,8 @@ Layout: ``#``-prefixed header lines up to ``#!END-HEADER``, then packets of a 28
 ``eventTSOverflow`` @12, ``eventCapacity`` @16, ``eventNumber`` @20, ``eventValid`` @24) followed by
 ``eventCapacity * eventSize`` bytes. Polarity events (type 1) are ``u32 data, u32 timestamp``:
 ``x = (d >> 17) & 0x1FFF``, ``y = (d >> 2) & 0x1FFF``, ``p = (d >> 1) & 1``, bit 0 = valid;
-``t = ts | overflow << 31`` (µs). Other packet types (special, frames, IMU) are skipped and
+``t = ts | overflow << 31`` (µs). Events whose valid bit is 0 are dropped, as the format
+specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other packet types (special, frames, IMU) are skipped and
 counted in ``meta["skipped_packets"]``.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
@@ -102,11 +103,11 @@ def _packets(path: Path, buf, start: int) -> Iterator[tuple[int, int, int, int]]
         pos = end
 
 
-def _decode_block(pairs: np.ndarray, overflow: np.ndarray, out: np.ndarray, filter_valid: bool) -> int:
+def _decode_block(pairs: np.ndarray, overflow: np.ndarray, out: np.ndarray) -> int:
     """Decode ``pairs`` ([n, 2] u32: data, ts) into ``out``; return the number of events kept."""
     d = pairs[:, 0]
-    if filter_valid:
-        keep = (d & 1).astype(bool)
+    keep = (d & 1).astype(bool)
+    if not keep.all():
         d = d[keep]
         ts = pairs[:, 1][keep]
         overflow = overflow[keep]
@@ -147,12 +148,11 @@ def _decode_group(buf, group, count) -> np.ndarray:
     pairs = pairs.reshape(-1, 2)
     counts = np.fromiter((g[1] for g in group), dtype=np.int64, count=len(group))
     ovf = np.fromiter((g[3] for g in group), dtype=np.int64, count=len(group)) << 31
-    need_filter = any(v != n for _, n, v, _ in group)
     overflow = np.repeat(ovf, counts) if np.any(ovf) else np.zeros(count, dtype=np.int64)
     out = np.empty(count, dtype=EVENT_DTYPE)
     kept = 0
     for k in range(0, count, _BLOCK):
-        kept += _decode_block(pairs[k : k + _BLOCK], overflow[k : k + _BLOCK], out[kept:], need_filter)
+        kept += _decode_block(pairs[k : k + _BLOCK], overflow[k : k + _BLOCK], out[kept:])
     return out[:kept]
 
 
@@ -169,11 +169,15 @@ def read(path: str | Path) -> EventRecording:
     path = Path(path)
     buf = _map(path)
     start, size, sensor = _header(path, buf)
-    parts = list(_decode_runs(buf, list(_packets(path, buf, start))))
+    runs = list(_packets(path, buf, start))
+    parts = list(_decode_runs(buf, runs))
     ev = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.empty(0, EVENT_DTYPE))
     if ev.shape[0] == 0:
         raise EventFileError(path, "AEDAT 3.x file holds no polarity events")
     meta = {}
+    invalid = sum(r[1] for r in runs) - ev.shape[0]
+    if invalid:
+        meta["invalid_events"] = invalid
     if size is None:
         size = infer_sensor_size(ev)
         meta["sensor_size_inferred"] = True
