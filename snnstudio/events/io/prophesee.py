@@ -199,52 +199,82 @@ class _Evt3State:
     pol: int = 0
 
 
+def _at(mask: np.ndarray, values: np.ndarray, initial: int, where: np.ndarray) -> tuple[np.ndarray, int]:
+    """Value of the last ``mask`` word at or before each index in ``where`` (``initial`` if none).
+
+    ``values`` are the values of the masked words, in order. Returns those values and the last
+    value (the state carried into the next block).
+    """
+    ext = np.empty(values.shape[0] + 1, dtype=np.int64)
+    ext[0] = initial
+    ext[1:] = values
+    count = np.cumsum(mask, dtype=np.int32)
+    return ext[count[where]], int(ext[-1])
+
+
 def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[np.ndarray, int]:
-    typ = w >> 12
-    n = w.shape[0]
-    y = _ffill(typ == 0, w & 0x7FF, s.y)
-    # TIME_HIGH resets the low bits to 0 (faery's encoder relies on it: it omits TIME_LOW 0)
-    low = _ffill((typ == 6) | (typ == 8), np.where(typ == 6, w & 0xFFF, 0), s.low)
+    """Decode one block of EVT3 words with the state ``s`` carried in (updated in place)."""
+    typ = (w >> 12).astype(np.uint8)
+    is_x = typ == 2
+    is_vec = (typ == 4) | (typ == 5)
     is_th = typ == 8
+    evw = np.flatnonzero(is_x | is_vec)  # words that carry events
+    y_e, y_last = _at(typ == 0, w[typ == 0] & 0x7FF, s.y, evw)
+    time_words = (typ == 6) | is_th  # TIME_HIGH resets the low bits to 0
+    tw = w[time_words]
+    low_e, low_last = _at(time_words, np.where((tw >> 12) == 6, tw & 0xFFF, 0), s.low, evw)
     th_full = _unwrap(w[is_th] & 0xFFF, s.high, 1 << 12)
-    vals = np.zeros(n, dtype=np.int64)
-    vals[is_th] = th_full
-    high = _ffill(is_th, vals, s.high)
-    # vector base: x of bit 0 = base + widths of the vector words since that base
+    high_e, high_last = _at(is_th, th_full, s.high, evw)
+    # vector words: x of bit 0 = last VECT_BASE_X + widths of the vector words since it
+    vec = np.flatnonzero(is_vec)
+    base_last = s.base_x
+    pol_last = s.pol
     is_base = typ == 3
-    width = np.where(typ == 4, 12, np.where(typ == 5, 8, 0))
-    # cum[e] = widths of the words before ext index e (ext index e is word e - 1; 0 is the state)
-    cum = np.zeros(n + 2, dtype=np.int64)
-    np.cumsum(width, out=cum[2:])
-    base_idx = np.zeros(n + 1, dtype=np.int64)
-    base_idx[1:] = np.where(is_base, np.arange(1, n + 1), 0)
-    np.maximum.accumulate(base_idx, out=base_idx)
-    base_val = np.empty(n + 1, dtype=np.int64)
-    base_val[0] = s.base_x
-    base_val[1:] = w & 0x7FF
-    pol_val = np.empty(n + 1, dtype=np.int64)
-    pol_val[0] = s.pol
-    pol_val[1:] = (w >> 11) & 1
-    vbase = base_val[base_idx]
-    xstart = vbase + (cum[:-1] - cum[base_idx])  # x of bit 0 of a vector word at ext index e
-    vpol = pol_val[base_idx]
-    j = int(base_idx[-1])
-    next_base = int(base_val[j] + cum[-1] - cum[j]) if base_val[j] >= 0 else -1
-    s2 = _Evt3State(int(y[-1]), int(low[-1]), int(high[-1]), next_base, int(vpol[-1]))
-    # events: one per ADDR_X word, one per set bit of VECT_12 / VECT_8 words
-    mask = np.where(typ == 2, 1, np.where(typ == 4, w & 0xFFF, np.where(typ == 5, w & 0xFF, 0)))
-    words_ev = np.flatnonzero(mask)
-    m = mask[words_ev]
-    bits = ((m[:, None] >> np.arange(12, dtype=m.dtype)) & 1).astype(bool)
-    r, c = np.nonzero(bits)
-    wi = words_ev[r]  # word index of each event, in order
-    e = wi + 1
-    is_addr = typ[wi] == 2
-    we = w[wi]
-    x = np.where(is_addr, we & 0x7FF, xstart[e] + c)
-    p = np.where(is_addr, (we >> 11) & 1, vpol[e])
-    ye, lo, hi = y[e], low[e], high[e]
-    known = (ye >= 0) & (lo >= 0) & (hi >= 0) & (is_addr | (vbase[e] >= 0))
+    if vec.shape[0] or is_base.any():
+        bw = w[is_base]
+        width = np.where(typ[vec] == 4, 12, 8)
+        cw = np.cumsum(width)  # inclusive widths over the vector words
+        cw_excl = cw - width
+        nvec_before_base = np.cumsum(is_vec, dtype=np.int32)[is_base]  # vector words before each base
+        cw_ext = np.concatenate(([0], cw))
+        base_val = np.concatenate(([s.base_x], bw & 0x7FF)).astype(np.int64)
+        base_cw = np.concatenate(([0], cw_ext[nvec_before_base]))
+        base_pol = np.concatenate(([s.pol], (bw >> 11) & 1)).astype(np.int64)
+        bidx = np.cumsum(is_base, dtype=np.int32)[vec]
+        known_base = base_val[bidx] >= 0
+        xstart = base_val[bidx] + cw_excl - base_cw[bidx]
+        vpol = base_pol[bidx]
+        total = int(cw[-1]) if cw.shape[0] else 0
+        base_last = int(base_val[-1] + total - base_cw[-1]) if base_val[-1] >= 0 else -1
+        pol_last = int(base_pol[-1])
+    # events per event word: 1 for ADDR_X, popcount for vectors
+    wev = w[evw]
+    x_word = (wev >> 12) == 2
+    counts = np.ones(evw.shape[0], dtype=np.int64)
+    if vec.shape[0]:
+        vmask = np.where(typ[vec] == 4, w[vec] & 0xFFF, w[vec] & 0xFF)
+        counts[~x_word] = _POP[vmask]
+    offsets = np.cumsum(counts) - counts
+    total_ev = int(counts.sum())
+    x = np.empty(total_ev, dtype=np.int64)
+    p = np.empty(total_ev, dtype=np.int64)
+    ox = offsets[x_word]
+    x[ox] = wev[x_word] & 0x7FF
+    p[ox] = (wev[x_word] >> 11) & 1
+    known = np.ones(total_ev, dtype=bool)
+    if vec.shape[0]:
+        bits = ((vmask[:, None] >> np.arange(12, dtype=vmask.dtype)) & 1).astype(bool)
+        r, c = np.nonzero(bits)  # vector word (row) and bit, in output order
+        vpos = offsets[~x_word][r] + (np.arange(r.shape[0]) - (np.cumsum(counts[~x_word]) - counts[~x_word])[r])
+        x[vpos] = xstart[r] + c
+        p[vpos] = vpol[r]
+        known[vpos] = known_base[r]
+    if total_ev == evw.shape[0]:  # one event per event word: no expansion needed
+        ye, lo, hi = y_e, low_e, high_e
+    else:
+        src = np.repeat(np.arange(evw.shape[0], dtype=np.int32), counts)  # event word of each event
+        ye, lo, hi = y_e[src], low_e[src], high_e[src]
+    known &= (ye >= 0) & (lo >= 0) & (hi >= 0)
     dropped = 0
     if not known.all():
         dropped = int(np.count_nonzero(~known))
@@ -254,7 +284,7 @@ def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[np.ndarray, int]:
     ev["x"] = x
     ev["y"] = ye
     ev["p"] = p
-    s.__dict__.update(s2.__dict__)
+    s.y, s.low, s.high, s.base_x, s.pol = y_last, low_last, high_last, base_last, pol_last
     return ev, dropped
 
 
