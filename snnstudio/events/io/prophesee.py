@@ -38,12 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
-from snnstudio.events.io._common import (
-    check_inside,
-    check_sorted,
-    infer_sensor_size,
-    warn_truncated,
-)
+from snnstudio.events.io._common import BlockChecker, warn_truncated
 from snnstudio.events.io.detect import prophesee_header, prophesee_kind
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
@@ -66,6 +61,10 @@ class _File:
     size: tuple[int, int] | None
     sensor: str | None
     t0: int
+    checker: BlockChecker | None = None
+
+    def __post_init__(self) -> None:
+        self.checker = BlockChecker(self.path, self.size)
 
 
 def _sensor_size(fields: dict[str, str]) -> tuple[int, int] | None:
@@ -155,6 +154,19 @@ def _unwrap(raw: np.ndarray, prev_full: int, period: int) -> np.ndarray:
     return full + (wraps + base) * period
 
 
+def _emit(info: _File, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Check contiguous ``t`` (µs, t0 added), ``x``, ``y`` and pack them with ``p`` into EVENT_DTYPE."""
+    if info.t0:
+        t = t + info.t0
+    info.checker.check(t, x, y)
+    ev = np.empty(t.shape[0], dtype=EVENT_DTYPE)
+    ev["t"] = t
+    ev["x"] = x
+    ev["y"] = y
+    ev["p"] = p
+    return ev
+
+
 # ------------------------------------------------------------------------------------ EVT 2.0
 def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     high = -1  # full (unwrapped) time high of the previous block, -1 = none yet
@@ -178,14 +190,7 @@ def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
             dropped += int(np.count_nonzero(~known))
             cd, hi = cd[known], hi[known]
         wc = w[cd]
-        ev = np.empty(cd.shape[0], dtype=EVENT_DTYPE)
-        ev["t"] = (hi << 6) | ((wc >> 22) & 0x3F)
-        if info.t0:
-            ev["t"] += info.t0
-        ev["x"] = (wc >> 11) & 0x7FF
-        ev["y"] = wc & 0x7FF
-        ev["p"] = typ[cd]
-        yield ev
+        yield _emit(info, (hi << 6) | ((wc >> 22) & 0x3F), (wc >> 11) & 0x7FF, wc & 0x7FF, typ[cd])
     info.fields["_dropped"] = str(dropped)
 
 
@@ -212,7 +217,7 @@ def _at(mask: np.ndarray, values: np.ndarray, initial: int, where: np.ndarray) -
     return ext[count[where]], int(ext[-1])
 
 
-def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[np.ndarray, int]:
+def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[tuple[np.ndarray, ...], int]:
     """Decode one block of EVT3 words with the state ``s`` carried in (updated in place)."""
     typ = (w >> 12).astype(np.uint8)
     is_x = typ == 2
@@ -279,24 +284,17 @@ def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[np.ndarray, int]:
     if not known.all():
         dropped = int(np.count_nonzero(~known))
         x, p, ye, lo, hi = x[known], p[known], ye[known], lo[known], hi[known]
-    ev = np.empty(x.shape[0], dtype=EVENT_DTYPE)
-    ev["t"] = (hi << 12) | lo
-    ev["x"] = x
-    ev["y"] = ye
-    ev["p"] = p
     s.y, s.low, s.high, s.base_x, s.pol = y_last, low_last, high_last, base_last, pol_last
-    return ev, dropped
+    return ((hi << 12) | lo, x, ye, p), dropped
 
 
 def _evt3_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     s = _Evt3State()
     dropped = 0
     for k in range(0, words.shape[0], BLOCK_WORDS):
-        ev, d = _evt3_block(np.asarray(words[k : k + BLOCK_WORDS]), s)
+        (t, x, y, p), d = _evt3_block(np.asarray(words[k : k + BLOCK_WORDS]), s)
         dropped += d
-        if info.t0:
-            ev["t"] += info.t0
-        yield ev
+        yield _emit(info, t, x, y, p)
     info.fields["_dropped"] = str(dropped)
 
 
@@ -322,17 +320,10 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
         if t.shape[0]:
             prev = int(t[-1])
         d = blk[:, 1]
-        ev = np.empty(blk.shape[0], dtype=EVENT_DTYPE)
-        ev["t"] = t + info.t0
         if v1:
-            ev["x"] = d & 0x1FF
-            ev["y"] = (d >> 9) & 0xFF
-            ev["p"] = (d >> 17) & 1
+            yield _emit(info, t, d & 0x1FF, (d >> 9) & 0xFF, (d >> 17) & 1)
         else:
-            ev["x"] = d & 0x3FFF
-            ev["y"] = (d >> 14) & 0x3FFF
-            ev["p"] = ((d >> 28) & 0xF) > 0
-        yield ev
+            yield _emit(info, t, d & 0x3FFF, (d >> 14) & 0x3FFF, (d >> 28) & 0xF > 0)
 
 
 # ------------------------------------------------------------------------------------ public
@@ -348,16 +339,8 @@ def _stream(path: Path, kind: str) -> tuple[_File, Iterator[np.ndarray]]:
 
 
 def _checked(info: _File, gen: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    done, last = 0, None
-    for ev in gen:
-        if ev.shape[0] == 0:
-            continue
-        check_sorted(ev["t"], info.path, done, last)
-        if info.size is not None:
-            check_inside(ev, info.size, info.path, done)
-        done += ev.shape[0]
-        last = int(ev["t"][-1])
-        yield ev
+    """Drop empty blocks (checks ran in :func:`_emit` on the contiguous temporaries)."""
+    return (ev for ev in gen if ev.shape[0])
 
 
 def _read(path: str | Path, kind: str) -> EventRecording:
@@ -372,7 +355,7 @@ def _read(path: str | Path, kind: str) -> EventRecording:
         meta["dropped_before_state"] = int(info.fields["_dropped"])
     size = info.size
     if size is None:
-        size = infer_sensor_size(ev)
+        size = (info.checker.max_x + 1, info.checker.max_y + 1)
         meta["sensor_size_inferred"] = True
     return EventRecording(ev, size, sensor=info.sensor, path=path, format=kind, meta=meta)
 
