@@ -5,7 +5,7 @@ Separators: commas or whitespace. Optional comment lines starting with ``#`` (ou
 (``t``/``timestamp``, ``x``, ``y``, ``p``/``polarity``/``on``), and the rpg/e2vid convention of a
 first line holding only ``width height``. Timestamps with a decimal point are seconds (the
 Event Camera Dataset convention) and are converted to µs. Parsing is numpy's C parser over the
-whole body (``np.fromstring``), not a per-line Python loop; a last line cut short is dropped
+whole body (``np.loadtxt``), not a per-line Python loop; a last line cut short is dropped
 with a :class:`SnnStudioWarning`.
 """
 
@@ -28,16 +28,22 @@ _NUMBER_LINE = re.compile(rb"^[\s,]*[-+0-9.eE]+([\s,]+[-+0-9.eE]+)*[\s,]*$")
 
 
 def looks_like_text(head: bytes) -> bool:
-    """Printable text whose first data line holds 2–4 numbers (possibly after a header/comments)."""
+    """Printable text whose first data line holds 2–16 numbers (possibly after a header/comments)."""
     if not head or b"\x00" in head:
         return False
     try:
         head.decode("ascii")
     except UnicodeDecodeError:
         return False
-    lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip() and not ln.startswith(b"#")]
+    all_lines = head.splitlines()
+    if not head.endswith(b"\n") and len(all_lines) > 1:
+        all_lines = all_lines[:-1]  # the head may end inside a line
+    lines = [ln for ln in all_lines if ln.strip() and not ln.startswith(b"#")]
     data = [ln for ln in lines[:3] if _NUMBER_LINE.match(ln)]
-    return bool(data) and 2 <= len(re.split(rb"[\s,]+", data[-1].strip())) <= 4
+    if not data and lines:  # a header line alone (an empty recording) still is a CSV event file
+        names = {c.decode("ascii").lower() for c in _split(lines[0])}
+        return {"x", "y"} <= names and bool(names & _NAMES["t"]) and bool(names & _NAMES["p"])
+    return bool(data) and 2 <= len(re.split(rb"[\s,]+", data[-1].strip())) <= 16
 
 
 def _split(line: bytes) -> list[bytes]:
@@ -90,28 +96,28 @@ def read(path: str | Path) -> EventRecording:
     body = raw[pos:]
     if not body.strip():
         raise EventFileError(path, "file holds no events")
-    if b"," in body:
-        body = body.replace(b",", b" ")
-    first = _split(body[: body.find(b"\n") if b"\n" in body else len(body)])
-    ncol = len(first)
+    first_line = body.lstrip().split(b"\n", 1)[0]
+    ncol = len(_split(first_line))
     if ncol != 4:
         raise EventFileError(path, f"line {lineno + 1}: expected 4 columns t x y p, got {ncol}")
+    delimiter = "," if b"," in first_line else None
+    lines = body.decode("ascii", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and len(_split(lines[-1].encode())) < 4:
+        warn_truncated(path, "last line has fewer than 4 columns")
+        lines.pop()
     try:
-        values = np.fromstring(body, dtype=np.float64, sep=" ")
-    except ValueError:
-        for k, line in enumerate(body.splitlines()):
-            if line.strip() and not _NUMBER_LINE.match(line):
-                raise EventFileError(path, f"line {lineno + k + 1}: not numbers: "
-                                           f"{line[:60].decode(errors='replace')!r}") from None
-        raise EventFileError(path, "unparsable numbers") from None
-    if values.shape[0] % 4:
-        lines = [ln for ln in body.splitlines() if ln.strip()]
-        if len(_split(lines[-1])) < 4 and values.shape[0] - len(_split(lines[-1])) == 4 * (len(lines) - 1):
-            warn_truncated(path, "last line has fewer than 4 columns")
-            values = values[: 4 * (len(lines) - 1)]
-        else:
-            raise EventFileError(path, "every line must have 4 columns t x y p")
-    table = values.reshape(-1, 4)
+        values = np.loadtxt(lines, dtype=np.float64, delimiter=delimiter, comments="#", ndmin=2)
+    except ValueError as exc:
+        m = re.search(r"row (\d+)", str(exc))
+        where = f"line {lineno + int(m.group(1)) + 1}: " if m else ""
+        raise EventFileError(path, f"{where}not 4 numbers t x y p ({str(exc).splitlines()[0][:80]})") from None
+    if values.shape[0] == 0:
+        raise EventFileError(path, "file holds no events")
+    if values.shape[1] != 4:
+        raise EventFileError(path, f"expected 4 columns t x y p, got {values.shape[1]}")
+    table = values
     cols = {k: table[:, i] for i, k in enumerate(order)}
     t = cols["t"]
     meta: dict = {}
