@@ -177,13 +177,13 @@ def _decode_group(dec: _Decoder, buf, group, out: np.ndarray) -> int:
     return kept
 
 
-def _groups(runs) -> Iterator[tuple[list, int]]:
+def _groups(runs, limit: int = _GROUP) -> Iterator[tuple[list, int]]:
     group: list = []
     count = 0
     for r in runs:
         group.append(r)
         count += r[1]
-        if count >= _GROUP:
+        if count >= limit:
             yield group, count
             group, count = [], 0
     if group:
@@ -227,7 +227,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     buf = _map(path)
     start, size, _ = _header(path, buf)
     dec = _Decoder(BlockChecker(path, size))
-    for group, count in _groups(_packets(path, buf, start)):
+    for group, count in _groups(_packets(path, buf, start), min(_GROUP, max(chunk_events, _BLOCK))):
         out = np.empty(count, dtype=EVENT_DTYPE)
         n = _decode_group(dec, buf, group, out)
         if n:

@@ -57,6 +57,9 @@ def test_round_trip_exact(tmp_path, make_recording, ext, fmt, size):
     assert back.labels == labels
     assert read_labels(sidecar_path(path)) == labels
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # like any new file, not mkstemp's 0600
     streamed = np.concatenate(list(iter_event_chunks(path, chunk_events=3_001)))
     np.testing.assert_array_equal(streamed, rec.events)
 
