@@ -6,8 +6,8 @@ Layout: ``#``-prefixed header lines up to ``#!END-HEADER``, then packets of a 28
 ``eventCapacity * eventSize`` bytes. Polarity events (type 1) are ``u32 data, u32 timestamp``:
 ``x = (d >> 17) & 0x1FFF``, ``y = (d >> 2) & 0x1FFF``, ``p = (d >> 1) & 1``, bit 0 = valid;
 ``t = ts | overflow << 31`` (µs). Events whose valid bit is 0 are dropped, as the format
-specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other packet types (special, frames, IMU) are skipped and
-counted in ``meta["skipped_packets"]``.
+specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other
+packet types (special, frames, IMU) are skipped.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
 in Python and returns tonic's own dtype); the work here is one Python step per *packet* header

@@ -21,7 +21,9 @@ EVT 2.0: 32-bit words, type = ``w >> 28``: 0 CD_OFF / 1 CD_ON (``ts_low = w >> 2
 10 EXT_TRIGGER, 14 OTHERS, 15 CONTINUED. EVT 3.0: 16-bit words, type = ``w >> 12``: 0 ADDR_Y,
 2 ADDR_X (one event, polarity bit 11), 3 VECT_BASE_X, 4 VECT_12, 5 VECT_8 (one event per set
 bit at ``base_x + bit``; base then advances 12/8), 6 TIME_LOW, 8 TIME_HIGH (``t = high << 12 |
-low``, 24 bits, wraps unfolded; a TIME_HIGH resets low to 0), 10 EXT_TRIGGER, 14 OTHERS, 7/15 CONTINUED. DAT: ``% `` header,
+low``, 24 bits, wraps unfolded; a TIME_HIGH resets low to 0 — real sensors always send a
+TIME_LOW after it, faery's encoder omits a TIME_LOW of 0), 10 EXT_TRIGGER, 14 OTHERS, 7/15
+CONTINUED. DAT: ``% `` header,
 then bytes (event type 0x0C = CD, event size 8), then ``u32 t, u32 data`` records; version 2
 packs ``x`` in 14 bits, ``y`` in the next 14, polarity in the top 4; version 1 ``x`` 9 bits,
 ``y`` 8 bits, polarity bit 17. A ``% t0`` / ``% T0`` header line (files written with time
