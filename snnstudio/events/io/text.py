@@ -11,6 +11,7 @@ with a :class:`SnnStudioWarning`.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -101,18 +102,24 @@ def read(path: str | Path) -> EventRecording:
     if ncol != 4:
         raise EventFileError(path, f"line {lineno + 1}: expected 4 columns t x y p, got {ncol}")
     delimiter = "," if b"," in first_line else None
-    lines = body.decode("ascii", errors="replace").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if lines and len(_split(lines[-1].encode())) < 4:
+    body = body.rstrip()
+    last = body[body.rfind(b"\n") + 1 :]
+    if len(_split(last)) < 4:
         warn_truncated(path, "last line has fewer than 4 columns")
-        lines.pop()
-    try:
-        values = np.loadtxt(lines, dtype=np.float64, delimiter=delimiter, comments="#", ndmin=2)
-    except ValueError as exc:
-        m = re.search(r"row (\d+)", str(exc))
-        where = f"line {lineno + int(m.group(1)) + 1}: " if m else ""
-        raise EventFileError(path, f"{where}not 4 numbers t x y p ({str(exc).splitlines()[0][:80]})") from None
+        body = body[: max(body.rfind(b"\n"), 0)]
+        if not body.strip():
+            raise EventFileError(path, "file holds no complete event line")
+    text = io.BytesIO(body)
+    try:  # integers (µs) parse ~4x faster than floats; seconds with decimals fall back to floats
+        values = np.loadtxt(text, dtype=np.int64, delimiter=delimiter, comments="#", ndmin=2)
+    except ValueError:
+        text.seek(0)
+        try:
+            values = np.loadtxt(text, dtype=np.float64, delimiter=delimiter, comments="#", ndmin=2)
+        except ValueError as exc:
+            m = re.search(r"row (\d+)", str(exc))
+            where = f"line {lineno + int(m.group(1)) + 1}: " if m else ""
+            raise EventFileError(path, f"{where}not 4 numbers t x y p ({str(exc).splitlines()[0][:80]})") from None
     if values.shape[0] == 0:
         raise EventFileError(path, "file holds no events")
     if values.shape[1] != 4:
@@ -121,16 +128,18 @@ def read(path: str | Path) -> EventRecording:
     cols = {k: table[:, i] for i, k in enumerate(order)}
     t = cols["t"]
     meta: dict = {}
-    if t.shape[0] and np.any(t != np.floor(t)):
-        t = t * 1e6
-        meta["time_unit_in_file"] = "s"
-    for k in ("x", "y", "p"):
-        c = cols[k]
-        if np.any(c != np.floor(c)):
-            i = int(np.flatnonzero(c != np.floor(c))[0])
-            raise EventFileError(path, f"event {i} has non-integer {k}={c[i]}")
+    if values.dtype.kind == "f":
+        if t.shape[0] and np.any(t != np.floor(t)):
+            t = t * 1e6
+            meta["time_unit_in_file"] = "s"
+        t = np.rint(t)
+        for k in ("x", "y", "p"):
+            c = cols[k]
+            if np.any(c != np.floor(c)):
+                i = int(np.flatnonzero(c != np.floor(c))[0])
+                raise EventFileError(path, f"event {i} has non-integer {k}={c[i]}")
     ev = np.empty(table.shape[0], dtype=EVENT_DTYPE)
-    ev["t"] = np.rint(t)
+    ev["t"] = t
     for k in ("x", "y"):
         c = cols[k]
         if c.shape[0] and (c.min() < -32768 or c.max() > 32767):
