@@ -375,6 +375,12 @@ class Aedat4Writer:
         self.events_written += n
         self._last_t = int(events["t"][-1])
 
+    @property
+    def partial_path(self) -> Path:
+        """The temp file being written (``.NAME.*.tmp`` beside ``path``). Every packet written so far
+        is already in it: after a hard crash it reads back (warning-free) up to the last ``write``."""
+        return self._tmp
+
     def close(self) -> None:
         """Finalise the file (data table) and move it to ``path``. Idempotent."""
         if self._closed:

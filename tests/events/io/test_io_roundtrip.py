@@ -120,6 +120,20 @@ def test_aedat4_writer_finalises_after_exception(tmp_path, rec):
     assert back.labels == [Label(2, rec.t_start_us, rec.t_start_us + 10)]
 
 
+def test_aedat4_writer_partial_file_survives_a_hard_crash(tmp_path, rec):
+    """What a SIGKILL leaves behind (the temp file, never closed) still reads up to the last write."""
+    import shutil
+
+    w = Aedat4Writer(tmp_path / "live.aedat4", rec.sensor_size)
+    for k in range(0, 3000, 500):
+        w.write(rec.events[k : k + 500])
+    assert w.partial_path.parent == tmp_path and w.partial_path.name.startswith(".live.aedat4.")
+    shutil.copy(w.partial_path, tmp_path / "crashed.aedat4")
+    w.abort()
+    back = read_events(tmp_path / "crashed.aedat4")
+    np.testing.assert_array_equal(back.events, rec.events[:3000])
+
+
 def test_aedat4_writer_rejects_bad_events_and_abort_leaves_nothing(tmp_path, rec):
     path = tmp_path / "bad.aedat4"
     w = Aedat4Writer(path, rec.sensor_size)
