@@ -377,8 +377,8 @@ class Aedat4Writer:
 
     @property
     def partial_path(self) -> Path:
-        """The temp file being written (``.NAME.*.tmp`` beside ``path``). Every packet written so far
-        is already in it: after a hard crash it reads back (warning-free) up to the last ``write``."""
+        """The temp file being written (``.NAME.*.tmp`` beside ``path``). After a hard crash it reads
+        back (``read_events``, with a truncation warning) up to the last packet faery had flushed."""
         return self._tmp
 
     def close(self) -> None:
