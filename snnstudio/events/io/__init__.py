@@ -44,7 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError, SnnStudioWarning, UnknownFormatError
-from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, check_events, rechunk, require_events
+from snnstudio.events.io._common import (
+    DEFAULT_CHUNK_EVENTS,
+    check_events,
+    rechunk,
+    require_events,
+    tolerate_disorder,
+)
 from snnstudio.events.io.aedat4 import Aedat4Writer
 from snnstudio.events.io.detect import detect_format
 from snnstudio.events.io.labels import check_labels, read_labels, sidecar_path, write_labels
@@ -140,13 +146,30 @@ def attach_labels(recording: EventRecording, path: Path) -> EventRecording:
     return recording
 
 
-def read_events(path: str | Path, *, format: str | None = None) -> EventRecording:
-    """Read a whole event file into an :class:`EventRecording` (format detected from the content)."""
+def read_events(path: str | Path, *, format: str | None = None, sort: bool = False) -> EventRecording:
+    """Read a whole event file into an :class:`EventRecording` (format detected from the content).
+
+    Timestamps going backwards are an :class:`EventFileError`; with ``sort=True`` they are
+    repaired instead by a stable sort on ``t`` (a :class:`SnnStudioWarning` says how many steps
+    went backwards, ``meta["unsorted_steps"]`` keeps the count) — for recordings whose packets
+    arrived slightly out of order.
+    """
     path = Path(path)
     name = format or detect_format(path)
     if not path.is_file():
         raise EventFileError(path, "no such file")
-    rec = _format(name, path).read(path)
+    fmt = _format(name, path)
+    if sort:
+        with tolerate_disorder() as disorder:
+            rec = fmt.read(path)
+        steps = sum(disorder)
+        if steps:
+            rec.events = rec.events[np.argsort(rec.events["t"], kind="stable")]
+            rec.meta["unsorted_steps"] = steps
+            warnings.warn(f"{path}: timestamps went backwards {steps} times; events sorted by time",
+                          SnnStudioWarning, stacklevel=2)
+    else:
+        rec = fmt.read(path)
     rec.path = path
     return attach_labels(rec, path)
 

@@ -8,6 +8,7 @@ timestamps, coordinates inside the sensor) so that errors name the file, the eve
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 import warnings
@@ -73,6 +74,22 @@ def warn_truncated(path: str | Path, detail: str) -> None:
     warnings.warn(f"{path}: truncated file ({detail}); reading the complete part", SnnStudioWarning, stacklevel=3)
 
 
+#: set by ``read_events(..., sort=True)``: a list collecting disorder counts instead of raising
+_TOLERATE_DISORDER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("tolerate_disorder",
+                                                                                      default=None)
+
+
+@contextlib.contextmanager
+def tolerate_disorder() -> Iterator[list[int]]:
+    """Within this block, readers count backwards timestamps (into the yielded list) instead of raising."""
+    found: list[int] = []
+    token = _TOLERATE_DISORDER.set(found)
+    try:
+        yield found
+    finally:
+        _TOLERATE_DISORDER.reset(token)
+
+
 def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previous: int | None = None) -> None:
     """Raise :class:`EventFileError` when timestamps ``t`` (µs) decrease anywhere.
 
@@ -80,6 +97,10 @@ def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previo
     the chunk before (streaming readers), so the message points at the right event.
     """
     if t.shape[0] == 0:
+        return
+    tolerant = _TOLERATE_DISORDER.get()
+    if tolerant is not None:
+        tolerant.append(int(np.count_nonzero(t[1:] < t[:-1])) + int(previous is not None and t[0] < previous))
         return
     if previous is not None and t[0] < previous:
         raise EventFileError(path, f"timestamps go backwards at event {offset} ({int(previous)} -> {int(t[0])} µs)")

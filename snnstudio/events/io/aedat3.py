@@ -148,9 +148,10 @@ class _Decoder:
             if (ck.last_t is not None and t[0] < ck.last_t) or (n > 1 and not (t[1:] >= t[:-1]).all()) or (
                     ck.size is not None and (xs >= ck.size[0] or ys >= ck.size[1])):
                 ck.check(t, o["x"], o["y"])  # slow path: finds and names the bad event
-            ck.max_x, ck.max_y = max(ck.max_x, int(xs)), max(ck.max_y, int(ys))
-            ck.done += n
-            ck.last_t = int(t[-1])
+            else:
+                ck.max_x, ck.max_y = max(ck.max_x, int(xs)), max(ck.max_y, int(ys))
+                ck.done += n
+                ck.last_t = int(t[-1])
         o["t"] = t
         np.right_shift(d, 1, out=c)
         c &= 1
