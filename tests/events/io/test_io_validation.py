@@ -203,7 +203,7 @@ def test_nmnist_against_tonic_and_overflow_markers(tmp_path, make_recording):
 
 
 @pytest.mark.parametrize("fmt", ["aedat3", "aedat2", "npz", "hdf5", "csv"])  # faery's writers refuse disorder
-def test_sort_option_repairs_out_of_order_packets(tmp_path, make_recording, fmt):
+def test_sort_option_repairs_out_of_order_packets(tmp_path, make_recording, fmt, capsys):
     """Packets that arrive out of order (common from live cameras) are an error by default and
     are repaired by ``sort=True`` with a warning; the result equals the sorted events exactly."""
     from snnstudio.events.io import FORMATS
@@ -222,3 +222,10 @@ def test_sort_option_repairs_out_of_order_packets(tmp_path, make_recording, fmt)
     assert fixed.meta["unsorted_steps"] == 1
     write_events(tmp_path / "ok.npz", rec)
     assert "unsorted_steps" not in read_events(tmp_path / "ok.npz", sort=True).meta  # sorted input: untouched
+    from snnstudio.cli import main
+
+    assert main(["convert", str(path), str(tmp_path / "fixed.aedat4"), "--in-format", fmt]) == 1
+    assert "backwards" in capsys.readouterr().err
+    assert main(["convert", str(path), str(tmp_path / "fixed.aedat4"), "--in-format", fmt, "--sort"]) == 0
+    assert "warning: " in capsys.readouterr().err  # the CLI prints warnings as "warning: ..." lines
+    np.testing.assert_array_equal(read_events(tmp_path / "fixed.aedat4").events, rec.events)
