@@ -1,7 +1,8 @@
 """Shared helpers of the readers and writers: atomic writes, validation, sensor sizes.
 
 Every writer goes through :func:`atomic_write` (a temp file in the destination folder, renamed
-over the target only when complete), and every reader through :func:`check_events` (sorted
+over the target only when complete), and every reader through :func:`check_events` or a
+:class:`BlockChecker` (sorted
 timestamps, coordinates inside the sensor) so that errors name the file, the event and the value.
 """
 
@@ -113,30 +114,11 @@ def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previo
             )
 
 
-def check_inside(events: np.ndarray, sensor_size: tuple[int, int], path: str | Path | None, offset: int = 0) -> None:
-    """Raise :class:`EventFileError` when an event lies outside ``sensor_size`` = (width, height)."""
-    if events.shape[0] == 0:
-        return
-    w, h = sensor_size
-    for name, limit in (("x", w), ("y", h)):
-        c = events[name]
-        lo, hi = int(c.min()), int(c.max())
-        if lo < 0 or hi >= limit:
-            i = int(np.flatnonzero((c < 0) | (c >= limit))[0])
-            raise EventFileError(
-                path,
-                f"event {offset + i} has {name}={int(c[i])}, outside the {w}x{h} sensor",
-            )
-    p = events["p"]
-    if p.shape[0] and (int(p.min()) < 0 or int(p.max()) > 1):
-        i = int(np.flatnonzero((p < 0) | (p > 1))[0])
-        raise EventFileError(path, f"event {offset + i} has polarity {int(p[i])} (must be 0 or 1)")
-
-
 def check_events(events: np.ndarray, sensor_size: tuple[int, int] | None, path: str | Path | None,
                  offset: int = 0, previous: int | None = None) -> None:
-    """Both checks above (and polarity in {0, 1}), over cache-sized contiguous copies of the fields
-    (2-3x faster than reductions over the packed, strided fields)."""
+    """Sorted timestamps, coordinates inside ``sensor_size`` (if known), polarity in {0, 1}: raise
+    :class:`EventFileError` naming the first bad event. Works on cache-sized contiguous copies of
+    the fields (2-3x faster than reductions over the packed, strided fields)."""
     ck = BlockChecker(path, sensor_size)
     ck.done, ck.last_t = offset, previous
     n = events.shape[0]
@@ -229,8 +211,3 @@ def rechunk(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
             have = rest.shape[0]
     if have:
         yield np.concatenate(pending) if len(pending) > 1 else pending[0]
-
-
-def read_prefix(path: Path, n: int) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(n)

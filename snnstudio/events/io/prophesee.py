@@ -129,21 +129,6 @@ def _words(info: _File, buf: np.ndarray, width: int) -> np.ndarray:
     return np.frombuffer(buf, dtype=f"<u{width}", count=body // width, offset=info.data_start)
 
 
-def _ffill(mask: np.ndarray, values: np.ndarray, initial: int) -> np.ndarray:
-    """For each word, the value of the last word (at or before it) where ``mask`` is set.
-
-    Returns an array of length ``n + 1``: index 0 is the carried-in state ``initial``.
-    """
-    n = mask.shape[0]
-    idx = np.zeros(n + 1, dtype=np.int64)
-    idx[1:] = np.where(mask, np.arange(1, n + 1), 0)
-    np.maximum.accumulate(idx, out=idx)
-    ext = np.empty(n + 1, dtype=np.int64)
-    ext[0] = initial
-    ext[1:] = values
-    return ext[idx]
-
-
 def _unwrap(raw: np.ndarray, prev_full: int, period: int) -> np.ndarray:
     """Unfold a wrapping counter: ``raw`` values in [0, period); a drop of over half a period is a wrap."""
     if raw.shape[0] == 0:
