@@ -2,8 +2,8 @@
 
 Every writer goes through :func:`atomic_write` (a temp file in the destination folder, renamed
 over the target only when complete), and every reader through :func:`check_events` or a
-:class:`BlockChecker` (sorted
-timestamps, coordinates inside the sensor) so that errors name the file, the event and the value.
+:class:`BlockChecker` (sorted timestamps, coordinates inside the sensor) so that errors name the
+file, the event and the value.
 """
 
 from __future__ import annotations
