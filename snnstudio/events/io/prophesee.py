@@ -142,9 +142,12 @@ def _unwrap(raw: np.ndarray, prev_full: int, period: int) -> np.ndarray:
     return full + (wraps + base) * period
 
 
-def _emit(info: _File, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Check contiguous ``t`` (µs, t0 added), ``x``, ``y`` and pack them with ``p`` into EVENT_DTYPE."""
-    if info.t0:
+def _emit(info: _File, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray,
+          t0_added: bool = False) -> np.ndarray:
+    """Check contiguous ``t`` (µs), ``x``, ``y`` and pack them with ``p`` into EVENT_DTYPE.
+
+    The header's ``t0`` is added to ``t`` unless the caller did (``t0_added``)."""
+    if info.t0 and not t0_added:
         t = t + info.t0
     info.checker.check(t, x, y)
     ev = np.empty(t.shape[0], dtype=EVENT_DTYPE)
@@ -162,24 +165,32 @@ def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     step = info.block_words
     for k in range(0, words.shape[0], step):
         w = np.asarray(words[k : k + step])
-        typ = w >> 28
+        typ = (w >> 28).astype(np.uint8)
         is_th = typ == 8
+        is_cd = typ <= 1
         th_full = _unwrap(w[is_th] & 0x0FFFFFFF, high, 1 << 28)
-        cd = np.flatnonzero(typ <= 1)
-        # index of the time-high word in force for each CD word (0 = carried-in state)
-        th_count = np.cumsum(is_th)
+        # the time high in force for each CD word, by run length: the CD words between
+        # consecutive TIME_HIGH words share one value (np.repeat writes sequentially)
+        cd_before = np.cumsum(is_cd, dtype=np.int64)[is_th]  # CD words before each TIME_HIGH
+        n_cd = int(np.count_nonzero(is_cd))
+        runs = np.diff(np.concatenate(([0], cd_before, [n_cd])))
         ext = np.empty(th_full.shape[0] + 1, dtype=np.int64)
         ext[0] = high
         ext[1:] = th_full
-        hi = ext[th_count[cd]]
+        # t = (high << 6 | low) + t0 == ((high << 6) + t0) + low: shift and offset the few run values
+        base = np.where(ext >= 0, (ext << 6) + info.t0, -1)
+        hi = np.repeat(base, runs)
         if th_full.shape[0]:
             high = int(th_full[-1])
-        if hi.shape[0] and hi[0] < 0:
+        wc = w[is_cd]
+        pol = typ[is_cd]
+        if hi.shape[0] and hi[0] < 0:  # CD words before any TIME_HIGH: no time known
             known = hi >= 0
             dropped += int(np.count_nonzero(~known))
-            cd, hi = cd[known], hi[known]
-        wc = w[cd]
-        yield _emit(info, (hi << 6) | ((wc >> 22) & 0x3F), (wc >> 11) & 0x7FF, wc & 0x7FF, typ[cd])
+            wc, hi, pol = wc[known], hi[known], pol[known]
+        low = (wc >> 22) & 0x3F
+        hi += low
+        yield _emit(info, hi, (wc >> 11) & 0x7FF, wc & 0x7FF, pol, t0_added=True)
     info.fields["_dropped"] = str(dropped)
 
 
