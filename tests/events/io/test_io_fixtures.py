@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import random_recording  # noqa: E402
+from io_recordings import random_recording  # noqa: E402
 
 from snnstudio.events.io import read_events, write_events  # noqa: E402
 from snnstudio.events.types import Label  # noqa: E402
