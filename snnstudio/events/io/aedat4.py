@@ -360,6 +360,13 @@ class Aedat4Writer:
         check_events(events, self.sensor_size, self.path, self.events_written, self._last_t)
         if int(events["t"][0]) < 0:
             raise EventFileError(self.path, "AEDAT4 cannot store negative timestamps")
+        self._append(events)
+
+    def _append(self, events: np.ndarray) -> None:
+        """Encode already validated events."""
+        n = events.shape[0]
+        if n == 0:
+            return
         same_layout = self._faery_dtype.itemsize == EVENT_DTYPE.itemsize
         for k in range(0, n, PACKET_EVENTS):
             part = np.ascontiguousarray(events[k : k + PACKET_EVENTS])
@@ -422,9 +429,12 @@ class Aedat4Writer:
 def write(path: str | Path, recording: EventRecording, *, compression: str | None = "lz4") -> None:
     """Write a whole recording (temp file + rename; labels go to the sidecar via the caller)."""
     path = Path(path)
+    ev = recording.events
+    if ev.shape[0] and int(ev["t"][0]) < 0:
+        raise EventFileError(path, "AEDAT4 cannot store negative timestamps")
     w = Aedat4Writer(path, recording.sensor_size, sensor=recording.sensor, compression=compression)
     try:
-        w.write(recording.events)
+        w._append(ev)  # write_events validated the recording already
     except BaseException:
         w.abort()
         raise
