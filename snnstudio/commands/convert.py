@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "npz, npy, hdf5, csv)")
     p.add_argument("--in-format", default=None, help="input format name (default: detected)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--sort", action="store_true",
+                   help="repair timestamps that go backwards (out-of-order packets) by sorting, with a warning")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if src.resolve() == dst.resolve():
         raise EventFileError(dst, "input and output are the same file")
     out_format = args.format or format_for_extension(dst)
-    if out_format == "aedat4":
+    if out_format == "aedat4" and not args.sort:
         chunks = iter_event_chunks(src, format=args.in_format)
         if chunks.sensor_size is not None:
             writer = Aedat4Writer(dst, chunks.sensor_size, sensor=chunks.sensor, labels=chunks.labels)
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             writer.close()
             print(f"wrote {dst} ({writer.events_written:,} events, aedat4)", file=sys.stderr)
             return 0
-    rec = read_events(src, format=args.in_format)
+    rec = read_events(src, format=args.in_format, sort=args.sort)
     write_events(dst, rec, format=out_format)
     print(f"wrote {dst} ({len(rec):,} events, {out_format})", file=sys.stderr)
     return 0

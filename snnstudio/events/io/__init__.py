@@ -2,27 +2,29 @@
 
 >>> rec = read_events("walk.aedat")                 # format from the content, labels attached
 >>> write_events("walk.h5", rec)                     # format from the extension, temp + rename
->>> for chunk in iter_event_chunks("big.aedat4"):    # bounded memory, time order
+>>> chunks = iter_event_chunks("big.aedat4")        # bounded memory, time order
+>>> chunks.sensor_size, chunks.labels                 # header facts before iterating
+>>> for events in chunks:
 ...     ...
 >>> with Aedat4Writer("live.aedat4", (346, 260)) as w:   # incremental (the live recorder)
 ...     w.write(events)
 
 Formats (name: read / write / true streaming):
 
-========  =============================================  =====  =====  ======
-name      what                                           read   write  stream
-========  =============================================  =====  =====  ======
-aedat4    iniVation DV AEDAT 4 (dv-processing / faery)   yes    yes    yes
-aedat3    AEDAT 3.1 (DVS128 Gesture), polarity events    yes    yes    yes
-aedat2    jAER AEDAT 2.0, DVS128 addresses               yes    yes    yes
-evt2      Prophesee EVT 2.0 ``.raw``                     yes    yes    yes
-evt3      Prophesee EVT 3.0 ``.raw``                     yes    yes    yes
-dat       Prophesee DAT (CD events)                      yes    yes    yes
-nmnist    N-MNIST / ATIS ``.bin`` (40-bit events)        yes    no     no
-npz, npy  numpy structured arrays (tonic layout)         yes    yes    npy
-hdf5      ``events/{t,x,y,p}`` datasets                  yes    yes    yes
-csv       ``t x y p`` text (``.csv``, ``.txt``)          yes    yes    no
-========  =============================================  =====  =====  ======
+=========  ================================================  ====  =====  ======
+name       what                                              read  write  stream
+=========  ================================================  ====  =====  ======
+aedat4     iniVation AEDAT 4 (faery; dv-processing: oracle)  yes   yes    yes
+aedat3     AEDAT 3.1 (DVS128 Gesture), polarity events       yes   yes    yes
+aedat2     jAER AEDAT 2.0, DVS128 addresses                  yes   yes    yes
+evt2       Prophesee EVT 2.0 ``.raw``                        yes   yes    yes
+evt3       Prophesee EVT 3.0 ``.raw``                        yes   yes    yes
+dat        Prophesee DAT (CD events)                         yes   yes    yes
+nmnist     N-MNIST / ATIS ``.bin`` (40-bit events)           yes   no     no
+npz, npy   numpy structured arrays (tonic layout)            yes   yes    npy
+hdf5       ``events/{t,x,y,p}`` datasets                     yes   yes    yes
+csv        ``t x y p`` text (``.csv``, ``.txt``)             yes   yes    no
+=========  ================================================  ====  =====  ======
 
 Every reader validates: a wrong magic, an empty file, coordinates outside the sensor or
 timestamps going backwards raise :class:`~snnstudio.errors.EventFileError` (or
@@ -42,7 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError, SnnStudioWarning, UnknownFormatError
-from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, check_events, rechunk, require_events
+from snnstudio.events.io._common import (
+    DEFAULT_CHUNK_EVENTS,
+    check_events,
+    rechunk,
+    require_events,
+    tolerate_disorder,
+)
 from snnstudio.events.io.aedat4 import Aedat4Writer
 from snnstudio.events.io.detect import detect_format
 from snnstudio.events.io.labels import check_labels, read_labels, sidecar_path, write_labels
@@ -138,13 +146,30 @@ def attach_labels(recording: EventRecording, path: Path) -> EventRecording:
     return recording
 
 
-def read_events(path: str | Path, *, format: str | None = None) -> EventRecording:
-    """Read a whole event file into an :class:`EventRecording` (format detected from the content)."""
+def read_events(path: str | Path, *, format: str | None = None, sort: bool = False) -> EventRecording:
+    """Read a whole event file into an :class:`EventRecording` (format detected from the content).
+
+    Timestamps going backwards are an :class:`EventFileError`; with ``sort=True`` they are
+    repaired instead by a stable sort on ``t`` (a :class:`SnnStudioWarning` says how many steps
+    went backwards, ``meta["unsorted_steps"]`` keeps the count) — for recordings whose packets
+    arrived slightly out of order.
+    """
     path = Path(path)
     name = format or detect_format(path)
     if not path.is_file():
         raise EventFileError(path, "no such file")
-    rec = _format(name, path).read(path)
+    fmt = _format(name, path)
+    if sort:
+        with tolerate_disorder() as disorder:
+            rec = fmt.read(path)
+        steps = sum(disorder)
+        if steps:
+            rec.events = rec.events[np.argsort(rec.events["t"], kind="stable")]
+            rec.meta["unsorted_steps"] = steps
+            warnings.warn(f"{path}: timestamps went backwards {steps} times; events sorted by time",
+                          SnnStudioWarning, stacklevel=2)
+    else:
+        rec = fmt.read(path)
     rec.path = path
     return attach_labels(rec, path)
 

@@ -1,13 +1,15 @@
 """Shared helpers of the readers and writers: atomic writes, validation, sensor sizes.
 
 Every writer goes through :func:`atomic_write` (a temp file in the destination folder, renamed
-over the target only when complete), and every reader through :func:`check_events` (sorted
-timestamps, coordinates inside the sensor) so that errors name the file, the event and the value.
+over the target only when complete), and every reader through :func:`check_events` or a
+:class:`BlockChecker` (sorted timestamps, coordinates inside the sensor) so that errors name the
+file, the event and the value.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import tempfile
 import warnings
@@ -23,6 +25,26 @@ from snnstudio.events.types import EVENT_DTYPE
 DEFAULT_CHUNK_EVENTS = 1 << 20
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a plainly created file would get (0o666 minus the umask), or the target's own."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _mkstemp_beside(path: Path) -> tuple[int, Path]:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise EventFileError(path, f"folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600 files; the result should look like any other
+    return fd, Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, object]]:
     """Yield ``(tmp_path, file)`` for a temp file beside ``path``; rename it over ``path`` on success.
@@ -30,11 +52,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, obj
     On an exception the temp file is removed and ``path`` is left untouched (never a partial file).
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EventFileError(path, f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp_path = Path(tmp)
+    fd, tmp_path = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield tmp_path, f
@@ -47,18 +65,30 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, obj
 
 def temp_path_beside(path: str | Path) -> Path:
     """A fresh, closed temp file name beside ``path`` (for writers that open the file themselves)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EventFileError(path, f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = _mkstemp_beside(Path(path))
     os.close(fd)
-    return Path(tmp)
+    return tmp
 
 
 def warn_truncated(path: str | Path, detail: str) -> None:
     """Warn that ``path`` ends in the middle of something; the good part is still returned."""
     warnings.warn(f"{path}: truncated file ({detail}); reading the complete part", SnnStudioWarning, stacklevel=3)
+
+
+#: set by ``read_events(..., sort=True)``: a list collecting disorder counts instead of raising
+_TOLERATE_DISORDER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("tolerate_disorder",
+                                                                                      default=None)
+
+
+@contextlib.contextmanager
+def tolerate_disorder() -> Iterator[list[int]]:
+    """Within this block, readers count backwards timestamps (into the yielded list) instead of raising."""
+    found: list[int] = []
+    token = _TOLERATE_DISORDER.set(found)
+    try:
+        yield found
+    finally:
+        _TOLERATE_DISORDER.reset(token)
 
 
 def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previous: int | None = None) -> None:
@@ -68,6 +98,10 @@ def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previo
     the chunk before (streaming readers), so the message points at the right event.
     """
     if t.shape[0] == 0:
+        return
+    tolerant = _TOLERATE_DISORDER.get()
+    if tolerant is not None:
+        tolerant.append(int(np.count_nonzero(t[1:] < t[:-1])) + int(previous is not None and t[0] < previous))
         return
     if previous is not None and t[0] < previous:
         raise EventFileError(path, f"timestamps go backwards at event {offset} ({int(previous)} -> {int(t[0])} µs)")
@@ -80,31 +114,67 @@ def check_sorted(t: np.ndarray, path: str | Path | None, offset: int = 0, previo
             )
 
 
-def check_inside(events: np.ndarray, sensor_size: tuple[int, int], path: str | Path | None, offset: int = 0) -> None:
-    """Raise :class:`EventFileError` when an event lies outside ``sensor_size`` = (width, height)."""
-    if events.shape[0] == 0:
-        return
-    w, h = sensor_size
-    for name, limit in (("x", w), ("y", h)):
-        c = events[name]
-        lo, hi = int(c.min()), int(c.max())
-        if lo < 0 or hi >= limit:
-            i = int(np.flatnonzero((c < 0) | (c >= limit))[0])
-            raise EventFileError(
-                path,
-                f"event {offset + i} has {name}={int(c[i])}, outside the {w}x{h} sensor",
-            )
-    p = events["p"]
-    if p.shape[0] and (int(p.min()) < 0 or int(p.max()) > 1):
-        i = int(np.flatnonzero((p < 0) | (p > 1))[0])
-        raise EventFileError(path, f"event {offset + i} has polarity {int(p[i])} (must be 0 or 1)")
+def check_events(events: np.ndarray, sensor_size: tuple[int, int] | None, path: str | Path | None,
+                 offset: int = 0, previous: int | None = None) -> None:
+    """Sorted timestamps, coordinates inside ``sensor_size`` (if known), polarity in {0, 1}: raise
+    :class:`EventFileError` naming the first bad event. Works on cache-sized contiguous copies of
+    the fields (2-3x faster than reductions over the packed, strided fields)."""
+    ck = BlockChecker(path, sensor_size)
+    ck.done, ck.last_t = offset, previous
+    n = events.shape[0]
+    block = 1 << 16
+    tb = np.empty(min(n, block), dtype=np.int64)
+    xb = np.empty(min(n, block), dtype=np.int16)
+    yb = np.empty(min(n, block), dtype=np.int16)
+    pb = np.empty(min(n, block), dtype=np.int8)
+    for k in range(0, n, block):
+        e = events[k : k + block]
+        m = e.shape[0]
+        t, x, y, p = tb[:m], xb[:m], yb[:m], pb[:m]
+        np.copyto(t, e["t"])
+        np.copyto(x, e["x"])
+        np.copyto(y, e["y"])
+        np.copyto(p, e["p"])
+        if (p > 1).any() or (p < 0).any():
+            i = int(np.flatnonzero((p < 0) | (p > 1))[0])
+            raise EventFileError(path, f"event {offset + k + i} has polarity {int(p[i])} (must be 0 or 1)")
+        ck.check(t, x, y)
 
 
-def check_events(events: np.ndarray, sensor_size: tuple[int, int], path: str | Path | None, offset: int = 0,
-                 previous: int | None = None) -> None:
-    """Both checks above."""
-    check_sorted(events["t"], path, offset, previous)
-    check_inside(events, sensor_size, path, offset)
+class BlockChecker:
+    """Validates decoded blocks *while they are contiguous temporaries* (cheap, cache-warm).
+
+    ``check(t, x, y)`` raises :class:`EventFileError` naming the global event index when
+    timestamps go backwards (also across blocks) or a coordinate falls outside ``sensor_size``
+    (``None``: unknown, only tracked: ``max_x``/``max_y`` give the bounding box afterwards).
+    """
+
+    def __init__(self, path: str | Path | None, sensor_size: tuple[int, int] | None):
+        self.path = path
+        self.size = sensor_size
+        self.done = 0
+        self.last_t: int | None = None
+        self.max_x = -1
+        self.max_y = -1
+
+    def check(self, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        n = t.shape[0]
+        if n == 0:
+            return
+        if (self.last_t is not None and t[0] < self.last_t) or (n > 1 and not (t[1:] >= t[:-1]).all()):
+            check_sorted(t, self.path, self.done, self.last_t)
+        mx, my = int(x.max()), int(y.max())
+        if self.size is not None and (mx >= self.size[0] or my >= self.size[1] or x.min() < 0 or y.min() < 0):
+            w, h = self.size
+            for name, c, limit in (("x", x, w), ("y", y, h)):
+                bad = np.flatnonzero((c < 0) | (c >= limit))
+                if bad.size:
+                    i = int(bad[0])
+                    raise EventFileError(self.path, f"event {self.done + i} has {name}={int(c[i])}, "
+                                                    f"outside the {w}x{h} sensor")
+        self.max_x, self.max_y = max(self.max_x, mx), max(self.max_y, my)
+        self.done += n
+        self.last_t = int(t[-1])
 
 
 def infer_sensor_size(events: np.ndarray, minimum: tuple[int, int] = (1, 1)) -> tuple[int, int]:
@@ -141,8 +211,3 @@ def rechunk(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
             have = rest.shape[0]
     if have:
         yield np.concatenate(pending) if len(pending) > 1 else pending[0]
-
-
-def read_prefix(path: Path, n: int) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(n)

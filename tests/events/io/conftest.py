@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
-from snnstudio.events.types import EventRecording, Label, make_events
+sys.path.insert(0, str(Path(__file__).parent))
+from io_recordings import random_recording  # noqa: E402
 
-
-def random_recording(n: int = 5000, size=(346, 260), seed: int = 0, t0: int = 1_700_000_000_000_000,
-                     span_us: int = 2_000_000, sensor: str | None = "TEST_CAM", labels=()) -> EventRecording:
-    """Sorted events with repeated timestamps, both polarities, corners of the sensor included."""
-    rng = np.random.default_rng(seed)
-    t = np.sort(rng.integers(0, span_us, n)) + t0
-    t[1] = t[0]  # equal timestamps must survive
-    x = rng.integers(0, size[0], n)
-    y = rng.integers(0, size[1], n)
-    x[:2], y[:2] = (0, size[0] - 1), (0, size[1] - 1)
-    p = rng.integers(0, 2, n)
-    return EventRecording(make_events(t, x, y, p), size, sensor=sensor, labels=list(labels))
+from snnstudio.events.types import EventRecording, Label  # noqa: E402
 
 
 @pytest.fixture
