@@ -11,6 +11,6 @@ single-step streaming).
 """
 
 from snnstudio.snn.neurons.base import NEURONS, SpikingNeuron, build_neuron, register_neuron
-from snnstudio.snn.neurons import lif  # noqa: F401  (registers if, lif, plif, ma_lif, ms_lif)
+from snnstudio.snn.neurons import lif, paralif, psn, psu  # noqa: F401,E402  (fill the registry)
 
 __all__ = ["NEURONS", "SpikingNeuron", "build_neuron", "register_neuron"]
