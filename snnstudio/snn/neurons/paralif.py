@@ -20,6 +20,8 @@ is V itself.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,11 +77,12 @@ class ParaLIF(SpikingNeuron):
         if min(tau_mem, tau_syn, dt) <= 0:
             raise ModelError(f"{type(self).__name__}: tau_mem, tau_syn and dt must be > 0")
         self.dt = float(dt)
-        taus = torch.tensor([float(tau_mem), float(tau_syn)])
+        self._tau_const = (float(tau_mem), float(tau_syn))
+        taus = torch.tensor(self._tau_const)
         if learn_tau:
             self.taus = nn.Parameter(taus)
         else:
-            self.register_buffer("taus", taus)
+            self.register_buffer("taus", taus, persistent=False)
         self.learn_tau = learn_tau
         stochastic = self.spike_mode in ("SB", "GS")
         self.v_threshold = None if stochastic else float(v_threshold)
@@ -89,13 +92,20 @@ class ParaLIF(SpikingNeuron):
         self.last_membrane: torch.Tensor | None = None
         self._state: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # I, V, previous normalised V
 
+    def _decay(self, i: int) -> torch.Tensor:
+        if self.learn_tau:
+            return torch.exp(-self.dt / self.taus[i])
+        return torch.tensor(math.exp(-self.dt / self._tau_const[i]), dtype=torch.float64, device=self.taus.device)
+
     @property
     def alpha(self) -> torch.Tensor:
-        return torch.exp(-self.dt / self.taus[1])
+        """Synaptic decay ``exp(−dt/τ_syn)``."""
+        return self._decay(1)
 
     @property
     def beta(self) -> torch.Tensor:
-        return torch.exp(-self.dt / self.taus[0])
+        """Membrane decay ``exp(−dt/τ_mem)``."""
+        return self._decay(0)
 
     def reset(self) -> None:
         super().reset()
