@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -135,7 +136,7 @@ def _cache_dir() -> Path:
 
 
 def _lib_path() -> Path:
-    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v1").encode()).hexdigest()[:16]
+    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v2" + platform.machine()).encode()).hexdigest()[:16]
     return _cache_dir() / f"lif_kernel_{key}.so"
 
 
@@ -148,16 +149,21 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
-def load() -> ctypes.CDLL | None:
-    """The kernel library if it is already built (never builds)."""
+def _load_unlocked() -> ctypes.CDLL | None:
     global _lib
     if _lib is None and _lib_path().is_file():
+        try:
+            _lib = _bind(ctypes.CDLL(str(_lib_path())))
+        except OSError:
+            return None
+    return _lib
+
+
+def load() -> ctypes.CDLL | None:
+    """The kernel library if it is already built (never builds)."""
+    if _lib is None and _lib_path().is_file():
         with _lock:
-            if _lib is None:
-                try:
-                    _lib = _bind(ctypes.CDLL(str(_lib_path())))
-                except OSError:
-                    return None
+            return _load_unlocked()
     return _lib
 
 
@@ -173,13 +179,15 @@ def build() -> ctypes.CDLL | None:
         return None
     out = _lib_path()
     with _lock:
+        if out.is_file():  # another thread built it meanwhile
+            return _load_unlocked()
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory() as tmp:
                 fwd, bwd = Path(tmp) / "fwd.c", Path(tmp) / "bwd.c"
                 fwd.write_text(_FWD_SRC)
                 bwd.write_text(_BWD_SRC)
-                common = ["-O3", "-fPIC", "-fopenmp", "-march=native"]
+                common = ["-O3", "-fPIC", "-fopenmp"]  # no -march=native: the cache may be shared by machines
                 subprocess.run([cc, *common, "-ffp-contract=off", "-c", str(fwd), "-o", f"{tmp}/fwd.o"], check=True, capture_output=True)
                 subprocess.run([cc, *common, "-ffast-math", "-c", str(bwd), "-o", f"{tmp}/bwd.o"], check=True, capture_output=True)
                 tmp_so = Path(tmp) / out.name
@@ -189,7 +197,7 @@ def build() -> ctypes.CDLL | None:
         except (OSError, subprocess.CalledProcessError):
             _failed = True
             return None
-    return load()
+        return _load_unlocked()
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
