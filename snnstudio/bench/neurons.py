@@ -112,7 +112,7 @@ def run(quick: bool) -> dict:
 
     shape = QUICK if quick else FULL
     T = shape[0]
-    rounds = 5 if quick else 3
+    rounds = 5 if quick else 2
     torch.manual_seed(0)
     x = torch.randn(shape) + 0.3
     lib = native.build()
