@@ -14,16 +14,16 @@ Two implementations with the same arithmetic:
 
 * :func:`reset_neuron_plain` — a per-step loop of tensor ops, differentiated by autograd. It is
   the oracle (and the single-step path: :func:`reset_neuron_step`).
-* :func:`reset_neuron_fast` — hand-written autograd over time (:class:`_ResetNeuronSeq`). Written
-  by hand because eager autograd records ~10 graph nodes per step and keeps every intermediate;
-  here the forward loop is three in-place tensor ops per step and saves only ``h`` (``[T, ...]``),
-  and the backward is vectorised over ``[T, ...]`` except one fused ``addcmul`` per step, from the
-  recursion (``g_h`` = dL/dh, ``sg`` = surrogate'(h − θ))::
+* :func:`reset_neuron_fast` — hand-written autograd over time (:class:`_ResetNeuronSeq`), the
+  same algorithm as SpikingJelly 2.0's CPU path. Written by hand because eager autograd records
+  ~10 graph nodes per step and keeps every intermediate; here the forward saves only ``h`` and the
+  spikes, and the backward runs the recursion (``g_h`` = dL/dh, ``sg`` = surrogate'(h − θ))::
 
       g_h[t] = sg[t]·g_s[t] + a·g_h[t+1]·A[t],   A[t] = ∂v_t/∂h_t + ∂v_t/∂s_t·sg[t]
       hard: ∂v/∂h = 1 − s, ∂v/∂s = v_reset − h;  soft: ∂v/∂h = 1, ∂v/∂s = −θ;  detach: no ∂v/∂s term
       dL/dx_t = b·g_h[t],  dL/da = Σ g_h[t]·v_{t−1},  dL/db = Σ g_h[t]·x_t,  dL/dc = Σ g_h[t]
 
+  one time step at a time on ``[N]`` slices (cache-sized), in place where possible.
   It needs no compiler (no TorchScript / ``torch.compile``), so it is safe on any start path.
   With ``use_native`` the same Function runs the C kernel of :mod:`.native` (when built) instead
   of the eager loops; the eager loops remain the fallback.
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 
 from snnstudio.snn.functional import native
-from snnstudio.snn.surrogate import Surrogate, heaviside
+from snnstudio.snn.surrogate import Surrogate
 
 Scalar = float | torch.Tensor
 
@@ -80,12 +80,6 @@ def reset_neuron_plain(
         spikes.append(s)
         hs.append(h)
     return torch.stack(spikes), torch.stack(hs), v
-
-
-def _after_reset(h: torch.Tensor, s: torch.Tensor, cfg: ResetConfig) -> torch.Tensor:
-    if cfg.v_reset is None:
-        return h - s * cfg.v_threshold
-    return torch.where(s.bool(), torch.as_tensor(cfg.v_reset, dtype=h.dtype), h)
 
 
 class _ResetNeuronSeq(torch.autograd.Function):
