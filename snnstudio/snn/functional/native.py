@@ -67,21 +67,28 @@ _BWD_SRC = r"""
 #include <math.h>
 #include <stddef.h>
 #define CH 2048
-/* sur: 0 sigmoid(p), 1 atan(p), 2 triangle(p), 3 rectangular(p), 4 fastsig(p) */
-static inline float sgrad(float z, int sur, float p) {
-    switch (sur) {
-    case 0: { float y = 1.0f / (1.0f + expf(-p * z)); return p * y * (1.0f - y); }
-    case 1: { float k = 1.5707963267948966f * p * z; return 0.5f * p / (1.0f + k * k); }
-    case 2: { float r = 1.0f - fabsf(z) / p; return r > 0.0f ? r / p : 0.0f; }
-    case 3: return fabsf(z) < p ? 0.5f / p : 0.0f;
-    default: { float d = p * fabsf(z) + 1.0f; return 1.0f / (d * d); }
-    }
-}
+/* surrogate derivatives; sur: 0 sigmoid(p), 1 atan(p), 2 triangle(p), 3 rectangular(p), 4 fastsig(p) */
+/* α·σ(αz)·(1 − σ(αz)) = α·e/(1 + e)², e = exp(−α|z|) (symmetric; no cancellation in 1 − σ) */
+static inline float sg_sigmoid(float z, float p) { float e = expf(-p * fabsf(z)), d = 1.0f + e; return p * e / (d * d); }
+static inline float sg_atan(float z, float p) { float k = 1.5707963267948966f * p * z; return 0.5f * p / (1.0f + k * k); }
+static inline float sg_triangle(float z, float p) { float r = 1.0f - fabsf(z) / p; return r > 0.0f ? r / p : 0.0f; }
+static inline float sg_rect(float z, float p) { return fabsf(z) < p ? 0.5f / p : 0.0f; }
+static inline float sg_fastsig(float z, float p) { float d = p * fabsf(z) + 1.0f; return 1.0f / (d * d); }
+
+/* one time step of the reverse recursion over the chunk, straight-line so that it vectorises */
+#define STEP(SG) for (long i = 0; i < m; ++i) { \
+        float hv = ht[i], z = hv - theta, sg = SG(z, p); \
+        float f = strict ? (z > 0.0f ? 1.0f : 0.0f) : (z >= 0.0f ? 1.0f : 0.0f); \
+        float A = hard ? (1.0f - f) + kd * sg * (vr - hv) : 1.0f - kd * sg * theta; \
+        float g = sg * gt[i] + a * gn[i] * A; \
+        gn[i] = g; ot[i] = g * b; }
+
 void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const float* v0, long T, long N,
              float a, float b, float v0f, float theta, float vr, int hard, int strict, int detach,
              int sur, float p, int need_abc, double* sums, int nthreads)
 {
     long nch = (N + CH - 1) / CH;
+    float kd = detach ? 0.0f : 1.0f;
     double sa = 0.0, sb = 0.0, sc = 0.0;
     #pragma omp parallel for num_threads(nthreads) schedule(static) reduction(+:sa,sb,sc)
     for (long ci = 0; ci < nch; ++ci) {
@@ -92,21 +99,19 @@ void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const f
             const float* ht = h + t * N + n0;
             const float* gt = gs + t * N + n0;
             float* ot = gx + t * N + n0;
-            const float* hp = t > 0 ? h + (t - 1) * N + n0 : NULL;
-            const float* xt = x ? x + t * N + n0 : NULL;
-            float la = 0.0f, lb = 0.0f, lc = 0.0f;
-            for (long i = 0; i < m; ++i) {
-                float hv = ht[i], z = hv - theta;
-                float sg = sgrad(z, sur, p);
-                float f = (strict ? (z > 0.0f) : (z >= 0.0f)) ? 1.0f : 0.0f;
-                float A;
-                if (hard) A = (1.0f - f) + (detach ? 0.0f : sg * (vr - hv));
-                else A = 1.0f - (detach ? 0.0f : sg * theta);
-                float g = sg * gt[i] + a * gn[i] * A;
-                gn[i] = g;
-                ot[i] = g * b;
-                if (need_abc) {
-                    float vp;
+            switch (sur) {
+            case 0: STEP(sg_sigmoid) break;
+            case 1: STEP(sg_atan) break;
+            case 2: STEP(sg_triangle) break;
+            case 3: STEP(sg_rect) break;
+            default: STEP(sg_fastsig) break;
+            }
+            if (need_abc) {  /* PLIF: sums for dL/da, dL/db, dL/dc (g_h = dL/dx / b) */
+                const float* hp = t > 0 ? h + (t - 1) * N + n0 : NULL;
+                const float* xt = x ? x + t * N + n0 : NULL;
+                double la = 0.0, lb = 0.0, lc = 0.0;
+                for (long i = 0; i < m; ++i) {
+                    float g = gn[i], vp;
                     if (hp) {
                         float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
                         vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
@@ -114,8 +119,8 @@ void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const f
                     la += g * vp; lc += g;
                     if (xt) lb += g * xt[i];
                 }
+                sa += la; sb += lb; sc += lc;
             }
-            sa += la; sb += lb; sc += lc;
         }
     }
     sums[0] = sa; sums[1] = sb; sums[2] = sc;
@@ -136,7 +141,7 @@ def _cache_dir() -> Path:
 
 
 def _lib_path() -> Path:
-    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v2" + platform.machine()).encode()).hexdigest()[:16]
+    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v4" + platform.machine()).encode()).hexdigest()[:16]
     return _cache_dir() / f"lif_kernel_{key}.so"
 
 
@@ -167,6 +172,13 @@ def load() -> ctypes.CDLL | None:
     return _lib
 
 
+def _libs(cc: str) -> list[str]:
+    """``-lmvec`` (glibc's vector math, used by the vectorised ``expf``) when the toolchain has it."""
+    probe = subprocess.run([cc, "-print-file-name=libmvec.so"], capture_output=True, text=True)
+    has_mvec = probe.returncode == 0 and os.path.sep in probe.stdout.strip()
+    return ["-lmvec", "-lm"] if has_mvec else ["-lm"]
+
+
 def build() -> ctypes.CDLL | None:
     """Build (once per source version) and load the kernel; ``None`` when no compiler works."""
     global _failed
@@ -191,7 +203,7 @@ def build() -> ctypes.CDLL | None:
                 subprocess.run([cc, *common, "-ffp-contract=off", "-c", str(fwd), "-o", f"{tmp}/fwd.o"], check=True, capture_output=True)
                 subprocess.run([cc, *common, "-ffast-math", "-c", str(bwd), "-o", f"{tmp}/bwd.o"], check=True, capture_output=True)
                 tmp_so = Path(tmp) / out.name
-                subprocess.run([cc, "-shared", "-fopenmp", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so), "-lm"],
+                subprocess.run([cc, "-shared", "-fopenmp", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so), *_libs(cc)],
                                check=True, capture_output=True)
                 shutil.move(str(tmp_so), str(out))  # atomic enough: the name is keyed by the source hash
         except (OSError, subprocess.CalledProcessError):

@@ -10,7 +10,7 @@ from snnstudio.snn.neurons import build_neuron
 
 def backward_with(out: torch.Tensor, seed: int = 7) -> None:
     """Backpropagate a fixed random projection of ``out`` (every element's gradient matters)."""
-    w = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    w = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed)).to(out.dtype)
     (out * w).sum().backward()
 
 
@@ -129,6 +129,8 @@ def test_hand_worked_ms_lif():
 )
 @pytest.mark.parametrize("backend", ["fast", "native"])
 def test_fast_equals_plain(name, kw, backend):
+    """Spikes exact; gradients ~1e-6. The eager kernel matches the float32 oracle; the C kernel
+    computes σ' without cancellation, so it is held to the float64 oracle (it is the closer one)."""
     x = _x((10, 2, 3, 7), seed=3)
     fast = build_neuron(name, backend=backend, **kw)
     plain = build_neuron(name, backend="plain", **kw)
@@ -137,9 +139,16 @@ def test_fast_equals_plain(name, kw, backend):
     s2, g2 = _run(plain, x)
     assert torch.equal(s1, s2)
     assert torch.allclose(fast.last_v, plain.last_v, atol=1e-6)
+    grads1 = [p.grad for p in fast.parameters()]
+    if backend == "native":
+        plain = plain.double()
+        plain.zero_grad(set_to_none=True)
+        _, g2 = _run(plain, x.double())
+        g1 = g1.double()
+        grads1 = [g.double() for g in grads1]
     assert torch.allclose(g1, g2, atol=1e-6)
-    for p1, p2 in zip(fast.parameters(), plain.parameters()):
-        assert torch.allclose(p1.grad, p2.grad, atol=1e-5, rtol=1e-5)
+    for p1, p2 in zip(grads1, [p.grad for p in plain.parameters()]):
+        assert torch.allclose(p1, p2, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name,kw", [("if", {}), ("lif", {}), ("lif", dict(v_reset=None, decay_input=False)), ("plif", {}), ("ma_lif", {})])
