@@ -92,7 +92,8 @@ class ResetNeuron(SpikingNeuron):
             use_native = False
             if self.backend in ("auto", "native") and native.supports(x, self.surrogate):
                 lib = native.load()
-                if lib is None and (self.backend == "native" or (torch.is_grad_enabled() and x.requires_grad)):
+                training = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+                if lib is None and (self.backend == "native" or training):
                     lib = native.build()  # ~1 s once per machine; only when training (never at GUI start)
                 use_native = lib is not None
             s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native)
