@@ -1,4 +1,4 @@
-"""Optional native (C + OpenMP) kernel for the reset neurons' multi-step forward and backward.
+"""Optional native (C, threads from Python) kernel for the reset neurons' multi-step forward and backward.
 
 Why hand-written C: eager PyTorch runs the time recursion as ~15 separate tensor ops per step, each
 a full pass over memory; the recursion is pointwise across neurons, so one C loop that keeps the
@@ -8,7 +8,9 @@ once and writes ``dL/dx`` once (backward). TorchScript cannot fuse on CPU withou
 
 The source is compiled with the system C compiler (``cc``; about a second) into a cache folder
 (``$SNNSTUDIO_CACHE`` or ``~/.cache/snnstudio``), keyed by the source hash, and loaded with
-``ctypes`` — no torch headers, no build at import. :func:`load` returns the library when it is
+``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks of 2048 that
+``torch.get_num_threads()`` Python threads run (ctypes releases the GIL); no OpenMP, because a
+second OpenMP runtime next to torch's own made both pools spin against each other. :func:`load` returns the library when it is
 already built; :func:`build` builds it (never called on a GUI start path: the neuron calls it
 only when a multi-step forward needs gradients). Anything failing → ``None`` and the eager
 kernel runs instead (:mod:`snnstudio.snn.functional.lif`), which stays the reference.
@@ -28,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -35,12 +38,11 @@ import torch
 _FWD_SRC = r"""
 #include <stddef.h>
 #define CH 2048
+/* chunks [c0, c1) of CH neurons each; the caller spreads chunk ranges over threads */
 void lif_fwd(const float* x, float* s, float* h, float* vlast, const float* v0, long T, long N,
-             float a, float b, float c, float v0f, float theta, float vr, int hard, int strict, int nthreads)
+             float a, float b, float c, float v0f, float theta, float vr, int hard, int strict, long c0, long c1)
 {
-    long nch = (N + CH - 1) / CH;
-    #pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (long ci = 0; ci < nch; ++ci) {
+    for (long ci = c0; ci < c1; ++ci) {
         long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
         float v[CH];
         for (long i = 0; i < m; ++i) v[i] = v0 ? v0[n0 + i] : v0f;
@@ -85,13 +87,11 @@ static inline float sg_fastsig(float z, float p) { float d = p * fabsf(z) + 1.0f
 
 void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const float* v0, long T, long N,
              float a, float b, float v0f, float theta, float vr, int hard, int strict, int detach,
-             int sur, float p, int need_abc, double* sums, int nthreads)
+             int sur, float p, int need_abc, double* sums, long c0, long c1)
 {
-    long nch = (N + CH - 1) / CH;
     float kd = detach ? 0.0f : 1.0f;
     double sa = 0.0, sb = 0.0, sc = 0.0;
-    #pragma omp parallel for num_threads(nthreads) schedule(static) reduction(+:sa,sb,sc)
-    for (long ci = 0; ci < nch; ++ci) {
+    for (long ci = c0; ci < c1; ++ci) {
         long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
         float gn[CH];
         for (long i = 0; i < m; ++i) gn[i] = 0.0f;
@@ -141,15 +141,15 @@ def _cache_dir() -> Path:
 
 
 def _lib_path() -> Path:
-    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v4" + platform.machine()).encode()).hexdigest()[:16]
+    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v5" + platform.machine()).encode()).hexdigest()[:16]
     return _cache_dir() / f"lif_kernel_{key}.so"
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     P, L, F, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_float, ctypes.c_int
-    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, I]
+    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, L, L]
     lib.lif_fwd.restype = None
-    lib.lif_bwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, P, I]
+    lib.lif_bwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, P, L, L]
     lib.lif_bwd.restype = None
     return lib
 
@@ -199,11 +199,13 @@ def build() -> ctypes.CDLL | None:
                 fwd, bwd = Path(tmp) / "fwd.c", Path(tmp) / "bwd.c"
                 fwd.write_text(_FWD_SRC)
                 bwd.write_text(_BWD_SRC)
-                common = ["-O3", "-fPIC", "-fopenmp"]  # no -march=native: the cache may be shared by machines
+                # no -march=native: the cache may be shared by machines; no OpenMP: a second OpenMP
+                # runtime beside torch's own makes both thread pools spin against each other
+                common = ["-O3", "-fPIC", "-fopenmp-simd"]
                 subprocess.run([cc, *common, "-ffp-contract=off", "-c", str(fwd), "-o", f"{tmp}/fwd.o"], check=True, capture_output=True)
                 subprocess.run([cc, *common, "-ffast-math", "-c", str(bwd), "-o", f"{tmp}/bwd.o"], check=True, capture_output=True)
                 tmp_so = Path(tmp) / out.name
-                subprocess.run([cc, "-shared", "-fopenmp", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so), *_libs(cc)],
+                subprocess.run([cc, "-shared", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so), *_libs(cc)],
                                check=True, capture_output=True)
                 shutil.move(str(tmp_so), str(out))  # atomic enough: the name is keyed by the source hash
         except (OSError, subprocess.CalledProcessError):
@@ -215,6 +217,27 @@ def build() -> ctypes.CDLL | None:
 def supports(x: torch.Tensor, surrogate) -> bool:
     return (x.dtype == torch.float32 and x.device.type == "cpu" and getattr(surrogate, "name", None) in SURROGATE_CODES
             and not surrogate.learnable)
+
+
+_CH = 2048  # neurons per chunk (CH in the C source)
+_MIN_PARALLEL = 1 << 16  # below this many neurons×steps one thread is faster
+_pool: ThreadPoolExecutor | None = None
+
+
+def _run_chunks(call, N: int, T: int) -> list:
+    """Run ``call(c0, c1)`` over the chunk range split across ``torch.get_num_threads()`` threads
+    (ctypes releases the GIL during the C call)."""
+    global _pool
+    nch = (N + _CH - 1) // _CH
+    nt = min(torch.get_num_threads(), nch)
+    if nt <= 1 or N * T < _MIN_PARALLEL:
+        return [call(0, nch)]
+    if _pool is None or _pool._max_workers < nt:
+        _pool = ThreadPoolExecutor(max_workers=nt, thread_name_prefix="snn-lif")
+    bounds = [round(i * nch / nt) for i in range(nt + 1)]
+    futures = [_pool.submit(call, bounds[i], bounds[i + 1]) for i in range(1, nt)]
+    out = [call(bounds[0], bounds[1])]
+    return out + [f.result() for f in futures]
 
 
 def _ptr(t: torch.Tensor | None):
@@ -230,9 +253,10 @@ def forward(lib, x, a, b, c, v0, cfg):
     vlast = torch.empty_like(x[0])
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
-    lib.lif_fwd(_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,
-                0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-                int(hard), int(cfg.strict), torch.get_num_threads())
+    args = (_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,
+            0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
+            int(hard), int(cfg.strict))
+    _run_chunks(lambda c0, c1: lib.lif_fwd(*args, c0, c1), N, T)
     return s, h, vlast
 
 
@@ -243,11 +267,16 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
     gx = torch.empty_like(h)
     gs = g_s.contiguous()
     code, attr = SURROGATE_CODES[surrogate.name]
-    sums = (ctypes.c_double * 3)()
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
-    lib.lif_bwd(_ptr(h), _ptr(gs), _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b,
-                0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-                int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)),
-                int(need_abc), sums, torch.get_num_threads())
-    return gx, (sums[0], sums[1], sums[2])
+    args = (_ptr(h), _ptr(gs), _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b,
+            0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
+            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc))
+
+    def call(c0, c1):
+        sums = (ctypes.c_double * 3)()
+        lib.lif_bwd(*args, sums, c0, c1)
+        return tuple(sums)
+
+    parts = _run_chunks(call, N, T)
+    return gx, tuple(sum(p[i] for p in parts) for i in range(3))
