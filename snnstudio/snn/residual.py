@@ -91,8 +91,9 @@ class Shortcut(nn.Module):
 class SpikingBlock(nn.Module):
     """Spiking ResNet basic block: ``SN(conv-bn(SN(conv-bn(x))) + shortcut(x))``."""
 
-    def __init__(self, cin: int, cout: int, stride: int, neuron: NeuronSpec, attention: nn.Module | None = None):
+    def __init__(self, cin: int, cout: int, stride: int = 1, neuron: NeuronSpec | str | None = None, attention: nn.Module | None = None):
         super().__init__()
+        neuron = neuron_spec(neuron)
         self.cb1, self.sn1 = ConvBN(cin, cout, 3, stride), neuron.build()
         self.cb2 = ConvBN(cout, cout)
         self.attention = attention
@@ -112,9 +113,16 @@ class SEWBlock(nn.Module):
     """SEW ResNet basic block with connect ``add``, ``and`` or ``iand``."""
 
     def __init__(
-        self, cin: int, cout: int, stride: int, neuron: NeuronSpec, connect: str = "add", attention: nn.Module | None = None
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 1,
+        neuron: NeuronSpec | str | None = None,
+        connect: str = "add",
+        attention: nn.Module | None = None,
     ):
         super().__init__()
+        neuron = neuron_spec(neuron)
         if connect not in SEW_CONNECTS:
             raise ModelError(f"unknown SEW connect {connect!r}; known: {', '.join(SEW_CONNECTS)}")
         self.connect = connect
@@ -143,8 +151,9 @@ class SEWBlock(nn.Module):
 class MSBlock(nn.Module):
     """MS-ResNet block: ``shortcut(x) + BN(conv(SN(BN(conv(SN(x))))))`` on membrane values."""
 
-    def __init__(self, cin: int, cout: int, stride: int, neuron: NeuronSpec, attention: nn.Module | None = None):
+    def __init__(self, cin: int, cout: int, stride: int = 1, neuron: NeuronSpec | str | None = None, attention: nn.Module | None = None):
         super().__init__()
+        neuron = neuron_spec(neuron)
         self.sn1, self.cb1 = neuron.build(), ConvBN(cin, cout, 3, stride)
         self.sn2, self.cb2 = neuron.build(), ConvBN(cout, cout)
         self.attention = attention
@@ -207,8 +216,9 @@ class SynAGate(nn.Module):
 class ORSynABlock(nn.Module):
     """Stage transition of the OR-residual SynA-ResNet: ``a OR b`` (each branch computed once)."""
 
-    def __init__(self, cin: int, cout: int, stride: int, neuron: NeuronSpec, T: int, t_ratio: int = 5):
+    def __init__(self, cin: int, cout: int, stride: int, T: int, neuron: NeuronSpec | str | None = None, t_ratio: int = 5):
         super().__init__()
+        neuron = neuron_spec(neuron)
         self.cb1, self.sn1 = ConvBN(cin, cout, 3, stride), neuron.build()
         self.cb2 = ConvBN(cout, cout)
         self.gate = SynAGate(T, None, t_ratio)
@@ -228,8 +238,9 @@ class ORSynABlock(nn.Module):
 class PlainBlock(nn.Module):
     """A block without shortcut: ``SN(conv-bn(SN(conv-bn(x))))`` (inside OR-residual stages)."""
 
-    def __init__(self, cin: int, cout: int, stride: int, neuron: NeuronSpec):
+    def __init__(self, cin: int, cout: int, stride: int = 1, neuron: NeuronSpec | str | None = None):
         super().__init__()
+        neuron = neuron_spec(neuron)
         self.cb1, self.sn1 = ConvBN(cin, cout, 3, stride), neuron.build()
         self.cb2, self.sn2 = ConvBN(cout, cout), neuron.build()
 
@@ -284,7 +295,7 @@ class ResidualNet(SNNModel):
                 elif kind == "ms":
                     layers.append(MSBlock(cin, w, stride, spec, att))
                 elif stride != 1 or cin != w:
-                    layers.append(ORSynABlock(cin, w, stride, spec, T, t_ratio))
+                    layers.append(ORSynABlock(cin, w, stride, T, spec, t_ratio))
                 else:
                     layers.append(PlainBlock(cin, w, stride, spec))
                 cin = w
