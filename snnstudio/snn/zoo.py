@@ -132,8 +132,6 @@ class ModelConfig:
 #: (θ 1, input halved) a TCSA net starts silent, and a silent layer passes no gradient (the
 #: attention's ReLU at exactly 0), so the MA-SNN presets use these.
 MA_LIF = {"tau": 1.0 / 0.7, "decay_input": False, "v_threshold": 0.3}
-#: MS-ResNet's LIF: θ 0.5, decay 0.25, detached hard reset.
-_MS_LIF = {"tau": 4.0 / 3.0, "decay_input": False, "v_threshold": 0.5, "detach_reset": True}
 
 PRESETS: dict[str, ModelConfig] = {
     "ma_snn_gesture": ModelConfig(neuron_params=dict(MA_LIF)),
@@ -178,7 +176,7 @@ PRESETS: dict[str, ModelConfig] = {
         T=16,
         dt_us=60000,
         widths=(32, 64, 128),
-        neuron_params=dict(_MS_LIF),
+        neuron="ms_lif",
     ),
     "att_ms_resnet": ModelConfig(
         arch="resnet",
@@ -187,7 +185,7 @@ PRESETS: dict[str, ModelConfig] = {
         T=16,
         dt_us=60000,
         widths=(32, 64, 128),
-        neuron_params=dict(_MS_LIF),
+        neuron="ms_lif",
     ),
     "syna_resnet": ModelConfig(
         arch="resnet", residual="or_syna", attention="none", T=16, dt_us=60000, widths=(32, 64, 128)

@@ -104,8 +104,9 @@ def test_full_size_presets_have_the_papers_shapes():
     sp = build_model(default_config("spikformer", T=1))
     assert sp.tokenizer.grid == (8, 8) and len(sp.blocks) == 2 and sp.blocks[0].attn.heads == 16
     assert sp.blocks[0].attn.scale == 0.25
-    ms = default_config("ms_resnet")
-    assert ms.neuron_params == {"tau": 4 / 3, "decay_input": False, "v_threshold": 0.5, "detach_reset": True}
+    ms = build_model(default_config("ms_resnet", T=1))
+    lif = ms.layers[0].sn1  # MS-ResNet's LIF: θ 0.5, decay 0.25, detached hard reset
+    assert lif.registry_name == "ms_lif" and lif.v_threshold == 0.5 and lif.decay == 0.25 and lif.detach_reset
     assert default_config("ma_snn_gesture").neuron_params["v_threshold"] == 0.3
 
 
