@@ -43,9 +43,9 @@ def _randomise_bn(module, gen):
 def test_ssa_matches_einsum_oracle():
     g = torch.Generator().manual_seed(0)
     T, B, D, N, H = 4, 2, 16, 9, 4
-    # scale 0.3, not a power of two: integer attention counts then never land exactly on θ = 0.5,
-    # where spikes of 1 ± 1 ulp (the surrogate trick) would decide the tie
-    ssa = SSA(D, heads=H, scale=0.3).double().eval()
+    # scale 0.25 (the CIFAR10-DVS code): integer attention counts often land exactly on θ = 0.5,
+    # so this also checks that exact ties fire (Θ(0) = 1) and that spikes are exactly 0/1
+    ssa = SSA(D, heads=H, scale=0.25).double().eval()
     _randomise_bn(ssa, g)
     x = (torch.rand(T, B, D, N, generator=g) < 0.6).double()
     with torch.no_grad():
@@ -60,7 +60,9 @@ def test_ssa_matches_einsum_oracle():
     dh = D // H
     qh, kh, vh = (z.reshape(T, B, H, dh, N) for z in (q, k, v))  # channel = head·dh + j
     attn = torch.einsum("tbhjn,tbhjm->tbhnm", qh, kh)  # Q Kᵀ, no softmax
-    y = torch.einsum("tbhnm,tbhjm->tbhjn", attn, vh) * 0.3
+    y_in = torch.einsum("tbhnm,tbhjm->tbhjn", attn, vh) * 0.25
+    assert (y_in == 2.0).any()  # from rest, h = y / τ = 0.5 = θ: a tie that must fire
+    y = y_in
     y = lif_oracle(y.reshape(T, B, D, N), theta=0.5)
     pw, pb = ssa.proj["conv"].layer.weight[..., 0], ssa.proj["conv"].layer.bias
     z = torch.einsum("od,tbdn->tbon", pw, y) + pb.view(1, 1, -1, 1)
