@@ -9,7 +9,9 @@ neurons mix steps, Spikeformer's STA attends across time).
 
 Architectures (``arch``): ``ma_snn_gesture``, ``spikformer``, ``spikeformer``, ``resnet`` (with
 ``residual`` one of ``spiking``, ``sew_add``, ``sew_and``, ``sew_iand``, ``ms``, ``or_syna``).
-Named presets (:data:`PRESETS`, :func:`default_config`) give ready configs. ``neuron`` is any
+Named presets (:data:`PRESETS`, :func:`default_config`) give ready configs; Spikformer's SPS
+adapts its pooling to the input, so ``input_size=(2, 64, 64)`` or ``(2, 32, 32)`` still gives
+8×8 tokens. ``neuron`` is any
 name from the neuron registry; ``neuron_params`` go to it unchanged.
 
 The GUI's module tree: :func:`switchable_modules` lists attention blocks (and their parts),
@@ -148,7 +150,7 @@ PRESETS: dict[str, ModelConfig] = {
     "spikformer_small": ModelConfig(
         arch="spikformer",
         attention="none",
-        input_size=(2, 32, 32),
+        input_size=(2, 128, 128),
         T=8,
         dt_us=100000,
         widths=(64,),

@@ -31,7 +31,7 @@ def test_config_json_round_trip():
     text = cfg.to_json()
     back = ModelConfig.from_json(text)
     assert back == cfg
-    assert json.loads(text)["input_size"] == [2, 32, 32]
+    assert json.loads(text)["input_size"] == [2, 128, 128]
     assert isinstance(back.input_size, tuple) and isinstance(back.widths, tuple)
 
 
