@@ -16,6 +16,7 @@ from snnstudio.snn.zoo import (
     build_model,
     default_config,
     set_enabled,
+    set_step_mode,
     switchable_modules,
     with_neuron,
 )
@@ -186,3 +187,42 @@ def test_module_registry_has_every_required_name_and_builds():
         build_module("resnet50")
     with pytest.raises(ModelError, match="sew"):
         build_module("sew", 8, 8, colour="red")
+
+
+STEP_EXACT = [
+    ("ma_snn_gesture_small", {"attention": "none"}),
+    ("spikformer_small", {}),
+    ("spikeformer", {"options": {"depth": 1, "heads": 2, "ct_layers": 2, "sta_mode": "s", "mlp_ratio": 4, "pos_embedding": True}}),
+    ("spiking_resnet", {}),
+    ("sew_resnet", {}),
+    ("ms_resnet", {}),
+]
+
+
+@pytest.mark.parametrize("preset,changes", STEP_EXACT, ids=[p for p, _ in STEP_EXACT])
+def test_models_that_do_not_look_across_time_stream_step_by_step(preset, changes):
+    """The streaming contract: neurons in 's' mode, one [B, C, H, W] per call; the mean of the
+    per-step read-outs equals the multi-step output."""
+    from snnstudio.snn.layers import spiking_neurons
+
+    cfg = _shrunk(preset)
+    for k, v in changes.items():
+        setattr(cfg, k, v)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    assert not model.looks_across_time
+    with torch.no_grad():  # eval-mode BN starts as identity; a larger gain makes every layer fire
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.fill_(10.0)
+    x = (torch.rand(cfg.T, 2, *cfg.input_size) < 0.3).float()
+    with torch.no_grad():
+        silent = model(torch.zeros_like(x))
+        multi = model(x)
+        rates = [n.last_spikes.mean().item() for _, n in spiking_neurons(model)]
+        set_step_mode(model, "s")
+        steps = [model(x[t]) for t in range(cfg.T)]
+        set_step_mode(model, "m")
+    # the input reaches the read-out, so the comparison is not between two constant outputs
+    assert not torch.allclose(multi, silent) and max(rates) > 0
+    assert torch.allclose(torch.stack(steps).mean(0), multi, atol=1e-5)
