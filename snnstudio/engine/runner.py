@@ -1,0 +1,317 @@
+"""Run a torch model one stream step at a time and read out what the GUI draws.
+
+Two ways to stream a model built for ``[T, B, ...]`` input:
+
+* **stateful** (every neuron can run single-step and no module looks across time): all neurons are
+  put in single-step mode and keep their state between calls; each step feeds ``[1, 1, 2, H, W]``.
+  The read-out averages the output over the last ``T`` steps (the model's own mean over ``T``).
+* **window** (a module looks across time: temporal attention, PSN, ...): the last ``T`` frames are
+  kept (zero-padded at the start) and the whole window is re-evaluated each step; what is shown is
+  the window's last time step.
+
+Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
+:mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
+changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
+from snnstudio.errors import ModelError
+from snnstudio.snn.neurons.base import SpikingNeuron
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """One row of the model's module tree: ``switchable`` blocks have an ``enabled`` flag."""
+
+    name: str
+    type: str
+    depth: int
+    switchable: bool
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to lay out its panels for a model (no tensors)."""
+
+    name: str
+    mode: str
+    window_T: int
+    input_hw: tuple[int, int] | None
+    layers: tuple[tuple[str, str, tuple[int, ...]], ...]
+    attention: tuple[str, ...]
+    n_classes: int
+    class_names: tuple[str, ...]
+    modules: tuple[ModuleInfo, ...]
+    n_parameters: int
+
+
+def _sample_shape(shape: tuple[int, ...], lead: int) -> tuple[int, ...]:
+    """The per-sample neuron shape of a ``[lead, 1, ...]`` or ``[lead·1, ...]`` tensor (batch 1)."""
+    if len(shape) >= 3 and shape[0] == lead and shape[1] == 1:
+        return tuple(shape[2:])
+    if len(shape) >= 2 and shape[0] == lead:
+        return tuple(shape[1:])
+    return (int(np.prod(shape)) // lead,)
+
+
+def _attention_parts(module: nn.Module) -> dict[str, np.ndarray]:
+    """Map a block's ``last_weights`` (a tensor with ``weights_layout`` or a dict of them) to
+    ``{'ta': [T], 'ca': [C], 'sa': [h, w]}`` for batch element 0."""
+    w = getattr(module, "last_weights", None)
+    if w is None:
+        return {}
+    if not isinstance(w, dict):
+        layout = str(getattr(module, "weights_layout", "") or "").lower()
+        kind = "sa" if "h" in layout else "ca" if "c" in layout else "ta" if "t" in layout else "ca"
+        w = {kind: w}
+    out = {}
+    for key, value in w.items():
+        if value is None:
+            continue
+        k = str(key).lower()
+        kind = "ta" if k.startswith(("t", "temporal")) else "ca" if k.startswith(("c", "channel")) else "sa"
+        a = value.detach().float().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, np.float32)
+        layout = getattr(module, "weights_layout", None)
+        if isinstance(layout, dict) and key in layout and "B" in str(layout[key]):
+            a = np.take(a, 0, axis=str(layout[key]).replace(" ", "").strip("[]").split(",").index("B"))
+        a = np.squeeze(a)
+        if kind == "sa":
+            while a.ndim > 2:
+                a = a[-1]
+            a = np.atleast_2d(a)
+        else:
+            a = a.reshape(-1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)[:, 0] if kind == "ta" else a.reshape(-1, a.shape[-1])[-1]
+        out[kind] = a
+    return out
+
+
+def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
+    """Class probabilities from the read-out: spike rates in [0, 1] are normalised to sum to 1
+    (uniform when nothing fired); any other values (logits) go through a softmax."""
+    r = np.asarray(r, np.float64)
+    if r.size == 0:
+        return r.astype(np.float32)
+    if r.min() >= 0.0 and r.max() <= 1.0:
+        s = r.sum()
+        return (r / s if s > 0 else np.full_like(r, 1.0 / r.size)).astype(np.float32)
+    e = np.exp(r - r.max())
+    return (e / e.sum()).astype(np.float32)
+
+
+class ModelRunner:
+    """Streams one model step by step (see module docstring); owned by one worker thread."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str = "",
+        class_names: dict[int, str] | list[str] | None = None,
+        window_T: int = 16,
+        mode: str | None = None,
+        input_hw: tuple[int, int] | None = None,
+        raster_neurons: int = 64,
+        feature_channels: int = 4,
+        sensor_hw: tuple[int, int] = (128, 128),
+    ):
+        self.model = model.eval()
+        self.name = name or type(model).__name__
+        cfg = getattr(model, "config", None)
+        fixed_T = getattr(model, "window_T", None) or getattr(cfg, "T", None)
+        self.window_T = int(fixed_T or window_T)
+        self.fixed_T = fixed_T is not None
+        self.input_hw = tuple(input_hw or getattr(model, "input_hw", None) or getattr(cfg, "input_hw", None) or sensor_hw)
+        self.sensor_hw = tuple(sensor_hw)
+        self.neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
+        if not self.neurons:
+            raise ModelError(f"model {self.name!r} has no spiking neurons to show")
+        self.attention = [(n, m) for n, m in model.named_modules() if hasattr(m, "last_weights")]
+        across = any(getattr(m, "looks_across_time", False) for m in model.modules())
+        single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
+        self.mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
+        if self.mode not in ("stateful", "window"):
+            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.mode!r}")
+        self.raster_neurons = raster_neurons
+        self.feature_channels = feature_channels
+        self.followed: dict[str, list[int]] = {}
+        names = class_names if class_names is not None else getattr(model, "class_names", None) or getattr(cfg, "class_names", None)
+        if isinstance(names, dict):
+            names = [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
+        self.class_names = tuple(names or ())
+        self._raster_index: dict[str, np.ndarray] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self.n_classes = 0
+        self.reset()
+        self._warm_up()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget the stream: neuron state, the frame window and the read-out history."""
+        for _, m in self.neurons:
+            m.step_mode = "s" if self.mode == "stateful" else "m"
+            m.reset()
+        for m in self.model.modules():
+            if m is not self.model and not isinstance(m, SpikingNeuron) and hasattr(m, "reset") and callable(m.reset):
+                try:
+                    m.reset()
+                except TypeError:
+                    pass
+        h, w = self.input_hw
+        self._frames: deque[torch.Tensor] = deque([torch.zeros(2, h, w)] * self.window_T, maxlen=self.window_T)
+        self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
+
+    def set_window(self, T: int) -> None:
+        if self.fixed_T and T != self.window_T:
+            raise ModelError(f"model {self.name!r} is built for T={self.window_T}; its window cannot change")
+        if T < 1:
+            raise ModelError(f"T must be at least 1, got {T}")
+        self.window_T = int(T)
+        self.reset()
+
+    def follow(self, layer: str, index: int, on: bool = True) -> None:
+        """Record the membrane potential of neuron ``index`` (flat, per sample) of ``layer``."""
+        if layer not in self._shapes:
+            raise ModelError(f"no spiking layer {layer!r}; layers: {', '.join(self._shapes)}")
+        n = int(np.prod(self._shapes[layer]))
+        if not 0 <= index < n:
+            raise ModelError(f"neuron {index} is outside layer {layer!r} ({n} neurons)")
+        lst = self.followed.setdefault(layer, [])
+        if on and index not in lst:
+            lst.append(int(index))
+        elif not on and index in lst:
+            lst.remove(index)
+
+    def set_enabled(self, module: str, enabled: bool) -> None:
+        """Switch a block with an ``enabled`` flag (an attention block) on or off."""
+        mods = dict(self.model.named_modules())
+        m = mods.get(module)
+        if m is None or not hasattr(m, "enabled"):
+            raise ModelError(f"module {module!r} cannot be switched (it has no 'enabled' flag)")
+        m.enabled = bool(enabled)
+
+    def info(self) -> ModelInfo:
+        rows = []
+        for n, m in self.model.named_modules():
+            if not n:
+                continue
+            rows.append(ModuleInfo(n, type(m).__name__, n.count("."), hasattr(m, "enabled"), bool(getattr(m, "enabled", True))))
+        return ModelInfo(
+            name=self.name,
+            mode=self.mode,
+            window_T=self.window_T,
+            input_hw=tuple(self.input_hw),
+            layers=tuple((n, getattr(m, "registry_name", type(m).__name__), self._shapes.get(n, ())) for n, m in self.neurons),
+            attention=tuple(n for n, _ in self.attention),
+            n_classes=self.n_classes,
+            class_names=self.class_names,
+            modules=tuple(rows),
+            n_parameters=sum(p.numel() for p in self.model.parameters()),
+        )
+
+    # ------------------------------------------------------------------ stepping
+    def _prepare(self, frame: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(frame, np.float32))
+        h, w = self.input_hw
+        if x.shape[-2:] != (h, w):
+            H, W = x.shape[-2:]
+            if H % h == 0 and W % w == 0:
+                x = F.avg_pool2d(x[None], (H // h, W // w))[0] * ((H // h) * (W // w))
+            else:
+                x = F.adaptive_avg_pool2d(x[None], (h, w))[0] * (H * W / (h * w))
+        return x
+
+    def _warm_up(self) -> None:
+        h, w = self.sensor_hw
+        try:
+            self.step(np.zeros((2, h, w), np.float32))
+        except ModelError:
+            raise
+        except Exception as exc:  # a model/input mismatch: say so in one line
+            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
+        self.reset()
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray):
+        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout)``
+        where ``readout`` is the class read-out averaged over the last ``T`` steps."""
+        x = self._prepare(frame)
+        if self.mode == "stateful":
+            out = self.model(x[None, None])
+            lead = 1
+        else:
+            self._frames.append(x)
+            out = self.model(torch.stack(list(self._frames))[:, None])
+            lead = self.window_T
+        o = out.detach().float()
+        if self.mode == "window":
+            readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
+        else:
+            self._outputs.append(o.reshape(-1).numpy().copy())
+            readout = np.mean(np.stack(self._outputs), axis=0)
+        self.n_classes = int(readout.size)
+        layers = tuple(self._layer(name, m, lead) for name, m in self.neurons)
+        attention = tuple(self._attention(name, m) for name, m in self.attention)
+        return layers, attention, readout
+
+    def _layer(self, name: str, m: SpikingNeuron, lead: int) -> LayerSnapshot:
+        s = m.last_spikes
+        if s is None:
+            raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
+        shape = _sample_shape(tuple(s.shape), lead)
+        self._shapes[name] = shape
+        s_last = s.reshape(lead, -1)[-1].float().numpy()
+        n = s_last.size
+        idx = self._raster_index.get(name)
+        if idx is None or (idx.size and idx[-1] >= n):
+            k = min(self.raster_neurons, n)
+            idx = np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+            self._raster_index[name] = idx
+        if len(shape) >= 2:
+            per_channel = s_last.reshape(shape[0], -1).mean(1)
+        else:
+            per_channel = s_last
+        fmap = None
+        if len(shape) == 3:
+            fmap = frozen(s_last.reshape(shape)[: self.feature_channels])
+        membrane, spiked = {}, {}
+        follow = self.followed.get(name)
+        if follow and m.last_v is not None:
+            v_last = m.last_v.reshape(lead, -1)[-1].float().numpy()
+            membrane = {i: float(v_last[i]) for i in follow}
+            spiked = {i: bool(s_last[i] > 0) for i in follow}
+        count = int(np.count_nonzero(s_last))
+        return LayerSnapshot(
+            name=name,
+            kind=getattr(m, "registry_name", type(m).__name__),
+            shape=shape,
+            rate=count / n if n else 0.0,
+            channel_rates=frozen(per_channel),
+            raster=frozen(s_last[idx], np.uint8),
+            raster_index=frozen(idx, np.int64),
+            spike_count=count,
+            membrane=membrane,
+            spiked=spiked,
+            threshold=None if m.v_threshold is None or not math.isfinite(float(m.v_threshold)) else float(m.v_threshold),
+            feature_map=fmap,
+        )
+
+    def _attention(self, name: str, m: nn.Module) -> AttentionSnapshot:
+        parts = _attention_parts(m)
+        return AttentionSnapshot(
+            name=name,
+            enabled=bool(getattr(m, "enabled", True)),
+            ta=frozen(parts["ta"]) if "ta" in parts else None,
+            ca=frozen(parts["ca"]) if "ca" in parts else None,
+            sa=frozen(parts["sa"]) if "sa" in parts else None,
+        )
