@@ -1,0 +1,81 @@
+"""Start the studio: a QApplication, the theme, a session on the given source and model, the
+window — playing at once, no dialog first. ``screenshot`` + ``quit_after`` grab the playing
+window into a PNG and quit (for docs and CI)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from snnstudio.engine.session import SessionConfig
+from snnstudio.gui import theme
+from snnstudio.gui.main_window import MainWindow
+from snnstudio.gui.session_model import SessionModel
+
+
+@dataclass
+class GuiOptions:
+    path: str | None = None
+    model: str | None = None
+    demo: str | None = None
+    screenshot: str | None = None
+    quit_after: float | None = None
+    theme: str = "dark"
+    dt_ms: float = 10.0
+    T: int = 16
+    remember_layout: bool = True
+
+
+def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindow:
+    """The window over a started, playing session (the caller runs the event loop)."""
+    app = app or QApplication.instance()
+    theme.apply(app, opts.theme)
+    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T))
+    settings = QSettings("snnstudio", "snnstudio") if opts.remember_layout and not opts.screenshot else None
+    win = MainWindow(model, settings)
+    model.start()
+    model.set_model(opts.model)
+    target = opts.path or _demo_target(opts.demo)
+    model.open(target)
+    model.play()
+    return win
+
+
+def _demo_target(demo: str | None):
+    if demo in (None, "synthetic"):
+        return "demo"
+    from snnstudio.errors import SourceError
+
+    try:
+        from snnstudio.events.sources import open_source
+    except ImportError:
+        raise SourceError(f"--demo {demo}: live sources are not installed yet (snnstudio.events.sources.open_source)") from None
+    return open_source(demo)
+
+
+def run_gui(opts: GuiOptions) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("snnstudio")
+    app.setOrganizationName("snnstudio")
+    icon = Path(__file__).resolve().parents[2] / "packaging" / "snnstudio.svg"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
+    win = build_window(opts, app)
+    win.show()
+    if opts.quit_after is not None:
+        def finish():
+            if opts.screenshot:
+                win.model.tick()
+                app.processEvents()
+                win.grab().save(opts.screenshot)
+            win.close()
+            app.quit()
+
+        QTimer.singleShot(int(opts.quit_after * 1000), finish)
+    return app.exec()
