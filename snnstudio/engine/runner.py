@@ -270,7 +270,7 @@ class ModelRunner:
             raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
         shape = _sample_shape(tuple(s.shape), lead)
         self._shapes[name] = shape
-        s_last = s.reshape(lead, -1)[-1].float().numpy()
+        s_last = (s.reshape(lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
         n = s_last.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
@@ -289,15 +289,15 @@ class ModelRunner:
         if follow and m.last_v is not None:
             v_last = m.last_v.reshape(lead, -1)[-1].float().numpy()
             membrane = {i: float(v_last[i]) for i in follow}
-            spiked = {i: bool(s_last[i] > 0) for i in follow}
-        count = int(np.count_nonzero(s_last))
+            spiked = {i: bool(s_last[i] > 0.5) for i in follow}
+        count = int(np.count_nonzero(s_last > 0.5))
         return LayerSnapshot(
             name=name,
             kind=getattr(m, "registry_name", type(m).__name__),
             shape=shape,
             rate=count / n if n else 0.0,
             channel_rates=frozen(per_channel),
-            raster=frozen(s_last[idx], np.uint8),
+            raster=frozen(s_last[idx] > 0.5, np.uint8),
             raster_index=frozen(idx, np.int64),
             spike_count=count,
             membrane=membrane,
