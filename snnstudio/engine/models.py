@@ -1,9 +1,14 @@
 """Turn a model spec from the command line / GUI into a ready ``nn.Module``.
 
-Specs: ``None`` or ``"default"`` — the zoo's default gesture model when the zoo is installed,
-else the engine's :class:`~snnstudio.engine.tiny_model.TinySpikingNet`; ``"tiny"`` — that small
-net; a zoo model name; a checkpoint path (``.safetensors`` + JSON config, loaded without
-executing code by ``snnstudio.snn.checkpoints.load_checkpoint``).
+Specs:
+
+* ``None`` / ``"default"`` — the first bundled checkpoint (``resources/models``, trained
+  weights) when there is one, else ``"tiny"``: a freshly initialised zoo net is silent on
+  event input (its weights are random), which would make a dead demo;
+* ``"tiny"`` — :class:`~snnstudio.engine.tiny_model.TinySpikingNet` (random weights scaled to fire);
+* a zoo preset name (``snnstudio.snn.zoo.PRESETS``: ``ma_snn_gesture``, ``ma_snn_gesture_small``, ...);
+* the name of a bundled checkpoint, or a checkpoint path (``NAME.json`` + ``NAME.safetensors``,
+  loaded by ``snnstudio.snn.checkpoints.load_checkpoint`` without executing code).
 """
 
 from __future__ import annotations
@@ -24,43 +29,66 @@ class LoadedModel:
     class_names: dict[int, str] | list[str] | None = None
 
 
-def _zoo():
+def _optional(name: str):
     try:
-        return importlib.import_module("snnstudio.snn.zoo")
+        return importlib.import_module(name)
     except ImportError:
         return None
 
 
+def bundled() -> list[dict]:
+    """Bundled checkpoints (``[{"name", "json", ...}]``), empty when there are none."""
+    ckpt = _optional("snnstudio.snn.checkpoints")
+    if ckpt is None:
+        return []
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ckpt.bundled_checkpoints()
+
+
+def model_choices() -> list[str]:
+    """What the GUI's model selector offers: default, tiny, bundled checkpoints, zoo presets."""
+    zoo = _optional("snnstudio.snn.zoo")
+    names = ["default", "tiny"] + [b["name"] for b in bundled()]
+    if zoo is not None:
+        names += [p for p in zoo.PRESETS if p not in names]
+    return names
+
+
+def _from_checkpoint(path: Path) -> LoadedModel:
+    ckpt = _optional("snnstudio.snn.checkpoints")
+    if ckpt is None:
+        raise ModelError(f"{path}: loading checkpoints needs snnstudio.snn.checkpoints (not installed)")
+    model, cfg, _meta = ckpt.load_checkpoint(path)
+    return LoadedModel(model, Path(path).stem, getattr(cfg, "class_names", None))
+
+
 def load_model(spec: str | nn.Module | None = None, n_classes: int = 11) -> LoadedModel:
     """Build the model named by ``spec`` (see module docstring); a bad spec is a :class:`ModelError`."""
-    if isinstance(spec, nn.Module):
-        return LoadedModel(spec, type(spec).__name__, getattr(spec, "class_names", None))
     if isinstance(spec, LoadedModel):
         return spec
+    if isinstance(spec, nn.Module):
+        cfg = getattr(spec, "config", None)
+        return LoadedModel(spec, type(spec).__name__, getattr(cfg, "class_names", None) or getattr(spec, "class_names", None))
     from snnstudio.engine.tiny_model import TinySpikingNet
 
+    found = {b["name"]: b for b in bundled()}
+    if spec in (None, "default"):
+        if found:
+            return _from_checkpoint(Path(next(iter(found.values()))["json"]))
+        spec = "tiny"
     if spec == "tiny":
         return LoadedModel(TinySpikingNet(n_classes), "tiny")
-    zoo = _zoo()
-    path = Path(spec) if spec not in (None, "default") else None
-    if path is not None and (path.suffix in (".safetensors", ".json") or path.exists()):
-        try:
-            ckpt = importlib.import_module("snnstudio.snn.checkpoints")
-        except ImportError:
-            raise ModelError(f"{spec}: loading checkpoints needs snnstudio.snn.checkpoints (not installed)") from None
-        loaded = ckpt.load_checkpoint(path)
-        module = loaded[0] if isinstance(loaded, tuple) else loaded
-        return LoadedModel(module, path.stem, getattr(module, "class_names", None))
-    if zoo is None:
-        if spec in (None, "default"):
-            return LoadedModel(TinySpikingNet(n_classes), "tiny")
-        raise ModelError(f"unknown model {spec!r}: the model zoo is not installed; known: tiny")
-    if spec in (None, "default"):
-        cfg = zoo.ModelConfig()
-    else:
-        try:
-            cfg = zoo.ModelConfig(name=spec)
-        except Exception as exc:
-            raise ModelError(f"unknown model {spec!r}: {exc}") from None
-    module = zoo.build_model(cfg)
-    return LoadedModel(module, getattr(cfg, "name", None) or str(spec or "default"), getattr(module, "class_names", None))
+    if spec in found:
+        return _from_checkpoint(Path(found[spec]["json"]))
+    path = Path(spec)
+    if path.suffix in (".safetensors", ".json") or path.exists():
+        return _from_checkpoint(path)
+    zoo = _optional("snnstudio.snn.zoo")
+    if zoo is None or spec not in zoo.PRESETS:
+        known = ", ".join(model_choices())
+        raise ModelError(f"unknown model {spec!r}; known: {known} (or a checkpoint path)")
+    cfg = zoo.default_config(spec)
+    return LoadedModel(zoo.build_model(cfg), spec, cfg.class_names)

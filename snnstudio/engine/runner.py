@@ -57,44 +57,62 @@ class ModelInfo:
     n_parameters: int
 
 
-def _sample_shape(shape: tuple[int, ...], lead: int) -> tuple[int, ...]:
-    """The per-sample neuron shape of a ``[lead, 1, ...]`` or ``[lead·1, ...]`` tensor (batch 1)."""
-    if len(shape) >= 3 and shape[0] == lead and shape[1] == 1:
-        return tuple(shape[2:])
-    if len(shape) >= 2 and shape[0] == lead:
+def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-sample neuron shape of a tensor whose leading dims are ``lead`` (``(T, B)`` or
+    ``(B,)``, batch 1), or of one with those dims folded into the first (``[T·B, ...]``)."""
+    n = len(lead)
+    if len(shape) > n and tuple(shape[:n]) == tuple(lead):
+        return tuple(shape[n:])
+    folded = int(np.prod(lead))
+    if len(shape) >= 2 and shape[0] == folded:
         return tuple(shape[1:])
-    return (int(np.prod(shape)) // lead,)
+    return (int(np.prod(shape)) // folded,)
 
 
-def _attention_parts(module: nn.Module) -> dict[str, np.ndarray]:
-    """Map a block's ``last_weights`` (a tensor with ``weights_layout`` or a dict of them) to
-    ``{'ta': [T], 'ca': [C], 'sa': [h, w]}`` for batch element 0."""
+def _part_kind(module: nn.Module, key: str | None = None) -> str:
+    """'ta', 'ca' or 'sa' from a part's name or its ``weights_layout`` ("T,B", "B,C", "B,H,W")."""
+    k = (key or "").lower()
+    if k in ("ta", "ca", "sa"):
+        return k
+    layout = str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "")
+    dims = [d for d in layout.split(",") if d]
+    if "H" in dims or "W" in dims:
+        return "sa"
+    if "C" in dims:
+        return "ca"
+    return "ta"
+
+
+def _weights_of(module: nn.Module, kind: str) -> np.ndarray | None:
+    """A part's ``last_weights`` for batch element 0 as ``[T]``, ``[C]`` or ``[h, w]``."""
     w = getattr(module, "last_weights", None)
-    if w is None:
-        return {}
-    if not isinstance(w, dict):
-        layout = str(getattr(module, "weights_layout", "") or "").lower()
-        kind = "sa" if "h" in layout else "ca" if "c" in layout else "ta" if "t" in layout else "ca"
-        w = {kind: w}
-    out = {}
-    for key, value in w.items():
-        if value is None:
-            continue
-        k = str(key).lower()
-        kind = "ta" if k.startswith(("t", "temporal")) else "ca" if k.startswith(("c", "channel")) else "sa"
-        a = value.detach().float().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, np.float32)
-        layout = getattr(module, "weights_layout", None)
-        if isinstance(layout, dict) and key in layout and "B" in str(layout[key]):
-            a = np.take(a, 0, axis=str(layout[key]).replace(" ", "").strip("[]").split(",").index("B"))
-        a = np.squeeze(a)
-        if kind == "sa":
-            while a.ndim > 2:
-                a = a[-1]
-            a = np.atleast_2d(a)
-        else:
-            a = a.reshape(-1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)[:, 0] if kind == "ta" else a.reshape(-1, a.shape[-1])[-1]
-        out[kind] = a
-    return out
+    if w is None or not getattr(module, "enabled", True):
+        return None
+    a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
+    dims = [d for d in str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "").split(",") if d]
+    if "B" in dims and len(dims) == a.ndim:
+        a = np.take(a, 0, axis=dims.index("B"))
+    a = np.squeeze(a)
+    if kind == "sa":
+        while a.ndim > 2:
+            a = a[-1]
+        return np.atleast_2d(a)
+    return a.reshape(-1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)[:, 0]
+
+
+def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, nn.Module]]]:
+    """Attention blocks as ``(name, block, {'ta'|'ca'|'sa': part})``: a block with parts ``ta``,
+    ``ca``, ``sa`` (MA-SNN's MultiDimAttention), or any lone module keeping ``last_weights``."""
+    blocks, taken = [], set()
+    for name, m in model.named_modules():
+        parts = {k: getattr(m, k) for k in ("ta", "ca", "sa") if isinstance(getattr(m, k, None), nn.Module) and hasattr(getattr(m, k), "last_weights")}
+        if parts and hasattr(m, "enabled"):
+            blocks.append((name, m, parts))
+            taken.update(id(p) for p in parts.values())
+    for name, m in model.named_modules():
+        if hasattr(m, "last_weights") and id(m) not in taken:
+            blocks.append((name, m, {_part_kind(m): m}))
+    return blocks
 
 
 def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
@@ -124,6 +142,7 @@ class ModelRunner:
         raster_neurons: int = 64,
         feature_channels: int = 4,
         sensor_hw: tuple[int, int] = (128, 128),
+        cost_every: int = 8,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -131,12 +150,15 @@ class ModelRunner:
         fixed_T = getattr(model, "window_T", None) or getattr(cfg, "T", None)
         self.window_T = int(fixed_T or window_T)
         self.fixed_T = fixed_T is not None
-        self.input_hw = tuple(input_hw or getattr(model, "input_hw", None) or getattr(cfg, "input_hw", None) or sensor_hw)
+        shape = getattr(model, "input_shape", None) or getattr(cfg, "input_size", None)
+        self.input_hw = tuple(input_hw or getattr(model, "input_hw", None) or (tuple(shape)[1:] if shape else None) or sensor_hw)
+        # zoo models (SNNModel) take one step as [B, C, H, W]; other models get [T=1, B, C, H, W]
+        self.step_input_ndim = 4 if hasattr(model, "check_input") else 5
         self.sensor_hw = tuple(sensor_hw)
         self.neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
         if not self.neurons:
             raise ModelError(f"model {self.name!r} has no spiking neurons to show")
-        self.attention = [(n, m) for n, m in model.named_modules() if hasattr(m, "last_weights")]
+        self.attention = _attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
         self.mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
@@ -152,8 +174,22 @@ class ModelRunner:
         self._raster_index: dict[str, np.ndarray] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
+        self.ops = self._op_counter()
+        #: SOPs/energy are measured every ``cost_every`` steps (the last value is carried between)
+        self.cost_every = cost_every
+        self._step_count = 0
+        self._last_cost: tuple[float | None, float | None] = (None, None)
         self.reset()
         self._warm_up()
+
+    def _op_counter(self):
+        """SOPs and energy per step from ``snnstudio.probe.OpCounter`` (None if not installed)."""
+        try:
+            from snnstudio.probe import EnergyConfig, OpCounter
+        except ImportError:
+            return None
+        step_mode = "s" if self.mode == "stateful" and self.step_input_ndim == 4 else "m"
+        return OpCounter(self.model, EnergyConfig(step_mode=step_mode), attach=False)
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -212,7 +248,7 @@ class ModelRunner:
             window_T=self.window_T,
             input_hw=tuple(self.input_hw),
             layers=tuple((n, getattr(m, "registry_name", type(m).__name__), self._shapes.get(n, ())) for n, m in self.neurons),
-            attention=tuple(n for n, _ in self.attention),
+            attention=tuple(n for n, _, _ in self.attention),
             n_classes=self.n_classes,
             class_names=self.class_names,
             modules=tuple(rows),
@@ -243,16 +279,27 @@ class ModelRunner:
 
     @torch.inference_mode()
     def step(self, frame: np.ndarray):
-        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout)``
-        where ``readout`` is the class read-out averaged over the last ``T`` steps."""
+        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout,
+        cost)`` where ``readout`` is the class read-out averaged over the last ``T`` steps and
+        ``cost`` is ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
         x = self._prepare(frame)
+        measure = self.ops is not None and self._step_count % self.cost_every == 0
+        self._step_count += 1
+        if measure:
+            # hooks only on measured steps (they cost ~40 % of a forward); clear() then attach()
+            # so that the hooks write into the fresh records
+            self.ops.detach()
+            self.ops.clear()
+            self.ops.attach()
         if self.mode == "stateful":
-            out = self.model(x[None, None])
-            lead = 1
+            if self.step_input_ndim == 4:
+                out, lead = self.model(x[None]), (1,)
+            else:
+                out, lead = self.model(x[None, None]), (1, 1)
         else:
             self._frames.append(x)
             out = self.model(torch.stack(list(self._frames))[:, None])
-            lead = self.window_T
+            lead = (self.window_T, 1)
         o = out.detach().float()
         if self.mode == "window":
             readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
@@ -261,8 +308,13 @@ class ModelRunner:
             readout = np.mean(np.stack(self._outputs), axis=0)
         self.n_classes = int(readout.size)
         layers = tuple(self._layer(name, m, lead) for name, m in self.neurons)
-        attention = tuple(self._attention(name, m) for name, m in self.attention)
-        return layers, attention, readout
+        attention = tuple(self._attention(name, m, parts) for name, m, parts in self.attention)
+        if measure:
+            self.ops.detach()
+            rep = self.ops.report()
+            steps = rep["steps_per_sample"] or 1.0
+            self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
+        return layers, attention, readout, self._last_cost
 
     def _layer(self, name: str, m: SpikingNeuron, lead: int) -> LayerSnapshot:
         s = m.last_spikes
@@ -270,7 +322,8 @@ class ModelRunner:
             raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
         shape = _sample_shape(tuple(s.shape), lead)
         self._shapes[name] = shape
-        s_last = (s.reshape(lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
+        t_lead = lead[0] if len(lead) == 2 else 1
+        s_last = (s.reshape(t_lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
         n = s_last.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
@@ -287,7 +340,7 @@ class ModelRunner:
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
-            v_last = m.last_v.reshape(lead, -1)[-1].float().numpy()
+            v_last = m.last_v.reshape(t_lead, -1)[-1].float().numpy()
             membrane = {i: float(v_last[i]) for i in follow}
             spiked = {i: bool(s_last[i] > 0.5) for i in follow}
         count = int(np.count_nonzero(s_last > 0.5))
@@ -306,12 +359,12 @@ class ModelRunner:
             feature_map=fmap,
         )
 
-    def _attention(self, name: str, m: nn.Module) -> AttentionSnapshot:
-        parts = _attention_parts(m)
+    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module]) -> AttentionSnapshot:
+        w = {k: _weights_of(p, k) for k, p in parts.items()}
         return AttentionSnapshot(
-            name=name,
+            name=name or type(m).__name__,
             enabled=bool(getattr(m, "enabled", True)),
-            ta=frozen(parts["ta"]) if "ta" in parts else None,
-            ca=frozen(parts["ca"]) if "ca" in parts else None,
-            sa=frozen(parts["sa"]) if "sa" in parts else None,
+            ta=frozen(w["ta"]) if w.get("ta") is not None else None,
+            ca=frozen(w["ca"]) if w.get("ca") is not None else None,
+            sa=frozen(w["sa"]) if w.get("sa") is not None else None,
         )

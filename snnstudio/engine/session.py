@@ -387,6 +387,8 @@ class Session:
                 runner._frames.append(frame)
             else:
                 runner.step(count_frame(win.events, w.sensor_size))
+        if runner.ops is not None:
+            runner.ops.clear()
         w.seek(t_us)
         self._anchor = None
         self._state = replace(self._state, ended=False)
@@ -463,7 +465,7 @@ class Session:
                 return
         t0 = time.perf_counter()
         frame = count_frame(win.events, w.sensor_size)
-        layers, attention, readout = runner.step(frame)
+        layers, attention, readout, (sops, energy) = runner.step(frame)
         probs = rates_to_probabilities(readout)
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
@@ -488,6 +490,8 @@ class Session:
             metrics=Metrics(
                 firing_rate=total_spikes / total_neurons if total_neurons else 0.0,
                 spike_count=total_spikes,
+                sops=sops,
+                energy_pj=energy,
                 latency_ms=latency,
             ),
             counters=counters,

@@ -31,7 +31,7 @@ def test_stateful_streaming_equals_multistep_forward():
     runner.follow("sn1", 1000)
     steps = [runner.step(f) for f in frames]
     out, s1, v1 = _multistep(SmallNet(), frames)
-    for t, (layers, _, readout) in enumerate(steps):
+    for t, (layers, _, readout, _) in enumerate(steps):
         sn1 = layers[0]
         flat = (s1[t, 0].flatten() > 0.5).float().numpy()  # spikes are 1 - 6e-8 at times (surrogate trick)
         assert sn1.shape == (4, 24, 32)
@@ -44,7 +44,7 @@ def test_stateful_streaming_equals_multistep_forward():
         assert sn1.spiked[1000] == bool(flat[1000])
         lo = max(0, t - 4)
         np.testing.assert_allclose(readout, out[lo : t + 1, 0].mean(0).numpy(), rtol=1e-6)
-    assert any(layers[0].spike_count > 0 for layers, _, _ in steps)
+    assert any(layers[0].spike_count > 0 for layers, _, _, _ in steps)
 
 
 def test_window_mode_reevaluates_last_T_frames():
@@ -55,7 +55,7 @@ def test_window_mode_reevaluates_last_T_frames():
     assert runner.mode == "window" and runner.window_T == T
     zero = np.zeros_like(frames[0])
     for k, f in enumerate(frames):
-        layers, attention, readout = runner.step(f)
+        layers, attention, readout, _ = runner.step(f)
         window = ([zero] * T + frames[: k + 1])[-T:]
         out, s1, _ = _multistep(AttentionNet(T=T), window)
         np.testing.assert_allclose(readout, out[:, 0].mean(0).numpy(), rtol=1e-6)

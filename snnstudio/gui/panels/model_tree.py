@@ -6,9 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from snnstudio.engine.models import model_choices
 from snnstudio.engine.runner import ModelInfo
 
-MODEL_CHOICES = ("default", "tiny")
 
 
 class ModelPanel(QWidget):
@@ -19,7 +19,7 @@ class ModelPanel(QWidget):
         lay.setContentsMargins(8, 6, 8, 6)
         row = QHBoxLayout()
         self.choice = QComboBox()
-        self.choice.addItems(MODEL_CHOICES)
+        self.choice.addItems(model_choices())
         self.choice.activated.connect(lambda i: model.set_model(self.choice.itemText(i)))
         row.addWidget(QLabel("model"))
         row.addWidget(self.choice, 1)
