@@ -1,6 +1,7 @@
 """The recording the studio opens when it is given nothing to open.
 
-``snnstudio.events.synthetic.make_demo_recording`` where it is installed; until then a short
+The bundled recording in ``resources/demo`` when there is one; else
+``snnstudio.events.synthetic.make_demo_recording`` where it is installed; else a short
 in-memory recording of a bar sweeping round the sensor centre (ON events on its leading edge,
 OFF on its trailing edge, plus background noise), generated vectorised in a few milliseconds.
 """
@@ -8,6 +9,7 @@ OFF on its trailing edge, plus background noise), generated vectorised in a few 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import numpy as np
 
@@ -49,8 +51,22 @@ def rotating_bar_recording(
     )
 
 
+def bundled_demo_files() -> list[Path]:
+    """Recordings in ``resources/demo`` beside the package (the repository layout)."""
+    folder = Path(__file__).resolve().parents[2] / "resources" / "demo"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json", ".csv"))
+
+
 def demo_recording() -> EventRecording:
-    """The synthetic gesture demo where available, else :func:`rotating_bar_recording`."""
+    """The bundled demo recording (``resources/demo``) where there is one, else the synthetic
+    gesture demo where available, else :func:`rotating_bar_recording`."""
+    files = bundled_demo_files()
+    if files:
+        from snnstudio.events.io import read_events
+
+        return read_events(files[0])
     try:
         synth = importlib.import_module("snnstudio.events.synthetic")
         return synth.make_demo_recording()

@@ -68,6 +68,14 @@ class SessionState:
     extra: dict = field(default_factory=dict)
 
 
+LIVE_KINDS = ("camera", "webcam", "network", "video", "synthetic")
+
+
+def _is_live_spec(spec: str) -> bool:
+    """``camera``, ``webcam:1``, ``network:HOST:PORT``, ``synthetic`` ... (and not a file path)."""
+    return spec.split(":", 1)[0] in LIVE_KINDS and not Path(spec).exists()
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, SnnStudioError):
         return str(exc)
@@ -291,13 +299,20 @@ class Session:
                 traceback.print_exc()
 
     def _open(self, target, live: bool | None) -> None:
+        if isinstance(target, str) and _is_live_spec(target):
+            from snnstudio.events.sources import open_source
+
+            self._open(open_source(target), True)
+            self._state = replace(self._state, source_name=target)
+            self._publish_state()
+            return
         if isinstance(target, (str, Path)):
             path = Path(target)
-            if str(target) in ("demo", "synthetic"):
+            if str(target) == "demo":
                 from snnstudio.engine.demo import demo_recording
 
                 rec = demo_recording()
-                name = "synthetic demo"
+                name = rec.path.name if rec.path else "synthetic demo"
             else:
                 if not path.exists():
                     raise SourceError(f"{path}: no such file")
@@ -313,7 +328,7 @@ class Session:
             name = target.path.name if target.path else "recording in memory"
         elif isinstance(target, EventSource):
             windows = StreamWindows(target, live=True if live is None else live)
-            name = type(target).__name__
+            name = getattr(target, "name", None) or type(target).__name__
         else:
             raise SourceError(f"cannot open {type(target).__name__!r} as an event source")
         if windows.seekable and len(windows.recording) == 0:

@@ -45,16 +45,17 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
     return win
 
 
-def _demo_target(demo: str | None):
-    if demo in (None, "synthetic"):
+def _demo_target(demo: str | None) -> str:
+    """``None`` → the demo recording; ``synthetic`` → the live synthetic gesture source where
+    installed (else the demo recording); ``webcam`` / ``camera`` → that live source. Opening
+    happens on the session's worker, so a missing camera is a message, not a crash."""
+    if demo is None:
         return "demo"
-    from snnstudio.errors import SourceError
+    if demo == "synthetic":
+        import importlib.util
 
-    try:
-        from snnstudio.events.sources import open_source
-    except ImportError:
-        raise SourceError(f"--demo {demo}: live sources are not installed yet (snnstudio.events.sources.open_source)") from None
-    return open_source(demo)
+        return "synthetic" if importlib.util.find_spec("snnstudio.events.synthetic") else "demo"
+    return demo
 
 
 def run_gui(opts: GuiOptions) -> int:

@@ -203,3 +203,33 @@ def test_set_dt_changes_the_window_length():
         assert snap.t_end_us - snap.t_start_us == 25_000
     finally:
         s.close()
+
+
+def test_opens_a_file_written_by_events_io(tmp_path):
+    io = pytest.importorskip("snnstudio.events.io")
+    rec = random_recording()
+    path = tmp_path / "rec.aedat4"
+    io.write_events(path, rec)
+    s, msgs = _session()
+    try:
+        s.open(str(path))
+        s.step(5)
+        snap = s.wait_for(_at_least(4), 10)
+        assert msgs == [] and s.state.source_name == "rec.aedat4"
+        np.testing.assert_array_equal(snap.frame, count_frame(rec.time_slice(snap.t_start_us, snap.t_end_us), rec.sensor_size))
+    finally:
+        s.close()
+
+
+def test_a_corrupt_file_is_a_message(tmp_path):
+    pytest.importorskip("snnstudio.events.io")
+    path = tmp_path / "broken.aedat4"
+    path.write_bytes(b"#!AER-DAT4.0\r\n" + b"\x00garbage" * 10)
+    s, msgs = _session()
+    try:
+        s.open(str(path))
+        s.sync()
+        assert len(msgs) == 1 and "broken.aedat4" in msgs[0]
+        assert s.latest() is None
+    finally:
+        s.close()
