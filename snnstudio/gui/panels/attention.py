@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
 
 
 class AttentionPanel(QWidget):
@@ -33,8 +34,7 @@ class AttentionPanel(QWidget):
         for i, a in enumerate(snap.attention):
             self.view.addLabel(f"<b>{a.name}</b>", row=i, col=0)
             ta_plot = self.view.addPlot(row=i, col=1, title="TA over T")
-            ta_plot.setMouseEnabled(False, False)
-            ta_plot.hideButtons()
+            quiet(ta_plot)
             ta_plot.setYRange(0, 1)
             ta = pg.BarGraphItem(x=[], height=[], width=0.8, brush=t.accent)
             ta_plot.addItem(ta)
@@ -50,6 +50,8 @@ class AttentionPanel(QWidget):
         self._key = tuple(a.name for a in snap.attention)
 
     def draw(self, snap: Snapshot) -> None:
+        if not self.isVisible():
+            return
         has = bool(snap.attention)
         self.empty.setVisible(not has)
         self.view.setVisible(has)

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
 
 HISTORY = 300
 
@@ -61,12 +62,14 @@ class LayerRow:
         self.chan.setColorMap(pg.colormap.get("viridis"))
         self.chan_box.addItem(self.chan)
         self.rate_plot = lw.addPlot(row=row, col=3)
-        self.rate_plot.setMouseEnabled(False, False)
-        self.rate_plot.hideButtons()
+        quiet(self.rate_plot)
         self.rate_plot.setYRange(0, 0.2)
-        self.rate_plot.getAxis("bottom").setStyle(showValues=False)
+        self.rate_plot.hideAxis("bottom")
+        self.rate_top = 0.2
         self.rate_plot.getAxis("left").setWidth(36)
         self.rate_curve = self.rate_plot.plot(pen=pg.mkPen(t.accent, width=1.5))
+        self.rate_plot.setXRange(0, HISTORY, padding=0)
+        self.rate_plot.setYRange(0, self.rate_top, padding=0)
         self.fmap_box = lw.addViewBox(row=row, col=4, enableMouse=False, invertY=True, lockAspect=True)
         self.fmap = ClickableImage(self._fmap_click)
         self.fmap.setLookupTable(_lut(t.base, t.on))
@@ -105,9 +108,11 @@ class LayerRow:
         r = self._ordered(self.rates)
         n = min(self.count, HISTORY)
         self.rate_curve.setData(np.arange(n), r[HISTORY - n :])
-        self.rate_plot.setXRange(0, HISTORY, padding=0)
         top = float(r.max()) if n else 0.0
-        self.rate_plot.setYRange(0, max(0.05, top * 1.15), padding=0)
+        nice = next((v for v in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if top * 1.1 <= v), 1.0)
+        if nice != self.rate_top:  # re-range (and re-draw the axis) only when the scale changes
+            self.rate_top = nice
+            self.rate_plot.setYRange(0, nice, padding=0)
         fm = self.last.feature_map
         if fm is not None and fm.size:
             k, h, w = fm.shape
@@ -171,8 +176,9 @@ class LayersPanel(QWidget):
                 row = self.rows.get(layer.name)
                 if row is not None:
                     row.push(layer)
-        for row in self.rows.values():
-            row.draw()
+        if self.isVisible():
+            for row in self.rows.values():
+                row.draw()
 
     def follow(self, layer: str, index: int) -> None:
         self.model.follow(layer, index)

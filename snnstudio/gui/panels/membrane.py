@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
 
 HISTORY = 400
 MAX_FOLLOWED = 4
@@ -41,8 +42,7 @@ class MembranePanel(QWidget):
         top.addWidget(clear)
         lay.addLayout(top)
         self.plot = pg.PlotWidget()
-        self.plot.setMouseEnabled(False, False)
-        self.plot.hideButtons()
+        quiet(self.plot)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "membrane h")
         self.plot.showGrid(x=True, y=True, alpha=0.15)

@@ -37,6 +37,8 @@ class MetricsPanel(QWidget):
         item.setText(text)
 
     def draw(self, s: Snapshot) -> None:
+        if not self.isVisible():
+            return
         if self.table.rowCount() != len(s.layers):
             self.table.setRowCount(len(s.layers))
         for r, layer in enumerate(s.layers):

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
 
 HISTORY = 300
 
@@ -37,8 +38,7 @@ class OutputPanel(QWidget):
         grid.addWidget(self.accuracy, 1, 1)
         lay.addLayout(grid)
         self.bars_plot = pg.PlotWidget()
-        self.bars_plot.setMouseEnabled(False, False)
-        self.bars_plot.hideButtons()
+        quiet(self.bars_plot)
         self.bars_plot.setYRange(0, 1)
         self.bars_plot.setLabel("left", "probability")
         self.bars_plot.getAxis("left").enableAutoSIPrefix(False)
@@ -46,9 +46,10 @@ class OutputPanel(QWidget):
         self.bars_plot.addItem(self.bars)
         lay.addWidget(self.bars_plot, 3)
         self.conf_plot = pg.PlotWidget()
-        self.conf_plot.setMouseEnabled(False, False)
-        self.conf_plot.hideButtons()
-        self.conf_plot.setYRange(0, 1)
+        quiet(self.conf_plot)
+        self.conf_plot.setYRange(0, 1, padding=0)
+        self.conf_plot.setXRange(0, HISTORY, padding=0)
+        self.conf_plot.hideAxis("bottom")
         self.conf_plot.setLabel("left", "confidence")
         self.conf_curve = self.conf_plot.plot(pen=pg.mkPen(t.on, width=1.5))
         lay.addWidget(self.conf_plot, 2)
@@ -57,6 +58,9 @@ class OutputPanel(QWidget):
         self.labelled = 0
         self._names: tuple[str, ...] = ()
         self.heights = np.zeros(0, np.float32)
+        self._bars_key = None
+        self._brushes = []
+        self._top = None
         model.snapshots.connect(self.push)
         model.snapshot.connect(self.draw)
 
@@ -79,10 +83,17 @@ class OutputPanel(QWidget):
         t = theme.current()
         p = s.probabilities if s.probabilities is not None else np.zeros(0)
         self.heights = np.asarray(p)
-        brushes = [pg.mkBrush(t.on if i == s.predicted else t.accent) for i in range(p.size)]
-        self.bars.setOpts(x=np.arange(p.size), height=p, width=0.7, brushes=brushes)
-        self.bars_plot.setXRange(-0.6, max(p.size, 1) - 0.4, padding=0)
-        self.bars_plot.setYRange(0, max(0.3, float(p.max(initial=0)) * 1.1), padding=0)
+        if not self.isVisible():
+            return
+        if (p.size, s.predicted) != self._bars_key:
+            self._bars_key = (p.size, s.predicted)
+            self._brushes = [pg.mkBrush(t.on if i == s.predicted else t.accent) for i in range(p.size)]
+            self.bars_plot.setXRange(-0.6, max(p.size, 1) - 0.4, padding=0)
+        self.bars.setOpts(x=np.arange(p.size), height=p, width=0.7, brushes=self._brushes)
+        top = next((v for v in (0.25, 0.5, 1.0) if float(p.max(initial=0)) * 1.05 <= v), 1.0)
+        if top != self._top:
+            self._top = top
+            self.bars_plot.setYRange(0, top, padding=0)
         self._set_ticks(s.class_names or tuple(str(i) for i in range(p.size)))
         if s.predicted is None:
             self.predicted.setText("—")
@@ -98,4 +109,3 @@ class OutputPanel(QWidget):
         if self.labelled:
             self.accuracy.setText(f"running accuracy: {100 * self.correct / self.labelled:.1f} % of {self.labelled} steps")
         self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))
-        self.conf_plot.setXRange(0, HISTORY, padding=0)
