@@ -59,6 +59,9 @@ class RecordingWindows:
         if not self.class_names and recording.labels:
             named = {lb.class_id: lb.name for lb in recording.labels if lb.name}
             self.class_names = named or None
+        # a contiguous copy of the timestamps: searchsorted on the strided field view would copy
+        # the whole column on every call (10 ms per window for 6 M events)
+        self._t = np.ascontiguousarray(recording.events["t"])
         self.start_us = recording.t_start_us or 0
         self.end_us = (recording.t_end_us or 0) + 1
         self.cursor_us = self.start_us
@@ -75,7 +78,8 @@ class RecordingWindows:
             return None
         t0, t1 = self.cursor_us, self.cursor_us + dt_us
         self.cursor_us = t1
-        return Window(self.recording.time_slice(t0, t1), t0, t1, self.label_at((t0 + t1) // 2))
+        i0, i1 = np.searchsorted(self._t, [t0, t1], side="left")
+        return Window(self.recording.events[i0:i1], t0, t1, self.label_at((t0 + t1) // 2))
 
     def seek(self, t_us: int) -> None:
         self.cursor_us = int(min(max(t_us, self.start_us), self.end_us))
