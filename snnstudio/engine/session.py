@@ -104,6 +104,8 @@ class Session:
         self._windows: RecordingWindows | StreamWindows | None = None
         self._runner: ModelRunner | None = None
         self._model_spec = None
+        self._companions: list[ModelRunner] = []
+        self._compare_specs: list = []
         self._playing = False
         self._pending_steps = 0
         self._index = 0
@@ -172,6 +174,11 @@ class Session:
     def set_model(self, spec=None) -> None:
         """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
         self._q.put(lambda: self._set_model(spec))
+
+    def set_compare(self, specs) -> None:
+        """Run up to 3 more models in lock-step on the same frames (``[]`` stops comparing); their
+        snapshots ride along in ``Snapshot.compare``."""
+        self._q.put(lambda: self._set_compare(list(specs)))
 
     def play(self) -> None:
         self._q.put(lambda: self._set_playing(True))
@@ -340,18 +347,21 @@ class Session:
         self._state = replace(self._state, source_name=name, ended=False)
         if self._runner is None or self._runner.sensor_hw != (windows.sensor_size[1], windows.sensor_size[0]):
             self._set_model(self._model_spec)
+            if self._compare_specs:
+                self._set_compare(self._compare_specs)
         else:
-            self._runner.reset()
+            for r in self._runners():
+                r.reset()
         self._latest = None
         self._anchor = None
         self._publish_state()
 
-    def _set_model(self, spec) -> None:
+    def _build_runner(self, spec) -> ModelRunner:
         from snnstudio.engine.models import load_model
 
         loaded = load_model(spec)
         size = self._windows.sensor_size if self._windows is not None else (128, 128)
-        runner = ModelRunner(
+        return ModelRunner(
             loaded.module,
             name=loaded.name,
             class_names=loaded.class_names,
@@ -360,8 +370,20 @@ class Session:
             feature_channels=self.config.feature_channels,
             sensor_hw=(size[1], size[0]),
         )
-        self._runner, self._model_spec = runner, spec
+
+    def _set_model(self, spec) -> None:
+        self._runner, self._model_spec = self._build_runner(spec), spec
         self._restart_stream()
+
+    def _set_compare(self, specs) -> None:
+        if len(specs) > 3:
+            raise SnnStudioError(f"compare runs up to 4 models side by side, got {1 + len(specs)}")
+        self._companions = [self._build_runner(spec) for spec in specs]
+        self._compare_specs = list(specs)
+        self._restart_stream()
+
+    def _runners(self) -> list[ModelRunner]:
+        return ([self._runner] if self._runner is not None else []) + self._companions
 
     def _restart_stream(self) -> None:
         """Re-prime the model at the current position (after dt/T/model changes)."""
@@ -371,7 +393,8 @@ class Session:
         if w is not None and w.seekable and w.cursor_us is not None and self._latest is not None:
             self._seek(self._latest.t_start_us, show=False)
         else:
-            self._runner.reset()
+            for r in self._runners():
+                r.reset()
         self._anchor = None
         self._publish_state()
 
@@ -391,19 +414,25 @@ class Session:
         runner = self._runner_or_raise()
         dt = self.config.dt_us
         t_us = int(min(max(t_us, w.start_us), w.end_us - 1))
-        runner.reset()
-        # prime: the model sees the T windows before the target, as if it had played up to it
-        k = min(runner.window_T, max(0, (t_us - w.start_us) // dt))
+        runners = self._runners()
+        for r in runners:
+            r.reset()
+        # prime: the models see the T windows before the target, as if they had played up to it
+        k = min(max(r.window_T for r in runners), max(0, (t_us - w.start_us) // dt))
         w.seek(t_us - k * dt)
-        for _ in range(k):
+        for i in range(k):
             win = w.next_window(dt)
-            frame = runner._prepare(count_frame(win.events, w.sensor_size))
-            if runner.mode == "window":
-                runner._frames.append(frame)
-            else:
-                runner.step(count_frame(win.events, w.sensor_size))
-        if runner.ops is not None:
-            runner.ops.clear()
+            counts = count_frame(win.events, w.sensor_size)
+            for r in runners:
+                if i < k - r.window_T:
+                    continue
+                if r.mode == "window":
+                    r._frames.append(r._prepare(counts))
+                else:
+                    r.step(counts)
+        for r in runners:
+            if r.ops is not None:
+                r.ops.clear()
         w.seek(t_us)
         self._anchor = None
         self._state = replace(self._state, ended=False)
@@ -470,7 +499,8 @@ class Session:
         if win is None:
             if self.config.loop and w.seekable:
                 w.seek(w.start_us)
-                runner.reset()
+                for r in self._runners():
+                    r.reset()
                 self._anchor = None
                 win = w.next_window(dt)
             if win is None:
@@ -480,19 +510,34 @@ class Session:
                 return
         t0 = time.perf_counter()
         frame = count_frame(win.events, w.sensor_size)
+        counters = self._count(len(win.events), dt)
+        self._dropped += win.dropped
+        snap = self._snapshot(runner, win, frame, t0, counters)
+        if self._companions:
+            others = tuple(self._snapshot(r, win, frame, time.perf_counter(), counters, share_frame=snap.frame) for r in self._companions)
+            snap = replace(snap, compare=others)
+        self._index += 1
+        with self._cond:
+            self._latest = snap
+            self._cond.notify_all()
+        self._state = replace(self._state, cursor_us=w.cursor_us)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+    def _snapshot(self, runner: ModelRunner, win, frame, t0: float, counters: Counters, share_frame=None) -> Snapshot:
+        """Run ``runner`` on this window's frame and package what the GUI draws."""
+        w = self._windows
         layers, attention, readout, (sops, energy) = runner.step(frame)
         probs = rates_to_probabilities(readout)
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
         total_neurons = sum(layer.n_neurons for layer in layers)
         latency = (time.perf_counter() - t0) * 1e3
-        self._dropped += win.dropped
-        counters = self._count(len(win.events), dt)
-        snap = Snapshot(
+        return Snapshot(
             index=self._index,
             t_start_us=win.t_start_us,
             t_end_us=win.t_end_us,
-            frame=frozen(frame),
+            frame=share_frame if share_frame is not None else frozen(frame),
             n_events=len(win.events),
             layers=layers,
             attention=attention,
@@ -514,13 +559,6 @@ class Session:
             recording_end_us=w.end_us,
             model_name=runner.name,
         )
-        self._index += 1
-        with self._cond:
-            self._latest = snap
-            self._cond.notify_all()
-        self._state = replace(self._state, cursor_us=w.cursor_us)
-        if self.on_snapshot is not None:
-            self.on_snapshot(snap)
 
     def _count(self, n_events: int, dt_us: int) -> Counters:
         now = time.perf_counter()

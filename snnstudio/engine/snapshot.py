@@ -110,6 +110,8 @@ class Snapshot:
     recording_start_us: int | None = None
     recording_end_us: int | None = None
     model_name: str = ""
+    #: the same window through the compared models (lock-step), each a full snapshot
+    compare: tuple[Snapshot, ...] = ()
 
     @property
     def time_us(self) -> int:
