@@ -21,6 +21,7 @@ from snnstudio.gui.session_model import SessionModel
 class GuiOptions:
     path: str | None = None
     model: str | None = None
+    compare: tuple[str, ...] = ()
     demo: str | None = None
     screenshot: str | None = None
     quit_after: float | None = None
@@ -39,6 +40,9 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
     win = MainWindow(model, settings)
     model.start()
     model.set_model(opts.model)
+    if opts.compare:
+        model.set_compare(list(opts.compare))
+        win.docks["Compare"].raise_()
     target = opts.path or _demo_target(opts.demo)
     model.open(target)
     model.play()

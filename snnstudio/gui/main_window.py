@@ -18,6 +18,7 @@ from snnstudio.engine.session import SessionState
 from snnstudio.gui import theme
 from snnstudio.gui.message_bar import MessageBar
 from snnstudio.gui.panels.attention import AttentionPanel
+from snnstudio.gui.panels.compare import ComparePanel
 from snnstudio.gui.panels.events import EventsPanel
 from snnstudio.gui.panels.layers import LayersPanel
 from snnstudio.gui.panels.membrane import MembranePanel
@@ -27,7 +28,7 @@ from snnstudio.gui.panels.output import OutputPanel
 from snnstudio.gui.panels.source import SourcePanel
 from snnstudio.gui.session_model import SessionModel
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.attention = AttentionPanel(model)
         self.layers = LayersPanel(model)
         self.membrane = MembranePanel(model)
+        self.compare = ComparePanel(model)
         self.docks: dict[str, QDockWidget] = {}
         left, right, bottom = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea
         for title, widget, area in (
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
             ("Attention", self.attention, right),
             ("Layers", self.layers, bottom),
             ("Membrane", self.membrane, bottom),
+            ("Compare", self.compare, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{title.lower()}")
@@ -74,7 +77,9 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.splitDockWidget(self.docks["Layers"], self.docks["Membrane"], Qt.Horizontal)
         self.tabifyDockWidget(self.docks["Model"], self.docks["Metrics"])
+        self.tabifyDockWidget(self.docks["Membrane"], self.docks["Compare"])
         self.docks["Model"].raise_()
+        self.docks["Membrane"].raise_()
         self._default_state = None
 
         self._build_actions()

@@ -110,6 +110,9 @@ class SessionModel(QObject):
     def set_model(self, spec) -> None:
         self.session.set_model(spec)
 
+    def set_compare(self, specs) -> None:
+        self.session.set_compare(specs)
+
     def play(self) -> None:
         self.session.play()
 

@@ -220,3 +220,16 @@ def test_screenshot_needs_quit_after():
     r = subprocess.run([sys.executable, "-m", "snnstudio", "gui", "--screenshot", "x.png"], capture_output=True, text=True,
                        env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert r.returncode == 1 and "--quit-after" in r.stderr
+
+
+def test_compare_panel_shows_one_row_per_model(window, qtbot):
+    win = window
+    win.model.set_compare(["tiny"])
+    win.docks["Compare"].raise_()
+    win.model.step(6)
+    snap = _wait_index(qtbot, win, 5)
+    assert len(snap.compare) == 1
+    qtbot.waitUntil(lambda: win.compare.table.rowCount() == 2, timeout=5000)
+    assert [win.compare.table.item(r, 0).text() for r in range(2)] == ["tiny", "tiny"]
+    # same weights (seeded), same frames: the two rows agree on every step
+    assert win.compare.table.item(1, 9).text() == "100"
