@@ -62,6 +62,20 @@ def _demo_target(demo: str | None) -> str:
     return demo
 
 
+def _route_exceptions_to(win) -> None:
+    """An exception escaping a Qt slot is printed and shown in the message bar; the app goes on."""
+    import traceback
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        try:
+            win.show_message(f"internal error: {kind.__name__}: {value}")
+        except Exception:
+            pass
+
+    sys.excepthook = hook
+
+
 def run_gui(opts: GuiOptions) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("snnstudio")
@@ -72,6 +86,7 @@ def run_gui(opts: GuiOptions) -> int:
 
         app.setWindowIcon(QIcon(str(icon)))
     win = build_window(opts, app)
+    _route_exceptions_to(win)
     win.show()
     if opts.quit_after is not None:
         def finish():

@@ -39,6 +39,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("snnstudio")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
+        # the right column (output, attention) runs the full height; the bottom row stops at it
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self.setCorner(Qt.TopRightCorner, Qt.RightDockWidgetArea)
 
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -91,10 +94,10 @@ class MainWindow(QMainWindow):
         model.fps_changed.connect(lambda f: self.fps_label.setText(f"display {f:.0f} FPS"))
         self._followed_any = False
         self.resize(1600, 1000)
-        self.resizeDocks([self.docks["Source"], self.docks["Output"]], [330, 380], Qt.Horizontal)
+        self.resizeDocks([self.docks["Source"], self.docks["Output"]], [320, 400], Qt.Horizontal)
         self.resizeDocks([self.docks["Layers"]], [420], Qt.Vertical)
-        self.resizeDocks([self.docks["Layers"], self.docks["Membrane"]], [1000, 600], Qt.Horizontal)
-        self.resizeDocks([self.docks["Output"], self.docks["Attention"]], [420, 260], Qt.Vertical)
+        self.resizeDocks([self.docks["Layers"], self.docks["Membrane"]], [720, 480], Qt.Horizontal)
+        self.resizeDocks([self.docks["Output"], self.docks["Attention"]], [520, 420], Qt.Vertical)
         self.resizeDocks([self.docks["Source"], self.docks["Model"]], [260, 340], Qt.Vertical)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self.restore_layout()

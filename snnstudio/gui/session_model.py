@@ -49,7 +49,6 @@ class SessionModel(QObject):
             on_message=self.message.emit,
             on_state=self._on_state,
         )
-        self.state: SessionState = self.session.state
         self.last: Snapshot | None = None
         self.display_fps = 0.0
         self._draw_times: deque[float] = deque(maxlen=120)
@@ -76,8 +75,13 @@ class SessionModel(QObject):
         self.timer.stop()
         self.session.close()
 
+    @property
+    def state(self) -> SessionState:
+        """The newest session state (the worker replaces it atomically; views that must react
+        to changes listen to ``state_changed``)."""
+        return self.session.state
+
     def _track_model(self, state: SessionState) -> None:
-        self.state = state
         info = state.model
         key = None if info is None else (info.name, info.layers, info.window_T, tuple(m.enabled for m in info.modules))
         if key != self._model_key:

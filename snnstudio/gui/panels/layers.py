@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from snnstudio.gui import theme
 from snnstudio.gui.plots import quiet
 
-HISTORY = 300
+HISTORY = 200
 
 
 def _lut(a: str, b: str) -> np.ndarray:
@@ -53,6 +53,7 @@ class LayerRow:
         self.panel = panel
         lw = panel.view
         self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
+        self.title.setMaximumWidth(150)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
         self.raster = ClickableImage(self._raster_click, autoDownsample=True)
         self.raster.setLookupTable(_lut(t.base, t.spike))
@@ -85,8 +86,10 @@ class LayerRow:
     def push(self, layer) -> None:
         if self.spikes is None or self.spikes.shape[0] != layer.raster.size:
             self.spikes = np.zeros((layer.raster.size, HISTORY), np.uint8)
+            self.raster_box.setRange(xRange=(0, HISTORY), yRange=(0, layer.raster.size), padding=0)
         if self.chans is None or self.chans.shape[0] != layer.channel_rates.size:
             self.chans = np.zeros((layer.channel_rates.size, HISTORY), np.float32)
+            self.chan_box.setRange(xRange=(0, HISTORY), yRange=(0, layer.channel_rates.size), padding=0)
         self.index = layer.raster_index
         p = self.ptr
         self.spikes[:, p] = layer.raster
@@ -97,6 +100,10 @@ class LayerRow:
         self.last = layer
 
     def _ordered(self, a: np.ndarray) -> np.ndarray:
+        """Oldest to newest; while the history is not full, only the steps seen so far (so the
+        raster grows from the left, then scrolls)."""
+        if self.count < HISTORY:
+            return a[..., : self.count]
         return np.concatenate([a[..., self.ptr :], a[..., : self.ptr]], axis=-1)
 
     def draw(self) -> None:
@@ -106,9 +113,8 @@ class LayerRow:
         ch = self._ordered(self.chans)
         self.chan.setImage(ch, autoLevels=False, levels=(0.0, max(1e-3, float(ch.max()))))
         r = self._ordered(self.rates)
-        n = min(self.count, HISTORY)
-        self.rate_curve.setData(np.arange(n), r[HISTORY - n :])
-        top = float(r.max()) if n else 0.0
+        self.rate_curve.setData(np.arange(r.size), r)
+        top = float(r.max()) if r.size else 0.0
         nice = next((v for v in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if top * 1.1 <= v), 1.0)
         if nice != self.rate_top:  # re-range (and re-draw the axis) only when the scale changes
             self.rate_top = nice
@@ -119,6 +125,8 @@ class LayerRow:
             tiled = np.ones((h, k * (w + 1) - 1), np.float32) * 0.15
             for i in range(k):
                 tiled[:, i * (w + 1) : i * (w + 1) + w] = fm[i]
+            if self.fmap_shape != (k, h, w):
+                self.fmap_box.setRange(xRange=(0, tiled.shape[1]), yRange=(0, h), padding=0)
             self.fmap_shape = (k, h, w)
             self.fmap.setImage(tiled, autoLevels=False, levels=(0, 1))
 

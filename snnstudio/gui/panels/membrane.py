@@ -1,6 +1,6 @@
 """Membrane panel: the membrane potential ``h`` (before reset) of followed neurons over time,
-against their threshold (dashed), with a tick where the neuron fired. x is stream time in s
-relative to now."""
+against their threshold (dashed), with a tick where the neuron fired. x is time in s before now,
+counted in steps (so it stays monotonic when a recording loops or is seeked)."""
 
 from __future__ import annotations
 
@@ -90,17 +90,18 @@ class MembranePanel(QWidget):
             for layer in snap.layers:
                 for idx, v in layer.membrane.items():
                     tr = self.traces.setdefault((layer.name, idx), Trace())
-                    tr.t.append(snap.t_end_us)
+                    tr.t.append(snap.index)
                     tr.v.append(v)
                     tr.s.append(layer.spiked.get(idx, False))
                     tr.threshold = layer.threshold
         if not snaps or not self.traces:
             return
         self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
-        now = snaps[-1].t_end_us
+        now = snaps[-1].index
+        dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
         for key, tr in self.traces.items():
             curve, marks = self._curve(key)
-            t = (np.fromiter(tr.t, np.float64) - now) / 1e6
+            t = (np.fromiter(tr.t, np.float64) - now) * dt_s
             v = np.fromiter(tr.v, np.float64)
             s = np.fromiter(tr.s, bool)
             curve.setData(t, v)

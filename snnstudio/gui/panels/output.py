@@ -39,10 +39,10 @@ class OutputPanel(QWidget):
         lay.addLayout(grid)
         self.bars_plot = pg.PlotWidget()
         quiet(self.bars_plot)
-        self.bars_plot.setYRange(0, 1)
-        self.bars_plot.setLabel("left", "probability")
-        self.bars_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=t.accent)
+        self.bars_plot.setLabel("bottom", "probability")
+        self.bars_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.bars_plot.invertY(True)
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, brush=t.accent)
         self.bars_plot.addItem(self.bars)
         lay.addWidget(self.bars_plot, 3)
         self.conf_plot = pg.PlotWidget()
@@ -52,7 +52,8 @@ class OutputPanel(QWidget):
         self.conf_plot.hideAxis("bottom")
         self.conf_plot.setLabel("left", "confidence")
         self.conf_curve = self.conf_plot.plot(pen=pg.mkPen(t.on, width=1.5))
-        lay.addWidget(self.conf_plot, 2)
+        self.conf_plot.setMaximumHeight(90)
+        lay.addWidget(self.conf_plot, 1)
         self.conf = deque(maxlen=HISTORY)
         self.correct = 0
         self.labelled = 0
@@ -77,7 +78,7 @@ class OutputPanel(QWidget):
     def _set_ticks(self, names: tuple[str, ...]) -> None:
         if names != self._names:
             self._names = names
-            self.bars_plot.getAxis("bottom").setTicks([[(i, n[:10]) for i, n in enumerate(names)]])
+            self.bars_plot.getAxis("left").setTicks([[(i, n.replace("_", " ")[:22]) for i, n in enumerate(names)]])
 
     def draw(self, s: Snapshot) -> None:
         t = theme.current()
@@ -88,12 +89,12 @@ class OutputPanel(QWidget):
         if (p.size, s.predicted) != self._bars_key:
             self._bars_key = (p.size, s.predicted)
             self._brushes = [pg.mkBrush(t.on if i == s.predicted else t.accent) for i in range(p.size)]
-            self.bars_plot.setXRange(-0.6, max(p.size, 1) - 0.4, padding=0)
-        self.bars.setOpts(x=np.arange(p.size), height=p, width=0.7, brushes=self._brushes)
+            self.bars_plot.setYRange(-0.6, max(p.size, 1) - 0.4, padding=0)
+        self.bars.setOpts(x0=np.zeros(p.size), y=np.arange(p.size), width=p, height=0.7, brushes=self._brushes)
         top = next((v for v in (0.25, 0.5, 1.0) if float(p.max(initial=0)) * 1.05 <= v), 1.0)
         if top != self._top:
             self._top = top
-            self.bars_plot.setYRange(0, top, padding=0)
+            self.bars_plot.setXRange(0, top, padding=0)
         self._set_ticks(s.class_names or tuple(str(i) for i in range(p.size)))
         if s.predicted is None:
             self.predicted.setText("—")
