@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo source when no PATH")
     p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
     p.add_argument("--T", type=int, default=16, help="time window in steps (default 16)")
-    p.add_argument("--theme", choices=("dark", "light"), default="dark")
+    p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme (default: the last used, else dark)")
     p.add_argument("--screenshot", metavar="PNG", help="save a PNG of the window before quitting")
     p.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
 

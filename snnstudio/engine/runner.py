@@ -360,7 +360,8 @@ class ModelRunner:
         )
 
     def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module]) -> AttentionSnapshot:
-        w = {k: _weights_of(p, k) for k, p in parts.items()}
+        on = bool(getattr(m, "enabled", True))
+        w = {k: _weights_of(p, k) if on else None for k, p in parts.items()}  # off: stale weights hidden
         return AttentionSnapshot(
             name=name or type(m).__name__,
             enabled=bool(getattr(m, "enabled", True)),

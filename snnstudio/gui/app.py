@@ -25,7 +25,7 @@ class GuiOptions:
     demo: str | None = None
     screenshot: str | None = None
     quit_after: float | None = None
-    theme: str = "dark"
+    theme: str | None = None
     dt_ms: float = 10.0
     T: int = 16
     remember_layout: bool = True
@@ -34,9 +34,10 @@ class GuiOptions:
 def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindow:
     """The window over a started, playing session (the caller runs the event loop)."""
     app = app or QApplication.instance()
-    theme.apply(app, opts.theme)
-    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T))
     settings = QSettings("snnstudio", "snnstudio") if opts.remember_layout and not opts.screenshot else None
+    name = opts.theme or (settings.value("theme", "dark") if settings is not None else "dark")
+    theme.apply(app, name if name in theme.THEMES else "dark")
+    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T))
     win = MainWindow(model, settings)
     model.start()
     model.set_model(opts.model)

@@ -170,24 +170,29 @@ class MainWindow(QMainWindow):
         self.rt_label.setText(f"real-time ×{c.realtime_factor:.2f}" + (f"  ·  dropped {c.dropped:,}" if c.dropped else ""))
 
     def _auto_follow(self, snaps) -> None:
-        """Follow the busiest sampled neuron of the first layer once there is some history,
+        """Follow the busiest sampled neuron of the first layer that fires, once there is history,
         so the Membrane panel is never empty on a first look."""
         if self._followed_any or not self.layers.rows:
             return
-        row = next(iter(self.layers.rows.values()))
-        if row.count < 30 or row.spikes is None or row.index is None:
-            return
-        counts = row.spikes.sum(axis=1)
-        if counts.max() == 0:
-            return
-        self._followed_any = True
-        self.layers.follow(row.name, int(row.index[int(np.argmax(counts))]))
+        for row in self.layers.rows.values():  # the first layer whose sampled neurons fire
+            if row.count < 30 or row.spikes is None or row.index is None:
+                return
+            counts = row.spikes.sum(axis=1)
+            if counts.max() > 0:
+                self._followed_any = True
+                self.layers.follow(row.name, int(row.index[int(np.argmax(counts))]))
+                return
 
     def toggle_theme(self) -> None:
         from PySide6.QtWidgets import QApplication
 
-        theme.apply(QApplication.instance(), "light" if theme.current().name == "dark" else "dark")
-        self.show_message(f"{theme.current().name} theme: plots pick it up as they redraw; restart for a full switch")
+        import pyqtgraph as pg
+
+        t = theme.apply(QApplication.instance(), "light" if theme.current().name == "dark" else "dark")
+        for view in self.findChildren(pg.GraphicsView):
+            view.setBackground(t.base)
+        if self.settings is not None:
+            self.settings.setValue("theme", t.name)
 
     # ------------------------------------------------------------------ files and layout
     def dragEnterEvent(self, ev) -> None:

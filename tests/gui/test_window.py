@@ -233,3 +233,61 @@ def test_compare_panel_shows_one_row_per_model(window, qtbot):
     assert [win.compare.table.item(r, 0).text() for r in range(2)] == ["tiny", "tiny"]
     # same weights (seeded), same frames: the two rows agree on every step
     assert win.compare.table.item(1, 9).text() == "100"
+
+
+def test_a_missing_camera_is_a_message_not_a_crash(window, qtbot):
+    win = window
+    win.source.live.setText("network:127.0.0.1:1")  # nothing listens on port 1
+    win.source._open_live()
+    qtbot.waitUntil(lambda: win.message_bar.isVisible(), timeout=15_000)
+    assert win.message_bar.text
+    win.model.open(win.rec)
+    win.model.step(2)
+    assert _wait_index(qtbot, win, 1).t_end_us > 0
+
+
+def test_attention_panel_draws_the_zoo_nets_weights(qtbot):
+    pytest.importorskip("snnstudio.snn.zoo")
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.gui.main_window import MainWindow
+    from snnstudio.gui.session_model import SessionModel
+
+    from conftest import bar_recording
+
+    model = SessionModel(SessionConfig(realtime=False))
+    win = MainWindow(model, settings=None)
+    qtbot.addWidget(win)
+    win.show()
+    model.start()
+    try:
+        from snnstudio.snn import zoo
+
+        model.set_model(zoo.build_model(zoo.default_config("ma_snn_gesture_small", T=4)))
+        model.open(bar_recording(size=(128, 128)))
+        model.step(3)
+        qtbot.waitUntil(lambda: model.last is not None and model.last.index >= 2, timeout=20_000)
+        qtbot.waitUntil(lambda: win.attention.shown is not None, timeout=5000)
+        a = model.last.attention[0]
+        assert win.attention.shown == a.name == "conv1.attention"
+        np.testing.assert_allclose(win.attention.ca.image[0], a.ca)
+        np.testing.assert_allclose(win.attention.sa.image, a.sa)
+        assert win.attention.block.count() == len(model.last.attention)
+        # switching the block off in the model tree reaches the model and the snapshot
+        item = win.model_panel.items["conv1.attention"]
+        from PySide6.QtCore import Qt
+
+        item.setCheckState(0, Qt.Unchecked)
+        model.step(1)
+        qtbot.waitUntil(lambda: model.last.index >= 3, timeout=20_000)
+        off = model.last.attention[0]
+        assert not off.enabled and off.ta is None and off.sa is None
+        # the events view overlays the last block's spatial map when asked
+        win.events.show_attention.setChecked(True)
+        model.step(1)
+        qtbot.waitUntil(lambda: model.last.index >= 4, timeout=20_000)
+        qtbot.wait(100)
+        sa = next(x.sa for x in reversed(model.last.attention) if x.sa is not None)
+        assert win.events.overlay.isVisible()
+        np.testing.assert_allclose(win.events.overlay.image, sa)
+    finally:
+        model.close()

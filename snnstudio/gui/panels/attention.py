@@ -82,7 +82,7 @@ class AttentionPanel(QWidget):
         else:
             self.ta.setOpts(x=[], height=[], width=0.8)
         if a.ca is not None:
-            self.ca.setImage(np.asarray(a.ca)[:, None], autoLevels=False, levels=(0, 1))
+            self.ca.setImage(np.asarray(a.ca)[None, :], autoLevels=False, levels=(0, 1))  # 1 × C strip
             self.ca_box.setRange(xRange=(0, a.ca.size), yRange=(0, 1), padding=0)
         self.ca.setVisible(a.ca is not None)
         if a.sa is not None:

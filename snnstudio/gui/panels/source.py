@@ -1,4 +1,5 @@
-"""Source panel: what is playing (open a file — also by drag-and-drop on the window), the playback
+"""Source panel: what is playing (open a file — also by drag-and-drop on the window — or connect a
+live source by its spec: ``camera``, ``webcam``, ``network:HOST:PORT``, ``synthetic``), the playback
 bar (play/pause, step, seek, speed, loop) and the stream settings (step ``dt`` in ms, window T)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -55,6 +57,15 @@ class SourcePanel(QWidget):
         top.addWidget(self.open_button)
         top.addWidget(self.demo_button)
         lay.addLayout(top)
+        live = QHBoxLayout()
+        self.live = QLineEdit()
+        self.live.setPlaceholderText("live: camera · webcam · network:HOST:PORT · synthetic")
+        self.live.returnPressed.connect(self._open_live)
+        go = QPushButton("Connect")
+        go.clicked.connect(self._open_live)
+        live.addWidget(self.live, 1)
+        live.addWidget(go)
+        lay.addLayout(live)
 
         bar = QHBoxLayout()
         self.back = QToolButton()
@@ -115,6 +126,12 @@ class SourcePanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Open an event recording", "", FILE_FILTER)
         if path:
             self.model.open(path)
+
+    def _open_live(self) -> None:
+        spec = self.live.text().strip()
+        if spec:
+            self.model.open(spec)
+            self.model.play()
 
     def _slider_to_us(self, v: int) -> int | None:
         s = self._state
