@@ -119,6 +119,9 @@ def format_for_extension(path: str | Path) -> str:
     for fmt in FORMATS.values():
         if suffix in fmt.extensions and fmt.writer is not None:
             return fmt.name
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions:
+            raise UnknownFormatError(path, f"format {fmt.name!r} ({suffix}) can be read but not written")
     writable = sorted({e for f in FORMATS.values() if f.writer for e in f.extensions})
     raise UnknownFormatError(path, f"cannot tell the format to write from the extension {suffix or '(none)'!r}; "
                                    f"use one of {', '.join(writable)} or pass format=")

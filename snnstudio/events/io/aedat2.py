@@ -20,8 +20,8 @@ import numpy as np
 from snnstudio.errors import EventFileError, UnknownFormatError
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
+    BlockChecker,
     atomic_write,
-    check_events,
     warn_truncated,
 )
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -51,32 +51,51 @@ def _header(path: Path, buf) -> tuple[int, str | None]:
     return pos, sensor
 
 
-def _decode(raw: np.ndarray, wraps_before: int, last_ts: int | None) -> tuple[np.ndarray, int, int]:
-    """raw: [n, 2] big-endian u32 (address, timestamp). Returns (events, wraps, external count)."""
-    a = raw[:, 0].astype(np.uint32)
-    ts = raw[:, 1].astype(np.int64)
-    ext = (a & 0x8000) != 0
-    n_ext = int(np.count_nonzero(ext))
-    if n_ext:
-        a, ts = a[~ext], ts[~ext]
-    # unfold 32-bit wraps: a drop of more than half the range is a wrap, not disorder
-    prev = np.empty_like(ts)
-    if ts.shape[0]:
-        prev[0] = ts[0] if last_ts is None else last_ts
-        prev[1:] = ts[:-1]
-    jumps = np.cumsum(ts - prev < -(1 << 31)) + wraps_before
-    ev = np.empty(a.shape[0], dtype=EVENT_DTYPE)
-    ev["t"] = ts + (jumps << 32)
-    tmp = a >> 1
-    tmp &= 0x7F
-    ev["x"] = 127 - tmp.astype(np.int16)
-    np.right_shift(a, 8, out=tmp)
-    tmp &= 0x7F
-    ev["y"] = tmp
-    np.bitwise_and(a, 1, out=tmp)
-    ev["p"] = tmp
-    wraps = int(jumps[-1]) if jumps.shape[0] else wraps_before
-    return ev, wraps, n_ext
+_BLOCK = 1 << 15
+
+
+class _Decoder:
+    """Block decoder: big-endian (address, timestamp) pairs → checked, packed events."""
+
+    def __init__(self, path: Path):
+        self.checker = BlockChecker(path, SENSOR_SIZE)
+        self.wraps = 0
+        self.last_ts: int | None = None
+        self.external = 0
+
+    def block(self, raw: np.ndarray, out: np.ndarray) -> int:
+        """``raw``: [n, 2] '>u4' view. Writes into ``out``, returns the number of events."""
+        both = raw.view(">u8").ravel().astype(np.uint64)  # one byte-swapping pass: a << 32 | ts
+        a = (both >> np.uint64(32)).astype(np.uint32)
+        ts = (both & np.uint64(0xFFFFFFFF)).view(np.int64)
+        ext = a & 0x8000
+        if ext.any():
+            keep = ext == 0
+            self.external += int(keep.shape[0] - np.count_nonzero(keep))
+            a, ts = a[keep], ts[keep]
+        n = a.shape[0]
+        if n == 0:
+            return 0
+        # unfold 32-bit wraps: a drop of more than half the range is a wrap, not disorder
+        first = ts[0] if self.last_ts is None else self.last_ts
+        drops = np.flatnonzero(np.diff(ts, prepend=first) < -(1 << 31))
+        self.last_ts = int(ts[-1])
+        t = ts + (self.wraps << 32) if self.wraps else ts
+        if drops.shape[0]:
+            steps = np.zeros(n, dtype=np.int64)
+            steps[drops] = 1 << 32
+            t = t + np.cumsum(steps)
+            self.wraps += drops.shape[0]
+        x = (a >> 1) & 0x7F
+        x = 127 - x.astype(np.int16)
+        y = (a >> 8) & 0x7F
+        self.checker.check(t, x, y)
+        o = out[:n]
+        o["t"] = t
+        o["x"] = x
+        o["y"] = y
+        o["p"] = a & 1
+        return n
 
 
 def _open(path: Path):
@@ -97,28 +116,30 @@ def _open(path: Path):
 def read(path: str | Path) -> EventRecording:
     path = Path(path)
     raw, sensor = _open(path)
-    ev, _, n_ext = _decode(raw, 0, None)
-    if ev.shape[0] == 0:
+    out = np.empty(raw.shape[0], dtype=EVENT_DTYPE)
+    dec = _Decoder(path)
+    pos = 0
+    for k in range(0, raw.shape[0], _BLOCK):
+        pos += dec.block(raw[k : k + _BLOCK], out[pos:])
+    if pos == 0:
         raise EventFileError(path, "AEDAT 2.0 file holds no events")
-    check_events(ev, SENSOR_SIZE, path)
-    meta = {"external_events": n_ext} if n_ext else {}
-    return EventRecording(ev, SENSOR_SIZE, sensor=sensor, path=path, format="aedat2", meta=meta)
+    meta = {"external_events": dec.external} if dec.external else {}
+    return EventRecording(out[:pos], SENSOR_SIZE, sensor=sensor, path=path, format="aedat2", meta=meta)
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
     path = Path(path)
     raw, _ = _open(path)
-    wraps, last_ts, last_t, done = 0, None, None, 0
-    for k in range(0, raw.shape[0], chunk_events):
-        block = raw[k : k + chunk_events]
-        ev, wraps, _ = _decode(block, wraps, last_ts)
-        if block.shape[0]:
-            last_ts = int(block[-1, 1])
-        if ev.shape[0]:
-            check_events(ev, SENSOR_SIZE, path, done, last_t)
-            last_t = int(ev["t"][-1])
-            done += ev.shape[0]
-            yield ev
+    dec = _Decoder(path)
+    step = max(_BLOCK, chunk_events)
+    for k in range(0, raw.shape[0], step):
+        block = raw[k : k + step]
+        out = np.empty(block.shape[0], dtype=EVENT_DTYPE)
+        pos = 0
+        for j in range(0, block.shape[0], _BLOCK):
+            pos += dec.block(block[j : j + _BLOCK], out[pos:])
+        if pos:
+            yield out[:pos]
 
 
 def encode(events: np.ndarray) -> bytes:

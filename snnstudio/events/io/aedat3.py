@@ -5,7 +5,8 @@ Layout: ``#``-prefixed header lines up to ``#!END-HEADER``, then packets of a 28
 ``eventTSOverflow`` @12, ``eventCapacity`` @16, ``eventNumber`` @20, ``eventValid`` @24) followed by
 ``eventCapacity * eventSize`` bytes. Polarity events (type 1) are ``u32 data, u32 timestamp``:
 ``x = (d >> 17) & 0x1FFF``, ``y = (d >> 2) & 0x1FFF``, ``p = (d >> 1) & 1``, bit 0 = valid;
-``t = ts | overflow << 31`` (µs). Other packet types (special, frames, IMU) are skipped and
+``t = ts | overflow << 31`` (µs). Events whose valid bit is 0 are dropped, as the format
+specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other packet types (special, frames, IMU) are skipped and
 counted in ``meta["skipped_packets"]``.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
@@ -25,11 +26,8 @@ import numpy as np
 from snnstudio.errors import EventFileError
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
+    BlockChecker,
     atomic_write,
-    check_events,
-    check_inside,
-    check_sorted,
-    infer_sensor_size,
     warn_truncated,
 )
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -46,7 +44,8 @@ KNOWN_SENSORS = {
 }
 _SIZE_RE = re.compile(rb"#snnstudio-sensor-size:\s*(\d+)x(\d+)")
 _SOURCE_RE = re.compile(rb"#Source\s+\d+:\s*([^\r\n]+)")
-_BLOCK = 1 << 16  # events per decoding pass: temporaries stay in L2
+_BLOCK = 1 << 14  # events per decoding pass: temporaries stay in L2
+_GROUP = 1 << 20  # events gathered (copied out of the packets) at a time
 
 
 def _header(path: Path, buf) -> tuple[int, tuple[int, int] | None, str | None]:
@@ -102,58 +101,93 @@ def _packets(path: Path, buf, start: int) -> Iterator[tuple[int, int, int, int]]
         pos = end
 
 
-def _decode_block(pairs: np.ndarray, overflow: np.ndarray, out: np.ndarray, filter_valid: bool) -> int:
-    """Decode ``pairs`` ([n, 2] u32: data, ts) into ``out``; return the number of events kept."""
-    d = pairs[:, 0]
-    if filter_valid:
-        keep = (d & 1).astype(bool)
-        d = d[keep]
-        ts = pairs[:, 1][keep]
-        overflow = overflow[keep]
-    else:
-        ts = pairs[:, 1]
-    n = d.shape[0]
-    o = out[:n]
-    o["t"] = ts
-    o["t"] |= overflow
-    tmp = d >> 17
-    tmp &= 0x1FFF
-    o["x"] = tmp
-    np.right_shift(d, 2, out=tmp)
-    tmp &= 0x1FFF
-    o["y"] = tmp
-    np.right_shift(d, 1, out=tmp)
-    tmp &= 1
-    o["p"] = tmp
-    return n
+class _Decoder:
+    """Decodes polarity packets block by block into contiguous temporaries (kept in L2), checks
+    them there, and only then writes the four fields of the packed output."""
+
+    def __init__(self, checker: BlockChecker):
+        self.checker = checker
+        self.w = np.empty(_BLOCK, dtype=np.uint64)
+        self.d = np.empty(_BLOCK, dtype=np.uint32)
+        self.c = np.empty(_BLOCK, dtype=np.uint32)
+        self.invalid = 0
+
+    def block(self, words: np.ndarray, overflow: np.ndarray | int, out: np.ndarray) -> int:
+        """``words``: u64 = ts << 32 | data (little-endian pairs). Returns events written to ``out``."""
+        n = words.shape[0]
+        d = self.d[:n]
+        np.copyto(d, words, casting="unsafe")  # low 32 bits: the address word
+        c = self.c[:n]
+        np.bitwise_and(d, 1, out=c)
+        if not c.all():  # events with the valid bit cleared are dropped
+            keep = c.astype(bool)
+            words = words[keep]
+            if not np.isscalar(overflow):
+                overflow = overflow[keep]
+            n = words.shape[0]
+            self.invalid += d.shape[0] - n
+            d = self.d[:n]
+            np.copyto(d, words, casting="unsafe")
+            c = self.c[:n]
+        t = self.w[:n]
+        np.right_shift(words, 32, out=t)
+        if np.any(overflow):
+            t |= overflow
+        t = t.view(np.int64)
+        o = out[:n]
+        np.right_shift(d, 17, out=c)
+        c &= 0x1FFF
+        o["x"] = c
+        xs = c.max() if n else 0
+        np.right_shift(d, 2, out=c)
+        c &= 0x1FFF
+        o["y"] = c
+        ys = c.max() if n else 0
+        if n:
+            ck = self.checker
+            if (ck.last_t is not None and t[0] < ck.last_t) or (n > 1 and not (t[1:] >= t[:-1]).all()) or (
+                    ck.size is not None and (xs >= ck.size[0] or ys >= ck.size[1])):
+                ck.check(t, o["x"], o["y"])  # slow path: finds and names the bad event
+            ck.max_x, ck.max_y = max(ck.max_x, int(xs)), max(ck.max_y, int(ys))
+            ck.done += n
+            ck.last_t = int(t[-1])
+        o["t"] = t
+        np.right_shift(d, 1, out=c)
+        c &= 1
+        o["p"] = c
+        return n
 
 
-def _decode_runs(buf, runs: list[tuple[int, int, int, int]]) -> Iterator[np.ndarray]:
-    """Decode polarity packets in groups of about ``_BLOCK * 16`` events."""
-    group: list[tuple[int, int, int, int]] = []
+def _gather(buf, group) -> tuple[np.ndarray, np.ndarray]:
+    """The packets' event words as one contiguous u64 array, and the per-event overflow (<< 31)."""
+    words = np.concatenate([np.frombuffer(buf, dtype="<u8", count=n, offset=off) for off, n, _, _ in group])
+    ovf = np.fromiter((g[3] for g in group), dtype=np.uint64, count=len(group))
+    if ovf.any():
+        counts = np.fromiter((g[1] for g in group), dtype=np.int64, count=len(group))
+        return words, np.repeat(ovf << np.uint64(31), counts)
+    return words, np.zeros(0, dtype=np.uint64)
+
+
+def _decode_group(dec: _Decoder, buf, group, out: np.ndarray) -> int:
+    words, ovf = _gather(buf, group)
+    kept = 0
+    for k in range(0, words.shape[0], _BLOCK):
+        o = ovf[k : k + _BLOCK] if ovf.shape[0] else 0
+        kept += dec.block(words[k : k + _BLOCK], o, out[kept:])
+    return kept
+
+
+def _groups(runs) -> Iterator[tuple[list, int]]:
+    group: list = []
     count = 0
     for r in runs:
         group.append(r)
         count += r[1]
-        if count >= _BLOCK * 16:
-            yield _decode_group(buf, group, count)
+        if count >= _GROUP:
+            yield group, count
             group, count = [], 0
     if group:
-        yield _decode_group(buf, group, count)
-
-
-def _decode_group(buf, group, count) -> np.ndarray:
-    pairs = np.concatenate([np.frombuffer(buf, dtype="<u4", count=2 * n, offset=off) for off, n, _, _ in group])
-    pairs = pairs.reshape(-1, 2)
-    counts = np.fromiter((g[1] for g in group), dtype=np.int64, count=len(group))
-    ovf = np.fromiter((g[3] for g in group), dtype=np.int64, count=len(group)) << 31
-    need_filter = any(v != n for _, n, v, _ in group)
-    overflow = np.repeat(ovf, counts) if np.any(ovf) else np.zeros(count, dtype=np.int64)
-    out = np.empty(count, dtype=EVENT_DTYPE)
-    kept = 0
-    for k in range(0, count, _BLOCK):
-        kept += _decode_block(pairs[k : k + _BLOCK], overflow[k : k + _BLOCK], out[kept:], need_filter)
-    return out[:kept]
+        yield group, count
 
 
 def _map(path: Path):
@@ -169,15 +203,22 @@ def read(path: str | Path) -> EventRecording:
     path = Path(path)
     buf = _map(path)
     start, size, sensor = _header(path, buf)
-    parts = list(_decode_runs(buf, list(_packets(path, buf, start))))
-    ev = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.empty(0, EVENT_DTYPE))
-    if ev.shape[0] == 0:
+    runs = list(_packets(path, buf, start))
+    total = sum(r[1] for r in runs)
+    out = np.empty(total, dtype=EVENT_DTYPE)
+    dec = _Decoder(BlockChecker(path, size))
+    pos = 0
+    for group, _ in _groups(runs):
+        pos += _decode_group(dec, buf, group, out[pos:])
+    ev = out[:pos]
+    if pos == 0:
         raise EventFileError(path, "AEDAT 3.x file holds no polarity events")
-    meta = {}
+    meta: dict = {}
+    if dec.invalid:
+        meta["invalid_events"] = dec.invalid
     if size is None:
-        size = infer_sensor_size(ev)
+        size = (dec.checker.max_x + 1, dec.checker.max_y + 1)
         meta["sensor_size_inferred"] = True
-    check_events(ev, size, path)
     return EventRecording(ev, size, sensor=sensor, path=path, format="aedat3", meta=meta)
 
 
@@ -185,16 +226,12 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     path = Path(path)
     buf = _map(path)
     start, size, _ = _header(path, buf)
-    done, last = 0, None
-    for ev in _decode_runs(buf, _packets(path, buf, start)):
-        if ev.shape[0] == 0:
-            continue
-        check_sorted(ev["t"], path, done, last)
-        if size is not None:
-            check_inside(ev, size, path, done)
-        done += ev.shape[0]
-        last = int(ev["t"][-1])
-        yield ev
+    dec = _Decoder(BlockChecker(path, size))
+    for group, count in _groups(_packets(path, buf, start)):
+        out = np.empty(count, dtype=EVENT_DTYPE)
+        n = _decode_group(dec, buf, group, out)
+        if n:
+            yield out[:n]
 
 
 def encode(events: np.ndarray, sensor_size: tuple[int, int], sensor: str | None = None,

@@ -38,12 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
-from snnstudio.events.io._common import (
-    check_inside,
-    check_sorted,
-    infer_sensor_size,
-    warn_truncated,
-)
+from snnstudio.events.io._common import BlockChecker, warn_truncated
 from snnstudio.events.io.detect import prophesee_header, prophesee_kind
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
@@ -66,6 +61,10 @@ class _File:
     size: tuple[int, int] | None
     sensor: str | None
     t0: int
+    checker: BlockChecker | None = None
+
+    def __post_init__(self) -> None:
+        self.checker = BlockChecker(self.path, self.size)
 
 
 def _sensor_size(fields: dict[str, str]) -> tuple[int, int] | None:
@@ -155,6 +154,19 @@ def _unwrap(raw: np.ndarray, prev_full: int, period: int) -> np.ndarray:
     return full + (wraps + base) * period
 
 
+def _emit(info: _File, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Check contiguous ``t`` (µs, t0 added), ``x``, ``y`` and pack them with ``p`` into EVENT_DTYPE."""
+    if info.t0:
+        t = t + info.t0
+    info.checker.check(t, x, y)
+    ev = np.empty(t.shape[0], dtype=EVENT_DTYPE)
+    ev["t"] = t
+    ev["x"] = x
+    ev["y"] = y
+    ev["p"] = p
+    return ev
+
+
 # ------------------------------------------------------------------------------------ EVT 2.0
 def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     high = -1  # full (unwrapped) time high of the previous block, -1 = none yet
@@ -178,14 +190,7 @@ def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
             dropped += int(np.count_nonzero(~known))
             cd, hi = cd[known], hi[known]
         wc = w[cd]
-        ev = np.empty(cd.shape[0], dtype=EVENT_DTYPE)
-        ev["t"] = (hi << 6) | ((wc >> 22) & 0x3F)
-        if info.t0:
-            ev["t"] += info.t0
-        ev["x"] = (wc >> 11) & 0x7FF
-        ev["y"] = wc & 0x7FF
-        ev["p"] = typ[cd]
-        yield ev
+        yield _emit(info, (hi << 6) | ((wc >> 22) & 0x3F), (wc >> 11) & 0x7FF, wc & 0x7FF, typ[cd])
     info.fields["_dropped"] = str(dropped)
 
 
@@ -199,74 +204,97 @@ class _Evt3State:
     pol: int = 0
 
 
-def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[np.ndarray, int]:
-    typ = w >> 12
-    n = w.shape[0]
-    y = _ffill(typ == 0, w & 0x7FF, s.y)
-    # TIME_HIGH resets the low bits to 0 (faery's encoder relies on it: it omits TIME_LOW 0)
-    low = _ffill((typ == 6) | (typ == 8), np.where(typ == 6, w & 0xFFF, 0), s.low)
+def _at(mask: np.ndarray, values: np.ndarray, initial: int, where: np.ndarray) -> tuple[np.ndarray, int]:
+    """Value of the last ``mask`` word at or before each index in ``where`` (``initial`` if none).
+
+    ``values`` are the values of the masked words, in order. Returns those values and the last
+    value (the state carried into the next block).
+    """
+    ext = np.empty(values.shape[0] + 1, dtype=np.int64)
+    ext[0] = initial
+    ext[1:] = values
+    count = np.cumsum(mask, dtype=np.int32)
+    return ext[count[where]], int(ext[-1])
+
+
+def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[tuple[np.ndarray, ...], int]:
+    """Decode one block of EVT3 words with the state ``s`` carried in (updated in place)."""
+    typ = (w >> 12).astype(np.uint8)
+    is_x = typ == 2
+    is_vec = (typ == 4) | (typ == 5)
     is_th = typ == 8
+    evw = np.flatnonzero(is_x | is_vec)  # words that carry events
+    y_e, y_last = _at(typ == 0, w[typ == 0] & 0x7FF, s.y, evw)
+    time_words = (typ == 6) | is_th  # TIME_HIGH resets the low bits to 0
+    tw = w[time_words]
+    low_e, low_last = _at(time_words, np.where((tw >> 12) == 6, tw & 0xFFF, 0), s.low, evw)
     th_full = _unwrap(w[is_th] & 0xFFF, s.high, 1 << 12)
-    vals = np.zeros(n, dtype=np.int64)
-    vals[is_th] = th_full
-    high = _ffill(is_th, vals, s.high)
-    # vector base: x of bit 0 = base + widths of the vector words since that base
+    high_e, high_last = _at(is_th, th_full, s.high, evw)
+    # vector words: x of bit 0 = last VECT_BASE_X + widths of the vector words since it
+    vec = np.flatnonzero(is_vec)
+    base_last = s.base_x
+    pol_last = s.pol
     is_base = typ == 3
-    width = np.where(typ == 4, 12, np.where(typ == 5, 8, 0))
-    # cum[e] = widths of the words before ext index e (ext index e is word e - 1; 0 is the state)
-    cum = np.zeros(n + 2, dtype=np.int64)
-    np.cumsum(width, out=cum[2:])
-    base_idx = np.zeros(n + 1, dtype=np.int64)
-    base_idx[1:] = np.where(is_base, np.arange(1, n + 1), 0)
-    np.maximum.accumulate(base_idx, out=base_idx)
-    base_val = np.empty(n + 1, dtype=np.int64)
-    base_val[0] = s.base_x
-    base_val[1:] = w & 0x7FF
-    pol_val = np.empty(n + 1, dtype=np.int64)
-    pol_val[0] = s.pol
-    pol_val[1:] = (w >> 11) & 1
-    vbase = base_val[base_idx]
-    xstart = vbase + (cum[:-1] - cum[base_idx])  # x of bit 0 of a vector word at ext index e
-    vpol = pol_val[base_idx]
-    j = int(base_idx[-1])
-    next_base = int(base_val[j] + cum[-1] - cum[j]) if base_val[j] >= 0 else -1
-    s2 = _Evt3State(int(y[-1]), int(low[-1]), int(high[-1]), next_base, int(vpol[-1]))
-    # events: one per ADDR_X word, one per set bit of VECT_12 / VECT_8 words
-    mask = np.where(typ == 2, 1, np.where(typ == 4, w & 0xFFF, np.where(typ == 5, w & 0xFF, 0)))
-    words_ev = np.flatnonzero(mask)
-    m = mask[words_ev]
-    bits = ((m[:, None] >> np.arange(12, dtype=m.dtype)) & 1).astype(bool)
-    r, c = np.nonzero(bits)
-    wi = words_ev[r]  # word index of each event, in order
-    e = wi + 1
-    is_addr = typ[wi] == 2
-    we = w[wi]
-    x = np.where(is_addr, we & 0x7FF, xstart[e] + c)
-    p = np.where(is_addr, (we >> 11) & 1, vpol[e])
-    ye, lo, hi = y[e], low[e], high[e]
-    known = (ye >= 0) & (lo >= 0) & (hi >= 0) & (is_addr | (vbase[e] >= 0))
+    if vec.shape[0] or is_base.any():
+        bw = w[is_base]
+        width = np.where(typ[vec] == 4, 12, 8)
+        cw = np.cumsum(width)  # inclusive widths over the vector words
+        cw_excl = cw - width
+        nvec_before_base = np.cumsum(is_vec, dtype=np.int32)[is_base]  # vector words before each base
+        cw_ext = np.concatenate(([0], cw))
+        base_val = np.concatenate(([s.base_x], bw & 0x7FF)).astype(np.int64)
+        base_cw = np.concatenate(([0], cw_ext[nvec_before_base]))
+        base_pol = np.concatenate(([s.pol], (bw >> 11) & 1)).astype(np.int64)
+        bidx = np.cumsum(is_base, dtype=np.int32)[vec]
+        known_base = base_val[bidx] >= 0
+        xstart = base_val[bidx] + cw_excl - base_cw[bidx]
+        vpol = base_pol[bidx]
+        total = int(cw[-1]) if cw.shape[0] else 0
+        base_last = int(base_val[-1] + total - base_cw[-1]) if base_val[-1] >= 0 else -1
+        pol_last = int(base_pol[-1])
+    # events per event word: 1 for ADDR_X, popcount for vectors
+    wev = w[evw]
+    x_word = (wev >> 12) == 2
+    counts = np.ones(evw.shape[0], dtype=np.int64)
+    if vec.shape[0]:
+        vmask = np.where(typ[vec] == 4, w[vec] & 0xFFF, w[vec] & 0xFF)
+        counts[~x_word] = _POP[vmask]
+    offsets = np.cumsum(counts) - counts
+    total_ev = int(counts.sum())
+    x = np.empty(total_ev, dtype=np.int64)
+    p = np.empty(total_ev, dtype=np.int64)
+    ox = offsets[x_word]
+    x[ox] = wev[x_word] & 0x7FF
+    p[ox] = (wev[x_word] >> 11) & 1
+    known = np.ones(total_ev, dtype=bool)
+    if vec.shape[0]:
+        bits = ((vmask[:, None] >> np.arange(12, dtype=vmask.dtype)) & 1).astype(bool)
+        r, c = np.nonzero(bits)  # vector word (row) and bit, in output order
+        vpos = offsets[~x_word][r] + (np.arange(r.shape[0]) - (np.cumsum(counts[~x_word]) - counts[~x_word])[r])
+        x[vpos] = xstart[r] + c
+        p[vpos] = vpol[r]
+        known[vpos] = known_base[r]
+    if total_ev == evw.shape[0]:  # one event per event word: no expansion needed
+        ye, lo, hi = y_e, low_e, high_e
+    else:
+        src = np.repeat(np.arange(evw.shape[0], dtype=np.int32), counts)  # event word of each event
+        ye, lo, hi = y_e[src], low_e[src], high_e[src]
+    known &= (ye >= 0) & (lo >= 0) & (hi >= 0)
     dropped = 0
     if not known.all():
         dropped = int(np.count_nonzero(~known))
         x, p, ye, lo, hi = x[known], p[known], ye[known], lo[known], hi[known]
-    ev = np.empty(x.shape[0], dtype=EVENT_DTYPE)
-    ev["t"] = (hi << 12) | lo
-    ev["x"] = x
-    ev["y"] = ye
-    ev["p"] = p
-    s.__dict__.update(s2.__dict__)
-    return ev, dropped
+    s.y, s.low, s.high, s.base_x, s.pol = y_last, low_last, high_last, base_last, pol_last
+    return ((hi << 12) | lo, x, ye, p), dropped
 
 
 def _evt3_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     s = _Evt3State()
     dropped = 0
     for k in range(0, words.shape[0], BLOCK_WORDS):
-        ev, d = _evt3_block(np.asarray(words[k : k + BLOCK_WORDS]), s)
+        (t, x, y, p), d = _evt3_block(np.asarray(words[k : k + BLOCK_WORDS]), s)
         dropped += d
-        if info.t0:
-            ev["t"] += info.t0
-        yield ev
+        yield _emit(info, t, x, y, p)
     info.fields["_dropped"] = str(dropped)
 
 
@@ -292,17 +320,10 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
         if t.shape[0]:
             prev = int(t[-1])
         d = blk[:, 1]
-        ev = np.empty(blk.shape[0], dtype=EVENT_DTYPE)
-        ev["t"] = t + info.t0
         if v1:
-            ev["x"] = d & 0x1FF
-            ev["y"] = (d >> 9) & 0xFF
-            ev["p"] = (d >> 17) & 1
+            yield _emit(info, t, d & 0x1FF, (d >> 9) & 0xFF, (d >> 17) & 1)
         else:
-            ev["x"] = d & 0x3FFF
-            ev["y"] = (d >> 14) & 0x3FFF
-            ev["p"] = ((d >> 28) & 0xF) > 0
-        yield ev
+            yield _emit(info, t, d & 0x3FFF, (d >> 14) & 0x3FFF, (d >> 28) & 0xF > 0)
 
 
 # ------------------------------------------------------------------------------------ public
@@ -318,16 +339,8 @@ def _stream(path: Path, kind: str) -> tuple[_File, Iterator[np.ndarray]]:
 
 
 def _checked(info: _File, gen: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    done, last = 0, None
-    for ev in gen:
-        if ev.shape[0] == 0:
-            continue
-        check_sorted(ev["t"], info.path, done, last)
-        if info.size is not None:
-            check_inside(ev, info.size, info.path, done)
-        done += ev.shape[0]
-        last = int(ev["t"][-1])
-        yield ev
+    """Drop empty blocks (checks ran in :func:`_emit` on the contiguous temporaries)."""
+    return (ev for ev in gen if ev.shape[0])
 
 
 def _read(path: str | Path, kind: str) -> EventRecording:
@@ -342,7 +355,7 @@ def _read(path: str | Path, kind: str) -> EventRecording:
         meta["dropped_before_state"] = int(info.fields["_dropped"])
     size = info.size
     if size is None:
-        size = infer_sensor_size(ev)
+        size = (info.checker.max_x + 1, info.checker.max_y + 1)
         meta["sensor_size_inferred"] = True
     return EventRecording(ev, size, sensor=info.sensor, path=path, format=kind, meta=meta)
 
