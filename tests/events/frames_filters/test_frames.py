@@ -337,3 +337,54 @@ def test_unsorted_across_fast_path_chunks_is_detected():
         bin_events(ev, (2, 2), n_time_bins=3)
     # count modes do not need sorted timestamps
     assert bin_events(ev, (2, 2), n_event_bins=3).sum() == n
+
+
+def test_streaming_max_empty_frames_skips_quiet_windows_only():
+    ev = make_events([0, 3, 5, 1000, 1001, 5000], [0] * 6, [0] * 6, [1] * 6)
+    b = StreamingBinner((1, 1), dt_us=2, t_start_us=0, max_empty_frames=3)
+    f = np.concatenate([b.push(ev[:3]), b.push(ev[3:5]), b.push(ev[5:]), b.flush()])
+    assert f.sum() == len(ev)  # no event lost
+    full = StreamingBinner((1, 1), dt_us=2, t_start_us=0)
+    g = np.concatenate([full.push(ev), full.flush()])
+    assert len(g) == 2501 and b.n_skipped_frames == len(g) - len(f)
+    starts = np.concatenate([[0, 2, 4], [6, 8, 10], [1000], [1002, 1004, 1006], [5000]])
+    assert b.n_frames_emitted == len(f) == len(starts)
+    # every emitted frame equals the un-skipped binner's frame at the same window
+    np.testing.assert_array_equal(f, g[starts // 2])
+    assert b.last_starts_us.tolist() == [5000]
+
+
+def test_fixed_t_modes_give_t_empty_frames_without_events():
+    ev = np.zeros(0, EVENT_DTYPE)
+    assert bin_events(ev, (4, 4), n_time_bins=5).shape == (5, 2, 4, 4)
+    assert bin_events(ev, (4, 4), n_event_bins=3).shape == (3, 2, 4, 4)
+    assert bin_events(ev, (4, 4), dt_us=10, n_frames=4).sum() == 0
+    with pytest.raises(FramingError):
+        frame_starts_us(ev, FrameConfig(event_count=3))
+
+
+def test_event_recording_is_accepted():
+    from snnstudio.events.types import EventRecording
+
+    ev = random_events(500, seed=13)
+    rec = EventRecording(ev, (32, 24))
+    np.testing.assert_array_equal(bin_events(rec, cfg=FrameConfig(n_time_bins=3)), bin_events(ev, (32, 24), n_time_bins=3))
+    with pytest.raises(FramingError, match="sensor_size"):
+        bin_events(ev, None, n_time_bins=3)
+
+
+def test_streaming_with_source_batches_t_end():
+    # batches as a source yields them: [t_start, t_end) ranges, some empty
+    ev = random_events(3000, t_max=50_000, seed=14, t0=0)
+    edges = np.append(np.arange(0, 50_000, 3_333), 50_000)
+    b = StreamingBinner((32, 24), dt_us=1000, t_start_us=0)
+    got = []
+    for a, e in zip(edges[:-1], edges[1:]):
+        got.append(b.push(ev[(ev["t"] >= a) & (ev["t"] < e)], t_end_us=int(e)))
+    got.append(b.flush())
+    whole = bin_events(ev, (32, 24), dt_us=1000, t_start_us=0, t_end_us=int(edges[-1]))
+    streamed = np.concatenate(got)
+    # the watermark t_end closes windows without waiting for the next event; flush has nothing left
+    assert len(got[-1]) == 0 and len(whole) == 50
+    np.testing.assert_array_equal(streamed, whole)
+    assert streamed.sum() == len(ev)
