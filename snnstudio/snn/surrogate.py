@@ -53,7 +53,7 @@ class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        return grad_out * ctx.surrogate.grad(x), None, None
+        return ctx.surrogate.grad(x).mul_(grad_out), None, None
 
 
 class Surrogate(nn.Module):
@@ -81,7 +81,8 @@ class Sigmoid(Surrogate):
 
     def grad(self, x):
         sg = torch.sigmoid(self.alpha * x)
-        return sg * (1.0 - sg) * self.alpha
+        # α·σ·(1 − σ) in one fused kernel
+        return torch.ops.aten.sigmoid_backward(sg.new_full((), self.alpha).expand_as(sg), sg)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -95,7 +96,8 @@ class ATan(Surrogate):
         self.alpha = float(alpha)
 
     def grad(self, x):
-        return (self.alpha / 2.0) / (1.0 + (math.pi / 2.0 * self.alpha * x).square())
+        t = x * (math.pi / 2.0 * self.alpha)
+        return t.square_().add_(1.0).reciprocal_().mul_(self.alpha / 2.0)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"

@@ -14,17 +14,19 @@ Two implementations with the same arithmetic:
 
 * :func:`reset_neuron_plain` — a per-step loop of tensor ops, differentiated by autograd. It is
   the oracle (and the single-step path: :func:`reset_neuron_step`).
-* :func:`reset_neuron_fast` — hand-written autograd over time (:class:`_ResetNeuronSeq`). Written
-  by hand because eager autograd records ~10 graph nodes per step and keeps every intermediate;
-  here the forward loop is three in-place tensor ops per step and saves only ``h`` (``[T, ...]``),
-  and the backward is vectorised over ``[T, ...]`` except one fused ``addcmul`` per step, from the
-  recursion (``g_h`` = dL/dh, ``sg`` = surrogate'(h − θ))::
+* :func:`reset_neuron_fast` — hand-written autograd over time (:class:`_ResetNeuronSeq`), the
+  same algorithm as SpikingJelly 2.0's CPU path. Written by hand because eager autograd records
+  ~10 graph nodes per step and keeps every intermediate; here the forward saves only ``h`` and the
+  spikes, and the backward runs the recursion (``g_h`` = dL/dh, ``sg`` = surrogate'(h − θ))::
 
       g_h[t] = sg[t]·g_s[t] + a·g_h[t+1]·A[t],   A[t] = ∂v_t/∂h_t + ∂v_t/∂s_t·sg[t]
       hard: ∂v/∂h = 1 − s, ∂v/∂s = v_reset − h;  soft: ∂v/∂h = 1, ∂v/∂s = −θ;  detach: no ∂v/∂s term
       dL/dx_t = b·g_h[t],  dL/da = Σ g_h[t]·v_{t−1},  dL/db = Σ g_h[t]·x_t,  dL/dc = Σ g_h[t]
 
+  one time step at a time on ``[N]`` slices (cache-sized), in place where possible.
   It needs no compiler (no TorchScript / ``torch.compile``), so it is safe on any start path.
+  With ``use_native`` the same Function runs the C kernel of :mod:`.native` (when built) instead
+  of the eager loops; the eager loops remain the fallback.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from dataclasses import dataclass
 
 import torch
 
-from snnstudio.snn.surrogate import Surrogate, heaviside
+from snnstudio.snn.functional import native
+from snnstudio.snn.surrogate import Surrogate
 
 Scalar = float | torch.Tensor
 
@@ -79,19 +82,22 @@ def reset_neuron_plain(
     return torch.stack(spikes), torch.stack(hs), v
 
 
-def _after_reset(h: torch.Tensor, s: torch.Tensor, cfg: ResetConfig) -> torch.Tensor:
-    if cfg.v_reset is None:
-        return h - s * cfg.v_threshold
-    return torch.where(s.bool(), torch.as_tensor(cfg.v_reset, dtype=h.dtype), h)
-
-
 class _ResetNeuronSeq(torch.autograd.Function):
     # Everything runs one time step at a time on [N] slices that stay in cache; no full-size
     # temporaries besides the outputs (spikes, h) and, backward, dL/dx.
     @staticmethod
-    def forward(ctx, x, a, b, c, v0, cfg: ResetConfig, surrogate: Surrogate):
+    def forward(ctx, x, a, b, c, v0, cfg: ResetConfig, surrogate: Surrogate, lib=None):
         af, bf, cf = float(a), float(b), float(c)
         theta, vr = cfg.v_threshold, cfg.v_reset
+        ctx.lib = lib
+        if lib is not None:
+            x = x.contiguous()
+            s, h, v = native.forward(lib, x, af, bf, cf, v0, cfg)
+            ctx.save_for_backward(h, s, x if ctx.needs_input_grad[2] else None, v0 if isinstance(v0, torch.Tensor) else None)
+            ctx.cfg, ctx.surrogate, ctx.coef = cfg, surrogate, (af, bf, cf)
+            ctx.v0_float = v0 if isinstance(v0, float) else None
+            ctx.mark_non_differentiable(h, v)
+            return s, h, v
         T = x.shape[0]
         h = torch.empty_like(x)
         s = torch.empty_like(x)
@@ -132,6 +138,15 @@ class _ResetNeuronSeq(torch.autograd.Function):
         af, bf, _cf = ctx.coef
         theta, vr = cfg.v_threshold, cfg.v_reset
         need_x, need_a, need_b, need_c, need_v0 = ctx.needs_input_grad[:5]
+        if ctx.lib is not None:
+            v0 = v0t if v0t is not None else ctx.v0_float
+            gx, (sa, sb, sc) = native.backward(ctx.lib, h, g_s.expand_as(h), x, v0, af, bf, cfg, sur,
+                                               need_a or need_b or need_c)
+            ga = h.new_tensor(sa) if need_a else None
+            gb = h.new_tensor(sb) if need_b else None
+            gc = h.new_tensor(sc) if need_c else None
+            gv0 = gx[0] * (af / bf) if (need_v0 and v0t is not None) else None
+            return gx if need_x else None, ga, gb, gc, gv0, None, None, None
         T = h.shape[0]
         g_s = g_s.expand_as(h)
         gh = torch.empty_like(h)
@@ -168,7 +183,7 @@ class _ResetNeuronSeq(torch.autograd.Function):
                 gc += ght.sum()
         gv0 = gh[0] * af if (need_v0 and v0t is not None) else None
         gx = (gh if bf == 1.0 else gh.mul_(bf)) if need_x else None
-        return gx, ga, gb, gc, gv0, None, None
+        return gx, ga, gb, gc, gv0, None, None, None
 
 
 def _as_tensor(v: Scalar, like: torch.Tensor) -> torch.Tensor:
@@ -176,13 +191,16 @@ def _as_tensor(v: Scalar, like: torch.Tensor) -> torch.Tensor:
 
 
 def reset_neuron_fast(
-    x: torch.Tensor, a: Scalar, b: Scalar, c: Scalar, cfg: ResetConfig, surrogate: Surrogate, v0: Scalar | None = None
+    x: torch.Tensor, a: Scalar, b: Scalar, c: Scalar, cfg: ResetConfig, surrogate: Surrogate, v0: Scalar | None = None,
+    use_native: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Same as :func:`reset_neuron_plain` with the hand-written autograd: ``(spikes, h, v_last)``.
 
     ``a``, ``b``, ``c`` may be 0-d tensors that require grad (PLIF). ``v0`` may be a tensor
     (continuing a kept state); its gradient is returned too. The surrogate must not have
-    learnable parameters (use the plain path for that).
+    learnable parameters (use the plain path for that). ``use_native`` runs the C kernel of
+    :mod:`snnstudio.snn.functional.native` when it is built and supports the input.
     """
     v0v: Scalar = float(cfg.v_init) if v0 is None else (float(v0) if not isinstance(v0, torch.Tensor) else v0)
-    return _ResetNeuronSeq.apply(x, _as_tensor(a, x), _as_tensor(b, x), _as_tensor(c, x), v0v, cfg, surrogate)
+    lib = native.load() if use_native and native.supports(x, surrogate) else None
+    return _ResetNeuronSeq.apply(x, _as_tensor(a, x), _as_tensor(b, x), _as_tensor(c, x), v0v, cfg, surrogate, lib)

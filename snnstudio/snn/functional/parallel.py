@@ -58,6 +58,15 @@ def paralif_kernel(alpha: torch.Tensor, beta: torch.Tensor, T: int) -> torch.Ten
     return torch.fft.irfft(torch.fft.rfft(l, n=n) * torch.fft.rfft(k, n=n), n=n)[:T]
 
 
+def causal_toeplitz(kernel: torch.Tensor) -> torch.Tensor:
+    """``M[i, j] = kernel[i − j]`` for ``i ≥ j``, else 0: the causal convolution as a ``[T, T]`` matrix."""
+    T = kernel.shape[0]
+    i = torch.arange(T, device=kernel.device).unsqueeze(1)
+    j = torch.arange(T, device=kernel.device).unsqueeze(0)
+    d = i - j
+    return kernel[d.clamp_min(0)] * (d >= 0).to(kernel.dtype)
+
+
 def causal_conv_fft(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """``y_t = Σ_{j ≤ t} kernel[t − j]·x_j`` along dim 0 of ``x`` ``[T, ...]``, by FFT (zero-padded to 2T)."""
     T = x.shape[0]

@@ -1,8 +1,11 @@
 """Reset neurons: IF, LIF, PLIF (SpikingJelly 2.0 semantics), MA-SNN's and MS-ResNet's LIF cells.
 
 Dynamics in :mod:`snnstudio.snn.functional.lif` (``h = a·v + b·x + c``, fire, reset). Multi-step
-runs the hand-written autograd kernel (``backend="fast"``, default) or the per-step autograd loop
-(``backend="plain"``, the oracle); both give the same spikes. Single-step (``step_mode="s"``) keeps
+runs the hand-written autograd over time: with ``backend="auto"`` (default) in the C kernel of
+:mod:`snnstudio.snn.functional.native` when it is built (it is built, once, on the first forward
+that needs gradients — a training step, never a GUI start) and in eager tensor loops otherwise
+(``"fast"``); ``backend="plain"`` is the per-step autograd loop, the oracle. All give the same
+spikes. Single-step (``step_mode="s"``) keeps
 ``v`` between calls (not detached: BPTT over single steps works) until :meth:`reset`.
 
 Multi-step calls start from the initial state unless ``keep_state=True``, which continues from the
@@ -19,9 +22,15 @@ import torch
 from torch import nn
 
 from snnstudio.errors import ModelError
+from snnstudio.snn.functional import native
 from snnstudio.snn.functional.lif import ResetConfig, reset_neuron_fast, reset_neuron_plain, reset_neuron_step
 from snnstudio.snn.neurons.base import SpikingNeuron, register_neuron
 from snnstudio.snn.surrogate import Rectangular, Surrogate, get_surrogate
+
+
+#: multi-step kernels: "auto" = the C kernel when built (built on the first training forward),
+#: else "fast"; "native" = build it now; "fast" = eager hand-written autograd; "plain" = oracle loop
+BACKENDS = ("auto", "native", "fast", "plain")
 
 
 class ResetNeuron(SpikingNeuron):
@@ -35,14 +44,14 @@ class ResetNeuron(SpikingNeuron):
         surrogate: str | Surrogate | None = "sigmoid",
         strict: bool = False,
         v_init: float | None = None,
-        backend: str = "fast",
+        backend: str = "auto",
         keep_state: bool = False,
         step_mode: str = "m",
         record: bool = True,
     ):
         super().__init__(step_mode, record)
-        if backend not in ("fast", "plain"):
-            raise ModelError(f"backend must be 'fast' or 'plain', got {backend!r}")
+        if backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.v_threshold = float(v_threshold)
         self.v_reset = None if v_reset is None else float(v_reset)
         self.detach_reset = bool(detach_reset)
@@ -79,8 +88,14 @@ class ResetNeuron(SpikingNeuron):
         if x.dim() < 1 or x.shape[0] == 0:
             raise ModelError(f"{type(self).__name__}: multi-step input must be [T, ...] with T ≥ 1, got {tuple(x.shape)}")
         v0 = self.v if (self.keep_state and self.v is not None) else None
-        if self.backend == "fast" and not self.surrogate.learnable:
-            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0)
+        if self.backend != "plain" and not self.surrogate.learnable:
+            use_native = False
+            if self.backend in ("auto", "native") and native.supports(x, self.surrogate):
+                lib = native.load()
+                if lib is None and (self.backend == "native" or (torch.is_grad_enabled() and x.requires_grad)):
+                    lib = native.build()  # ~1 s once per machine; only when training (never at GUI start)
+                use_native = lib is not None
+            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native)
         else:
             s, h, v_last = reset_neuron_plain(x, a, b, c, cfg, self.surrogate, v0)
         if self.keep_state:

@@ -3,7 +3,8 @@
 ``I_t = α·I_{t−1} + X_t``, ``V_t = β·V_{t−1} + (1 − β)·I_t`` (``I_{−1} = V_{−1} = 0``),
 ``α = exp(−dt/τ_syn)``, ``β = exp(−dt/τ_mem)`` (defaults 1 ms / 1 ms / 1 ms give e⁻¹). Multi-step
 computes V as one causal FFT convolution over T; single-step runs the two IIR recurrences with
-kept state (real streaming). Spike functions, one registered name each:
+kept state (real streaming). (For T < ``fft_min_T`` = 64 the same convolution runs as one ``[T, T]``
+lower-triangular Toeplitz matmul, which is faster than FFTs at DVS time scales.) Spike functions, one registered name each:
 
 =========  =======================================================================
 ``sb``     Bernoulli(σ(V)); backward straight-through times p (``grad·p``)
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import ModelError
-from snnstudio.snn.functional.parallel import causal_conv_fft, paralif_kernel
+from snnstudio.snn.functional.parallel import causal_conv_fft, causal_toeplitz, paralif_kernel, time_matmul
 from snnstudio.snn.neurons.base import SpikingNeuron, register_neuron
 from snnstudio.snn.surrogate import Surrogate, get_surrogate
 
@@ -69,6 +70,8 @@ class ParaLIF(SpikingNeuron):
     """ParaLIF neuron (no weights of its own: put it after a Linear/Conv). Layout ``[T, ...]``."""
 
     spike_mode = "T"
+    #: from this T on, the causal convolution runs as FFTs; below, as a Toeplitz matmul
+    fft_min_T = 64
 
     def __init__(self, tau_mem: float = 1e-3, tau_syn: float = 1e-3, dt: float = 1e-3, v_threshold: float = 1.0,
                  learn_tau: bool = False, surrogate: str | Surrogate | None = "fastsig",
@@ -142,7 +145,10 @@ class ParaLIF(SpikingNeuron):
                 raise ModelError(f"{self.registry_name}: multi-step input must be [T, ...], got {tuple(x.shape)}")
             T = x.shape[0]
             kernel = paralif_kernel(self.alpha.to(x.dtype), self.beta.to(x.dtype), T)
-            v = causal_conv_fft(x, kernel)
+            if T >= self.fft_min_T:
+                v = causal_conv_fft(x, kernel)
+            else:  # short sequences: one [T, T] matmul beats two FFTs over 2T
+                v = time_matmul(causal_toeplitz(kernel), x)
             q = self._norm(v)
             q_prev = F.pad(q, [0, 0] * (q.dim() - 1) + [1, 0])[:-1] if self.spike_mode in ("D", "SD", "TD") else None
             s, shown = self._fire(q, q_prev)

@@ -39,10 +39,12 @@ def test_hand_worked_membrane():
     assert torch.allclose(n.last_membrane[:, 0], torch.tensor([v0, v1, v2]), atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["fft", "matmul"])
 @pytest.mark.parametrize("mode", DETERMINISTIC)
-def test_parallel_equals_sequential_oracle(mode):
+def test_parallel_equals_sequential_oracle(mode, method):
     theta = 0.05 if mode in ("d", "sd", "td") else 0.6
     n = build_neuron(f"paralif_{mode}", tau_mem=2e-3, tau_syn=3e-3, v_threshold=theta).double()
+    n.fft_min_T = 1 if method == "fft" else 10**9
     x = torch.randn(20, 3, 7, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2
     s = n(x)
     v = _sequential_v(x, math.exp(-1 / 3), math.exp(-1 / 2))

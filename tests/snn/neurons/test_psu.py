@@ -99,3 +99,23 @@ def test_psu_errors():
         build_neuron("rpsu", T=4)(torch.zeros(3, 2))
     with pytest.raises(ModelError, match="multi-step only"):
         build_neuron("ipsu", T=4, step_mode="s")
+
+
+def test_ipsu_and_rpsu_hand_worked():
+    ipsu = build_neuron("ipsu", T=2).double()
+    with torch.no_grad():
+        ipsu.weight.copy_(torch.tensor([[1.0, 9.0], [0.5, 1.0]]))  # 9 sits above the diagonal: masked out
+        ipsu.bias.copy_(torch.tensor([[0.0], [0.1]]))
+    s = ipsu(torch.tensor([[1.0], [2.0]], dtype=torch.float64))
+    # (W⊙tril)·x + b = [1, 0.5 + 2 + 0.1]; m2·x = [0, −0.5·1]  →  M = [1, 2.1]
+    assert torch.allclose(ipsu.last_v[:, 0], torch.tensor([1.0, 2.1], dtype=torch.float64))
+    assert s[:, 0].tolist() == [0.0, 1.0]
+    rpsu = build_neuron("rpsu", T=2).double()
+    with torch.no_grad():
+        rpsu.weight.copy_(torch.eye(2))
+        rpsu.bias.zero_()
+    s = rpsu(torch.tensor([[2.0], [2.0]], dtype=torch.float64))
+    # m1·x = [1, 1.5]; r = x = [2, 2]; m2·σ(r) = [0, −σ(2)/2]
+    want = torch.tensor([1.0, 1.5 - 0.5 / (1 + math.exp(-2))], dtype=torch.float64)
+    assert torch.allclose(rpsu.last_v[:, 0], want)
+    assert s[:, 0].tolist() == [0.0, 1.0]
