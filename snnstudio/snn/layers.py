@@ -62,6 +62,11 @@ def _accepted_params(cls) -> tuple[set[str], bool]:
     return names, var_kw
 
 
+def _required(cls, name: str) -> bool:
+    par = inspect.signature(cls.__init__).parameters.get(name)
+    return par is not None and par.default is inspect.Parameter.empty
+
+
 @dataclass
 class NeuronSpec:
     """Which neuron a model uses: a registry name plus parameters, built fresh per layer.
@@ -69,7 +74,8 @@ class NeuronSpec:
     ``build(**role)`` adds role-specific defaults (e.g. Spikformer's attention neuron has
     ``v_threshold=0.5``); a role parameter the chosen neuron does not take is dropped, so
     every model accepts every registered neuron. ``T`` is passed to neurons that need the
-    window length (the PSN family) when they take a ``T`` parameter and none was given.
+    window length (the PSN family) when they take a ``T`` parameter and none was given; a
+    required order ``k`` (masked / sliding PSN) left unset defaults to ``min(4, T)``.
     """
 
     name: str = "lif"
@@ -84,6 +90,8 @@ class NeuronSpec:
         params.update(self.params)
         if self.T is not None and "T" in names and "T" not in params:
             params["T"] = self.T
+        if "k" in names and "k" not in params and _required(NEURONS[self.name], "k"):
+            params["k"] = min(4, self.T) if self.T is not None else 4
         return build_neuron(self.name, **params)
 
 

@@ -9,7 +9,9 @@ neurons mix steps, Spikeformer's STA attends across time).
 
 Architectures (``arch``): ``ma_snn_gesture``, ``spikformer``, ``spikeformer``, ``resnet`` (with
 ``residual`` one of ``spiking``, ``sew_add``, ``sew_and``, ``sew_iand``, ``ms``, ``or_syna``).
-Named presets (:data:`PRESETS`, :func:`default_config`) give ready configs. ``neuron`` is any
+Named presets (:data:`PRESETS`, :func:`default_config`) give ready configs; Spikformer's SPS
+adapts its pooling to the input, so ``input_size=(2, 64, 64)`` or ``(2, 32, 32)`` still gives
+8×8 tokens. ``neuron`` is any
 name from the neuron registry; ``neuron_params`` go to it unchanged.
 
 The GUI's module tree: :func:`switchable_modules` lists attention blocks (and their parts),
@@ -132,8 +134,6 @@ class ModelConfig:
 #: (θ 1, input halved) a TCSA net starts silent, and a silent layer passes no gradient (the
 #: attention's ReLU at exactly 0), so the MA-SNN presets use these.
 MA_LIF = {"tau": 1.0 / 0.7, "decay_input": False, "v_threshold": 0.3}
-#: MS-ResNet's LIF: θ 0.5, decay 0.25, detached hard reset.
-_MS_LIF = {"tau": 4.0 / 3.0, "decay_input": False, "v_threshold": 0.5, "detach_reset": True}
 
 PRESETS: dict[str, ModelConfig] = {
     "ma_snn_gesture": ModelConfig(neuron_params=dict(MA_LIF)),
@@ -150,7 +150,7 @@ PRESETS: dict[str, ModelConfig] = {
     "spikformer_small": ModelConfig(
         arch="spikformer",
         attention="none",
-        input_size=(2, 32, 32),
+        input_size=(2, 128, 128),
         T=8,
         dt_us=100000,
         widths=(64,),
@@ -178,7 +178,7 @@ PRESETS: dict[str, ModelConfig] = {
         T=16,
         dt_us=60000,
         widths=(32, 64, 128),
-        neuron_params=dict(_MS_LIF),
+        neuron="ms_lif",
     ),
     "att_ms_resnet": ModelConfig(
         arch="resnet",
@@ -187,7 +187,7 @@ PRESETS: dict[str, ModelConfig] = {
         T=16,
         dt_us=60000,
         widths=(32, 64, 128),
-        neuron_params=dict(_MS_LIF),
+        neuron="ms_lif",
     ),
     "syna_resnet": ModelConfig(
         arch="resnet", residual="or_syna", attention="none", T=16, dt_us=60000, widths=(32, 64, 128)
