@@ -6,7 +6,8 @@ Three kinds of spiking neuron are read, every reading is time first (``[n_steps,
   membrane *before* reset (``h``), same shape as the spikes.
 * SpikingJelly (``spikingjelly.activation_based.neuron.BaseNode``): the output is the spikes; the
   membrane is ``v_seq`` (multi-step with ``store_v_seq=True``) or ``v`` (single-step), both *after*
-  reset — SpikingJelly keeps nothing else. Multi-step without ``store_v_seq`` gives no membrane.
+  reset — SpikingJelly keeps nothing else. Multi-step without ``store_v_seq`` gives no membrane
+  (the recorder switches it on while attached, see ``ProbeConfig.peer_membrane``).
 * snnTorch (``snntorch._neurons.neurons.SpikingNeuron``: ``Leaky``, ``Synaptic``...): single-step
   modules; spikes are the output (first item of a tuple), the membrane is ``mem`` after the call
   (before reset when ``reset_delay`` is on, snnTorch's default).

@@ -184,3 +184,61 @@ def test_ssa_formula_and_custom_counters():
     oc2 = OpCounter(nn.Sequential(Registered()))
     oc2.model(torch.rand(7, 2, 3))
     assert oc2.report()["macs"] == pytest.approx(70)
+
+
+def test_counter_clear_detach_and_per_step_energy():
+    torch.manual_seed(4)
+    net = _two_linear_net()
+    x = torch.randn(6, 2, 12)
+    with torch.no_grad():
+        plain = net(x)
+    oc = OpCounter(net)
+    with torch.no_grad():
+        assert torch.equal(net(x), plain)
+        net(x)
+    rep2 = oc.report()
+    assert oc.samples == 4 and rep2["steps_per_sample"] == 6
+    assert rep2["energy_pj_per_step"] == pytest.approx(rep2["energy_pj"] / 6)
+    oc.clear()
+    with torch.no_grad():
+        net(x)
+    rep1 = oc.report()
+    assert rep1["macs"] == pytest.approx(rep2["macs"]) and rep1["acs"] == pytest.approx(rep2["acs"])
+    oc.detach()
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
+
+
+def test_registered_spikformer_ssa_counter_and_spike_fed_convs_inside_attention_are_acs():
+    class SSA(nn.Module):  # the shape of snnstudio's Spikformer SSA (feat/modules-zoo), by name
+        weights_layout = "T,B,heads,N,N"
+
+        def __init__(self, dim=8, heads=2):
+            super().__init__()
+            self.dim, self.heads, self.enabled, self.last_weights = dim, heads, True, None
+            self.q = TimeDistributed(nn.Conv1d(dim, dim, 1, bias=False))
+            self.q_lif = build_neuron("lif", v_threshold=0.2)
+            self.k_lif = build_neuron("lif", v_threshold=0.4)
+            self.v_lif = build_neuron("lif", v_threshold=0.6)
+
+        def forward(self, x):  # [T, B, D, N]
+            q = self.q_lif(self.q(x))
+            k, v = self.k_lif(x), self.v_lif(x)
+            self.last_weights = q.detach()
+            return q + k + v
+
+    torch.manual_seed(5)
+    ssa = SSA()
+    net = nn.Sequential(TimeDistributed(nn.Conv1d(3, 8, 1)), build_neuron("lif", v_threshold=0.1), ssa)
+    x = torch.rand(4, 2, 3, 6)
+    oc = OpCounter(net)
+    with torch.no_grad():
+        net(x)
+    rep = oc.report()["layers"]
+    spikes_in = net[1].last_spikes
+    assert 0 < float(spikes_in.mean()) < 1
+    conv = rep["2.q.module"]
+    assert conv["fed"] == "spikes" and conv["macs"] == 0  # spike-driven attention: ACs
+    assert conv["acs"] == pytest.approx(float(spikes_in.sum()) * 8 / 2)
+    r = {k: float(getattr(ssa, k).last_spikes.mean()) for k in ("q_lif", "k_lif", "v_lif")}
+    assert rep["2:SSA"]["acs"] == pytest.approx(ssa_sops(4, 2, 6, 4, r["q_lif"], r["k_lif"], r["v_lif"]))
+    assert rep["2:SSA"]["acs"] > 0

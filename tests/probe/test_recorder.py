@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from snnstudio.bench.probes import TimeDistributed
 from snnstudio.errors import SnnStudioError
 from snnstudio.probe import ProbeConfig, Recorder
 from snnstudio.snn.neurons import SpikingNeuron, build_neuron
@@ -78,10 +79,18 @@ def test_summary_raster_channel_rate_follow_and_feature_map(net, x):
     np.testing.assert_array_equal(r.follow_v.array(), v[:, 1].reshape(6, -1)[:, [0, 5, 17]])
     np.testing.assert_allclose(r.channel_rate.array(), s.mean(axis=(1, 3, 4)), rtol=1e-6)
     np.testing.assert_array_equal(r.feature_map, s[-1, 1] != 0)
+    np.testing.assert_array_equal(r.membrane_map, v[-1, 1])
     latest = rec.latest()["2"]
     np.testing.assert_array_equal(latest["raster"], r.raster.array()[-1])
     assert latest["threshold"] == 1.0 and rec.neurons["5"].threshold == 0.5
     assert not rec.neurons["2"].spikes.total  # summary mode keeps no full record
+    hist = rec.history("2", steps=4)
+    np.testing.assert_array_equal(hist["raster"], r.raster.array()[-4:])
+    assert set(hist) == {"rate", "count", "channel_rate", "raster", "follow_v"}
+    rec.follow("2", [3])  # new followed neuron: new indices are used from the next forward on
+    with torch.no_grad():
+        net(x)
+    np.testing.assert_array_equal(r.follow_v.array(), lif.last_v.numpy()[:, 1].reshape(6, -1)[:, [3]])
     with pytest.raises(SnnStudioError, match="out of range"):
         rec.follow("2", [10**6])
     with pytest.raises(SnnStudioError, match="no neuron layer"):
@@ -173,7 +182,7 @@ def test_spikingjelly_multistep_net_with_v_seq():
     assert r.kind == "spikingjelly" and r.v_kind == "post_reset" and r.threshold == 1.0
     np.testing.assert_array_equal(r.v.array(), net[1].v_seq.numpy())
     assert r.total_spikes > 0
-    assert len(rec.neurons["4"].v) == 0  # IFNode without store_v_seq: spikes only
+    assert len(rec.neurons["4"].v) == 5 and net[4].store_v_seq is False  # switched on while attached only
     assert len(rec.neurons["4"].spikes) == 5
 
 
@@ -204,12 +213,68 @@ def test_snntorch_single_step_loop():
         return torch.stack(spikes), torch.stack(mems)
 
     s0, m0 = run()
+    before = _state(net)
     rec = Recorder(net, ProbeConfig(full=True, step_mode="s"))
     s1, m1 = run()
     rec.detach()
+    assert _state(net) == before
     assert torch.equal(s0, s1) and torch.equal(m0, m1)
     r = rec.neurons["lif"]
     assert r.kind == "snntorch" and r.threshold == 0.5
     np.testing.assert_array_equal(r.spikes.array(), s0.numpy() != 0)
     np.testing.assert_array_equal(r.v.array(), m0.numpy())
     assert rec.steps == 7 and rec.samples == 4 and s0.sum() > 0
+
+
+def test_single_step_streaming_records_equal_the_multi_step_run():
+    torch.manual_seed(5)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def build(mode):
+        return nn.Sequential(conv, build_neuron("lif", v_threshold=0.3, step_mode=mode))
+
+    x = spike_input(T=7, B=2, p=0.5, seed=9)
+    multi = nn.Sequential(TimeDistributed(conv), build_neuron("lif", v_threshold=0.3))
+    rec_m = Recorder(multi, ProbeConfig(full=True, seed=2))
+    with torch.no_grad():
+        multi(x)
+    single = build("s")
+    rec_s = Recorder(single, ProbeConfig(full=True, seed=2, step_mode="s"))
+    with torch.no_grad():
+        for t in range(7):
+            single(x[t])
+    a, b = rec_m.neurons["1"], rec_s.neurons["1"]
+    assert a.total_spikes > 0 and b.total_spikes == a.total_spikes
+    np.testing.assert_array_equal(b.spikes.array(), a.spikes.array())
+    np.testing.assert_allclose(b.v.array(), a.v.array(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(b.raster.array(), a.raster.array())
+    assert rec_s.steps == 7 and rec_s.samples == 2 and rec_s.forwards == 7
+    assert rec_s.hook_seconds > 0
+
+
+def test_spikingjelly_membrane_is_switched_on_while_attached_and_restored():
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(1)
+    net = nn.Sequential(layer.Linear(6, 5, step_mode="m"), neuron.LIFNode(tau=2.0, step_mode="m"))
+    x = torch.rand(9, 2, 6) * 3
+    with torch.no_grad():
+        plain = net(x)
+    before = _state(net)
+    functional.reset_net(net)
+    rec = Recorder(net, ProbeConfig(full=True))
+    assert net[1].store_v_seq is True
+    with torch.no_grad():
+        probed = net(x)
+    v_seq = net[1].v_seq.clone()
+    rec.detach()
+    assert torch.equal(plain, probed) and plain.sum() > 0
+    assert net[1].store_v_seq is False and net[1].v_seq is None
+    assert _state(net) == before
+    np.testing.assert_array_equal(rec.neurons["1"].v.array(), v_seq.numpy())
+    off = Recorder(net, ProbeConfig(full=True, peer_membrane=False))
+    functional.reset_net(net)
+    with torch.no_grad():
+        net(x)
+    off.detach()
+    assert len(off.neurons["1"].v) == 0 and len(off.neurons["1"].spikes) == 9
