@@ -210,7 +210,7 @@ class EventEmulator:
             index = np.multiply(frame.reshape(-1), np.float32(levels - 1), out=self._scaled)
             index += np.float32(0.5)
             index = index.astype(np.intp)
-            log = self._log_lut_f.take(index)
+            log = self._log_lut_f.take(index, mode="clip")
         if not want_eps:
             return log, None
         key = (levels, dt_us)
@@ -220,7 +220,7 @@ class EventEmulator:
             self._eps_key = key
         if levels == 256:
             return log, cv2.LUT(frame, self._eps_lut).reshape(-1)
-        return log, self._eps_lut.take(index)
+        return log, self._eps_lut.take(index, mode="clip")
 
     # ------------------------------------------------------------------ step
     def feed(self, frame: np.ndarray, t_us: int) -> np.ndarray:
@@ -323,6 +323,11 @@ class EventEmulator:
         step = c * scale  # Δ, µs between consecutive crossings
         first = np.clip((c - d0) * scale, 0.0, float(dt))  # τ_0
         R = float(self.config.refractory_us)
+        if R > 0 and int(n.max()) == 1:  # one crossing per pixel: the common case at high frame rates
+            ok = (first - (self._last_us[idx] - t0)) >= R
+            idx, first = idx[ok], first[ok]
+            self._last_us[idx] = t0 + first
+            return first, idx, is_on[ok].astype(np.int8)
         if R > 0:
             last = self._last_us[idx] - t0
             k0 = np.maximum(np.ceil((last + R - first) / step), 0.0)
@@ -353,29 +358,21 @@ class EventEmulator:
         each event on a uniformly drawn pixel (= independent per-pixel Poisson processes).
 
         The process is drawn ahead in chunks (cheap per frame, and independent of frame timing);
-        a pixel keeps at most one noise event per frame, and none within its refractory period.
+        a noise event within a pixel's refractory period of its previous event is dropped.
         """
-        cfg = self.config
         t1_rel = t0_rel + dt
         if self._noise_t.size == 0 or self._noise_t[-1] <= t1_rel:
             self._refill_noise(t1_rel)
-        j = int(np.searchsorted(self._noise_t, t1_rel, side="right"))
         i = self._noise_pos
-        self._noise_pos = j
-        count = j - i
-        if count <= 0:
+        j = int(self._noise_t.searchsorted(t1_rel, side="right"))
+        if j <= i:
             return None
+        self._noise_pos = j
         rel = self._noise_t[i:j] - t0_rel
         idx = self._noise_idx[i:j]
         pol = self._noise_pol[i:j]
-        if count > 1:  # keep the earliest of several in one pixel
-            order = np.argsort(idx, kind="stable")  # times are already sorted
-            idx, rel, pol = idx[order], rel[order], pol[order]
-            keep = np.ones(count, bool)
-            keep[1:] = idx[1:] != idx[:-1]
-            idx, rel, pol = idx[keep], rel[keep], pol[keep]
-        R = float(cfg.refractory_us)
-        if R > 0:
+        R = float(self.config.refractory_us)
+        if R > 0:  # (noise events closer than R in one pixel were already thinned when drawn)
             ok = np.abs(rel - (self._last_us[idx] - t0_rel)) >= R
             idx, rel, pol = idx[ok], rel[ok], pol[ok]
         self._last_us[idx] = np.maximum(self._last_us[idx], rel + t0_rel)
@@ -396,9 +393,14 @@ class EventEmulator:
             idx.append(self._rng.integers(0, npix, n))
             pol.append(self._rng.integers(0, 2, n).astype(np.int8))
             last = float(chunk[-1])
-        self._noise_t = np.concatenate(t)
-        self._noise_idx = np.concatenate(idx)
-        self._noise_pol = np.concatenate(pol)
+        t, idx, pol = np.concatenate(t), np.concatenate(idx), np.concatenate(pol)
+        R = float(self.config.refractory_us)
+        if R > 0:  # thin events closer than R to the previous one of the same pixel
+            order = np.lexsort((t, idx))
+            close = np.zeros(t.size, bool)
+            close[order[1:]] = (idx[order[1:]] == idx[order[:-1]]) & (t[order[1:]] - t[order[:-1]] < R)
+            t, idx, pol = t[~close], idx[~close], pol[~close]
+        self._noise_t, self._noise_idx, self._noise_pol = t, idx, pol
         self._noise_pos = 0
 
 
