@@ -205,6 +205,26 @@ def _draw(value, rng: np.random.Generator) -> int:
     return int(value)
 
 
+def dataset_sample(
+    index: int,
+    *,
+    seed: int = 0,
+    duration_us: int = DEFAULT_DURATION_US,
+    sensor_size: tuple[int, int] = DEFAULT_SENSOR,
+    fps: float = DEFAULT_FPS,
+) -> EventRecording:
+    """Sample ``index`` of a balanced synthetic data set: class ``index % 10``, scene and sensor
+    drawn from ``(seed, index)``. Distinct ``seed`` values (e.g. 0 train, 1 test) give disjoint sets;
+    the same ``(index, seed)`` always gives the same sample."""
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    sample_seed = int(np.random.SeedSequence([int(seed), int(index), 0x5E5]).generate_state(1)[0])
+    rec = generate_gesture(GESTURES[index % len(GESTURES)], seed=sample_seed, duration_us=duration_us,
+                           sensor_size=sensor_size, fps=fps)
+    rec.meta.update(index=int(index), dataset_seed=int(seed))
+    return rec
+
+
 def make_demo_recording(seed: int = 0) -> EventRecording:
     """The bundled demo: every gesture once (random order), 2 s each with 0.4–0.7 s gaps
     (about 26 s, 128×128), labelled."""

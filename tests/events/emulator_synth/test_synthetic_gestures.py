@@ -10,6 +10,7 @@ from snnstudio.events.synthetic import (
     CLASS_NAMES,
     GESTURES,
     GestureStream,
+    dataset_sample,
     generate_gesture,
     generate_sequence,
     gesture_id,
@@ -188,3 +189,13 @@ def test_demo_recording_covers_every_gesture_within_budget():
     assert sorted(lab.name for lab in rec.labels) == sorted(GESTURES)
     assert 20e6 <= rec.labels[-1].end_us <= 32e6
     assert 100_000 < len(rec) <= 2_000_000
+
+
+def test_dataset_samples_are_balanced_deterministic_and_split_by_seed():
+    a = [dataset_sample(i, seed=0, duration_us=200_000) for i in (0, 1, 12)]
+    assert [r.labels[0].class_id for r in a] == [0, 1, 2]
+    assert np.array_equal(a[2].events, dataset_sample(12, seed=0, duration_us=200_000).events)
+    other = dataset_sample(12, seed=1, duration_us=200_000)
+    assert other.labels[0].class_id == 2 and not np.array_equal(a[2].events[:1000], other.events[:1000])
+    with pytest.raises(ValueError, match="index"):
+        dataset_sample(-1)
