@@ -1,8 +1,8 @@
 """Frames → events: the DVS pixel model of v2e / ESIM, vectorised in numpy.
 
 Why hand-written: v2e (Hu, Liu & Delbruck 2021) is the reference model but it is a torch
-application, not a library, and runs 50–200× slower than real time on a CPU; ESIM (Rebecq et al.
-2018) is C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
+application, not a library, and is far from real time on a CPU; ESIM (Rebecq et al. 2018) is
+C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
 640×480, 30 fps webcam into events live on a small CPU: every step is a whole-frame numpy
 operation, and the per-event work (threshold crossings, refractory period) is in closed form,
 so no Python loop runs per pixel or per threshold crossing.
@@ -26,8 +26,11 @@ The model, per pixel, for a frame at time ``t1`` after the previous frame at ``t
    events at interpolated times (equally spaced within one frame interval).
 5. **refractory period** — an event less than ``refractory_us`` after the pixel's previous
    event is not emitted (its crossing still moves the reference: the pixel was held in reset).
-6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF alike
+6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF equally
    likely), uniform in time; each resets the pixel's reference to its current level.
+
+uint8 frames are looked up in 256-entry tables; float frames in [0, 1] are quantised to 12 bits
+for the same look-ups (at most 0.01 log units, far below a threshold).
 
 The first frame only initialises the state. :meth:`EventEmulator.feed` returns the events of
 the interval ``(t0, t1]``, sorted by time. Timestamps are integers: the float crossing time

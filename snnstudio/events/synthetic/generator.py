@@ -226,6 +226,6 @@ def dataset_sample(
 
 
 def make_demo_recording(seed: int = 0) -> EventRecording:
-    """The bundled demo: every gesture once (random order), 2 s each with 0.4–0.7 s gaps
-    (about 26 s, 128×128), labelled."""
-    return generate_sequence(len(GESTURES), seed, duration_us=2_000_000, gap_us=(400_000, 700_000))
+    """The bundled demo: every gesture once (random order), 1.8 s each with 0.4–0.7 s gaps
+    (about 23 s, 128×128, ~0.5 M events, ~4 MB as AEDAT4), labelled."""
+    return generate_sequence(len(GESTURES), seed, duration_us=1_800_000, gap_us=(400_000, 700_000))
