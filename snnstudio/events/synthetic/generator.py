@@ -114,7 +114,7 @@ class GestureStream:
         return events, Label(cid, start, self.t_us, name)
 
     def idle(self, duration_us: int) -> np.ndarray:
-        """Keep the hand where it is (with tremor-free stillness) for ``duration_us``; return the events."""
+        """Hold the hand perfectly still where it is for ``duration_us``; return the events (noise, distractors)."""
         if self.pose is None:
             raise ValueError("idle() needs a gesture first (nothing is on screen yet)")
         m = max(1, int(round(duration_us / self.dt_us)))
