@@ -1,8 +1,8 @@
 """Frames → events: the DVS pixel model of v2e / ESIM, vectorised in numpy.
 
 Why hand-written: v2e (Hu, Liu & Delbruck 2021) is the reference model but it is a torch
-application, not a library, and runs 50–200× slower than real time on a CPU; ESIM (Rebecq et al.
-2018) is C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
+application, not a library, and is far from real time on a CPU; ESIM (Rebecq et al. 2018) is
+C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
 640×480, 30 fps webcam into events live on a small CPU: every step is a whole-frame numpy
 operation, and the per-event work (threshold crossings, refractory period) is in closed form,
 so no Python loop runs per pixel or per threshold crossing.
@@ -16,8 +16,8 @@ The model, per pixel, for a frame at time ``t1`` after the previous frame at ``t
    ``lp += (1 − exp(−2π f Δt)) (L − lp)``. Dark pixels respond slowly. ``cutoff_hz = 0`` turns
    it off (``lp = L``).
 3. **leak** — the memorised reference drifts down by ``leak_rate_hz · C_on`` per second
-   (per-pixel rate jittered by ``leak_jitter``), so a still pixel emits ON events at about
-   ``leak_rate_hz``.
+   (per-pixel rate jittered by ``leak_jitter``, random initial phase), so a still pixel emits
+   ON events at about ``leak_rate_hz``.
 4. **change detection** — ``d = lp − ref``; each crossing of ``+k·C_on`` emits an ON event,
    of ``−k·C_off`` an OFF event, and moves the reference by that many thresholds. ``C_on`` and
    ``C_off`` are per pixel: nominal ``+ threshold_sigma · N(0, 1)`` (seeded), at least 0.01.
@@ -26,8 +26,11 @@ The model, per pixel, for a frame at time ``t1`` after the previous frame at ``t
    events at interpolated times (equally spaced within one frame interval).
 5. **refractory period** — an event less than ``refractory_us`` after the pixel's previous
    event is not emitted (its crossing still moves the reference: the pixel was held in reset).
-6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF alike
+6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF equally
    likely), uniform in time; each resets the pixel's reference to its current level.
+
+uint8 frames are looked up in 256-entry tables; float frames in [0, 1] are quantised to 12 bits
+for the same look-ups (at most 0.01 log units, far below a threshold).
 
 The first frame only initialises the state. :meth:`EventEmulator.feed` returns the events of
 the interval ``(t0, t1]``, sorted by time. Timestamps are integers: the float crossing time
@@ -44,6 +47,8 @@ import numpy as np
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
 _TWO_PI = 2.0 * np.pi
+_TIE = 1e-5  # relative tolerance of a threshold crossing (float32 rounding)
+_FLOAT_LEVELS = 4096  # quantisation of float frames for the table look-ups
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,10 @@ class EventEmulator:
         self.off_thresholds = c_off.reshape(self.height, self.width)
         self._c_on = c_on
         self._c_off = c_off
-        self._neg_c_off = -c_off
+        # detection thresholds a hair (1e-5 relative) below the nominal ones, so that returning to a
+        # level exactly k thresholds away still counts k crossings despite float32 rounding
+        self._on_test = c_on * np.float32(1.0 - _TIE)
+        self._neg_off_test = -c_off * np.float32(1.0 - _TIE)
         if cfg.leak_rate_hz > 0:
             rate = cfg.leak_rate_hz * (1.0 + cfg.leak_jitter * self._rng.standard_normal(n))
             # reference drop per µs, in log units
@@ -155,10 +163,15 @@ class EventEmulator:
         self._noise_pol = np.empty(0, np.int8)
         self._noise_pos = 0
         self._delta = np.empty(n, np.float32)
+        self._on_buf = np.empty(n, bool)
+        self._off_buf = np.empty(n, bool)
         self._d = np.empty(n, np.float32)
         self._eps_key: tuple[int, int] | None = None
         self._eps_lut: np.ndarray | None = None
-        self._log_lut16: np.ndarray | None = None
+        self._log_lut_f: np.ndarray | None = None
+        self._scaled = np.empty(n, np.float32)
+        self._leak_key: int | None = None
+        self._leak_dt: np.ndarray | None = None
         self._log_lut = lin_log(np.arange(256), cfg.lin_log_threshold).astype(np.float32)
 
     @property
@@ -183,8 +196,9 @@ class EventEmulator:
         """Flat lin-log frame and (dt_us given, low-pass on) the per-pixel low-pass gain, by table look-up.
 
         uint8 frames index 256-entry tables (``cv2.LUT``, twice as fast as numpy's take); float
-        frames are quantised to 16 bits (steps of 1/65535, far below any threshold) and index
-        65536-entry tables, which beats computing ``log`` and ``expm1`` per pixel.
+        frames are quantised to 12 bits (steps of 1/4095: at most 0.01 log units in the dark,
+        0.003 above the knee, far below any threshold) and index 4096-entry tables, which is
+        several times faster than computing ``log`` and ``expm1`` per pixel.
         """
         cfg = self.config
         want_eps = dt_us is not None and cfg.cutoff_hz > 0
@@ -193,11 +207,13 @@ class EventEmulator:
             log = cv2.LUT(frame, self._log_lut).reshape(-1)
             index = frame
         else:
-            levels = 65536
-            if self._log_lut16 is None:
-                self._log_lut16 = lin_log(np.arange(levels) * (255.0 / 65535.0), cfg.lin_log_threshold).astype(np.float32)
-            index = (frame.reshape(-1) * np.float32(65535.0) + np.float32(0.5)).astype(np.uint16)
-            log = self._log_lut16.take(index)
+            levels = _FLOAT_LEVELS
+            if self._log_lut_f is None:
+                self._log_lut_f = lin_log(np.arange(levels) * (255.0 / (levels - 1)), cfg.lin_log_threshold).astype(np.float32)
+            index = np.multiply(frame.reshape(-1), np.float32(levels - 1), out=self._scaled)
+            index += np.float32(0.5)
+            index = index.astype(np.intp)
+            log = self._log_lut_f.take(index, mode="clip")
         if not want_eps:
             return log, None
         key = (levels, dt_us)
@@ -207,19 +223,35 @@ class EventEmulator:
             self._eps_key = key
         if levels == 256:
             return log, cv2.LUT(frame, self._eps_lut).reshape(-1)
-        return log, self._eps_lut.take(index)
+        return log, self._eps_lut.take(index, mode="clip")
 
     # ------------------------------------------------------------------ step
     def feed(self, frame: np.ndarray, t_us: int) -> np.ndarray:
         """Feed one luma frame taken at ``t_us`` (µs); return the events of ``(t_prev, t_us]`` sorted by ``t``."""
-        frame = self._check(frame)
+        t0 = self._t_prev
+        raw = self.step(self._check(frame), t_us)
+        if raw is None:
+            return np.empty(0, EVENT_DTYPE)
+        t, idx, pol = raw
+        key = t - (t0 + 1)  # in [0, dt)
+        order = _stable_argsort_small(key, int(t_us) - t0)
+        return assemble_events(t[order], idx[order], pol[order], self.width)
+
+    def step(self, frame: np.ndarray, t_us: int):
+        """:meth:`feed` without input checks or sorting, for callers that emulate many frames and
+        sort once: returns ``(t, pixel, p)`` — int64 µs, flat pixel index ``y·W + x``, int8
+        polarity — in no particular order, or ``None`` when there are no events. ``frame`` must be
+        a valid ``[H, W]`` uint8 or float32 frame in [0, 1] (not checked)."""
         t_us = int(t_us)
         if self._t_prev is None:
             log, _ = self._log_and_eps(frame, None)
             self._lp = np.array(log, dtype=np.float32, copy=True)
             self._ref = self._lp.copy()
+            if self._leak_per_us is not None:
+                # random leak phase, as in v2e: still pixels must not all leak in step
+                self._ref -= self._rng.random(self._ref.size, np.float32) * self._c_on
             self._t_prev = self._t_origin = t_us
-            return np.empty(0, EVENT_DTYPE)
+            return None
         t0 = self._t_prev
         dt = t_us - t0
         if dt <= 0:
@@ -235,68 +267,70 @@ class EventEmulator:
         lp += delta
         leak = None
         if self._leak_per_us is not None:
-            leak = self._leak_per_us * np.float32(dt)
+            if self._leak_key != dt:
+                self._leak_dt = self._leak_per_us * np.float32(dt)
+                self._leak_key = dt
+            leak = self._leak_dt
             ref -= leak
         np.subtract(lp, ref, out=d)
 
-        rels, idxs, pols = [], [], []
-        for sign, c, test in ((1, self._c_on, d >= self._c_on), (-1, self._c_off, d <= self._neg_c_off)):
-            cand = np.flatnonzero(test)
-            if cand.size:
-                rel, idx, total = self._crossings(cand, c, sign, t0_rel, dt, leak)
-                rels.append(rel)
-                idxs.append(idx)
-                pols.append(np.full(total, sign > 0, np.int8))
+        on, off = self._on_buf, self._off_buf
+        np.greater_equal(d, self._on_test, out=on)
+        np.less_equal(d, self._neg_off_test, out=off)
+        np.logical_or(on, off, out=on)
+        cand = np.flatnonzero(on)
+        parts = []
+        if cand.size:
+            parts.append(self._crossings(cand, t0_rel, dt, leak))
         if self.config.shot_noise_rate_hz > 0:
             noise = self._shot_noise(t0_rel, dt)
             if noise is not None:
-                rels.append(noise[0])
-                idxs.append(noise[1])
-                pols.append(noise[2])
+                parts.append(noise)
         self._t_prev = t_us
-        if not rels:
-            return np.empty(0, EVENT_DTYPE)
-        rel = np.concatenate(rels) if len(rels) > 1 else rels[0]
-        # integer µs: rounded up, so times lie in (t0, t1] and integer gaps keep the refractory bound
-        key = np.ceil(rel - 1e-6).astype(np.int64)
-        np.clip(key, 1, dt, out=key)
-        key -= 1
-        order = _stable_argsort_small(key, dt)
-        idx = (np.concatenate(idxs) if len(idxs) > 1 else idxs[0])[order]
-        out = np.empty(rel.size, EVENT_DTYPE)
-        out["t"] = key[order] + (t0 + 1)
-        out["x"] = idx % self.width
-        out["y"] = idx // self.width
-        out["p"] = (np.concatenate(pols) if len(pols) > 1 else pols[0])[order]
-        return out
+        if not parts:
+            return None
+        if len(parts) == 1:
+            rel, idx, pol = parts[0]
+        else:
+            rel, idx, pol = (np.concatenate(z) for z in zip(*parts))
+        # integer µs, rounded up: times lie in (t0, t1] and integer gaps keep the refractory bound
+        t = np.ceil(rel - 1e-6).astype(np.int64)
+        np.clip(t, 1, dt, out=t)
+        t += t0
+        return t, idx, pol
 
-    def _crossings(self, idx, thresholds, sign: int, t0: int, dt: int, leak):
-        """Threshold crossings of pixels ``idx`` (all of one polarity) in closed form.
+    def _crossings(self, idx, t0: int, dt: int, leak):
+        """Threshold crossings of pixels ``idx`` in closed form; returns (times rel. to ``t0``, pixels, polarities).
 
-        In units of the pixel's threshold ``c``, ``d`` moves linearly from ``d0`` to ``d1``
-        (``sign`` flips OFF into the ON case). Crossing ``k = 0..n−1`` happens at
+        Oriented by each pixel's polarity and in units of its threshold ``c``, ``d`` moves linearly
+        from ``d0`` to ``d1`` over the interval. Crossing ``k = 0..n−1`` happens at
         ``τ_k = τ_0 + k·Δ``. With refractory period ``R`` and last event ``τ_last`` the emitted
         crossings are ``k0, k0 + m, k0 + 2m, …`` with ``k0`` the first ``τ_k ≥ τ_last + R`` and
         ``m = ⌈R / Δ⌉``. Times here are relative to ``t0`` (float64 µs).
         """
-        c = thresholds[idx].astype(np.float64)
         d1 = self._d[idx].astype(np.float64)
         # d before this interval: previous lp minus previous (pre-leak) reference
         d0 = d1 - self._delta[idx]
         if leak is not None:
             d0 += leak[idx]
-        if sign < 0:
-            d0 = -d0
-            d1 = -d1
-        n = np.maximum(np.floor(d1 / c).astype(np.int64), 1)  # >= 1 also at float32 ties
+        is_on = d1 > 0
+        sgn = np.where(is_on, 1.0, -1.0)
+        c = np.where(is_on, self._c_on[idx], self._c_off[idx]).astype(np.float64)
+        d0 *= sgn
+        d1 *= sgn
+        n = np.maximum(np.floor(d1 / c + _TIE).astype(np.int64), 1)
         # the reference moves by every crossing, emitted or not
-        self._ref[idx] += (sign * n * c).astype(np.float32)
+        self._ref[idx] += (sgn * n * c).astype(np.float32)
 
-        slope = np.maximum(d1 - d0, 1e-12)  # > 0: d0 < c <= d1
-        scale = dt / slope
+        scale = dt / np.maximum(d1 - d0, 1e-12)  # d0 < c <= d1
         step = c * scale  # Δ, µs between consecutive crossings
         first = np.clip((c - d0) * scale, 0.0, float(dt))  # τ_0
         R = float(self.config.refractory_us)
+        if R > 0 and int(n.max()) == 1:  # one crossing per pixel: the common case at high frame rates
+            ok = (first - (self._last_us[idx] - t0)) >= R
+            idx, first = idx[ok], first[ok]
+            self._last_us[idx] = t0 + first
+            return first, idx, is_on[ok].astype(np.int8)
         if R > 0:
             last = self._last_us[idx] - t0
             k0 = np.maximum(np.ceil((last + R - first) / step), 0.0)
@@ -314,40 +348,34 @@ class EventEmulator:
             count = n
             self._last_us[idx] = t0 + first + (n - 1) * step
         total = int(count.sum())
+        if total == idx.size and R == 0:  # one crossing per pixel: the common case at high frame rates
+            return first, idx, is_on.astype(np.int8)
         # the j-th emitted event of a pixel is at first + j*step (after the refractory rewrite)
         starts = np.cumsum(count) - count
         j = np.arange(total, dtype=np.float64) - np.repeat(starts, count)
         rel = np.repeat(first, count) + j * np.repeat(step, count)
-        return rel, np.repeat(idx, count), total
+        return rel, np.repeat(idx, count), np.repeat(is_on, count).astype(np.int8)
 
     def _shot_noise(self, t0_rel: int, dt: int):
         """Shot-noise events of ``(t0, t0 + dt]``: one Poisson process of rate ``rate · pixels``,
         each event on a uniformly drawn pixel (= independent per-pixel Poisson processes).
 
         The process is drawn ahead in chunks (cheap per frame, and independent of frame timing);
-        a pixel keeps at most one noise event per frame, and none within its refractory period.
+        a noise event within a pixel's refractory period of its previous event is dropped.
         """
-        cfg = self.config
         t1_rel = t0_rel + dt
         if self._noise_t.size == 0 or self._noise_t[-1] <= t1_rel:
             self._refill_noise(t1_rel)
-        j = int(np.searchsorted(self._noise_t, t1_rel, side="right"))
         i = self._noise_pos
-        self._noise_pos = j
-        count = j - i
-        if count <= 0:
+        j = int(self._noise_t.searchsorted(t1_rel, side="right"))
+        if j <= i:
             return None
+        self._noise_pos = j
         rel = self._noise_t[i:j] - t0_rel
         idx = self._noise_idx[i:j]
         pol = self._noise_pol[i:j]
-        if count > 1:  # keep the earliest of several in one pixel
-            order = np.argsort(idx, kind="stable")  # times are already sorted
-            idx, rel, pol = idx[order], rel[order], pol[order]
-            keep = np.ones(count, bool)
-            keep[1:] = idx[1:] != idx[:-1]
-            idx, rel, pol = idx[keep], rel[keep], pol[keep]
-        R = float(cfg.refractory_us)
-        if R > 0:
+        R = float(self.config.refractory_us)
+        if R > 0:  # (noise events closer than R in one pixel were already thinned when drawn)
             ok = np.abs(rel - (self._last_us[idx] - t0_rel)) >= R
             idx, rel, pol = idx[ok], rel[ok], pol[ok]
         self._last_us[idx] = np.maximum(self._last_us[idx], rel + t0_rel)
@@ -368,10 +396,25 @@ class EventEmulator:
             idx.append(self._rng.integers(0, npix, n))
             pol.append(self._rng.integers(0, 2, n).astype(np.int8))
             last = float(chunk[-1])
-        self._noise_t = np.concatenate(t)
-        self._noise_idx = np.concatenate(idx)
-        self._noise_pol = np.concatenate(pol)
+        t, idx, pol = np.concatenate(t), np.concatenate(idx), np.concatenate(pol)
+        R = float(self.config.refractory_us)
+        if R > 0:  # thin events closer than R to the previous one of the same pixel
+            order = np.lexsort((t, idx))
+            close = np.zeros(t.size, bool)
+            close[order[1:]] = (idx[order[1:]] == idx[order[:-1]]) & (t[order[1:]] - t[order[:-1]] < R)
+            t, idx, pol = t[~close], idx[~close], pol[~close]
+        self._noise_t, self._noise_idx, self._noise_pol = t, idx, pol
         self._noise_pos = 0
+
+
+def assemble_events(t: np.ndarray, pixel: np.ndarray, p: np.ndarray, width: int) -> np.ndarray:
+    """An :data:`EVENT_DTYPE` array from times, flat pixel indices ``y·width + x`` and polarities (kept in order)."""
+    out = np.empty(t.size, EVENT_DTYPE)
+    out["t"] = t
+    out["x"] = pixel % width
+    out["y"] = pixel // width
+    out["p"] = p
+    return out
 
 
 def _stable_argsort_small(key: np.ndarray, bound: int) -> np.ndarray:
