@@ -29,12 +29,23 @@ def run(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise SnnStudioError(f"--seconds must be > 0, got {args.seconds:g}")
     kind, _ = parse_source_spec(args.source)
+    live = kind in ("camera", "network", "webcam")
     if kind == "file":
         source = open_source(args.source, realtime=False)  # copy a segment as fast as it reads
-    else:
+    elif live:
+        # a device does not wait for the writer: a bounded queue, overflow counted as dropped
         source = BufferedSource(open_source(args.source), max_batches=1024)
+    else:
+        source = open_source(args.source)  # synthetic / video file: un-paced, nothing dropped
+    def started() -> None:
+        print(f"recording {args.seconds:g} s from {args.source} to {out} (Ctrl-C stops early)", flush=True)
+
     try:
-        result = record(source, out, args.seconds, stop_on_interrupt=True)
+        result = record(source, out, args.seconds, live=live, stop_on_interrupt=True, on_start=started)
+    except KeyboardInterrupt:
+        source.close()
+        print("interrupted before recording started", file=sys.stderr)
+        return 130
     except BaseException:
         source.close()
         raise

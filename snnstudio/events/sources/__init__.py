@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from snnstudio.errors import SnnStudioError
+from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.sources.base import EventBatch, EventSource
 from snnstudio.events.sources.pacing import (
     BufferedSource,
@@ -72,6 +72,20 @@ def __getattr__(name: str) -> Any:  # lazy: dv-processing loads only when asked 
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _source_class(module: str, name: str, what: str) -> Any:
+    """``module.name``, imported now; a build without that module gets a one-line SourceError."""
+    import importlib
+
+    full = f"snnstudio.events.sources.{module}"
+    try:
+        mod = importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name != full:
+            raise
+        raise SourceError(f"{what} sources are not available in this build (no {full})") from None
+    return getattr(mod, name)
+
+
 def parse_source_spec(spec: str) -> tuple[str, str | None]:
     """Split a spec into ``(kind, argument)``; an existing path without a kind is ``file``."""
     spec = str(spec).strip()
@@ -88,15 +102,30 @@ def parse_source_spec(spec: str) -> tuple[str, str | None]:
                           "webcam[:INDEX], video:PATH or synthetic[:GESTURE]")
 
 
-def open_source(spec: str, **options: Any) -> EventSource:
+def open_source(spec: str, *, buffered: bool | int = False, **options: Any) -> EventSource:
     """Open the source that ``spec`` names (see the module docstring).
 
+    ``buffered``: wrap the source in a :class:`BufferedSource` (a producer thread and a
+    bounded queue of ``buffered`` batches, 64 for ``True``) — what a live view wants; the
+    wrapper forwards attribute access (a player's controls) to the source.
     ``options`` go to the source's constructor (e.g. ``batch_us``, ``speed``, ``loop``,
     ``realtime`` for ``file:``; ``timeout_s`` for ``network:``). Errors are typed: an unknown
     spec is :class:`SourceSpecError`, a missing device
     :class:`~snnstudio.errors.DeviceNotFoundError`, an unreadable file
     :class:`~snnstudio.errors.EventFileError`.
     """
+    try:
+        source = _open(spec, options)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, SnnStudioError):
+            raise
+        raise SourceSpecError(f"source {spec!r}: {exc}") from exc
+    if buffered:
+        return BufferedSource(source, max_batches=64 if buffered is True else int(buffered))
+    return source
+
+
+def _open(spec: str, options: dict[str, Any]) -> EventSource:
     kind, arg = parse_source_spec(spec)
     if kind == "file":
         if not arg:
@@ -118,17 +147,14 @@ def open_source(spec: str, **options: Any) -> EventSource:
     if kind == "webcam":
         if arg is not None and not arg.isdigit():
             raise SourceSpecError(f"webcam index must be a number, got {arg!r}")
-        from snnstudio.events.sources.video import VideoEventSource
-
-        return VideoEventSource(int(arg) if arg is not None else 0, **options)
+        video_source = _source_class("video", "VideoEventSource", "webcam")
+        return video_source(int(arg) if arg is not None else 0, **options)
     if kind == "video":
         if not arg:
             raise SourceSpecError("video: needs a path, e.g. video:clip.mp4")
-        from snnstudio.events.sources.video import VideoEventSource
-
-        return VideoEventSource(arg, **options)
-    from snnstudio.events.sources.synthetic import SyntheticGestureSource
-
+        video_source = _source_class("video", "VideoEventSource", "video")
+        return video_source(arg, **options)
+    synthetic_source = _source_class("synthetic", "SyntheticGestureSource", "synthetic gesture")
     if arg is not None:
         options.setdefault("gesture", arg)
-    return SyntheticGestureSource(**options)
+    return synthetic_source(**options)

@@ -119,7 +119,8 @@ class RealtimePacer(EventSource):
     """Releases the batches of ``source`` in real time by their own timestamps.
 
     Batch *k* is released when the clock reaches ``due(t_end_us)`` (the window is complete
-    then). The first batch anchors the schedule at its ``t_start_us``. A batch more than
+    then). The first batch anchors the schedule at its ``t_start_us``, and so does a batch
+    that starts before the previous one ended (time went backwards). A batch more than
     ``max_lag_s`` seconds late (slow consumer) is skipped and its events are added to the
     next delivered batch's ``dropped``; ``max_lag_s=None`` never skips (playback then runs
     slower than real time instead). ``speed`` may be changed from any thread.
@@ -159,13 +160,16 @@ class RealtimePacer(EventSource):
 
     def batches(self) -> Iterator[EventBatch]:
         dropped = 0
+        prev_end: int | None = None
         for batch in self.source.batches():
             with self._cond:
                 if self._closed:
                     return
-                if not self._anchored:
+                if not self._anchored or (prev_end is not None and batch.t_start_us < prev_end):
+                    # first batch, or time went backwards (a seek, a restarted source): re-anchor
                     self._schedule.anchor(self.clock.now(), batch.t_start_us)
                     self._anchored = True
+                prev_end = batch.t_end_us
                 while not self._closed:
                     remaining = self._schedule.due(batch.t_end_us) - self.clock.now()
                     if remaining <= 0:
@@ -207,7 +211,9 @@ class BufferedSource(EventSource):
 
     An error raised by the source (:class:`~snnstudio.errors.SourceError`: camera unplugged)
     is re-raised to the consumer *after* the batches queued before it. :meth:`close` stops the
-    producer, closes the source and joins the thread.
+    producer, closes the source and joins the thread; so does the end of ``batches()`` (also
+    by ``break``): a buffered source is iterated once. Other attributes (a player's controls,
+    ``camera_name``) are forwarded to the wrapped source.
     """
 
     def __init__(self, source: EventSource, max_batches: int = 64, max_events: int | None = None,

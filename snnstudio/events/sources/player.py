@@ -83,9 +83,10 @@ class FilePlayer(EventSource):
         self.recording = recording
         self.sensor_size = recording.sensor_size
         self.camera_name = recording.sensor
-        names = {lab.class_id: lab.name for lab in recording.labels if lab.name}
-        self.class_names = names or None
-        self._t = recording.events["t"]
+        names = recording.meta.get("class_names") or {lab.class_id: lab.name for lab in recording.labels if lab.name}
+        self.class_names = {int(k): str(v) for k, v in dict(names).items()} or None
+        # a contiguous copy: searchsorted on the strided field view would copy it on every call
+        self._t = np.ascontiguousarray(recording.events["t"])
         self.t_first_us = int(self._t[0]) if len(self._t) else 0
         #: one past the last event (µs, recording time)
         self.t_stop_us = int(self._t[-1]) + 1 if len(self._t) else 0

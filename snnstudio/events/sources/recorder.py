@@ -6,9 +6,10 @@ valid file at ``path`` — also when the source fails mid-way (the file then hol
 recorded before the failure, and :class:`RecordingFailed` says so) and on Ctrl-C.
 
 Duration: ``seconds`` of *event time* from the first batch's start (events at or after the
-limit are not written). A live source (``source.live``, true unless the source says
-otherwise) is also closed after ``seconds`` + a grace of wall time, so a camera looking at a
-still scene cannot keep the recorder waiting. Ground-truth labels carried by the batches
+limit are not written). A live device (``live=True``, by default ``source.live``) is also
+closed after ``seconds`` + a grace of wall time, so a camera looking at a still scene cannot
+keep the recorder waiting; un-paced sources (files, the synthetic generator) get no wall
+limit, they are recorded as fast as they produce. Ground-truth labels carried by the batches
 (synthetic gestures, labelled recordings) become label ranges in the file's label sidecar.
 """
 
@@ -60,14 +61,17 @@ def _labels_from_runs(runs: list[list[int]], names: dict[int, str] | None) -> li
     return [Label(class_id=c, start_us=s, end_us=e, name=(names or {}).get(c)) for c, s, e in runs]
 
 
-def record(source: EventSource, path: str | Path, seconds: float, *, wall_grace_s: float = 1.0,
-           stop_on_interrupt: bool = False, on_batch: Callable[[EventBatch], None] | None = None) -> RecordResult:
+def record(source: EventSource, path: str | Path, seconds: float, *, live: bool | None = None,
+           wall_grace_s: float = 1.0, stop_on_interrupt: bool = False,
+           on_start: Callable[[], None] | None = None,
+           on_batch: Callable[[EventBatch], None] | None = None) -> RecordResult:
     """Write ``seconds`` of ``source`` to the AEDAT4 file ``path``; the source is closed afterwards.
 
     Raises :class:`RecordingFailed` (a :class:`~snnstudio.errors.SourceError`) when the source
     fails — the file is then valid and holds what came before. ``KeyboardInterrupt`` closes
     the file properly and propagates, or, with ``stop_on_interrupt``, ends the recording
-    normally (``stopped == "interrupted"``). ``on_batch`` sees each batch as written.
+    normally (``stopped == "interrupted"``). ``on_start`` is called once the file is open,
+    just before the first batch is pulled; ``on_batch`` sees each batch as written.
     """
     try:
         seconds = float(seconds)
@@ -83,7 +87,9 @@ def record(source: EventSource, path: str | Path, seconds: float, *, wall_grace_
     runs: list[list[int]] = []  # [class_id, start_us, end_us]
     timer: threading.Timer | None = None
     wall_limit_hit = threading.Event()
-    if getattr(source, "live", True):
+    if live is None:
+        live = bool(getattr(source, "live", False))
+    if live:
 
         def _wall_limit() -> None:
             wall_limit_hit.set()
@@ -95,6 +101,8 @@ def record(source: EventSource, path: str | Path, seconds: float, *, wall_grace_
     try:
         with Aedat4Writer(path, source.sensor_size, sensor=sensor if isinstance(sensor, str) else None) as writer:
             try:
+                if on_start is not None:
+                    on_start()
                 if timer is not None:
                     timer.start()
                 for batch in source.batches():

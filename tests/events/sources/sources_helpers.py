@@ -112,3 +112,19 @@ class FakeCamera:
         if self.fail == "raise":
             raise RuntimeError("libusb: LIBUSB_ERROR_NO_DEVICE")
         return None
+
+
+def read_back(path):
+    """Events, resolution and camera name of an AEDAT4 file, as dv-processing reads it."""
+    import dv_processing as dv
+
+    from snnstudio.events.sources.dvinput import events_from_dv
+
+    reader = dv.io.MonoCameraRecording(str(path))
+    parts = []
+    while reader.isRunning():
+        batch = reader.getNextEventBatch()
+        if batch is not None and batch.size():
+            parts.append(events_from_dv(batch))
+    ev = np.concatenate(parts) if parts else np.zeros(0, dtype=events_from_dv(dv.EventStore()).dtype)
+    return ev, tuple(reader.getEventResolution()), reader.getCameraName()

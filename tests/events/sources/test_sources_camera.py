@@ -108,3 +108,43 @@ def test_bad_event_fields_are_a_clear_error():
 
     with pytest.raises(SourceError, match="expected timestamp, x, y, polarity"):
         events_from_dv(Weird())
+
+
+def test_camera_spec_opens_the_camera_with_that_serial(monkeypatch):
+    class Desc:
+        def __init__(self, serial):
+            self.serialNumber = serial
+            self.cameraModel = "DAVIS346"
+
+    opened = []
+    rec, chunks = _chunks(n_chunks=2)
+
+    def fake_open(descriptor):
+        opened.append(descriptor.serialNumber)
+        return FakeCamera([dv_store(c) for c in chunks], resolution=(346, 260), name=f"DAVIS346_{descriptor.serialNumber}")
+
+    monkeypatch.setattr(dv.io.camera, "discover", lambda: [Desc("00000499"), Desc("00000500")])
+    monkeypatch.setattr(dv.io.camera, "open", fake_open)
+    assert list_dvs_cameras() == ["00000499 (DAVIS346)", "00000500 (DAVIS346)"]
+    src = open_source("camera:00000500")
+    assert opened == ["00000500"] and src.sensor_size == (346, 260) and src.camera_name == "DAVIS346_00000500"
+    open_source("camera")
+    assert opened == ["00000500", "00000499"]  # no serial: the first one found
+    got = []
+    with pytest.raises(SourceError):
+        got.extend(src.batches())
+    assert np.array_equal(np.concatenate([b.events for b in got]), rec.events)
+
+
+def test_a_camera_that_cannot_be_opened_is_device_not_found(monkeypatch):
+    class Desc:
+        serialNumber = "DXA00093"
+        cameraModel = "DVXplorer"
+
+    def busy(descriptor):
+        raise RuntimeError("device busy: claimed by another process")
+
+    monkeypatch.setattr(dv.io.camera, "discover", lambda: [Desc()])
+    monkeypatch.setattr(dv.io.camera, "open", busy)
+    with pytest.raises(DeviceNotFoundError, match="DVS camera DXA00093 cannot be opened: device busy"):
+        open_source("camera")

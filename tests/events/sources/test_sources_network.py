@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sources_helpers import read_back
 
 from snnstudio.errors import DeviceNotFoundError, SourceError
 from snnstudio.events.sources import SourceSpecError, open_source
@@ -32,9 +33,9 @@ def peer():
     """Start the writer process; yields (port, proc); kills it at the end."""
     procs = []
 
-    def start(n: int, packets: int = 3):
+    def start(n: int, packets: int = 3, hold: bool = False):
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, str(PEER), str(port), str(n), str(packets)],
+        proc = subprocess.Popen([sys.executable, str(PEER), str(port), str(n), str(packets), *(["hold"] if hold else [])],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(proc)
         assert proc.stdout.readline().strip() == "ready"
@@ -123,3 +124,32 @@ def test_malformed_network_specs(spec):
 def test_port_out_of_range():
     with pytest.raises(SourceError, match="outside 1-65535"):
         NetworkEventSource("127.0.0.1", 70000)
+
+
+def test_ctrl_c_while_recording_a_live_stream_leaves_a_complete_file(peer, tmp_path):
+    import os
+    import signal
+    import time
+
+    port, proc = peer(n=50, packets=2, hold=True)  # streams 50 events every 20 ms until killed
+    out = tmp_path / "live.aedat4"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    rec = subprocess.Popen([sys.executable, "-m", "snnstudio", "record", "--source", f"network:127.0.0.1:{port}",
+                            "--seconds", "60", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "client"
+        started = rec.stdout.readline()  # printed once the source is open, just before recording
+        assert started.startswith("recording 60 s from network:"), started
+        time.sleep(0.5)  # a few packets arrive
+        rec.send_signal(signal.SIGINT)
+        stdout, stderr = rec.communicate(timeout=20)
+    finally:
+        rec.kill()
+    assert rec.returncode == 130, (stdout, stderr)
+    assert "interrupted" in stderr, (stdout, stderr)
+    ev, size, name = read_back(out)
+    assert size == SIZE and name == "PeerCam_T01"
+    assert len(ev) > 0 and f"recorded {len(ev)} events" in stdout
+    # what was recorded is an unbroken stretch of the peer's stream
+    first = int((ev["t"][0] - peer_events(1)[0, 0]) // 37)
+    assert np.array_equal(np.stack([ev["t"], ev["x"], ev["y"], ev["p"]], axis=1), peer_events(len(ev), first))

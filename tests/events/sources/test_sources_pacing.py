@@ -183,3 +183,12 @@ def test_breaking_out_of_iteration_stops_the_producer():
     assert inner.closed.is_set()
     assert not buf._thread.is_alive()
     assert math.isfinite(buf.join_timeout_s)
+
+
+def test_pacer_reanchors_when_time_goes_backwards(recording):
+    wins = windows(recording, 10_000)
+    clock = ManualClock(0.0)
+    pacer = RealtimePacer(ListSource(wins[:3] + wins[:3]), clock=clock, max_lag_s=0.001)
+    times = [clock.now() for _ in pacer.batches()]
+    # the replay is paced from where it started again, not dropped as hopelessly late
+    assert times == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])

@@ -271,3 +271,67 @@ def test_batches_do_not_let_the_consumer_modify_the_recording(recording):
     b = next(FilePlayer(recording, realtime=False).batches())
     with pytest.raises(ValueError):
         b.events["x"][0] = 1
+
+
+@pytest.mark.parametrize("name", ["davis346_sample.aedat4", "dvs128_walking_jaer.aedat"])
+def test_plays_real_recordings_losslessly(samples_dir, name):
+    from snnstudio.events.io import read_events
+
+    rec = read_events(samples_dir / name)
+    got = list(FilePlayer(samples_dir / name, batch_us=5_000, realtime=False).batches())
+    assert np.array_equal(_concat(got), rec.events)
+    assert all(a.t_end_us == b.t_start_us for a, b in zip(got, got[1:]))
+
+
+def test_real_clock_playback_takes_duration_over_speed():
+    rec = make_recording(n=400, duration_us=400_000)
+    t0 = time.monotonic()
+    got = list(FilePlayer(rec, batch_us=20_000, speed=4.0).batches())
+    elapsed = time.monotonic() - t0
+    assert sum(len(b.events) + b.dropped for b in got) == len(rec)
+    assert 0.09 <= elapsed < 0.6  # 400 ms of events at 4x = 100 ms (+ scheduling slack)
+
+
+def test_class_names_from_recording_meta_win_over_label_names(recording):
+    recording.meta["class_names"] = {"3": "hand clap", 7: "arm roll"}
+    assert FilePlayer(recording).class_names == {3: "hand clap", 7: "arm roll"}
+
+
+def test_controls_from_another_thread_keep_every_batch_consistent(recording):
+    """Hammer the controls while a worker plays (looping): every batch must still be an exact,
+    shifted window of the recording, and close() must end it all."""
+    rng = np.random.default_rng(1)
+    player = FilePlayer(recording, batch_us=5_000, loop=True, clock=ManualClock(0.0))
+    got = []
+
+    def consume():
+        for b in player.batches():
+            # only this thread's generator changes the loop shift, so this is the batch's shift
+            got.append((b, player.loop_offset_us))
+
+    worker = threading.Thread(target=consume, daemon=True)
+    worker.start()
+    t_end = time.monotonic() + 0.4
+    while time.monotonic() < t_end:
+        action = rng.integers(6)
+        if action == 0:
+            player.seek(int(rng.integers(recording.t_start_us - 1000, recording.t_end_us + 1000)))
+        elif action == 1:
+            player.pause()
+        elif action == 2:
+            player.play()
+        elif action == 3:
+            player.set_speed(float(rng.uniform(0.1, 10)))
+        elif action == 4:
+            player.batch_us = int(rng.integers(1_000, 20_000))
+        else:
+            player.step()
+        time.sleep(0.001)
+    player.close()
+    worker.join(2.0)
+    assert not worker.is_alive()
+    assert len(got) > 20
+    for b, off in got:
+        window = recording.time_slice(b.t_start_us - off, b.t_end_us - off).copy()
+        window["t"] += off
+        assert np.array_equal(b.events, window)

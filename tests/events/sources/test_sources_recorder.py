@@ -6,13 +6,12 @@ import time
 
 import numpy as np
 import pytest
-from sources_helpers import FakeCamera, ListSource, dv_store, make_recording, windows
+from sources_helpers import FakeCamera, ListSource, dv_store, make_recording, read_back, windows
 
 from snnstudio.cli import main
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.sources import BufferedSource, FilePlayer
 from snnstudio.events.sources.camera import DvsCameraSource
-from snnstudio.events.sources.dvinput import events_from_dv
 from snnstudio.events.sources.recorder import RecordingFailed, record
 from snnstudio.events.types import Label
 
@@ -20,23 +19,14 @@ dv = pytest.importorskip("dv_processing")
 pytest.importorskip("snnstudio.events.io")
 
 
-def read_back(path):
-    """Events, resolution and camera name of an AEDAT4 file, as dv-processing reads it."""
-    reader = dv.io.MonoCameraRecording(str(path))
-    parts = []
-    while reader.isRunning():
-        batch = reader.getNextEventBatch()
-        if batch is not None and batch.size():
-            parts.append(events_from_dv(batch))
-    ev = np.concatenate(parts) if parts else np.zeros(0, dtype=events_from_dv(dv.EventStore()).dtype)
-    return ev, tuple(reader.getEventResolution()), reader.getCameraName()
-
-
 def test_records_a_time_span_of_a_file_exactly_with_its_labels(tmp_path):
     rec = make_recording(n=3000, duration_us=300_000)
     rec.sensor = "DVS128_TEST"
     out = tmp_path / "span.aedat4"
-    result = record(FilePlayer(rec, realtime=False, batch_us=7_000), out, 0.05)
+    calls = []
+    result = record(FilePlayer(rec, realtime=False, batch_us=7_000), out, 0.05,
+                    on_start=lambda: calls.append("start"), on_batch=lambda b: calls.append("batch"))
+    assert calls == ["start"] + ["batch"] * 8  # ceil(50 / 7) windows
     t0 = rec.t_start_us
     expected = rec.time_slice(t0, t0 + 50_000)
     ev, size, name = read_back(out)
@@ -135,3 +125,91 @@ def test_cli_user_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, messa
     assert main(["record", *argv]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_cli_failure_mid_recording_is_one_line_and_the_file_stays(tmp_path, monkeypatch, capsys):
+    import snnstudio.events.sources as sources
+
+    rec = make_recording(n=300, duration_us=30_000)
+    chunks = [rec.events[:150], rec.events[150:]]
+    monkeypatch.setattr(sources, "open_source",
+                        lambda spec, **kw: DvsCameraSource(device=FakeCamera([dv_store(c) for c in chunks], fail="stop")))
+    out = tmp_path / "cut.aedat4"
+    assert main(["record", "--source", "camera", "--seconds", "5", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stopped delivering events (unplugged?)" in err[0] and "keeps the 300 events" in err[0]
+    assert np.array_equal(read_back(out)[0], rec.events)
+
+
+def test_an_unpaced_source_is_not_cut_by_the_wall_clock(tmp_path):
+    class SlowGenerator(ListSource):
+        """Produces 50 ms of events per 100 ms of wall time (a generator slower than real time)."""
+
+        live = False
+
+        def batches(self):
+            for b in self._batches:
+                time.sleep(0.1)
+                yield b
+
+    rec = make_recording(n=400, duration_us=200_000)
+    wins = windows(rec, 50_000)
+    result = record(SlowGenerator(wins), tmp_path / "slow.aedat4", 0.15, wall_grace_s=0.0)
+    assert result.stopped == "duration" and result.duration_s == pytest.approx(0.15)
+    assert np.array_equal(read_back(tmp_path / "slow.aedat4")[0], rec.time_slice(rec.t_start_us, rec.t_start_us + 150_000))
+
+
+def test_cli_records_synthetic_gestures_with_their_labels(tmp_path, capsys):
+    synthetic = pytest.importorskip("snnstudio.events.sources.synthetic")
+    from snnstudio.events.io import read_events
+
+    out = tmp_path / "wave.aedat4"
+    assert main(["record", "--source", "synthetic:wave", "--seconds", "0.4", str(out)]) == 0
+    # oracle: the same (seeded) generator, read directly and cut at 0.4 s
+    src = synthetic.SyntheticGestureSource(gesture="wave")
+    parts, t0 = [], None
+    for b in src.batches():
+        t0 = b.t_start_us if t0 is None else t0
+        parts.append(b.events[b.events["t"] < t0 + 400_000])
+        if b.t_end_us >= t0 + 400_000:
+            break
+    src.close()
+    expected = np.concatenate(parts)
+    ev, size, _ = read_back(out)
+    assert size == src.sensor_size and len(expected) > 1000 and np.array_equal(ev, expected)
+    labels = read_events(out).labels
+    wave = synthetic.SyntheticGestureSource.class_names
+    assert [lab.class_id for lab in labels] and all(wave[lab.class_id] == "wave" for lab in labels)
+
+
+def test_cli_unknown_gesture_is_one_line(tmp_path, capsys):
+    pytest.importorskip("snnstudio.events.sources.synthetic")
+    assert main(["record", "--source", "synthetic:moonwalk", "--seconds", "1", str(tmp_path / "x.aedat4")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "moonwalk" in err[0]
+
+
+def test_cli_records_a_video_file_turned_into_events(tmp_path):
+    video = pytest.importorskip("snnstudio.events.sources.video")
+    cv2 = pytest.importorskip("cv2")
+    path = tmp_path / "bar.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for k in range(20):  # a bright bar sweeping right
+        frame = np.full((48, 64, 3), 30, np.uint8)
+        frame[:, 3 * k: 3 * k + 6] = 230
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "bar.aedat4"
+    assert main(["record", "--source", f"video:{path}", "--seconds", "0.3", str(out)]) == 0
+    src = video.VideoEventSource(str(path))
+    parts, t0 = [], None
+    for b in src.batches():
+        t0 = b.t_start_us if t0 is None else t0
+        parts.append(b.events[b.events["t"] < t0 + 300_000])
+        if b.t_end_us >= t0 + 300_000:
+            break
+    src.close()
+    ev, size, _ = read_back(out)
+    expected = np.concatenate(parts)
+    assert size == (64, 48) and len(expected) > 50
+    assert np.array_equal(ev, expected)  # the emulator is seeded: same video, same events
