@@ -59,6 +59,13 @@ def bundled_demo_files() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json", ".csv"))
 
 
+def synthetic_available() -> bool:
+    """Is the live synthetic gesture source (``open_source("synthetic")``) installed?"""
+    import importlib.util
+
+    return importlib.util.find_spec("snnstudio.events.sources.synthetic") is not None
+
+
 def demo_recording() -> EventRecording:
     """The bundled demo recording (``resources/demo``) where there is one, else the synthetic
     gesture demo where available, else :func:`rotating_bar_recording`."""

@@ -69,6 +69,8 @@ class SessionState:
 
 
 LIVE_KINDS = ("camera", "webcam", "network", "video", "synthetic")
+#: sources whose device delivers in real time; the others are paced by the session
+SELF_PACED = ("camera", "webcam", "network")
 
 
 def _is_live_spec(spec: str) -> bool:
@@ -306,10 +308,21 @@ class Session:
                 traceback.print_exc()
 
     def _open(self, target, live: bool | None) -> None:
+        if isinstance(target, str) and target == "demo":
+            from snnstudio.engine import demo
+
+            if not demo.bundled_demo_files() and demo.synthetic_available():
+                target = "synthetic"
         if isinstance(target, str) and _is_live_spec(target):
+            from snnstudio.engine.prefetch import Prefetched
             from snnstudio.events.sources import open_source
 
-            self._open(open_source(target), True)
+            kind = target.split(":", 1)[0]
+            source = open_source(target)
+            if kind in SELF_PACED:
+                self._open(source, True)
+            else:  # a generator: read ahead losslessly, paced on the session's clock
+                self._open(Prefetched(source), False)
             self._state = replace(self._state, source_name=target)
             self._publish_state()
             return
