@@ -233,3 +233,26 @@ def test_a_corrupt_file_is_a_message(tmp_path):
         assert s.latest() is None
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("name", ["dvs128_hand_2024_06_13.aedat4", "davis346_sample.aedat4"])
+def test_streams_a_real_recording(samples_dir, name):
+    io = pytest.importorskip("snnstudio.events.io")
+    path = samples_dir / name
+    rec = io.read_events(path)
+    s = Session(SessionConfig(dt_us=5_000, realtime=False))
+    s.start()
+    try:
+        s.set_model("tiny")  # it pools any sensor to 32×32, so a 346×260 DAVIS fits too
+        s.open(str(path))
+        s.step(4)
+        snap = s.wait_for(lambda x: x is not None and x.index >= 3, 20)
+        assert not s.messages and snap.index == 3
+        w, h = rec.sensor_size
+        assert snap.frame.shape == (2, h, w)
+        t0 = rec.t_start_us + 3 * 5_000
+        assert (snap.t_start_us, snap.t_end_us) == (t0, t0 + 5_000)
+        np.testing.assert_array_equal(snap.frame, count_frame(rec.time_slice(t0, t0 + 5_000), rec.sensor_size))
+        assert snap.frame.sum() == snap.n_events > 0
+    finally:
+        s.close()
