@@ -10,7 +10,7 @@ HELP = "open the studio window on a recording, a live source or the synthetic de
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help="event recording to open (default: the demo)")
     p.add_argument("--model", default=None, help="model: default, tiny, a zoo name or a checkpoint")
-    p.add_argument("--compare", nargs="+", default=(), metavar="M", help="up to 3 more models run in lock-step beside --model")
+    p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model (repeat, up to 3)")
     p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo source when no PATH")
     p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
     p.add_argument("--T", type=int, default=16, help="time window in steps (default 16)")
