@@ -38,7 +38,7 @@ class SessionModel(QObject):
     model_changed = Signal(object)
     fps_changed = Signal(float)
 
-    def __init__(self, config: SessionConfig | None = None, display_hz: float = 30.0, buffer: int = 512, parent=None):
+    def __init__(self, config: SessionConfig | None = None, display_hz: float = 40.0, buffer: int = 512, parent=None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._fresh: deque[Snapshot] = deque(maxlen=buffer)
