@@ -83,18 +83,18 @@ def _probe_overhead(rec, spec, steps: int, repeat: int) -> dict:
     runner = ModelRunner(load_model(spec).module, sensor_hw=(128, 128))
     t0 = rec.t_start_us
     frames = [count_frame(rec.time_slice(t0 + i * DT_US, t0 + (i + 1) * DT_US), rec.sensor_size) for i in range(steps)]
-    xs = [runner._prepare(f) for f in frames]
     model = runner.model
 
-    def bare():
+    def bare():  # the same pooling and forward, without read-out, snapshot or op counting
         runner.reset()
         with torch.inference_mode():
-            if runner.mode == "stateful":
-                for x in xs:
+            win = None
+            for f in frames:
+                x = runner._prepare(f)
+                if runner.mode == "stateful":
                     model(x[None] if runner.step_input_ndim == 4 else x[None, None])
-            else:
-                win = [torch.zeros_like(xs[0])] * runner.window_T
-                for x in xs:
+                else:
+                    win = [torch.zeros_like(x)] * runner.window_T if win is None else win
                     win = win[1:] + [x]
                     model(torch.stack(win)[:, None])
 
