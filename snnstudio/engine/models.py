@@ -92,3 +92,27 @@ def load_model(spec: str | nn.Module | None = None, n_classes: int = 11) -> Load
         raise ModelError(f"unknown model {spec!r}; known: {known} (or a checkpoint path)")
     cfg = zoo.default_config(spec)
     return LoadedModel(zoo.build_model(cfg), spec, cfg.class_names)
+
+
+def neuron_choices() -> list[str]:
+    """Every registered neuron name (what the GUI's neuron selector offers)."""
+    from snnstudio.snn.neurons import NEURONS, build_neuron  # noqa: F401 - fills the registry
+
+    return sorted(NEURONS)
+
+
+def with_neuron(current: nn.Module, name: str, label: str = "") -> LoadedModel:
+    """The zoo model ``current`` rebuilt with neuron ``name`` (default parameters). Weights of
+    the layers the swap leaves unchanged (convs, BN, attention) are kept; the neurons' own
+    parameters start fresh. Needs a zoo model (one with a ``config``)."""
+    zoo = _optional("snnstudio.snn.zoo")
+    cfg = getattr(current, "config", None)
+    if zoo is None or cfg is None:
+        raise ModelError("swapping the neuron needs a zoo model (pick one in the model list)")
+    new_cfg = zoo.with_neuron(cfg, name)
+    model = zoo.build_model(new_cfg)
+    old = current.state_dict()
+    own = model.state_dict()
+    keep = {k: v for k, v in old.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(keep, strict=False)
+    return LoadedModel(model.eval(), f"{label or 'model'} [{name}]", new_cfg.class_names)

@@ -177,6 +177,18 @@ class Session:
         """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
         self._q.put(lambda: self._set_model(spec))
 
+    def set_neuron(self, name: str) -> None:
+        """Rebuild the (zoo) model with another neuron type, keeping the other weights."""
+
+        def cmd():
+            from snnstudio.engine.models import with_neuron
+
+            runner = self._runner_or_raise()
+            base = runner.name.split(" [")[0]
+            self._set_model(with_neuron(runner.model, name, base))
+
+        self._q.put(cmd)
+
     def set_compare(self, specs) -> None:
         """Run up to 3 more models in lock-step on the same frames (``[]`` stops comparing); their
         snapshots ride along in ``Snapshot.compare``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QVBoxLayout, QWidget
 
 from snnstudio.engine.session import SessionState
 from snnstudio.gui import theme
@@ -120,13 +120,21 @@ class MainWindow(QMainWindow):
 
         self.act_open = act("Open…", self.source.choose_file, ("Ctrl+O",), "open an event recording (Ctrl+O)")
         self.act_play = act("Play / Pause", self.model.toggle_play, ("Space",), "play / pause (space)")
-        self.act_back = act("◀ Step", self.model.step_back, ("Left",), "previous step (←)")
-        self.act_step = act("Step ▶", lambda: self.model.step(1), ("Right",), "next step (→)")
+        self.act_back = act("Back", self.model.step_back, ("Left",), "previous step (←)")
+        self.act_step = act("Step", lambda: self.model.step(1), ("Right",), "next step (→)")
         self.act_slower = act("Slower", lambda: self.model.faster(-1), ("-",), "slower (−)")
         self.act_faster = act("Faster", lambda: self.model.faster(1), ("+", "="), "faster (+)")
         self.act_theme = act("Light / dark", self.toggle_theme, (), "switch light / dark theme")
         self.act_reset = act("Reset layout", self.reset_layout)
         self.act_quit = act("Quit", self.close, ("Ctrl+Q",))
+        st = self.style()
+        for a, icon in (
+            (self.act_open, QStyle.SP_DialogOpenButton), (self.act_back, QStyle.SP_MediaSeekBackward),
+            (self.act_play, QStyle.SP_MediaPlay), (self.act_step, QStyle.SP_MediaSeekForward),
+            (self.act_slower, QStyle.SP_ArrowDown), (self.act_faster, QStyle.SP_ArrowUp),
+        ):
+            a.setIcon(st.standardIcon(icon))
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         for a in (self.act_open, None, self.act_back, self.act_play, self.act_step, None, self.act_slower, self.act_faster, None, self.act_theme):
             tb.addSeparator() if a is None else tb.addAction(a)
         menu = self.menuBar()
@@ -159,6 +167,7 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(text)
 
     def _show_state(self, s: SessionState) -> None:
+        self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
         speed = f"{s.speed:g}×"
         self.state_label.setText(("▶ playing " if s.playing else "❚❚ paused " if not s.ended else "■ ended ") + speed)
 

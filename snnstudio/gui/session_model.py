@@ -114,6 +114,9 @@ class SessionModel(QObject):
     def set_model(self, spec) -> None:
         self.session.set_model(spec)
 
+    def set_neuron(self, name: str) -> None:
+        self.session.set_neuron(name)
+
     def set_compare(self, specs) -> None:
         self.session.set_compare(specs)
 

@@ -86,3 +86,32 @@ def test_switching_a_zoo_attention_block_off():
     assert not runner.model.conv1.attention.enabled
     _, attention, _, _ = runner.step(_frames(1)[0])
     assert not attention[0].enabled
+
+
+def test_swapping_the_neuron_keeps_the_other_weights():
+    from snnstudio.engine.models import with_neuron
+    from snnstudio.engine.session import Session, SessionConfig
+    from snnstudio.errors import ModelError
+
+    cfg = zoo.default_config("ma_snn_gesture_small", T=4)
+    model = zoo.build_model(cfg)
+    swapped = with_neuron(model, "psn", "small")
+    assert swapped.name == "small [psn]" and swapped.module.config.neuron == "psn"
+    assert torch.equal(swapped.module.conv1.conv.layer.weight, model.conv1.conv.layer.weight)
+    kinds = {getattr(m, "registry_name", None) for m in swapped.module.modules()}
+    assert "psn" in kinds and "lif" not in kinds
+    with pytest.raises(ModelError, match="zoo model"):
+        with_neuron(torch.nn.Linear(2, 2), "psn")
+    s = Session(SessionConfig(realtime=False))
+    s.start()
+    try:
+        s.set_model(model)
+        s.set_neuron("psn")
+        s.open(rotating_bar_recording(duration_us=200_000))
+        s.step(2)
+        snap = s.wait_for(lambda x: x is not None and x.index >= 1, 30)
+        assert not s.messages and snap.model_name.endswith("[psn]")
+        assert {layer.kind for layer in snap.layers} == {"psn"}
+        assert s.state.model.mode == "window"  # PSN looks across time
+    finally:
+        s.close()

@@ -45,6 +45,7 @@ class MembranePanel(QWidget):
         quiet(self.plot)
         self.plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "membrane h")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=theme.current().muted)
         lay.addWidget(self.plot, 1)

@@ -1,12 +1,12 @@
-"""Model panel: which model runs, how it streams (stateful / window of T), and its module tree
-with a switch for every block that can be turned off (attention blocks)."""
+"""Model panel: which model runs and with which neuron type, how it streams (stateful / window of
+T), and its module tree with a switch for every block that can be turned off (attention blocks)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from snnstudio.engine.models import model_choices
+from snnstudio.engine.models import model_choices, neuron_choices
 from snnstudio.engine.runner import ModelInfo
 
 
@@ -24,6 +24,14 @@ class ModelPanel(QWidget):
         row.addWidget(QLabel("model"))
         row.addWidget(self.choice, 1)
         lay.addLayout(row)
+        nrow = QHBoxLayout()
+        self.neuron = QComboBox()
+        self.neuron.addItems(neuron_choices())
+        self.neuron.setToolTip("rebuild the model with another neuron type (zoo models; other weights kept)")
+        self.neuron.activated.connect(lambda i: model.set_neuron(self.neuron.itemText(i)))
+        nrow.addWidget(QLabel("neuron"))
+        nrow.addWidget(self.neuron, 1)
+        lay.addLayout(nrow)
         self.summary = QLabel("")
         self.summary.setObjectName("muted")
         self.summary.setWordWrap(True)
@@ -44,6 +52,11 @@ class ModelPanel(QWidget):
             self.summary.setText("no model")
             self.tree.blockSignals(False)
             return
+        kinds = {k for _, k, _ in info.layers}
+        if len(kinds) == 1:
+            i = self.neuron.findText(next(iter(kinds)))
+            if i >= 0:
+                self.neuron.setCurrentIndex(i)
         mode = f"window of T={info.window_T} re-run each step" if info.mode == "window" else f"stateful, read-out over T={info.window_T}"
         hw = f"{info.input_hw[1]}×{info.input_hw[0]}" if info.input_hw else "?"
         self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  {len(info.layers)} spiking layers")
