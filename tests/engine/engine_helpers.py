@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from snnstudio.events.sources.base import EventBatch, EventSource
-from snnstudio.events.types import EventRecording, Label, make_events
+from snnstudio.events.types import EventRecording, make_events
 from snnstudio.snn.neurons import build_neuron
 
 

@@ -2,7 +2,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from snnstudio.engine.session import Session, SessionConfig
 from snnstudio.engine.windows import count_frame
