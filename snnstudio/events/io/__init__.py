@@ -2,27 +2,29 @@
 
 >>> rec = read_events("walk.aedat")                 # format from the content, labels attached
 >>> write_events("walk.h5", rec)                     # format from the extension, temp + rename
->>> for chunk in iter_event_chunks("big.aedat4"):    # bounded memory, time order
+>>> chunks = iter_event_chunks("big.aedat4")        # bounded memory, time order
+>>> chunks.sensor_size, chunks.labels                 # header facts before iterating
+>>> for events in chunks:
 ...     ...
 >>> with Aedat4Writer("live.aedat4", (346, 260)) as w:   # incremental (the live recorder)
 ...     w.write(events)
 
 Formats (name: read / write / true streaming):
 
-========  =============================================  =====  =====  ======
-name      what                                           read   write  stream
-========  =============================================  =====  =====  ======
-aedat4    iniVation DV AEDAT 4 (dv-processing / faery)   yes    yes    yes
-aedat3    AEDAT 3.1 (DVS128 Gesture), polarity events    yes    yes    yes
-aedat2    jAER AEDAT 2.0, DVS128 addresses               yes    yes    yes
-evt2      Prophesee EVT 2.0 ``.raw``                     yes    yes    yes
-evt3      Prophesee EVT 3.0 ``.raw``                     yes    yes    yes
-dat       Prophesee DAT (CD events)                      yes    yes    yes
-nmnist    N-MNIST / ATIS ``.bin`` (40-bit events)        yes    no     no
-npz, npy  numpy structured arrays (tonic layout)         yes    yes    npy
-hdf5      ``events/{t,x,y,p}`` datasets                  yes    yes    yes
-csv       ``t x y p`` text (``.csv``, ``.txt``)          yes    yes    no
-========  =============================================  =====  =====  ======
+=========  ================================================  ====  =====  ======
+name       what                                              read  write  stream
+=========  ================================================  ====  =====  ======
+aedat4     iniVation AEDAT 4 (faery; dv-processing: oracle)  yes   yes    yes
+aedat3     AEDAT 3.1 (DVS128 Gesture), polarity events       yes   yes    yes
+aedat2     jAER AEDAT 2.0, DVS128 addresses                  yes   yes    yes
+evt2       Prophesee EVT 2.0 ``.raw``                        yes   yes    yes
+evt3       Prophesee EVT 3.0 ``.raw``                        yes   yes    yes
+dat        Prophesee DAT (CD events)                         yes   yes    yes
+nmnist     N-MNIST / ATIS ``.bin`` (40-bit events)           yes   no     no
+npz, npy   numpy structured arrays (tonic layout)            yes   yes    npy
+hdf5       ``events/{t,x,y,p}`` datasets                     yes   yes    yes
+csv        ``t x y p`` text (``.csv``, ``.txt``)             yes   yes    no
+=========  ================================================  ====  =====  ======
 
 Every reader validates: a wrong magic, an empty file, coordinates outside the sensor or
 timestamps going backwards raise :class:`~snnstudio.errors.EventFileError` (or

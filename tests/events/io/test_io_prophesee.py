@@ -77,7 +77,7 @@ def _faery_write(path, rec, version):
 
 @pytest.mark.parametrize("version", ["evt2", "evt3", "dat"])
 def test_faery_encoded_files_against_expelliarmus(tmp_path, make_recording, version):
-    from expelliarmus import Wizard
+    Wizard = pytest.importorskip("expelliarmus").Wizard
 
     rec = make_recording(n=50_000, size=(1280, 720) if version != "dat" else (640, 480), seed=3,
                          t0=1_600_000_000_000_000, span_us=60_000_000)

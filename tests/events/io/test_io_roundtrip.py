@@ -5,12 +5,13 @@ and ``snnstudio convert`` chains formats without loss."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 from snnstudio.cli import main
-from snnstudio.errors import EventFileError, UnknownFormatError
+from snnstudio.errors import EventFileError, SnnStudioWarning, UnknownFormatError
 from snnstudio.events.io import (
     FORMATS,
     Aedat4Writer,
@@ -57,6 +58,9 @@ def test_round_trip_exact(tmp_path, make_recording, ext, fmt, size):
     assert back.labels == labels
     assert read_labels(sidecar_path(path)) == labels
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # like any new file, not mkstemp's 0600
     streamed = np.concatenate(list(iter_event_chunks(path, chunk_events=3_001)))
     np.testing.assert_array_equal(streamed, rec.events)
 
@@ -115,6 +119,23 @@ def test_aedat4_writer_finalises_after_exception(tmp_path, rec):
     back = read_events(path)  # complete and valid, with what was written
     np.testing.assert_array_equal(back.events, rec.events[:2500])
     assert back.labels == [Label(2, rec.t_start_us, rec.t_start_us + 10)]
+
+
+def test_aedat4_writer_partial_file_survives_a_hard_crash(tmp_path, rec):
+    """What a SIGKILL leaves behind (the temp file, never closed) still reads up to the last flush."""
+    import shutil
+
+    w = Aedat4Writer(tmp_path / "live.aedat4", rec.sensor_size)
+    for k in range(0, 3000, 500):
+        w.write(rec.events[k : k + 500])
+    assert w.partial_path.parent == tmp_path and w.partial_path.name.startswith(".live.aedat4.")
+    shutil.copy(w.partial_path, tmp_path / "crashed.aedat4")
+    w.abort()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SnnStudioWarning)  # the last, unflushed packet may be cut
+        back = read_events(tmp_path / "crashed.aedat4")
+    assert len(back) >= 2000  # every packet but (at most) the last one
+    np.testing.assert_array_equal(back.events, rec.events[: len(back)])
 
 
 def test_aedat4_writer_rejects_bad_events_and_abort_leaves_nothing(tmp_path, rec):

@@ -140,7 +140,7 @@ def test_jaer_sample_matches_readme_formula_by_hand(samples_dir):
 
 def test_evt2_sample_equals_faery_and_expelliarmus(samples_dir):
     import faery
-    from expelliarmus import Wizard
+    Wizard = pytest.importorskip("expelliarmus").Wizard
 
     path = samples_dir / "prophesee_gen3_evt2.raw"
     rec = read_events(path)

@@ -172,7 +172,7 @@ def test_hdf5_layouts_and_errors(tmp_path, rec):
         read_events(trunc)
 
 def test_nmnist_against_tonic_and_overflow_markers(tmp_path, make_recording):
-    from tonic.io import read_mnist_file
+    read_mnist_file = pytest.importorskip("tonic.io").read_mnist_file
 
     from snnstudio.events.io.nmnist import encode
 
