@@ -55,6 +55,7 @@ class _Part(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
+            self.last_weights = None  # no stale weights for the probes
             return x
         xw, single = self._as_window(x)
         y = xw * self.weights(xw)
@@ -184,8 +185,11 @@ class MultiDimAttention(nn.Module):
         return [getattr(self, n) for n in ("ta", "ca", "sa") if hasattr(self, n)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        active = [p for p in self.parts() if p.enabled]
-        if not self.enabled or not active:
+        active = [p for p in self.parts() if p.enabled] if self.enabled else []
+        for p in self.parts():
+            if p not in active:
+                p.last_weights = None  # no stale weights for the probes
+        if not active:
             return x
         for part in active:
             x = part(x)

@@ -193,6 +193,7 @@ class SynAGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
+            self.last_weights = None
             return x
         xw = x if x.ndim == 5 else x.unsqueeze(0)
         if xw.shape[0] != self.T:

@@ -121,6 +121,7 @@ class STA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
+            self.last_weights = None
             return torch.zeros_like(x)
         single = x.ndim == 3
         if single:

@@ -176,6 +176,7 @@ class SSA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
+            self.last_weights = None
             return torch.zeros_like(x)
         q = self.q_lif(self.q["bn"](self.q["conv"](x)))
         k = self.k_lif(self.k["bn"](self.k["conv"](x)))

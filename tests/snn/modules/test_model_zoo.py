@@ -84,9 +84,11 @@ def _shrunk(name):
     return cfg
 
 
-ONE_PER_KIND = ["ma_snn_gesture_small", "spikformer_small", "spikeformer", "sew_resnet", "ms_resnet", "syna_resnet"]
+# fast: every neuron in the MA-SNN net and every preset with LIF; the full matrix is marked slow
 PRESET_NEURON = [
-    pytest.param(p, n, marks=() if p in ONE_PER_KIND else pytest.mark.slow) for p in sorted(PRESETS) for n in sorted(NEURONS)
+    pytest.param(p, n, marks=() if (p == "ma_snn_gesture_small" or n == "lif") else pytest.mark.slow)
+    for p in sorted(PRESETS)
+    for n in sorted(NEURONS)
 ]
 
 
@@ -226,3 +228,20 @@ def test_models_that_do_not_look_across_time_stream_step_by_step(preset, changes
     # the input reaches the read-out, so the comparison is not between two constant outputs
     assert not torch.allclose(multi, silent) and max(rates) > 0
     assert torch.allclose(torch.stack(steps).mean(0), multi, atol=1e-5)
+
+
+def test_with_neuron_drops_the_old_neurons_parameters():
+    cfg = default_config("ma_snn_gesture_small")
+    assert cfg.neuron_params  # the preset's MA-SNN LIF parameters
+    psn = with_neuron(cfg, "psn")
+    assert psn.neuron == "psn" and psn.neuron_params == {} and cfg.neuron == "lif"
+    model = build_model(replace_T(psn, 4))
+    assert model.looks_across_time  # PSN mixes time steps
+    with pytest.raises(ModelError, match="unknown neuron"):
+        with_neuron(cfg, "nope")
+
+
+def replace_T(cfg, T):
+    from dataclasses import replace
+
+    return replace(cfg, T=T)

@@ -100,8 +100,11 @@ def test_disabled_is_identity_and_parts_switch_alone():
     torch.manual_seed(2)
     att = build_attention("tcsa", T=4, channels=8)
     x = torch.randn(4, 2, 8, 6, 6)
+    att(x)
+    assert att.sa.last_weights is not None
     att.enabled = False
     assert torch.equal(att(x), x)
+    assert all(p.last_weights is None for p in att.parts())  # nothing stale left for the probes
     att.enabled = True
     for p in att.parts():
         p.enabled = False
