@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensor", default="128x128", metavar="WxH", help="sensor size (default 128x128)")
     p.add_argument("--fps", type=float, default=500.0, help="render rate of the hand scene (default 500)")
     p.add_argument("--clean", action="store_true", help="plain static scene and ideal sensor (no noise)")
+    p.add_argument("--demo", action="store_true",
+                   help="write the bundled demo instead: every gesture once, ~23 s (seed from --seed)")
     p.add_argument("--list", action="store_true", help="print the gesture names and class ids, then exit")
 
 
@@ -42,7 +44,7 @@ def _sensor(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from snnstudio.errors import SnnStudioError
-    from snnstudio.events.synthetic import GESTURES, generate_gesture, generate_sequence
+    from snnstudio.events.synthetic import GESTURES, generate_gesture, generate_sequence, make_demo_recording
 
     if args.list:
         for i, name in enumerate(GESTURES):
@@ -65,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     sensor = _sensor(args.sensor)
     duration_us = int(round(args.duration * 1e6))
     common = dict(sensor_size=sensor, fps=args.fps, clean=args.clean)
-    if name == "all":
+    if args.demo:
+        rec = make_demo_recording(args.seed)
+    elif name == "all":
         rec = generate_sequence(list(GESTURES) * args.count, args.seed, duration_us=duration_us,
                                 gap_us=(int(gap_lo * 1e6), int(gap_hi * 1e6)), **common)
     elif args.count == 1:
