@@ -291,3 +291,24 @@ def test_attention_panel_draws_the_zoo_nets_weights(qtbot):
         np.testing.assert_allclose(win.events.overlay.image, sa)
     finally:
         model.close()
+
+
+def test_swapping_model_and_neuron_rebuilds_the_panels(window, qtbot):
+    zoo = pytest.importorskip("snnstudio.snn.zoo")
+    win = window
+    win.model.step(3)
+    _wait_index(qtbot, win, 2)
+    assert set(win.layers.rows) == {"sn1", "sn2", "sn3"}
+    win.model.set_model(zoo.build_model(zoo.default_config("ma_snn_gesture_small", T=4)))
+    win.model.step(2)
+    qtbot.waitUntil(lambda: win.model.last.layers[0].name == "conv1.neuron", timeout=20_000)
+    qtbot.waitUntil(lambda: "conv1.neuron" in win.layers.rows, timeout=5000)
+    assert "sn1" not in win.layers.rows
+    assert win.model_panel.neuron.currentText() == "lif"
+    assert "conv1.attention" in win.model_panel.items
+    i = win.model_panel.neuron.findText("psn")
+    win.model_panel.neuron.setCurrentIndex(i)
+    win.model_panel.neuron.activated.emit(i)
+    win.model.step(1)
+    qtbot.waitUntil(lambda: win.model.last.layers[0].kind == "psn", timeout=20_000)
+    assert win.model.last.model_name.endswith("[psn]")
