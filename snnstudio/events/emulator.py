@@ -1,8 +1,8 @@
 """Frames → events: the DVS pixel model of v2e / ESIM, vectorised in numpy.
 
 Why hand-written: v2e (Hu, Liu & Delbruck 2021) is the reference model but it is a torch
-application, not a library, and runs 50–200× slower than real time on a CPU; ESIM (Rebecq et al.
-2018) is C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
+application, not a library, and is far from real time on a CPU; ESIM (Rebecq et al. 2018) is
+C++/ROS. This module keeps their pixel model and makes it fast enough to turn a
 640×480, 30 fps webcam into events live on a small CPU: every step is a whole-frame numpy
 operation, and the per-event work (threshold crossings, refractory period) is in closed form,
 so no Python loop runs per pixel or per threshold crossing.
@@ -26,8 +26,11 @@ The model, per pixel, for a frame at time ``t1`` after the previous frame at ``t
    events at interpolated times (equally spaced within one frame interval).
 5. **refractory period** — an event less than ``refractory_us`` after the pixel's previous
    event is not emitted (its crossing still moves the reference: the pixel was held in reset).
-6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF alike
+6. **shot noise** — Poisson events at ``shot_noise_rate_hz`` per pixel (ON and OFF equally
    likely), uniform in time; each resets the pixel's reference to its current level.
+
+uint8 frames are looked up in 256-entry tables; float frames in [0, 1] are quantised to 12 bits
+for the same look-ups (at most 0.01 log units, far below a threshold).
 
 The first frame only initialises the state. :meth:`EventEmulator.feed` returns the events of
 the interval ``(t0, t1]``, sorted by time. Timestamps are integers: the float crossing time
@@ -210,7 +213,7 @@ class EventEmulator:
             index = np.multiply(frame.reshape(-1), np.float32(levels - 1), out=self._scaled)
             index += np.float32(0.5)
             index = index.astype(np.intp)
-            log = self._log_lut_f.take(index)
+            log = self._log_lut_f.take(index, mode="clip")
         if not want_eps:
             return log, None
         key = (levels, dt_us)
@@ -220,7 +223,7 @@ class EventEmulator:
             self._eps_key = key
         if levels == 256:
             return log, cv2.LUT(frame, self._eps_lut).reshape(-1)
-        return log, self._eps_lut.take(index)
+        return log, self._eps_lut.take(index, mode="clip")
 
     # ------------------------------------------------------------------ step
     def feed(self, frame: np.ndarray, t_us: int) -> np.ndarray:
@@ -275,7 +278,7 @@ class EventEmulator:
         np.greater_equal(d, self._on_test, out=on)
         np.less_equal(d, self._neg_off_test, out=off)
         np.logical_or(on, off, out=on)
-        cand = np.flatnonzero(on)
+        cand = on.nonzero()[0]
         parts = []
         if cand.size:
             parts.append(self._crossings(cand, t0_rel, dt, leak))
@@ -292,7 +295,8 @@ class EventEmulator:
             rel, idx, pol = (np.concatenate(z) for z in zip(*parts))
         # integer µs, rounded up: times lie in (t0, t1] and integer gaps keep the refractory bound
         t = np.ceil(rel - 1e-6).astype(np.int64)
-        np.clip(t, 1, dt, out=t)
+        np.maximum(t, 1, out=t)
+        np.minimum(t, dt, out=t)
         t += t0
         return t, idx, pol
 
@@ -321,8 +325,13 @@ class EventEmulator:
 
         scale = dt / np.maximum(d1 - d0, 1e-12)  # d0 < c <= d1
         step = c * scale  # Δ, µs between consecutive crossings
-        first = np.clip((c - d0) * scale, 0.0, float(dt))  # τ_0
+        first = np.minimum(np.maximum((c - d0) * scale, 0.0), float(dt))  # τ_0 (ufuncs: np.clip is slow on small arrays)
         R = float(self.config.refractory_us)
+        if R > 0 and int(np.maximum.reduce(n)) == 1:  # one crossing per pixel: the common case at high frame rates
+            ok = (first - (self._last_us[idx] - t0)) >= R
+            idx, first = idx[ok], first[ok]
+            self._last_us[idx] = t0 + first
+            return first, idx, is_on[ok].astype(np.int8)
         if R > 0:
             last = self._last_us[idx] - t0
             k0 = np.maximum(np.ceil((last + R - first) / step), 0.0)
@@ -339,43 +348,35 @@ class EventEmulator:
         else:
             count = n
             self._last_us[idx] = t0 + first + (n - 1) * step
-        total = int(count.sum())
+        total = int(np.add.reduce(count))
         if total == idx.size and R == 0:  # one crossing per pixel: the common case at high frame rates
             return first, idx, is_on.astype(np.int8)
         # the j-th emitted event of a pixel is at first + j*step (after the refractory rewrite)
         starts = np.cumsum(count) - count
-        j = np.arange(total, dtype=np.float64) - np.repeat(starts, count)
-        rel = np.repeat(first, count) + j * np.repeat(step, count)
-        return rel, np.repeat(idx, count), np.repeat(is_on, count).astype(np.int8)
+        j = np.arange(total, dtype=np.float64) - starts.repeat(count)
+        rel = first.repeat(count) + j * step.repeat(count)
+        return rel, idx.repeat(count), is_on.repeat(count).astype(np.int8)
 
     def _shot_noise(self, t0_rel: int, dt: int):
         """Shot-noise events of ``(t0, t0 + dt]``: one Poisson process of rate ``rate · pixels``,
         each event on a uniformly drawn pixel (= independent per-pixel Poisson processes).
 
         The process is drawn ahead in chunks (cheap per frame, and independent of frame timing);
-        a pixel keeps at most one noise event per frame, and none within its refractory period.
+        a noise event within a pixel's refractory period of its previous event is dropped.
         """
-        cfg = self.config
         t1_rel = t0_rel + dt
         if self._noise_t.size == 0 or self._noise_t[-1] <= t1_rel:
             self._refill_noise(t1_rel)
-        j = int(np.searchsorted(self._noise_t, t1_rel, side="right"))
         i = self._noise_pos
-        self._noise_pos = j
-        count = j - i
-        if count <= 0:
+        j = int(self._noise_t.searchsorted(t1_rel, side="right"))
+        if j <= i:
             return None
+        self._noise_pos = j
         rel = self._noise_t[i:j] - t0_rel
         idx = self._noise_idx[i:j]
         pol = self._noise_pol[i:j]
-        if count > 1:  # keep the earliest of several in one pixel
-            order = np.argsort(idx, kind="stable")  # times are already sorted
-            idx, rel, pol = idx[order], rel[order], pol[order]
-            keep = np.ones(count, bool)
-            keep[1:] = idx[1:] != idx[:-1]
-            idx, rel, pol = idx[keep], rel[keep], pol[keep]
-        R = float(cfg.refractory_us)
-        if R > 0:
+        R = float(self.config.refractory_us)
+        if R > 0:  # (noise events closer than R in one pixel were already thinned when drawn)
             ok = np.abs(rel - (self._last_us[idx] - t0_rel)) >= R
             idx, rel, pol = idx[ok], rel[ok], pol[ok]
         self._last_us[idx] = np.maximum(self._last_us[idx], rel + t0_rel)
@@ -396,9 +397,14 @@ class EventEmulator:
             idx.append(self._rng.integers(0, npix, n))
             pol.append(self._rng.integers(0, 2, n).astype(np.int8))
             last = float(chunk[-1])
-        self._noise_t = np.concatenate(t)
-        self._noise_idx = np.concatenate(idx)
-        self._noise_pol = np.concatenate(pol)
+        t, idx, pol = np.concatenate(t), np.concatenate(idx), np.concatenate(pol)
+        R = float(self.config.refractory_us)
+        if R > 0:  # thin events closer than R to the previous one of the same pixel
+            order = np.lexsort((t, idx))
+            close = np.zeros(t.size, bool)
+            close[order[1:]] = (idx[order[1:]] == idx[order[:-1]]) & (t[order[1:]] - t[order[:-1]] < R)
+            t, idx, pol = t[~close], idx[~close], pol[~close]
+        self._noise_t, self._noise_idx, self._noise_pol = t, idx, pol
         self._noise_pos = 0
 
 

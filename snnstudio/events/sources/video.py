@@ -10,6 +10,7 @@ windows when that is given. It is un-paced: a file is read as fast as it decodes
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,8 @@ class VideoEventSource(EventSource):
         self.batch_us = int(batch_us) if batch_us is not None else None
         self._closed = False
         self._started = False
+        self._reading = False
+        self._lock = threading.Lock()
         self._t_open = time.monotonic_ns() // 1000
 
     def _luma(self, frame: np.ndarray) -> np.ndarray:
@@ -104,6 +107,19 @@ class VideoEventSource(EventSource):
         return int(round(index * 1e6 / self.fps))
 
     def _frame_batches(self) -> Iterator[EventBatch]:
+        with self._lock:
+            if self._cap is None:
+                raise SourceError(f"{self.name}: source is closed")
+            self._reading = True
+        try:
+            yield from self._read_frames()
+        finally:
+            with self._lock:
+                self._reading = False
+                if self._closed:
+                    self._release()
+
+    def _read_frames(self) -> Iterator[EventBatch]:
         if self._started and not self.is_camera:  # a second pass over a file starts again
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._cap.read()
@@ -118,8 +134,10 @@ class VideoEventSource(EventSource):
         index = 1
         while not self._closed and (self.max_frames is None or index < self.max_frames):
             ok, frame = self._cap.read()
+            if self._closed:
+                break
             if not ok or frame is None:
-                if self.is_camera and not self._closed:
+                if self.is_camera:
                     raise SourceError(f"{self.name} stopped delivering frames")
                 break
             t = self._stamp(index)
@@ -131,8 +149,6 @@ class VideoEventSource(EventSource):
             index += 1
 
     def batches(self) -> Iterator[EventBatch]:
-        if self._cap is None:
-            raise SourceError(f"{self.name}: source is closed")
         frames = self._frame_batches()
         if self.batch_us is None:
             yield from frames
@@ -140,7 +156,14 @@ class VideoEventSource(EventSource):
             yield from rebatch(frames, self.batch_us)
 
     def close(self) -> None:
-        self._closed = True
+        """Stop ``batches()``; the capture is released now, or by the reading thread once its
+        current ``read()`` returns (releasing under a blocked read can crash OpenCV)."""
+        with self._lock:
+            self._closed = True
+            if not self._reading:
+                self._release()
+
+    def _release(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None

@@ -114,7 +114,7 @@ class GestureStream:
         return events, Label(cid, start, self.t_us, name)
 
     def idle(self, duration_us: int) -> np.ndarray:
-        """Keep the hand where it is (with tremor-free stillness) for ``duration_us``; return the events."""
+        """Hold the hand perfectly still where it is for ``duration_us``; return the events (noise, distractors)."""
         if self.pose is None:
             raise ValueError("idle() needs a gesture first (nothing is on screen yet)")
         m = max(1, int(round(duration_us / self.dt_us)))
@@ -205,7 +205,27 @@ def _draw(value, rng: np.random.Generator) -> int:
     return int(value)
 
 
+def dataset_sample(
+    index: int,
+    *,
+    seed: int = 0,
+    duration_us: int = DEFAULT_DURATION_US,
+    sensor_size: tuple[int, int] = DEFAULT_SENSOR,
+    fps: float = DEFAULT_FPS,
+) -> EventRecording:
+    """Sample ``index`` of a balanced synthetic data set: class ``index % 10``, scene and sensor
+    drawn from ``(seed, index)``. Distinct ``seed`` values (e.g. 0 train, 1 test) give disjoint sets;
+    the same ``(index, seed)`` always gives the same sample."""
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    sample_seed = int(np.random.SeedSequence([int(seed), int(index), 0x5E5]).generate_state(1)[0])
+    rec = generate_gesture(GESTURES[index % len(GESTURES)], seed=sample_seed, duration_us=duration_us,
+                           sensor_size=sensor_size, fps=fps)
+    rec.meta.update(index=int(index), dataset_seed=int(seed))
+    return rec
+
+
 def make_demo_recording(seed: int = 0) -> EventRecording:
-    """The bundled demo: every gesture once (random order), 2 s each with 0.4–0.7 s gaps
-    (about 26 s, 128×128), labelled."""
-    return generate_sequence(len(GESTURES), seed, duration_us=2_000_000, gap_us=(400_000, 700_000))
+    """The bundled demo: every gesture once (random order), 1.8 s each with 0.4–0.7 s gaps
+    (about 23 s, 128×128, ~0.5 M events, ~4 MB as AEDAT4), labelled."""
+    return generate_sequence(len(GESTURES), seed, duration_us=1_800_000, gap_us=(400_000, 700_000))

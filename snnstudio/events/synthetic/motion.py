@@ -86,8 +86,8 @@ def gesture_poses(
     t = np.asarray(t_s, dtype=np.float64)
     D = float(t[-1]) if t.size else 0.0
     # shared by every class, drawn in the same order: timing, centre, tilt, size
-    lead = rng.uniform(0.0, 0.15) * D
     active = rng.uniform(0.55, 0.85) * D
+    lead = rng.uniform(0.0, 1.0) * (D - active)  # lead-in and tail alike on average: no end is favoured
     u = (t - lead) / max(active, 1e-9)
     cx0 = W / 2 + rng.uniform(-0.15, 0.15) * W
     cy0 = H / 2 + rng.uniform(-0.10, 0.15) * H
@@ -106,7 +106,7 @@ def gesture_poses(
         dx, dy = _SWIPE_DIRS[name]
         jit = np.deg2rad(rng.uniform(-12.0, 12.0))
         dx, dy = dx * np.cos(jit) - dy * np.sin(jit), dx * np.sin(jit) + dy * np.cos(jit)
-        amp = rng.uniform(0.3, 0.6) * side
+        amp = rng.uniform(0.25, 0.7) * side
         bulge = rng.uniform(-0.06, 0.06) * side
         s = min_jerk(u) - 0.5
         arc = np.sin(np.pi * np.clip(u, 0, 1))
@@ -114,15 +114,15 @@ def gesture_poses(
         cy += s * amp * dy + arc * bulge * dx
         angle += rng.uniform(-12.0, 12.0) * arc
     elif name in ("circle_cw", "circle_ccw"):
-        r = rng.uniform(0.1, 0.2) * side
-        revs = rng.uniform(1.0, 1.75)
+        r = rng.uniform(0.05, 0.14) * side
+        revs = rng.uniform(0.75, 1.25)
         phi0 = rng.uniform(0, 2 * np.pi)
         sign = 1.0 if name == "circle_cw" else -1.0  # y points down: increasing phi is clockwise on screen
         phi = phi0 + sign * 2 * np.pi * revs * _ease(u)
         cx += r * np.cos(phi)
         cy += r * np.sin(phi)
     elif name == "wave":
-        amp = rng.uniform(18.0, 35.0)
+        amp = rng.uniform(12.0, 35.0)
         freq = rng.uniform(1.5, 3.0)
         sway = rng.uniform(0.0, 0.04) * side
         osc = np.sin(2 * np.pi * freq * (t - lead)) * _envelope(u)
@@ -137,11 +137,12 @@ def gesture_poses(
         cy = wy - np.cos(theta) * d
         angle = angle + amp * osc
     elif name in ("push", "pull"):
-        k = rng.uniform(1.5, 2.1)
+        k = rng.uniform(2.5, 4.0)
         grow = min_jerk(u) if name == "push" else 1.0 - min_jerk(u)
         scale = size * k ** (grow - 0.5)  # geometric mean of the sizes = the base size
-        cy += rng.uniform(-0.04, 0.04) * side * grow
-        cx += rng.uniform(-0.04, 0.04) * side * grow
+        cy += rng.uniform(-0.15, 0.15) * side * grow
+        cx += rng.uniform(-0.15, 0.15) * side * grow
+        angle += rng.uniform(-12.0, 12.0) * grow
     else:  # other: random wander, idle drift or an off-axis (diagonal) stroke
         kind = rng.choice(3, p=[0.55, 0.25, 0.2])
         env = _envelope(u, 0.2)

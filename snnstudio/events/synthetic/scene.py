@@ -133,9 +133,9 @@ class Scene:
             _paste_shifted(frame, d.sprite, x, y)
         _paste(frame, self.hand, self.hand_matrix(pose))
         amp, freq, phase = self.flicker
-        if amp:
+        if amp:  # (without flicker the frame is a convex mix of values in [0, 1] already)
             frame *= np.float32(1.0 + amp * math.sin(2 * math.pi * freq * t_s + phase))
-        np.clip(frame, 0.0, 1.0, out=frame)
+            np.clip(frame, 0.0, 1.0, out=frame)
         return frame
 
 

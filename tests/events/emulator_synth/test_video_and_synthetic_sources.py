@@ -142,3 +142,15 @@ def test_synthetic_source_rejects_bad_arguments():
         SyntheticGestureSource(batch_us=0)
     with pytest.raises(ValueError, match="count"):
         SyntheticGestureSource(count=0)
+
+
+def test_video_close_stops_batches_and_a_closed_source_says_so(bar_video):
+    src = VideoEventSource(bar_video)
+    got = []
+    for b in src.batches():
+        got.append(b)
+        if len(got) == 2:
+            src.close()
+    assert len(got) == 2
+    with pytest.raises(SourceError, match="closed"):
+        list(src.batches())

@@ -1,0 +1,38 @@
+"""``snnstudio gui``: the studio window, playing at once (``python main.py`` is the same)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "open the studio window on a recording, a live source or the synthetic demo"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", help="event recording to open (default: the demo)")
+    p.add_argument("--model", default=None, help="model: default, tiny, a zoo name or a checkpoint")
+    p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model (repeat, up to 3)")
+    p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo source when no PATH")
+    p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
+    p.add_argument("--T", type=int, default=16, help="time window in steps (default 16)")
+    p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme (default: the last used, else dark)")
+    p.add_argument("--screenshot", metavar="PNG", help="save a PNG of the window before quitting")
+    p.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    from snnstudio.errors import SnnStudioError
+
+    if args.screenshot and args.quit_after is None:
+        raise SnnStudioError("--screenshot needs --quit-after S (when to take it)")
+    if len(args.compare) > 3:
+        raise SnnStudioError(f"--compare takes up to 3 models (4 side by side), got {len(args.compare)}")
+    if args.dt <= 0:
+        raise SnnStudioError(f"--dt must be positive, got {args.dt}")
+    from snnstudio.gui.app import GuiOptions, run_gui
+
+    return run_gui(
+        GuiOptions(
+            path=args.path, model=args.model, compare=tuple(args.compare), demo=args.demo, screenshot=args.screenshot,
+            quit_after=args.quit_after, theme=args.theme, dt_ms=args.dt, T=args.T,
+        )
+    )

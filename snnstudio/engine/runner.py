@@ -1,0 +1,371 @@
+"""Run a torch model one stream step at a time and read out what the GUI draws.
+
+Two ways to stream a model built for ``[T, B, ...]`` input:
+
+* **stateful** (every neuron can run single-step and no module looks across time): all neurons are
+  put in single-step mode and keep their state between calls; each step feeds ``[1, 1, 2, H, W]``.
+  The read-out averages the output over the last ``T`` steps (the model's own mean over ``T``).
+* **window** (a module looks across time: temporal attention, PSN, ...): the last ``T`` frames are
+  kept (zero-padded at the start) and the whole window is re-evaluated each step; what is shown is
+  the window's last time step.
+
+Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
+:mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
+changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
+from snnstudio.errors import ModelError
+from snnstudio.snn.neurons.base import SpikingNeuron
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """One row of the model's module tree: ``switchable`` blocks have an ``enabled`` flag."""
+
+    name: str
+    type: str
+    depth: int
+    switchable: bool
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to lay out its panels for a model (no tensors)."""
+
+    name: str
+    mode: str
+    window_T: int
+    input_hw: tuple[int, int] | None
+    layers: tuple[tuple[str, str, tuple[int, ...]], ...]
+    attention: tuple[str, ...]
+    n_classes: int
+    class_names: tuple[str, ...]
+    modules: tuple[ModuleInfo, ...]
+    n_parameters: int
+
+
+def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-sample neuron shape of a tensor whose leading dims are ``lead`` (``(T, B)`` or
+    ``(B,)``, batch 1), or of one with those dims folded into the first (``[T·B, ...]``)."""
+    n = len(lead)
+    if len(shape) > n and tuple(shape[:n]) == tuple(lead):
+        return tuple(shape[n:])
+    folded = int(np.prod(lead))
+    if len(shape) >= 2 and shape[0] == folded:
+        return tuple(shape[1:])
+    return (int(np.prod(shape)) // folded,)
+
+
+def _part_kind(module: nn.Module, key: str | None = None) -> str:
+    """'ta', 'ca' or 'sa' from a part's name or its ``weights_layout`` ("T,B", "B,C", "B,H,W")."""
+    k = (key or "").lower()
+    if k in ("ta", "ca", "sa"):
+        return k
+    layout = str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "")
+    dims = [d for d in layout.split(",") if d]
+    if "H" in dims or "W" in dims:
+        return "sa"
+    if "C" in dims:
+        return "ca"
+    return "ta"
+
+
+def _weights_of(module: nn.Module, kind: str) -> np.ndarray | None:
+    """A part's ``last_weights`` for batch element 0 as ``[T]``, ``[C]`` or ``[h, w]``."""
+    w = getattr(module, "last_weights", None)
+    if w is None or not getattr(module, "enabled", True):
+        return None
+    a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
+    dims = [d for d in str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "").split(",") if d]
+    if "B" in dims and len(dims) == a.ndim:
+        a = np.take(a, 0, axis=dims.index("B"))
+    a = np.squeeze(a)
+    if kind == "sa":
+        while a.ndim > 2:
+            a = a[-1]
+        return np.atleast_2d(a)
+    return a.reshape(-1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)[:, 0]
+
+
+def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, nn.Module]]]:
+    """Attention blocks as ``(name, block, {'ta'|'ca'|'sa': part})``: a block with parts ``ta``,
+    ``ca``, ``sa`` (MA-SNN's MultiDimAttention), or any lone module keeping ``last_weights``."""
+    blocks, taken = [], set()
+    for name, m in model.named_modules():
+        parts = {k: getattr(m, k) for k in ("ta", "ca", "sa") if isinstance(getattr(m, k, None), nn.Module) and hasattr(getattr(m, k), "last_weights")}
+        if parts and hasattr(m, "enabled"):
+            blocks.append((name, m, parts))
+            taken.update(id(p) for p in parts.values())
+    for name, m in model.named_modules():
+        if hasattr(m, "last_weights") and id(m) not in taken:
+            blocks.append((name, m, {_part_kind(m): m}))
+    return blocks
+
+
+def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
+    """Class probabilities from the read-out: spike rates in [0, 1] are normalised to sum to 1
+    (uniform when nothing fired); any other values (logits) go through a softmax."""
+    r = np.asarray(r, np.float64)
+    if r.size == 0:
+        return r.astype(np.float32)
+    if r.min() >= 0.0 and r.max() <= 1.0:
+        s = r.sum()
+        return (r / s if s > 0 else np.full_like(r, 1.0 / r.size)).astype(np.float32)
+    e = np.exp(r - r.max())
+    return (e / e.sum()).astype(np.float32)
+
+
+class ModelRunner:
+    """Streams one model step by step (see module docstring); owned by one worker thread."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str = "",
+        class_names: dict[int, str] | list[str] | None = None,
+        window_T: int = 16,
+        mode: str | None = None,
+        input_hw: tuple[int, int] | None = None,
+        raster_neurons: int = 64,
+        feature_channels: int = 4,
+        sensor_hw: tuple[int, int] = (128, 128),
+        cost_every: int = 8,
+    ):
+        self.model = model.eval()
+        self.name = name or type(model).__name__
+        cfg = getattr(model, "config", None)
+        fixed_T = getattr(model, "window_T", None) or getattr(cfg, "T", None)
+        self.window_T = int(fixed_T or window_T)
+        self.fixed_T = fixed_T is not None
+        shape = getattr(model, "input_shape", None) or getattr(cfg, "input_size", None)
+        self.input_hw = tuple(input_hw or getattr(model, "input_hw", None) or (tuple(shape)[1:] if shape else None) or sensor_hw)
+        # zoo models (SNNModel) take one step as [B, C, H, W]; other models get [T=1, B, C, H, W]
+        self.step_input_ndim = 4 if hasattr(model, "check_input") else 5
+        self.sensor_hw = tuple(sensor_hw)
+        self.neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
+        if not self.neurons:
+            raise ModelError(f"model {self.name!r} has no spiking neurons to show")
+        self.attention = _attention_blocks(model)
+        across = any(getattr(m, "looks_across_time", False) for m in model.modules())
+        single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
+        self.mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
+        if self.mode not in ("stateful", "window"):
+            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.mode!r}")
+        self.raster_neurons = raster_neurons
+        self.feature_channels = feature_channels
+        self.followed: dict[str, list[int]] = {}
+        names = class_names if class_names is not None else getattr(model, "class_names", None) or getattr(cfg, "class_names", None)
+        if isinstance(names, dict):
+            names = [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
+        self.class_names = tuple(names or ())
+        self._raster_index: dict[str, np.ndarray] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        self.n_classes = 0
+        self.ops = self._op_counter()
+        #: SOPs/energy are measured every ``cost_every`` steps (the last value is carried between)
+        self.cost_every = cost_every
+        self._step_count = 0
+        self._last_cost: tuple[float | None, float | None] = (None, None)
+        self.reset()
+        self._warm_up()
+
+    def _op_counter(self):
+        """SOPs and energy per step from ``snnstudio.probe.OpCounter`` (None if not installed)."""
+        try:
+            from snnstudio.probe import EnergyConfig, OpCounter
+        except ImportError:
+            return None
+        step_mode = "s" if self.mode == "stateful" and self.step_input_ndim == 4 else "m"
+        return OpCounter(self.model, EnergyConfig(step_mode=step_mode), attach=False)
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget the stream: neuron state, the frame window and the read-out history."""
+        for _, m in self.neurons:
+            m.step_mode = "s" if self.mode == "stateful" else "m"
+            m.reset()
+        for m in self.model.modules():
+            if m is not self.model and not isinstance(m, SpikingNeuron) and hasattr(m, "reset") and callable(m.reset):
+                try:
+                    m.reset()
+                except TypeError:
+                    pass
+        h, w = self.input_hw
+        self._frames: deque[torch.Tensor] = deque([torch.zeros(2, h, w)] * self.window_T, maxlen=self.window_T)
+        self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
+
+    def set_window(self, T: int) -> None:
+        if self.fixed_T and T != self.window_T:
+            raise ModelError(f"model {self.name!r} is built for T={self.window_T}; its window cannot change")
+        if T < 1:
+            raise ModelError(f"T must be at least 1, got {T}")
+        self.window_T = int(T)
+        self.reset()
+
+    def follow(self, layer: str, index: int, on: bool = True) -> None:
+        """Record the membrane potential of neuron ``index`` (flat, per sample) of ``layer``."""
+        if layer not in self._shapes:
+            raise ModelError(f"no spiking layer {layer!r}; layers: {', '.join(self._shapes)}")
+        n = int(np.prod(self._shapes[layer]))
+        if not 0 <= index < n:
+            raise ModelError(f"neuron {index} is outside layer {layer!r} ({n} neurons)")
+        lst = self.followed.setdefault(layer, [])
+        if on and index not in lst:
+            lst.append(int(index))
+        elif not on and index in lst:
+            lst.remove(index)
+
+    def set_enabled(self, module: str, enabled: bool) -> None:
+        """Switch a block with an ``enabled`` flag (an attention block) on or off."""
+        mods = dict(self.model.named_modules())
+        m = mods.get(module)
+        if m is None or not hasattr(m, "enabled"):
+            raise ModelError(f"module {module!r} cannot be switched (it has no 'enabled' flag)")
+        m.enabled = bool(enabled)
+
+    def info(self) -> ModelInfo:
+        rows = []
+        for n, m in self.model.named_modules():
+            if not n:
+                continue
+            rows.append(ModuleInfo(n, type(m).__name__, n.count("."), hasattr(m, "enabled"), bool(getattr(m, "enabled", True))))
+        return ModelInfo(
+            name=self.name,
+            mode=self.mode,
+            window_T=self.window_T,
+            input_hw=tuple(self.input_hw),
+            layers=tuple((n, getattr(m, "registry_name", type(m).__name__), self._shapes.get(n, ())) for n, m in self.neurons),
+            attention=tuple(n for n, _, _ in self.attention),
+            n_classes=self.n_classes,
+            class_names=self.class_names,
+            modules=tuple(rows),
+            n_parameters=sum(p.numel() for p in self.model.parameters()),
+        )
+
+    # ------------------------------------------------------------------ stepping
+    def _prepare(self, frame: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(frame, np.float32))
+        h, w = self.input_hw
+        if x.shape[-2:] != (h, w):
+            H, W = x.shape[-2:]
+            if H % h == 0 and W % w == 0:
+                x = F.avg_pool2d(x[None], (H // h, W // w))[0] * ((H // h) * (W // w))
+            else:
+                x = F.adaptive_avg_pool2d(x[None], (h, w))[0] * (H * W / (h * w))
+        return x
+
+    def _warm_up(self) -> None:
+        h, w = self.sensor_hw
+        try:
+            self.step(np.zeros((2, h, w), np.float32))
+        except ModelError:
+            raise
+        except Exception as exc:  # a model/input mismatch: say so in one line
+            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
+        self.reset()
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray):
+        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout,
+        cost)`` where ``readout`` is the class read-out averaged over the last ``T`` steps and
+        ``cost`` is ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
+        x = self._prepare(frame)
+        measure = self.ops is not None and self._step_count % self.cost_every == 0
+        self._step_count += 1
+        if measure:
+            # hooks only on measured steps (they cost ~40 % of a forward); clear() then attach()
+            # so that the hooks write into the fresh records
+            self.ops.detach()
+            self.ops.clear()
+            self.ops.attach()
+        if self.mode == "stateful":
+            if self.step_input_ndim == 4:
+                out, lead = self.model(x[None]), (1,)
+            else:
+                out, lead = self.model(x[None, None]), (1, 1)
+        else:
+            self._frames.append(x)
+            out = self.model(torch.stack(list(self._frames))[:, None])
+            lead = (self.window_T, 1)
+        o = out.detach().float()
+        if self.mode == "window":
+            readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
+        else:
+            self._outputs.append(o.reshape(-1).numpy().copy())
+            readout = np.mean(np.stack(self._outputs), axis=0)
+        self.n_classes = int(readout.size)
+        layers = tuple(self._layer(name, m, lead) for name, m in self.neurons)
+        attention = tuple(self._attention(name, m, parts) for name, m, parts in self.attention)
+        if measure:
+            self.ops.detach()
+            rep = self.ops.report()
+            steps = rep["steps_per_sample"] or 1.0
+            self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
+        return layers, attention, readout, self._last_cost
+
+    def _layer(self, name: str, m: SpikingNeuron, lead: int) -> LayerSnapshot:
+        s = m.last_spikes
+        if s is None:
+            raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
+        shape = _sample_shape(tuple(s.shape), lead)
+        self._shapes[name] = shape
+        t_lead = lead[0] if len(lead) == 2 else 1
+        s_last = (s.reshape(t_lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
+        n = s_last.size
+        idx = self._raster_index.get(name)
+        if idx is None or (idx.size and idx[-1] >= n):
+            k = min(self.raster_neurons, n)
+            idx = np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+            self._raster_index[name] = idx
+        if len(shape) >= 2:
+            per_channel = s_last.reshape(shape[0], -1).mean(1)
+        else:
+            per_channel = s_last
+        fmap = None
+        if len(shape) == 3:
+            fmap = frozen(s_last.reshape(shape)[: self.feature_channels])
+        membrane, spiked = {}, {}
+        follow = self.followed.get(name)
+        if follow and m.last_v is not None:
+            v_last = m.last_v.reshape(t_lead, -1)[-1].float().numpy()
+            membrane = {i: float(v_last[i]) for i in follow}
+            spiked = {i: bool(s_last[i] > 0.5) for i in follow}
+        count = int(np.count_nonzero(s_last > 0.5))
+        return LayerSnapshot(
+            name=name,
+            kind=getattr(m, "registry_name", type(m).__name__),
+            shape=shape,
+            rate=count / n if n else 0.0,
+            channel_rates=frozen(per_channel),
+            raster=frozen(s_last[idx] > 0.5, np.uint8),
+            raster_index=frozen(idx, np.int64),
+            spike_count=count,
+            membrane=membrane,
+            spiked=spiked,
+            threshold=None if m.v_threshold is None or not math.isfinite(float(m.v_threshold)) else float(m.v_threshold),
+            feature_map=fmap,
+        )
+
+    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module]) -> AttentionSnapshot:
+        on = bool(getattr(m, "enabled", True))
+        w = {k: _weights_of(p, k) if on else None for k, p in parts.items()}  # off: stale weights hidden
+        return AttentionSnapshot(
+            name=name or type(m).__name__,
+            enabled=bool(getattr(m, "enabled", True)),
+            ta=frozen(w["ta"]) if w.get("ta") is not None else None,
+            ca=frozen(w["ca"]) if w.get("ca") is not None else None,
+            sa=frozen(w["sa"]) if w.get("sa") is not None else None,
+        )

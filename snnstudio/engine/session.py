@@ -1,0 +1,603 @@
+"""The streaming session: source → fixed-``dt`` windows → model (+ read-out) → :class:`Snapshot`.
+
+Qt-free. One worker thread owns the windows, the model and the pacing; every control call from
+any thread (play, seek, toggle a module, swap the model, ...) is queued and run by that worker
+between steps, so the model is never touched by two threads. Delivery is *coalescing*: the
+newest snapshot sits in a one-slot ``latest()`` and is passed to ``on_snapshot`` — a slow consumer
+simply reads the newest and never sees a queue of stale ones.
+
+Pacing: a recording plays on the stream clock scaled by ``speed`` (a step is computed once its
+window has fully elapsed in wall time); when the model is slower than that the session runs as
+fast as it can and the lag shows in the counters (``realtime_factor`` < 1). A live source paces
+itself (the worker blocks on it). Errors from the source or the model become a one-line message
+(``on_message``) and pause the session; they never propagate out of the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from queue import Empty, SimpleQueue
+
+import numpy as np
+
+from snnstudio.engine.runner import ModelInfo, ModelRunner, rates_to_probabilities
+from snnstudio.engine.snapshot import Counters, Metrics, Snapshot, frozen
+from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
+from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.events.sources.base import EventSource
+from snnstudio.events.types import EventRecording
+
+
+@dataclass
+class SessionConfig:
+    """``dt_us`` step length (µs); ``window_T`` steps the read-out / window models see;
+    ``speed`` playback rate (1 = real time); ``realtime`` pace recordings (False: flat out)."""
+
+    dt_us: int = 10_000
+    window_T: int = 16
+    speed: float = 1.0
+    loop: bool = True
+    realtime: bool = True
+    raster_neurons: int = 64
+    feature_channels: int = 4
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What the controls show: play state, position and settings (no arrays)."""
+
+    playing: bool = False
+    ended: bool = False
+    source_name: str = ""
+    seekable: bool = False
+    start_us: int | None = None
+    end_us: int | None = None
+    cursor_us: int | None = None
+    sensor_size: tuple[int, int] | None = None
+    dt_us: int = 10_000
+    window_T: int = 16
+    speed: float = 1.0
+    loop: bool = True
+    model: ModelInfo | None = None
+    extra: dict = field(default_factory=dict)
+
+
+LIVE_KINDS = ("camera", "webcam", "network", "video", "synthetic")
+#: sources whose device delivers in real time; the others are paced by the session
+SELF_PACED = ("camera", "webcam", "network")
+
+
+def _is_live_spec(spec: str) -> bool:
+    """``camera``, ``webcam:1``, ``network:HOST:PORT``, ``synthetic`` ... (and not a file path)."""
+    return spec.split(":", 1)[0] in LIVE_KINDS and not Path(spec).exists()
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, SnnStudioError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Session:
+    """A streaming session (see module docstring). Call :meth:`start` then the controls;
+    :meth:`close` stops the worker and releases the source."""
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+        on_state: Callable[[SessionState], None] | None = None,
+    ):
+        self.config = config or SessionConfig()
+        self.on_snapshot = on_snapshot
+        self.on_message = on_message
+        self.on_state = on_state
+        self._q: SimpleQueue[Callable[[], None]] = SimpleQueue()
+        self._cond = threading.Condition()
+        self._latest: Snapshot | None = None
+        self._state = SessionState(dt_us=self.config.dt_us, window_T=self.config.window_T, speed=self.config.speed, loop=self.config.loop)
+        self._windows: RecordingWindows | StreamWindows | None = None
+        self._runner: ModelRunner | None = None
+        self._model_spec = None
+        self._companions: list[ModelRunner] = []
+        self._compare_specs: list = []
+        self._playing = False
+        self._pending_steps = 0
+        self._index = 0
+        self._anchor: tuple[float, int] | None = None
+        self._history: deque[tuple[float, int, int]] = deque()
+        self._dropped = 0
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.messages: deque[str] = deque(maxlen=50)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Session:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="snnstudio-session", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop = True
+        self._q.put(lambda: None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._windows is not None:
+            try:
+                self._windows.close()
+            except Exception:  # closing a dead device must not raise at shutdown
+                pass
+
+    def __enter__(self) -> Session:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot (coalescing slot), or ``None`` before the first step."""
+        return self._latest
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
+        """Block until ``predicate(latest())`` holds (or ``timeout`` s); returns the snapshot."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self._latest):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self._latest
+
+    def sync(self, timeout: float = 30.0) -> bool:
+        """Block until every control queued so far has run (tests, scripts)."""
+        done = threading.Event()
+        self._q.put(done.set)
+        return done.wait(timeout)
+
+    # ------------------------------------------------------------------ controls (any thread)
+    def open(self, target: str | Path | EventRecording | EventSource, live: bool | None = None) -> None:
+        """Open a file path, an in-memory recording or a live source (replaces the current one)."""
+        self._q.put(lambda: self._open(target, live))
+
+    def set_model(self, spec=None) -> None:
+        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
+        self._q.put(lambda: self._set_model(spec))
+
+    def set_neuron(self, name: str) -> None:
+        """Rebuild the (zoo) model with another neuron type, keeping the other weights."""
+
+        def cmd():
+            from snnstudio.engine.models import with_neuron
+
+            runner = self._runner_or_raise()
+            base = runner.name.split(" [")[0]
+            self._set_model(with_neuron(runner.model, name, base))
+
+        self._q.put(cmd)
+
+    def set_compare(self, specs) -> None:
+        """Run up to 3 more models in lock-step on the same frames (``[]`` stops comparing); their
+        snapshots ride along in ``Snapshot.compare``."""
+        self._q.put(lambda: self._set_compare(list(specs)))
+
+    def play(self) -> None:
+        self._q.put(lambda: self._set_playing(True))
+
+    def pause(self) -> None:
+        self._q.put(lambda: self._set_playing(False))
+
+    def toggle_play(self) -> None:
+        self._q.put(lambda: self._set_playing(not self._playing))
+
+    def step(self, n: int = 1) -> None:
+        """Pause and advance ``n`` steps."""
+
+        def cmd():
+            self._set_playing(False)
+            self._pending_steps += n
+
+        self._q.put(cmd)
+
+    def step_back(self) -> None:
+        """Pause and show the previous step (seekable sources)."""
+
+        def cmd():
+            self._set_playing(False)
+            if self._windows is not None and self._windows.cursor_us is not None:
+                self._seek(self._windows.cursor_us - 2 * self.config.dt_us, show=True)
+
+        self._q.put(cmd)
+
+    def seek(self, t_us: int) -> None:
+        self._q.put(lambda: self._seek(int(t_us), show=not self._playing))
+
+    def set_speed(self, speed: float) -> None:
+        def cmd():
+            if not speed > 0:
+                raise SnnStudioError(f"speed must be positive, got {speed}")
+            self.config.speed = float(speed)
+            self._anchor = None
+            self._publish_state()
+
+        self._q.put(cmd)
+
+    def set_loop(self, loop: bool) -> None:
+        def cmd():
+            self.config.loop = bool(loop)
+            self._publish_state()
+
+        self._q.put(cmd)
+
+    def set_realtime(self, realtime: bool) -> None:
+        def cmd():
+            self.config.realtime = bool(realtime)
+            self._anchor = None
+
+        self._q.put(cmd)
+
+    def set_dt(self, dt_us: int) -> None:
+        def cmd():
+            if int(dt_us) < 1:
+                raise SnnStudioError(f"dt must be at least 1 µs, got {dt_us}")
+            self.config.dt_us = int(dt_us)
+            self._restart_stream()
+
+        self._q.put(cmd)
+
+    def set_window(self, T: int) -> None:
+        def cmd():
+            if self._runner is not None:
+                self._runner.set_window(int(T))
+            self.config.window_T = int(T)
+            self._restart_stream()
+
+        self._q.put(cmd)
+
+    def set_enabled(self, module: str, enabled: bool) -> None:
+        def cmd():
+            self._runner_or_raise().set_enabled(module, enabled)
+            self._publish_state()
+
+        self._q.put(cmd)
+
+    def follow(self, layer: str, index: int, on: bool = True) -> None:
+        self._q.put(lambda: self._runner_or_raise().follow(layer, int(index), on))
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the worker between steps (errors become messages)."""
+        self._q.put(fn)
+
+    # ------------------------------------------------------------------ worker side
+    def _runner_or_raise(self) -> ModelRunner:
+        if self._runner is None:
+            raise SnnStudioError("no model is loaded")
+        return self._runner
+
+    def _say(self, text: str) -> None:
+        self.messages.append(text)
+        if self.on_message is not None:
+            try:
+                self.on_message(text)
+            except Exception:
+                traceback.print_exc()
+
+    def _publish_state(self, **changes) -> None:
+        w = self._windows
+        info = self._runner.info() if self._runner is not None else None
+        self._state = replace(
+            self._state,
+            playing=self._playing,
+            seekable=bool(w is not None and w.seekable),
+            start_us=getattr(w, "start_us", None),
+            end_us=getattr(w, "end_us", None),
+            cursor_us=getattr(w, "cursor_us", None),
+            sensor_size=tuple(w.sensor_size) if w is not None else None,
+            dt_us=self.config.dt_us,
+            window_T=self._runner.window_T if self._runner is not None else self.config.window_T,
+            speed=self.config.speed,
+            loop=self.config.loop,
+            model=info,
+            **changes,
+        )
+        if self.on_state is not None:
+            try:
+                self.on_state(self._state)
+            except Exception:
+                traceback.print_exc()
+
+    def _open(self, target, live: bool | None) -> None:
+        if isinstance(target, str) and target == "demo":
+            from snnstudio.engine import demo
+
+            if not demo.bundled_demo_files() and demo.synthetic_available():
+                target = "synthetic"
+        if isinstance(target, str) and _is_live_spec(target):
+            from snnstudio.engine.prefetch import Prefetched
+            from snnstudio.events.sources import open_source
+
+            kind = target.split(":", 1)[0]
+            source = open_source(target)
+            if kind in SELF_PACED:
+                self._open(source, True)
+            else:  # a generator: read ahead losslessly, paced on the session's clock
+                self._open(Prefetched(source), False)
+            self._state = replace(self._state, source_name=target)
+            self._publish_state()
+            return
+        if isinstance(target, (str, Path)):
+            path = Path(target)
+            if str(target) == "demo":
+                from snnstudio.engine.demo import demo_recording
+
+                rec = demo_recording()
+                name = rec.path.name if rec.path else "synthetic demo"
+            else:
+                if not path.exists():
+                    raise SourceError(f"{path}: no such file")
+                try:
+                    from snnstudio.events.io import read_events
+                except ImportError:
+                    raise SourceError(f"{path}: reading event files needs snnstudio.events.io (not installed)") from None
+                rec = read_events(path)
+                name = path.name
+            windows = RecordingWindows(rec)
+        elif isinstance(target, EventRecording):
+            windows = RecordingWindows(target)
+            name = target.path.name if target.path else "recording in memory"
+        elif isinstance(target, EventSource):
+            windows = StreamWindows(target, live=True if live is None else live)
+            name = getattr(target, "name", None) or type(target).__name__
+        else:
+            raise SourceError(f"cannot open {type(target).__name__!r} as an event source")
+        if windows.seekable and len(windows.recording) == 0:
+            raise SourceError(f"{name}: the recording has no events")
+        old, self._windows = self._windows, windows
+        if old is not None:
+            old.close()
+        self._index = 0
+        self._state = replace(self._state, source_name=name, ended=False)
+        if self._runner is None or self._runner.sensor_hw != (windows.sensor_size[1], windows.sensor_size[0]):
+            self._set_model(self._model_spec)
+            if self._compare_specs:
+                self._set_compare(self._compare_specs)
+        else:
+            for r in self._runners():
+                r.reset()
+        self._latest = None
+        self._anchor = None
+        self._publish_state()
+
+    def _build_runner(self, spec) -> ModelRunner:
+        from snnstudio.engine.models import load_model
+
+        loaded = load_model(spec)
+        size = self._windows.sensor_size if self._windows is not None else (128, 128)
+        return ModelRunner(
+            loaded.module,
+            name=loaded.name,
+            class_names=loaded.class_names,
+            window_T=self.config.window_T,
+            raster_neurons=self.config.raster_neurons,
+            feature_channels=self.config.feature_channels,
+            sensor_hw=(size[1], size[0]),
+        )
+
+    def _set_model(self, spec) -> None:
+        self._runner, self._model_spec = self._build_runner(spec), spec
+        self._restart_stream()
+
+    def _set_compare(self, specs) -> None:
+        if len(specs) > 3:
+            raise SnnStudioError(f"compare runs up to 4 models side by side, got {1 + len(specs)}")
+        self._companions = [self._build_runner(spec) for spec in specs]
+        self._compare_specs = list(specs)
+        self._restart_stream()
+
+    def _runners(self) -> list[ModelRunner]:
+        return ([self._runner] if self._runner is not None else []) + self._companions
+
+    def _restart_stream(self) -> None:
+        """Re-prime the model at the current position (after dt/T/model changes)."""
+        if self._runner is None:
+            return
+        w = self._windows
+        if w is not None and w.seekable and w.cursor_us is not None and self._latest is not None:
+            self._seek(self._latest.t_start_us, show=False)
+        else:
+            for r in self._runners():
+                r.reset()
+        self._anchor = None
+        self._publish_state()
+
+    def _set_playing(self, playing: bool) -> None:
+        if playing and self._state.ended and self._windows is not None and self._windows.seekable:
+            self._seek(self._windows.start_us, show=False)
+        self._playing = playing
+        self._anchor = None
+        self._publish_state(ended=False if playing else self._state.ended)
+
+    def _seek(self, t_us: int, show: bool) -> None:
+        w = self._windows
+        if w is None:
+            return
+        if not w.seekable:
+            raise SourceError(f"{self._state.source_name}: a live source cannot seek")
+        runner = self._runner_or_raise()
+        dt = self.config.dt_us
+        t_us = int(min(max(t_us, w.start_us), w.end_us - 1))
+        runners = self._runners()
+        for r in runners:
+            r.reset()
+        # prime: the models see the T windows before the target, as if they had played up to it
+        k = min(max(r.window_T for r in runners), max(0, (t_us - w.start_us) // dt))
+        w.seek(t_us - k * dt)
+        for i in range(k):
+            win = w.next_window(dt)
+            counts = count_frame(win.events, w.sensor_size)
+            for r in runners:
+                if i < k - r.window_T:
+                    continue
+                if r.mode == "window":
+                    r._frames.append(r._prepare(counts))
+                else:
+                    r.step(counts)
+        for r in runners:
+            if r.ops is not None:
+                r.ops.clear()
+        w.seek(t_us)
+        self._anchor = None
+        self._state = replace(self._state, ended=False)
+        if show:
+            self._pending_steps = max(self._pending_steps, 1)
+        self._publish_state()
+
+    def _time_to_next(self) -> float:
+        w = self._windows
+        if not self.config.realtime or w is None or getattr(w, "live", False) or w.cursor_us is None:
+            return 0.0
+        now = time.perf_counter()
+        if self._anchor is None:
+            self._anchor = (now, w.cursor_us)
+        wall0, sim0 = self._anchor
+        due = wall0 + (w.cursor_us + self.config.dt_us - sim0) / 1e6 / self.config.speed
+        if now - due > 0.5:  # far behind: stop trying to catch up, re-anchor at now
+            self._anchor = (now - self.config.dt_us / 1e6 / self.config.speed, w.cursor_us)
+            return 0.0
+        return due - now
+
+    def _work(self) -> None:
+        while not self._stop:
+            try:
+                cmd = None
+                try:
+                    cmd = self._q.get_nowait()
+                except Empty:
+                    pass
+                if cmd is None and not self._pending_steps and not (self._playing and self._windows is not None):
+                    cmd = self._q.get()
+                if cmd is not None:
+                    cmd()
+                    continue
+                if self._pending_steps:
+                    self._pending_steps -= 1
+                    self._step()
+                    continue
+                wait = self._time_to_next()
+                if wait > 0:
+                    try:
+                        self._q.get(timeout=min(wait, 0.05))()
+                    except Empty:
+                        pass
+                    continue
+                self._step()
+            except Exception as exc:  # a bad file / model / command: say it, pause, keep running
+                self._pending_steps = 0
+                self._playing = False
+                self._say(_message(exc))
+                try:
+                    self._publish_state()
+                except Exception:
+                    traceback.print_exc()
+
+    def _step(self) -> None:
+        w = self._windows
+        if w is None:
+            self._pending_steps = 0
+            return
+        runner = self._runner_or_raise()
+        dt = self.config.dt_us
+        win = w.next_window(dt)
+        if win is None:
+            if self.config.loop and w.seekable:
+                w.seek(w.start_us)
+                for r in self._runners():
+                    r.reset()
+                self._anchor = None
+                win = w.next_window(dt)
+            if win is None:
+                self._playing = False
+                self._pending_steps = 0
+                self._publish_state(ended=True)
+                return
+        t0 = time.perf_counter()
+        frame = count_frame(win.events, w.sensor_size)
+        counters = self._count(len(win.events), dt)
+        self._dropped += win.dropped
+        snap = self._snapshot(runner, win, frame, t0, counters)
+        if self._companions:
+            others = tuple(self._snapshot(r, win, frame, time.perf_counter(), counters, share_frame=snap.frame) for r in self._companions)
+            snap = replace(snap, compare=others)
+        self._index += 1
+        with self._cond:
+            self._latest = snap
+            self._cond.notify_all()
+        self._state = replace(self._state, cursor_us=w.cursor_us)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+
+    def _snapshot(self, runner: ModelRunner, win, frame, t0: float, counters: Counters, share_frame=None) -> Snapshot:
+        """Run ``runner`` on this window's frame and package what the GUI draws."""
+        w = self._windows
+        layers, attention, readout, (sops, energy) = runner.step(frame)
+        probs = rates_to_probabilities(readout)
+        pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
+        total_spikes = sum(layer.spike_count for layer in layers)
+        total_neurons = sum(layer.n_neurons for layer in layers)
+        latency = (time.perf_counter() - t0) * 1e3
+        return Snapshot(
+            index=self._index,
+            t_start_us=win.t_start_us,
+            t_end_us=win.t_end_us,
+            frame=share_frame if share_frame is not None else frozen(frame),
+            n_events=len(win.events),
+            layers=layers,
+            attention=attention,
+            probabilities=frozen(probs),
+            predicted=pred,
+            confidence=float(probs[pred]) if pred is not None else 0.0,
+            label=win.label,
+            label_name=(w.class_names or {}).get(win.label) if win.label is not None else None,
+            class_names=runner.class_names or tuple(str(i) for i in range(probs.size)),
+            metrics=Metrics(
+                firing_rate=total_spikes / total_neurons if total_neurons else 0.0,
+                spike_count=total_spikes,
+                sops=sops,
+                energy_pj=energy,
+                latency_ms=latency,
+            ),
+            counters=counters,
+            recording_start_us=w.start_us,
+            recording_end_us=w.end_us,
+            model_name=runner.name,
+        )
+
+    def _count(self, n_events: int, dt_us: int) -> Counters:
+        now = time.perf_counter()
+        h = self._history
+        h.append((now, n_events, dt_us))
+        while h and now - h[0][0] > 1.0:
+            h.popleft()
+        span = now - h[0][0] if len(h) > 1 else 0.0
+        if span <= 0:
+            return Counters(dropped=self._dropped)
+        items = list(h)[1:]
+        return Counters(
+            events_per_s=sum(e for _, e, _ in items) / span,
+            steps_per_s=len(items) / span,
+            dropped=self._dropped,
+            realtime_factor=sum(d for _, _, d in items) / 1e6 / span,
+        )

@@ -1,0 +1,125 @@
+"""What the GUI draws for one model step: immutable dataclasses of numpy arrays (no torch).
+
+A :class:`Snapshot` is built by the engine worker after each step and handed to the GUI as a
+whole; nothing in it is ever mutated afterwards (arrays are made read-only), so the GUI thread
+may hold on to it while the worker builds the next one.
+
+Layouts: the event frame is ``[2, H, W]`` float32 counts (channel 0 = OFF, 1 = ON); feature maps
+are ``[k, h, w]``; attention weights are ``ta [T]``, ``ca [C]``, ``sa [h, w]``. Times are µs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def frozen(a, dtype=np.float32) -> np.ndarray:
+    """A read-only contiguous copy of ``a`` (so a snapshot cannot change under the GUI)."""
+    out = np.array(a, dtype=dtype, copy=True, order="C")
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class LayerSnapshot:
+    """One spiking layer at one step.
+
+    ``rate`` is the fraction of its neurons that fired this step; ``channel_rates [C]`` the same
+    per channel; ``raster [n]`` the spikes (0/1) of a fixed, evenly spread subset of ``n`` neurons
+    whose flat indices are ``raster_index [n]`` (the same every step, so columns stack into a
+    raster); ``membrane`` maps a followed flat neuron index to its membrane potential ``h``
+    (before reset) and ``spiked`` to whether it fired; ``threshold`` is the line to draw (``None``
+    where the neuron has none); ``feature_map [k, h, w]`` the spikes of the first ``k`` channels
+    (``None`` for flat layers); ``shape`` the per-sample neuron shape, e.g. ``(C, H, W)``.
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    rate: float
+    channel_rates: np.ndarray
+    raster: np.ndarray
+    raster_index: np.ndarray
+    spike_count: int
+    membrane: dict[int, float] = field(default_factory=dict)
+    spiked: dict[int, bool] = field(default_factory=dict)
+    threshold: float | None = None
+    feature_map: np.ndarray | None = None
+
+    @property
+    def n_neurons(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 0
+
+
+@dataclass(frozen=True)
+class AttentionSnapshot:
+    """The weights of one attention block at this step (each ``None`` where that part is absent
+    or switched off): ``ta [T]`` per time step, ``ca [C]`` per channel, ``sa [h, w]`` per pixel."""
+
+    name: str
+    enabled: bool
+    ta: np.ndarray | None = None
+    ca: np.ndarray | None = None
+    sa: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Cost and speed of one step: total firing rate over all spiking neurons, spike count,
+    synaptic operations and energy (``None`` until a meter provides them), step latency (ms,
+    model + probes + snapshot)."""
+
+    firing_rate: float
+    spike_count: int
+    sops: float | None = None
+    energy_pj: float | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Throughput seen by the session, averaged over the last second of wall time."""
+
+    events_per_s: float = 0.0
+    steps_per_s: float = 0.0
+    dropped: int = 0
+    realtime_factor: float = 0.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the GUI draws for one step ``index`` covering ``t_start_us <= t < t_end_us``."""
+
+    index: int
+    t_start_us: int
+    t_end_us: int
+    frame: np.ndarray
+    n_events: int
+    layers: tuple[LayerSnapshot, ...] = ()
+    attention: tuple[AttentionSnapshot, ...] = ()
+    probabilities: np.ndarray | None = None
+    predicted: int | None = None
+    confidence: float = 0.0
+    label: int | None = None
+    label_name: str | None = None
+    class_names: tuple[str, ...] = ()
+    metrics: Metrics = field(default_factory=lambda: Metrics(0.0, 0))
+    counters: Counters = field(default_factory=Counters)
+    recording_start_us: int | None = None
+    recording_end_us: int | None = None
+    model_name: str = ""
+    #: the same window through the compared models (lock-step), each a full snapshot
+    compare: tuple[Snapshot, ...] = ()
+
+    @property
+    def time_us(self) -> int:
+        """The end of the step's window: 'now' on the stream clock."""
+        return self.t_end_us
+
+    def layer(self, name: str) -> LayerSnapshot:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)

@@ -1,0 +1,102 @@
+"""Start the studio: a QApplication, the theme, a session on the given source and model, the
+window — playing at once, no dialog first. ``screenshot`` + ``quit_after`` grab the playing
+window into a PNG and quit (for docs and CI)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from snnstudio.engine.session import SessionConfig
+from snnstudio.gui import theme
+from snnstudio.gui.main_window import MainWindow
+from snnstudio.gui.session_model import SessionModel
+
+
+@dataclass
+class GuiOptions:
+    path: str | None = None
+    model: str | None = None
+    compare: tuple[str, ...] = ()
+    demo: str | None = None
+    screenshot: str | None = None
+    quit_after: float | None = None
+    theme: str | None = None
+    dt_ms: float = 10.0
+    T: int = 16
+    remember_layout: bool = True
+
+
+def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindow:
+    """The window over a started, playing session (the caller runs the event loop)."""
+    app = app or QApplication.instance()
+    settings = QSettings("snnstudio", "snnstudio") if opts.remember_layout and not opts.screenshot else None
+    name = opts.theme or (settings.value("theme", "dark") if settings is not None else "dark")
+    theme.apply(app, name if name in theme.THEMES else "dark")
+    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T))
+    win = MainWindow(model, settings)
+    model.start()
+    model.set_model(opts.model)
+    if opts.compare:
+        model.set_compare(list(opts.compare))
+        win.docks["Compare"].raise_()
+    target = opts.path or _demo_target(opts.demo)
+    model.open(target)
+    model.play()
+    return win
+
+
+def _demo_target(demo: str | None) -> str:
+    """``None`` → the demo recording; ``synthetic`` → the live synthetic gesture source where
+    installed (else the demo recording); ``webcam`` / ``camera`` → that live source. Opening
+    happens on the session's worker, so a missing camera is a message, not a crash."""
+    if demo is None:
+        return "demo"
+    if demo == "synthetic":
+        import importlib.util
+
+        return "synthetic" if importlib.util.find_spec("snnstudio.events.synthetic") else "demo"
+    return demo
+
+
+def _route_exceptions_to(win) -> None:
+    """An exception escaping a Qt slot is printed and shown in the message bar; the app goes on."""
+    import traceback
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        try:
+            win.show_message(f"internal error: {kind.__name__}: {value}")
+        except Exception:
+            pass
+
+    sys.excepthook = hook
+
+
+def run_gui(opts: GuiOptions) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("snnstudio")
+    app.setOrganizationName("snnstudio")
+    icon = Path(__file__).resolve().parents[2] / "packaging" / "snnstudio.svg"
+    if icon.exists():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
+    win = build_window(opts, app)
+    _route_exceptions_to(win)
+    win.show()
+    if opts.quit_after is not None:
+        def finish():
+            if opts.screenshot:
+                win.model.tick()
+                app.processEvents()
+                win.grab().save(opts.screenshot)
+            win.close()
+            app.quit()
+
+        QTimer.singleShot(int(opts.quit_after * 1000), finish)
+    return app.exec()

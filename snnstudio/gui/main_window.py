@@ -1,0 +1,240 @@
+"""The studio's main window: dockable panels over one :class:`SessionModel`.
+
+Layout: Events in the centre (with the message bar above it); Source, Model and Metrics on the
+left; Output and Attention on the right; Layers and Membrane along the bottom. The dock layout
+and geometry are saved in ``QSettings`` on close and restored on the next start (View → Reset
+layout brings the default back). Shortcuts: space play/pause, → / ← step, + / − speed,
+Ctrl+O open. Files dropped on the window are opened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QVBoxLayout, QWidget
+
+from snnstudio.engine.session import SessionState
+from snnstudio.gui import theme
+from snnstudio.gui.message_bar import MessageBar
+from snnstudio.gui.panels.attention import AttentionPanel
+from snnstudio.gui.panels.compare import ComparePanel
+from snnstudio.gui.panels.events import EventsPanel
+from snnstudio.gui.panels.layers import LayersPanel
+from snnstudio.gui.panels.membrane import MembranePanel
+from snnstudio.gui.panels.metrics import MetricsPanel
+from snnstudio.gui.panels.model_tree import ModelPanel
+from snnstudio.gui.panels.output import OutputPanel
+from snnstudio.gui.panels.source import SourcePanel
+from snnstudio.gui.session_model import SessionModel
+
+LAYOUT_VERSION = 2
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: SessionModel, settings: QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.settings = settings
+        self.setWindowTitle("snnstudio")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.AnimatedDocks | QMainWindow.AllowTabbedDocks | QMainWindow.AllowNestedDocks)
+        # the right column (output, attention) runs the full height; the bottom row stops at it
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+        self.setCorner(Qt.TopRightCorner, Qt.RightDockWidgetArea)
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.message_bar = MessageBar()
+        self.events = EventsPanel(model)
+        lay.addWidget(self.message_bar)
+        lay.addWidget(self.events, 1)
+        self.setCentralWidget(central)
+
+        self.source = SourcePanel(model)
+        self.model_panel = ModelPanel(model)
+        self.metrics = MetricsPanel(model)
+        self.output = OutputPanel(model)
+        self.attention = AttentionPanel(model)
+        self.layers = LayersPanel(model)
+        self.membrane = MembranePanel(model)
+        self.compare = ComparePanel(model)
+        self.docks: dict[str, QDockWidget] = {}
+        left, right, bottom = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea
+        for title, widget, area in (
+            ("Source", self.source, left),
+            ("Model", self.model_panel, left),
+            ("Metrics", self.metrics, left),
+            ("Output", self.output, right),
+            ("Attention", self.attention, right),
+            ("Layers", self.layers, bottom),
+            ("Membrane", self.membrane, bottom),
+            ("Compare", self.compare, bottom),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{title.lower()}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[title] = dock
+        self.splitDockWidget(self.docks["Layers"], self.docks["Membrane"], Qt.Horizontal)
+        self.tabifyDockWidget(self.docks["Model"], self.docks["Metrics"])
+        self.tabifyDockWidget(self.docks["Membrane"], self.docks["Compare"])
+        self.docks["Model"].raise_()
+        self.docks["Membrane"].raise_()
+        self._default_state = None
+
+        self._build_actions()
+        self._build_status()
+        model.message.connect(self.show_message)
+        model.state_changed.connect(self._show_state)
+        model.snapshot.connect(self._show_counters)
+        model.snapshots.connect(self._auto_follow)
+        model.fps_changed.connect(lambda f: self.fps_label.setText(f"display {f:.0f} FPS"))
+        self._followed_any = False
+        self.resize(1600, 1000)
+        self.resizeDocks([self.docks["Source"], self.docks["Output"]], [320, 400], Qt.Horizontal)
+        self.resizeDocks([self.docks["Layers"]], [420], Qt.Vertical)
+        self.resizeDocks([self.docks["Layers"], self.docks["Membrane"]], [720, 480], Qt.Horizontal)
+        self.resizeDocks([self.docks["Output"], self.docks["Attention"]], [520, 420], Qt.Vertical)
+        self.resizeDocks([self.docks["Source"], self.docks["Model"]], [260, 340], Qt.Vertical)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+
+    # ------------------------------------------------------------------ chrome
+    def _build_actions(self) -> None:
+        tb = self.addToolBar("Playback")
+        tb.setObjectName("toolbar_playback")
+        tb.setMovable(False)
+
+        def act(text, slot, keys=(), tip=""):
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if keys:
+                a.setShortcuts([QKeySequence(k) for k in keys])
+                a.setShortcutContext(Qt.WindowShortcut)
+            a.setToolTip(tip or text)
+            self.addAction(a)
+            return a
+
+        self.act_open = act("Open…", self.source.choose_file, ("Ctrl+O",), "open an event recording (Ctrl+O)")
+        self.act_play = act("Play / Pause", self.model.toggle_play, ("Space",), "play / pause (space)")
+        self.act_back = act("Back", self.model.step_back, ("Left",), "previous step (←)")
+        self.act_step = act("Step", lambda: self.model.step(1), ("Right",), "next step (→)")
+        self.act_slower = act("Slower", lambda: self.model.faster(-1), ("-",), "slower (−)")
+        self.act_faster = act("Faster", lambda: self.model.faster(1), ("+", "="), "faster (+)")
+        self.act_theme = act("Light / dark", self.toggle_theme, (), "switch light / dark theme")
+        self.act_reset = act("Reset layout", self.reset_layout)
+        self.act_quit = act("Quit", self.close, ("Ctrl+Q",))
+        st = self.style()
+        for a, icon in (
+            (self.act_open, QStyle.SP_DialogOpenButton), (self.act_back, QStyle.SP_MediaSeekBackward),
+            (self.act_play, QStyle.SP_MediaPlay), (self.act_step, QStyle.SP_MediaSeekForward),
+            (self.act_slower, QStyle.SP_ArrowDown), (self.act_faster, QStyle.SP_ArrowUp),
+        ):
+            a.setIcon(st.standardIcon(icon))
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        for a in (self.act_open, None, self.act_back, self.act_play, self.act_step, None, self.act_slower, self.act_faster, None, self.act_theme):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        menu = self.menuBar()
+        f = menu.addMenu("&File")
+        f.addAction(self.act_open)
+        f.addAction(self.act_quit)
+        p = menu.addMenu("&Playback")
+        for a in (self.act_play, self.act_back, self.act_step, self.act_slower, self.act_faster):
+            p.addAction(a)
+        v = menu.addMenu("&View")
+        for d in self.docks.values():
+            v.addAction(d.toggleViewAction())
+        v.addSeparator()
+        v.addAction(self.act_theme)
+        v.addAction(self.act_reset)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.state_label = QLabel("paused")
+        self.events_label = QLabel("0 ev/s")
+        self.steps_label = QLabel("0 steps/s")
+        self.fps_label = QLabel("display 0 FPS")
+        self.latency_label = QLabel("latency – ms")
+        self.rt_label = QLabel("real-time ×0")
+        for w in (self.state_label, self.events_label, self.steps_label, self.fps_label, self.latency_label, self.rt_label):
+            sb.addPermanentWidget(w)
+
+    # ------------------------------------------------------------------ reactions
+    def show_message(self, text: str) -> None:
+        self.message_bar.show_message(text)
+
+    def _show_state(self, s: SessionState) -> None:
+        self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
+        speed = f"{s.speed:g}×"
+        self.state_label.setText(("▶ playing " if s.playing else "❚❚ paused " if not s.ended else "■ ended ") + speed)
+
+    def _show_counters(self, snap) -> None:
+        c, m = snap.counters, snap.metrics
+        self.events_label.setText(f"{c.events_per_s / 1e3:,.0f} k ev/s")
+        self.steps_label.setText(f"{c.steps_per_s:.0f} steps/s")
+        self.latency_label.setText(f"latency {m.latency_ms:.1f} ms")
+        self.rt_label.setText(f"real-time ×{c.realtime_factor:.2f}" + (f"  ·  dropped {c.dropped:,}" if c.dropped else ""))
+
+    def _auto_follow(self, snaps) -> None:
+        """Follow the busiest sampled neuron of the first layer that fires, once there is history,
+        so the Membrane panel is never empty on a first look."""
+        if self._followed_any or not self.layers.rows:
+            return
+        for row in self.layers.rows.values():  # the first layer whose sampled neurons fire
+            if row.count < 30 or row.spikes is None or row.index is None:
+                return
+            counts = row.spikes.sum(axis=1)
+            if counts.max() > 0:
+                self._followed_any = True
+                self.layers.follow(row.name, int(row.index[int(np.argmax(counts))]))
+                return
+
+    def toggle_theme(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        import pyqtgraph as pg
+
+        t = theme.apply(QApplication.instance(), "light" if theme.current().name == "dark" else "dark")
+        for view in self.findChildren(pg.GraphicsView):
+            view.setBackground(t.base)
+        if self.settings is not None:
+            self.settings.setValue("theme", t.name)
+
+    # ------------------------------------------------------------------ files and layout
+    def dragEnterEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:
+        urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.model.open(urls[0])
+            self.model.play()
+            ev.acceptProposedAction()
+
+    def restore_layout(self) -> None:
+        if self.settings is None:
+            return
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geo, QByteArray):
+            self.restoreGeometry(geo)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def reset_layout(self) -> None:
+        if self._default_state is not None:
+            self.restoreState(self._default_state, LAYOUT_VERSION)
+            for d in self.docks.values():
+                d.show()
+
+    def closeEvent(self, ev) -> None:
+        if self.settings is not None:
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+            self.settings.sync()
+        self.model.close()
+        super().closeEvent(ev)

@@ -1,0 +1,93 @@
+"""Attention panel: one attention block at a time (chosen in a list, all blocks listed): its
+temporal weights (bars over T), channel weights (a strip over C) and spatial map (heat map).
+A block that is switched off is drawn dimmed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
+
+
+class AttentionPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        t = theme.current()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        self.empty = QLabel("This model has no attention blocks.")
+        self.empty.setObjectName("muted")
+        lay.addWidget(self.empty)
+        row = QHBoxLayout()
+        self.block = QComboBox()
+        self.state = QLabel("")
+        self.state.setObjectName("muted")
+        row.addWidget(self.block, 1)
+        row.addWidget(self.state)
+        lay.addLayout(row)
+        self.view = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.view, 1)
+        self.ta_plot = self.view.addPlot(row=0, col=0, colspan=2, title="temporal (TA): weight per step")
+        quiet(self.ta_plot)
+        self.ta_plot.setYRange(0, 1, padding=0)
+        self.ta_plot.getAxis("left").setWidth(28)
+        self.ta = pg.BarGraphItem(x=[], height=[], width=0.8, brush=t.accent)
+        self.ta_plot.addItem(self.ta)
+        self.view.addLabel("channel (CA)", row=1, col=0)
+        self.view.addLabel("spatial (SA)", row=1, col=1)
+        self.ca_box = self.view.addViewBox(row=2, col=0, enableMouse=False)
+        self.ca = pg.ImageItem()
+        self.ca.setColorMap(pg.colormap.get("viridis"))
+        self.ca_box.addItem(self.ca)
+        self.sa_box = self.view.addViewBox(row=2, col=1, enableMouse=False, lockAspect=True, invertY=True)
+        self.sa = pg.ImageItem()
+        self.sa.setColorMap(pg.colormap.get("inferno"))
+        self.sa_box.addItem(self.sa)
+        self.view.ci.layout.setRowStretchFactor(0, 2)
+        self.view.ci.layout.setRowStretchFactor(2, 3)
+        self._names: tuple[str, ...] = ()
+        self.shown: str | None = None
+        self._set_visible(False)
+        model.snapshot.connect(self.draw)
+
+    def _set_visible(self, has: bool) -> None:
+        self.empty.setVisible(not has)
+        for w in (self.view, self.block, self.state):
+            w.setVisible(has)
+
+    def draw(self, snap: Snapshot) -> None:
+        if not self.isVisible():
+            return
+        names = tuple(a.name for a in snap.attention)
+        self._set_visible(bool(names))
+        if not names:
+            return
+        if names != self._names:
+            self._names = names
+            self.block.blockSignals(True)
+            self.block.clear()
+            self.block.addItems(names)
+            self.block.blockSignals(False)
+        a = snap.attention[max(0, self.block.currentIndex())]
+        self.shown = a.name
+        self.state.setText("on" if a.enabled else "off")
+        op = 1.0 if a.enabled else 0.3
+        if a.ta is not None:
+            self.ta.setOpts(x=np.arange(a.ta.size), height=a.ta, width=0.8)
+            self.ta_plot.setXRange(-0.6, a.ta.size - 0.4, padding=0)
+        else:
+            self.ta.setOpts(x=[], height=[], width=0.8)
+        if a.ca is not None:
+            self.ca.setImage(np.asarray(a.ca)[None, :], autoLevels=False, levels=(0, 1))  # 1 × C strip
+            self.ca_box.setRange(xRange=(0, a.ca.size), yRange=(0, 1), padding=0)
+        self.ca.setVisible(a.ca is not None)
+        if a.sa is not None:
+            self.sa.setImage(a.sa, autoLevels=False, levels=(0, 1))
+            self.sa_box.setRange(xRange=(0, a.sa.shape[1]), yRange=(0, a.sa.shape[0]), padding=0)
+        self.sa.setVisible(a.sa is not None)
+        for item in (self.ta, self.ca, self.sa):
+            item.setOpacity(op)

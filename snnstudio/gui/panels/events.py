@@ -1,0 +1,95 @@
+"""Events panel: the current window's ON/OFF events, with a switchable spatial-attention overlay.
+
+The image is an RGB composite ``[H, W, 3]`` (uint8): ON counts in the theme's ON colour, OFF
+counts in its OFF colour, on the background; counts saturate at ``saturation`` events per pixel
+(a 16-colour table indexed by the clipped counts: exact and ~50× cheaper than blending floats).
+The overlay is the last attention block's spatial map, upsampled to the sensor and drawn
+semi-transparently on top.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui import theme
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    h = hex_colour.lstrip("#")
+    return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], np.float32)
+
+
+def _palette_lut(t: theme.Theme, levels: int) -> np.ndarray:
+    """``[levels·levels, 3]`` uint8: colour of (ON count, OFF count), each clipped to ``levels-1``."""
+    bg, on, off = _rgb(t.base), _rgb(t.on), _rgb(t.off)
+    a = np.arange(levels, dtype=np.float32) / (levels - 1)
+    a_on = np.repeat(a, levels)[:, None]
+    a_off = np.tile(a, levels)[:, None]
+    img = bg * (1 - np.maximum(a_on, a_off)) + on * a_on + off * a_off * (1 - a_on)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+_LUTS: dict[tuple[str, int], np.ndarray] = {}
+
+
+def event_image(frame: np.ndarray, saturation: int = 3, t: theme.Theme | None = None) -> np.ndarray:
+    """RGB ``[H, W, 3]`` uint8 of a ``[2, H, W]`` count frame (OFF = channel 0, ON = channel 1):
+    ON in the theme's ON colour, OFF in its OFF colour (ON drawn over OFF), intensity growing
+    with the count up to ``saturation`` events; one table look-up per pixel."""
+    t = t or theme.current()
+    key = (t.name, saturation)
+    lut = _LUTS.get(key)
+    if lut is None:
+        lut = _LUTS[key] = _palette_lut(t, saturation + 1)
+    on = np.minimum(frame[1], saturation).astype(np.intp)
+    off = np.minimum(frame[0], saturation).astype(np.intp)
+    return lut[on * (saturation + 1) + off]
+
+
+class EventsPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.view = pg.GraphicsLayoutWidget()
+        self.plot = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.image = pg.ImageItem(autoDownsample=True)
+        self.overlay = pg.ImageItem()
+        self.overlay.setOpacity(0.45)
+        self.overlay.setVisible(False)
+        self.plot.addItem(self.image)
+        self.plot.addItem(self.overlay)
+        row = QHBoxLayout()
+        self.info = QLabel("no events yet")
+        self.info.setObjectName("muted")
+        self.show_attention = QCheckBox("spatial attention")
+        self.show_attention.toggled.connect(self._toggle_overlay)
+        row.addWidget(self.info, 1)
+        row.addWidget(self.show_attention)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(row)
+        self.rgb: np.ndarray | None = None
+        model.snapshot.connect(self.draw)
+
+    def _toggle_overlay(self, on: bool) -> None:
+        self.overlay.setVisible(on and self.overlay.image is not None)
+
+    def draw(self, snap: Snapshot) -> None:
+        if not self.isVisible():
+            return
+        self.rgb = event_image(snap.frame)
+        self.image.setImage(self.rgb, autoLevels=False, levels=(0, 255))
+        h, w = snap.frame.shape[1:]
+        self.plot.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
+        sa = next((a.sa for a in reversed(snap.attention) if a.sa is not None), None)
+        if sa is not None:
+            self.overlay.setImage(np.asarray(sa, np.float32), autoLevels=False, levels=(0.0, 1.0))
+            self.overlay.setColorMap(pg.colormap.get("inferno"))
+            self.overlay.setRect(0, 0, w, h)
+        self.overlay.setVisible(self.show_attention.isChecked() and sa is not None)
+        self.show_attention.setEnabled(sa is not None)
+        self.info.setText(f"{snap.n_events:,} events in {(snap.t_end_us - snap.t_start_us) / 1000:g} ms   ·   {w}×{h}")

@@ -1,0 +1,193 @@
+"""Layers panel: for every spiking layer a scrolling spike raster of a fixed neuron subset, a
+per-channel rate raster, its firing rate over time and a grid of feature maps.
+
+Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
+lost when the display is slower than the model). Images use ``autoDownsample=True`` so a raster
+squeezed into fewer pixels than it has columns max-pools rather than silently dropping spikes.
+Clicking a neuron in a raster or a feature map follows it (its membrane appears in the Membrane
+panel).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
+
+HISTORY = 200
+
+
+def _lut(a: str, b: str) -> np.ndarray:
+    ca = np.array([int(a.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)], np.float32)
+    cb = np.array([int(b.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)], np.float32)
+    s = np.linspace(0, 1, 256)[:, None]
+    return (ca * (1 - s) + cb * s).astype(np.uint8)
+
+
+class ClickableImage(pg.ImageItem):
+    """An ImageItem that reports clicks as (row, column) in image pixels."""
+
+    def __init__(self, on_click=None, **kw):
+        super().__init__(**kw)
+        self.on_click = on_click
+
+    def mouseClickEvent(self, ev):
+        if self.on_click is None or self.image is None:
+            return
+        p = ev.pos()
+        r, c = int(p.y()), int(p.x())
+        if 0 <= r < self.image.shape[0] and 0 <= c < self.image.shape[1]:
+            self.on_click(r, c)
+            ev.accept()
+
+
+class LayerRow:
+    """The plots of one layer, plus its history buffers."""
+
+    def __init__(self, panel: LayersPanel, row: int, name: str, kind: str, shape: tuple[int, ...]):
+        t = theme.current()
+        self.name, self.shape = name, shape
+        self.panel = panel
+        lw = panel.view
+        self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
+        self.title.setMaximumWidth(150)
+        self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
+        self.raster = ClickableImage(self._raster_click, autoDownsample=True)
+        self.raster.setLookupTable(_lut(t.base, t.spike))
+        self.raster_box.addItem(self.raster)
+        self.chan_box = lw.addViewBox(row=row, col=2, enableMouse=False, invertY=True)
+        self.chan = pg.ImageItem(autoDownsample=True)
+        self.chan.setColorMap(pg.colormap.get("viridis"))
+        self.chan_box.addItem(self.chan)
+        self.rate_plot = lw.addPlot(row=row, col=3)
+        quiet(self.rate_plot)
+        self.rate_plot.setYRange(0, 0.2)
+        self.rate_plot.hideAxis("bottom")
+        self.rate_top = 0.2
+        self.rate_plot.getAxis("left").setWidth(36)
+        self.rate_curve = self.rate_plot.plot(pen=pg.mkPen(t.accent, width=1.5))
+        self.rate_plot.setXRange(0, HISTORY, padding=0)
+        self.rate_plot.setYRange(0, self.rate_top, padding=0)
+        self.fmap_box = lw.addViewBox(row=row, col=4, enableMouse=False, invertY=True, lockAspect=True)
+        self.fmap = ClickableImage(self._fmap_click)
+        self.fmap.setLookupTable(_lut(t.base, t.on))
+        self.fmap_box.addItem(self.fmap)
+        self.index: np.ndarray | None = None
+        self.spikes: np.ndarray | None = None
+        self.chans: np.ndarray | None = None
+        self.rates = np.zeros(HISTORY, np.float32)
+        self.ptr = 0
+        self.count = 0
+        self.fmap_shape: tuple[int, int, int] | None = None
+
+    def push(self, layer) -> None:
+        if self.spikes is None or self.spikes.shape[0] != layer.raster.size:
+            self.spikes = np.zeros((layer.raster.size, HISTORY), np.uint8)
+            self.raster_box.setRange(xRange=(0, HISTORY), yRange=(0, layer.raster.size), padding=0)
+        if self.chans is None or self.chans.shape[0] != layer.channel_rates.size:
+            self.chans = np.zeros((layer.channel_rates.size, HISTORY), np.float32)
+            self.chan_box.setRange(xRange=(0, HISTORY), yRange=(0, layer.channel_rates.size), padding=0)
+        self.index = layer.raster_index
+        p = self.ptr
+        self.spikes[:, p] = layer.raster
+        self.chans[:, p] = layer.channel_rates
+        self.rates[p] = layer.rate
+        self.ptr = (p + 1) % HISTORY
+        self.count += 1
+        self.last = layer
+
+    def _ordered(self, a: np.ndarray) -> np.ndarray:
+        """Oldest to newest; while the history is not full, only the steps seen so far (so the
+        raster grows from the left, then scrolls)."""
+        if self.count < HISTORY:
+            return a[..., : self.count]
+        return np.concatenate([a[..., self.ptr :], a[..., : self.ptr]], axis=-1)
+
+    def draw(self) -> None:
+        if self.spikes is None:
+            return
+        self.raster.setImage(self._ordered(self.spikes), autoLevels=False, levels=(0, 1))
+        ch = self._ordered(self.chans)
+        self.chan.setImage(ch, autoLevels=False, levels=(0.0, max(1e-3, float(ch.max()))))
+        r = self._ordered(self.rates)
+        self.rate_curve.setData(np.arange(r.size), r)
+        top = float(r.max()) if r.size else 0.0
+        nice = next((v for v in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if top * 1.1 <= v), 1.0)
+        if nice != self.rate_top:  # re-range (and re-draw the axis) only when the scale changes
+            self.rate_top = nice
+            self.rate_plot.setYRange(0, nice, padding=0)
+        fm = self.last.feature_map
+        if fm is not None and fm.size:
+            k, h, w = fm.shape
+            tiled = np.ones((h, k * (w + 1) - 1), np.float32) * 0.15
+            for i in range(k):
+                tiled[:, i * (w + 1) : i * (w + 1) + w] = fm[i]
+            if self.fmap_shape != (k, h, w):
+                self.fmap_box.setRange(xRange=(0, tiled.shape[1]), yRange=(0, h), padding=0)
+            self.fmap_shape = (k, h, w)
+            self.fmap.setImage(tiled, autoLevels=False, levels=(0, 1))
+
+    def _raster_click(self, r: int, c: int) -> None:
+        if self.index is not None and r < self.index.size:
+            self.panel.follow(self.name, int(self.index[r]))
+
+    def _fmap_click(self, r: int, c: int) -> None:
+        if self.fmap_shape is None:
+            return
+        k, h, w = self.fmap_shape
+        ch, x = divmod(c, w + 1)
+        if x < w and ch < k:
+            self.panel.follow(self.name, ch * h * w + r * w + x)
+
+
+class LayersPanel(QWidget):
+    """All spiking layers, one row each (see module docstring)."""
+
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        head = QLabel("spikes of 64 sampled neurons   ·   rate per channel   ·   firing rate   ·   feature maps  (click a neuron to follow it)")
+        head.setObjectName("muted")
+        lay.addWidget(head)
+        self.view = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.view, 1)
+        self.rows: dict[str, LayerRow] = {}
+        self._layout_key = None
+        model.snapshots.connect(self.push)
+        model.model_changed.connect(lambda info: self.rebuild(info.layers if info else ()))
+
+    def rebuild(self, layers) -> None:
+        key = tuple((n, k) for n, k, _ in layers)
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        self.view.clear()
+        self.rows = {}
+        for i, (name, kind, shape) in enumerate(layers):
+            self.rows[name] = LayerRow(self, i, name, kind, shape)
+        ci = self.view.ci
+        for col, stretch in enumerate((1, 5, 3, 3, 3)):
+            ci.layout.setColumnStretchFactor(col, stretch)
+
+    def push(self, snaps) -> None:
+        if not snaps:
+            return
+        if any(layer.name not in self.rows for layer in snaps[-1].layers):
+            self.rebuild(tuple((layer.name, layer.kind, layer.shape) for layer in snaps[-1].layers))
+        for snap in snaps:
+            for layer in snap.layers:
+                row = self.rows.get(layer.name)
+                if row is not None:
+                    row.push(layer)
+        if self.isVisible():
+            for row in self.rows.values():
+                row.draw()
+
+    def follow(self, layer: str, index: int) -> None:
+        self.model.follow(layer, index)
+        self.followed = (layer, index)

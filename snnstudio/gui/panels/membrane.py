@@ -1,0 +1,114 @@
+"""Membrane panel: the membrane potential ``h`` (before reset) of followed neurons over time,
+against their threshold (dashed), with a tick where the neuron fired. x is time in s before now,
+counted in steps (so it stays monotonic when a recording loops or is seeked)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
+
+HISTORY = 400
+MAX_FOLLOWED = 4
+COLOURS = ("#5aa9e6", "#ff9f43", "#7bd389", "#d98ee8")
+
+
+class Trace:
+    def __init__(self):
+        self.t = deque(maxlen=HISTORY)
+        self.v = deque(maxlen=HISTORY)
+        self.s = deque(maxlen=HISTORY)
+        self.threshold: float | None = None
+
+
+class MembranePanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        top = QHBoxLayout()
+        self.hint = QLabel("click a neuron in the Layers panel to follow its membrane")
+        self.hint.setObjectName("muted")
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear)
+        top.addWidget(self.hint, 1)
+        top.addWidget(clear)
+        lay.addLayout(top)
+        self.plot = pg.PlotWidget()
+        quiet(self.plot)
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "membrane h")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=theme.current().muted)
+        lay.addWidget(self.plot, 1)
+        self.traces: dict[tuple[str, int], Trace] = {}
+        self.curves: dict[tuple[str, int], tuple] = {}
+        self.thresholds: dict[float, pg.InfiniteLine] = {}
+        model.snapshots.connect(self.push)
+
+    def clear(self) -> None:
+        for layer, idx in list(self.traces):
+            self.model.follow(layer, idx, False)
+        self.traces.clear()
+        for curve, marks in self.curves.values():
+            self.plot.removeItem(curve)
+            self.plot.removeItem(marks)
+        self.curves.clear()
+        for line in self.thresholds.values():
+            self.plot.removeItem(line)
+        self.thresholds.clear()
+        self.legend.clear()
+
+    def _curve(self, key):
+        if key not in self.curves:
+            if len(self.curves) >= MAX_FOLLOWED:
+                old = next(iter(self.curves))
+                self.model.follow(old[0], old[1], False)
+                curve, marks = self.curves.pop(old)
+                self.traces.pop(old, None)
+                self.plot.removeItem(curve)
+                self.plot.removeItem(marks)
+                self.legend.removeItem(curve)
+            colour = COLOURS[len(self.curves) % len(COLOURS)]
+            used = {c.opts["pen"].color().name() for c, _ in self.curves.values()}
+            colour = next((c for c in COLOURS if c not in used), colour)
+            curve = self.plot.plot(pen=pg.mkPen(colour, width=1.6), name=f"{key[0]} #{key[1]}")
+            marks = pg.ScatterPlotItem(symbol="t1", size=9, brush=pg.mkBrush(colour), pen=None)
+            self.plot.addItem(marks)
+            self.curves[key] = (curve, marks)
+        return self.curves[key]
+
+    def push(self, snaps) -> None:
+        for snap in snaps:
+            for layer in snap.layers:
+                for idx, v in layer.membrane.items():
+                    tr = self.traces.setdefault((layer.name, idx), Trace())
+                    tr.t.append(snap.index)
+                    tr.v.append(v)
+                    tr.s.append(layer.spiked.get(idx, False))
+                    tr.threshold = layer.threshold
+        if not snaps or not self.traces:
+            return
+        self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
+        now = snaps[-1].index
+        dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
+        for key, tr in self.traces.items():
+            curve, marks = self._curve(key)
+            t = (np.fromiter(tr.t, np.float64) - now) * dt_s
+            v = np.fromiter(tr.v, np.float64)
+            s = np.fromiter(tr.s, bool)
+            curve.setData(t, v)
+            top = (tr.threshold if tr.threshold is not None else float(v.max(initial=1.0))) * 1.12
+            marks.setData(t[s], np.full(int(s.sum()), top))
+            if tr.threshold is not None and tr.threshold not in self.thresholds:
+                line = pg.InfiniteLine(tr.threshold, angle=0, pen=pg.mkPen(theme.current().error, width=1, style=Qt.DashLine))
+                self.plot.addItem(line)
+                self.thresholds[tr.threshold] = line

@@ -1,0 +1,78 @@
+"""Model panel: which model runs and with which neuron type, how it streams (stateful / window of
+T), and its module tree with a switch for every block that can be turned off (attention blocks)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from snnstudio.engine.models import model_choices, neuron_choices
+from snnstudio.engine.runner import ModelInfo
+
+
+
+class ModelPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        row = QHBoxLayout()
+        self.choice = QComboBox()
+        self.choice.addItems(model_choices())
+        self.choice.activated.connect(lambda i: model.set_model(self.choice.itemText(i)))
+        row.addWidget(QLabel("model"))
+        row.addWidget(self.choice, 1)
+        lay.addLayout(row)
+        nrow = QHBoxLayout()
+        self.neuron = QComboBox()
+        self.neuron.addItems(neuron_choices())
+        self.neuron.setToolTip("rebuild the model with another neuron type (zoo models; other weights kept)")
+        self.neuron.activated.connect(lambda i: model.set_neuron(self.neuron.itemText(i)))
+        nrow.addWidget(QLabel("neuron"))
+        nrow.addWidget(self.neuron, 1)
+        lay.addLayout(nrow)
+        self.summary = QLabel("")
+        self.summary.setObjectName("muted")
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["module", "type"])
+        self.tree.setColumnWidth(0, 170)
+        self.tree.itemChanged.connect(self._changed)
+        lay.addWidget(self.tree, 1)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        model.model_changed.connect(self.show_model)
+
+    def show_model(self, info: ModelInfo | None) -> None:
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self.items = {}
+        if info is None:
+            self.summary.setText("no model")
+            self.tree.blockSignals(False)
+            return
+        kinds = {k for _, k, _ in info.layers}
+        if len(kinds) == 1:
+            i = self.neuron.findText(next(iter(kinds)))
+            if i >= 0:
+                self.neuron.setCurrentIndex(i)
+        mode = f"window of T={info.window_T} re-run each step" if info.mode == "window" else f"stateful, read-out over T={info.window_T}"
+        hw = f"{info.input_hw[1]}×{info.input_hw[0]}" if info.input_hw else "?"
+        self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  {len(info.layers)} spiking layers")
+        for m in info.modules:
+            parent_name = m.name.rsplit(".", 1)[0] if "." in m.name else None
+            parent = self.items.get(parent_name) if parent_name else None
+            item = QTreeWidgetItem([m.name.rsplit(".", 1)[-1], m.type])
+            if m.switchable:
+                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.Checked if m.enabled else Qt.Unchecked)
+            item.setData(0, Qt.UserRole, m.name)
+            (parent.addChild(item) if parent is not None else self.tree.addTopLevelItem(item))
+            self.items[m.name] = item
+        self.tree.expandToDepth(0)
+        self.tree.blockSignals(False)
+
+    def _changed(self, item: QTreeWidgetItem, col: int) -> None:
+        if col == 0 and item.flags() & Qt.ItemIsUserCheckable:
+            self.model.set_enabled(item.data(0, Qt.UserRole), item.checkState(0) == Qt.Checked)

@@ -1,0 +1,112 @@
+"""Output panel: class probabilities (bars), the predicted label and its confidence, the ground
+truth where the source knows it, the running accuracy over labelled steps, and the confidence of
+the prediction over time."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui import theme
+from snnstudio.gui.plots import quiet
+
+HISTORY = 300
+
+
+class OutputPanel(QWidget):
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        t = theme.current()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        grid = QGridLayout()
+        self.predicted = QLabel("—")
+        self.predicted.setObjectName("big")
+        self.confidence = QLabel("")
+        self.truth = QLabel("ground truth: unknown")
+        self.truth.setObjectName("muted")
+        self.accuracy = QLabel("running accuracy: —")
+        self.accuracy.setObjectName("muted")
+        grid.addWidget(self.predicted, 0, 0)
+        grid.addWidget(self.confidence, 0, 1)
+        grid.addWidget(self.truth, 1, 0)
+        grid.addWidget(self.accuracy, 1, 1)
+        lay.addLayout(grid)
+        self.bars_plot = pg.PlotWidget()
+        quiet(self.bars_plot)
+        self.bars_plot.setLabel("bottom", "probability")
+        self.bars_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.bars_plot.invertY(True)
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, brush=t.accent)
+        self.bars_plot.addItem(self.bars)
+        lay.addWidget(self.bars_plot, 3)
+        self.conf_plot = pg.PlotWidget()
+        quiet(self.conf_plot)
+        self.conf_plot.setYRange(0, 1, padding=0)
+        self.conf_plot.setXRange(0, HISTORY, padding=0)
+        self.conf_plot.hideAxis("bottom")
+        self.conf_plot.setLabel("left", "confidence")
+        self.conf_curve = self.conf_plot.plot(pen=pg.mkPen(t.on, width=1.5))
+        self.conf_plot.setMaximumHeight(90)
+        lay.addWidget(self.conf_plot, 1)
+        self.conf = deque(maxlen=HISTORY)
+        self.correct = 0
+        self.labelled = 0
+        self._names: tuple[str, ...] = ()
+        self.heights = np.zeros(0, np.float32)
+        self._bars_key = None
+        self._brushes = []
+        self._top = None
+        model.snapshots.connect(self.push)
+        model.snapshot.connect(self.draw)
+
+    def push(self, snaps) -> None:
+        for s in snaps:
+            if s.index == 0:
+                self.correct = self.labelled = 0
+                self.conf.clear()
+            self.conf.append(s.confidence)
+            if s.label is not None and s.predicted is not None:
+                self.labelled += 1
+                self.correct += int(s.predicted == s.label)
+
+    def _set_ticks(self, names: tuple[str, ...]) -> None:
+        if names != self._names:
+            self._names = names
+            self.bars_plot.getAxis("left").setTicks([[(i, n.replace("_", " ")[:22]) for i, n in enumerate(names)]])
+
+    def draw(self, s: Snapshot) -> None:
+        t = theme.current()
+        p = s.probabilities if s.probabilities is not None else np.zeros(0)
+        self.heights = np.asarray(p)
+        if not self.isVisible():
+            return
+        if (p.size, s.predicted) != self._bars_key:
+            self._bars_key = (p.size, s.predicted)
+            self._brushes = [pg.mkBrush(t.on if i == s.predicted else t.accent) for i in range(p.size)]
+            self.bars_plot.setYRange(-0.6, max(p.size, 1) - 0.4, padding=0)
+        self.bars.setOpts(x0=np.zeros(p.size), y=np.arange(p.size), width=p, height=0.7, brushes=self._brushes)
+        top = next((v for v in (0.25, 0.5, 1.0) if float(p.max(initial=0)) * 1.05 <= v), 1.0)
+        if top != self._top:
+            self._top = top
+            self.bars_plot.setXRange(0, top, padding=0)
+        self._set_ticks(s.class_names or tuple(str(i) for i in range(p.size)))
+        if s.predicted is None:
+            self.predicted.setText("—")
+            self.confidence.setText("no output spikes")
+        else:
+            name = s.class_names[s.predicted] if s.predicted < len(s.class_names) else str(s.predicted)
+            self.predicted.setText(name)
+            self.confidence.setText(f"{100 * s.confidence:.0f} % confident")
+        if s.label is None:
+            self.truth.setText("ground truth: unknown")
+        else:
+            self.truth.setText(f"ground truth: {s.label_name or s.label}")
+        if self.labelled:
+            self.accuracy.setText(f"running accuracy: {100 * self.correct / self.labelled:.1f} % of {self.labelled} steps")
+        self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))

@@ -1,0 +1,179 @@
+"""Source panel: what is playing (open a file — also by drag-and-drop on the window — or connect a
+live source by its spec: ``camera``, ``webcam``, ``network:HOST:PORT``, ``synthetic``), the playback
+bar (play/pause, step, seek, speed, loop) and the stream settings (step ``dt`` in ms, window T)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snnstudio.engine.session import SessionState
+from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui.session_model import SPEEDS
+
+FILE_FILTER = "Event recordings (*.aedat *.aedat4 *.raw *.dat *.h5 *.hdf5 *.npy *.npz *.es *.csv *.txt);;All files (*)"
+
+
+def fmt_time(us: int | None) -> str:
+    if us is None:
+        return "–:–"
+    s = us / 1e6
+    return f"{int(s // 60)}:{s % 60:06.3f}"
+
+
+class SourcePanel(QWidget):
+    open_requested = Signal(str)
+
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        st = self.style()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        top = QHBoxLayout()
+        self.name = QLabel("nothing open")
+        self.name.setWordWrap(True)
+        self.open_button = QPushButton("Open…")
+        self.open_button.clicked.connect(self.choose_file)
+        self.demo_button = QPushButton("Demo")
+        self.demo_button.setToolTip("play the synthetic demo recording")
+        self.demo_button.clicked.connect(lambda: model.open("demo"))
+        top.addWidget(self.name, 1)
+        top.addWidget(self.open_button)
+        top.addWidget(self.demo_button)
+        lay.addLayout(top)
+        live = QHBoxLayout()
+        self.live = QLineEdit()
+        self.live.setPlaceholderText("live: camera · webcam · network:HOST:PORT · synthetic")
+        self.live.returnPressed.connect(self._open_live)
+        go = QPushButton("Connect")
+        go.clicked.connect(self._open_live)
+        live.addWidget(self.live, 1)
+        live.addWidget(go)
+        lay.addLayout(live)
+
+        bar = QHBoxLayout()
+        self.back = QToolButton()
+        self.back.setIcon(st.standardIcon(QStyle.SP_MediaSeekBackward))
+        self.back.setToolTip("previous step (←)")
+        self.back.clicked.connect(model.step_back)
+        self.play = QToolButton()
+        self.play.setIcon(st.standardIcon(QStyle.SP_MediaPlay))
+        self.play.setToolTip("play / pause (space)")
+        self.play.clicked.connect(model.toggle_play)
+        self.fwd = QToolButton()
+        self.fwd.setIcon(st.standardIcon(QStyle.SP_MediaSeekForward))
+        self.fwd.setToolTip("next step (→)")
+        self.fwd.clicked.connect(lambda: model.step(1))
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 1000)
+        self.slider.sliderReleased.connect(self._seek_from_slider)
+        self.slider.actionTriggered.connect(self._slider_action)
+        for w in (self.back, self.play, self.fwd):
+            bar.addWidget(w)
+        bar.addWidget(self.slider, 1)
+        lay.addLayout(bar)
+        self.time = QLabel("–:– / –:–")
+        self.time.setObjectName("muted")
+        lay.addWidget(self.time)
+
+        form = QFormLayout()
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"{s:g}×", s)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.activated.connect(lambda i: model.set_speed(self.speed.itemData(i)))
+        self.loop = QCheckBox("loop")
+        self.loop.setChecked(True)
+        self.loop.toggled.connect(model.set_loop)
+        row = QHBoxLayout()
+        row.addWidget(self.speed)
+        row.addWidget(self.loop)
+        form.addRow("speed", row)
+        self.dt = QSpinBox()
+        self.dt.setRange(1, 1000)
+        self.dt.setSuffix(" ms")
+        self.dt.setValue(10)
+        self.dt.editingFinished.connect(lambda: model.set_dt(self.dt.value() * 1000))
+        self.T = QSpinBox()
+        self.T.setRange(1, 200)
+        self.T.setValue(16)
+        self.T.editingFinished.connect(lambda: model.set_window(self.T.value()))
+        form.addRow("step dt", self.dt)
+        form.addRow("window T", self.T)
+        lay.addLayout(form)
+        lay.addStretch(1)
+        self._state: SessionState | None = None
+        model.state_changed.connect(self.show_state)
+        model.snapshot.connect(self.show_snapshot)
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an event recording", "", FILE_FILTER)
+        if path:
+            self.model.open(path)
+
+    def _open_live(self) -> None:
+        spec = self.live.text().strip()
+        if spec:
+            self.model.open(spec)
+            self.model.play()
+
+    def _slider_to_us(self, v: int) -> int | None:
+        s = self._state
+        if s is None or s.start_us is None or s.end_us is None:
+            return None
+        return int(s.start_us + (s.end_us - s.start_us) * v / 1000)
+
+    def _seek_from_slider(self) -> None:
+        t = self._slider_to_us(self.slider.value())
+        if t is not None:
+            self.model.seek(t)
+
+    def _slider_action(self, action: int) -> None:
+        if action in (QSlider.SliderPageStepAdd, QSlider.SliderPageStepSub):
+            t = self._slider_to_us(self.slider.sliderPosition())
+            if t is not None:
+                self.model.seek(t)
+
+    def show_state(self, s: SessionState) -> None:
+        self._state = s
+        st = self.style()
+        self.play.setIcon(st.standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
+        self.name.setText(f"<b>{s.source_name or 'nothing open'}</b>" + (f"  <span>{s.sensor_size[0]}×{s.sensor_size[1]}</span>" if s.sensor_size else ""))
+        self.slider.setEnabled(s.seekable)
+        self.back.setEnabled(s.seekable)
+        if not self.dt.hasFocus():
+            self.dt.setValue(max(1, s.dt_us // 1000))
+        if not self.T.hasFocus():
+            self.T.setValue(s.window_T)
+        i = self.speed.findData(s.speed)
+        if i >= 0:
+            self.speed.setCurrentIndex(i)
+        self.loop.blockSignals(True)
+        self.loop.setChecked(s.loop)
+        self.loop.blockSignals(False)
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        s0, s1 = snap.recording_start_us, snap.recording_end_us
+        if s0 is not None and s1 is not None and s1 > s0 and not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(int(1000 * (snap.t_end_us - s0) / (s1 - s0)))
+            self.slider.blockSignals(False)
+            self.time.setText(f"{fmt_time(snap.t_end_us - s0)} / {fmt_time(s1 - s0)}   ·   step {snap.index}")
+        else:
+            self.time.setText(f"{fmt_time(snap.t_end_us)}   ·   step {snap.index}")

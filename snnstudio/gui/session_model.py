@@ -1,0 +1,165 @@
+"""The Qt face of the engine session (the napari pattern): views subscribe to its signals.
+
+:class:`SessionModel` owns an :class:`~snnstudio.engine.session.Session` (which runs its own
+worker thread) and a ``QTimer`` that ticks at the display rate on the GUI thread. Each tick takes
+the snapshots the worker produced since the last tick (a bounded buffer: when the GUI falls behind,
+the oldest are dropped — never queued without end) and emits
+
+* ``snapshots(list)`` — every new snapshot in order, for views that accumulate history (rasters,
+  traces, accuracy);
+* ``snapshot(Snapshot)`` — only the newest, for views that draw the present (frames, bars).
+
+State changes (play/pause, position, model) and messages from the worker arrive as
+``state_changed`` / ``message`` signals, delivered on the GUI thread. This module imports the
+engine only, never torch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from snnstudio.engine.session import Session, SessionConfig, SessionState
+from snnstudio.engine.snapshot import Snapshot
+
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class SessionModel(QObject):
+    """Wraps one engine session; controls are forwarded, results come back as signals."""
+
+    snapshot = Signal(object)
+    snapshots = Signal(object)
+    state_changed = Signal(object)
+    message = Signal(str)
+    model_changed = Signal(object)
+    fps_changed = Signal(float)
+
+    def __init__(self, config: SessionConfig | None = None, display_hz: float = 40.0, buffer: int = 512, parent=None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._fresh: deque[Snapshot] = deque(maxlen=buffer)
+        self._model_key = None
+        self.session = Session(
+            config,
+            on_snapshot=self._on_snapshot,
+            on_message=self.message.emit,
+            on_state=self._on_state,
+        )
+        self.last: Snapshot | None = None
+        self.display_fps = 0.0
+        self._draw_times: deque[float] = deque(maxlen=120)
+        self.timer = QTimer(self)
+        self.timer.setInterval(max(1, int(1000 / display_hz)))
+        self.timer.timeout.connect(self.tick)
+
+    # worker thread -------------------------------------------------------
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        with self._lock:
+            self._fresh.append(snap)
+
+    def _on_state(self, state: SessionState) -> None:
+        self.state_changed.emit(state)
+
+    # GUI thread ------------------------------------------------------------
+    def start(self) -> SessionModel:
+        self.session.start()
+        self.state_changed.connect(self._track_model)
+        self.timer.start()
+        return self
+
+    def close(self) -> None:
+        self.timer.stop()
+        self.session.close()
+
+    @property
+    def state(self) -> SessionState:
+        """The newest session state (the worker replaces it atomically; views that must react
+        to changes listen to ``state_changed``)."""
+        return self.session.state
+
+    def _track_model(self, state: SessionState) -> None:
+        info = state.model
+        key = None if info is None else (info.name, info.layers, info.window_T, tuple(m.enabled for m in info.modules))
+        if key != self._model_key:
+            self._model_key = key
+            self.model_changed.emit(info)
+
+    def tick(self) -> int:
+        """Deliver what the worker produced since the last tick; returns how many snapshots."""
+        with self._lock:
+            fresh = list(self._fresh)
+            self._fresh.clear()
+        if not fresh:
+            return 0
+        self.last = fresh[-1]
+        self.snapshots.emit(fresh)
+        self.snapshot.emit(fresh[-1])
+        now = time.perf_counter()
+        self._draw_times.append(now)
+        while self._draw_times and now - self._draw_times[0] > 1.0:
+            self._draw_times.popleft()
+        n = len(self._draw_times)
+        self.display_fps = (n - 1) / (self._draw_times[-1] - self._draw_times[0]) if n > 1 else 0.0
+        self.fps_changed.emit(self.display_fps)
+        return len(fresh)
+
+    # controls (forwarded to the worker queue) -----------------------------
+    def open(self, target) -> None:
+        self.session.open(target)
+
+    def set_model(self, spec) -> None:
+        self.session.set_model(spec)
+
+    def set_neuron(self, name: str) -> None:
+        self.session.set_neuron(name)
+
+    def set_compare(self, specs) -> None:
+        self.session.set_compare(specs)
+
+    def play(self) -> None:
+        self.session.play()
+
+    def pause(self) -> None:
+        self.session.pause()
+
+    def toggle_play(self) -> None:
+        self.session.toggle_play()
+
+    def step(self, n: int = 1) -> None:
+        self.session.step(n)
+
+    def step_back(self) -> None:
+        self.session.step_back()
+
+    def seek(self, t_us: int) -> None:
+        self.session.seek(t_us)
+
+    def set_speed(self, speed: float) -> None:
+        self.session.set_speed(speed)
+
+    def faster(self, sign: int = 1) -> float:
+        """Next speed up (``sign=1``) or down (``-1``) in :data:`SPEEDS`; returns it."""
+        cur = self.session.config.speed
+        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - cur))
+        new = SPEEDS[max(0, min(len(SPEEDS) - 1, i + sign))]
+        self.set_speed(new)
+        return new
+
+    def set_loop(self, loop: bool) -> None:
+        self.session.set_loop(loop)
+
+    def set_dt(self, dt_us: int) -> None:
+        self.session.set_dt(dt_us)
+
+    def set_window(self, T: int) -> None:
+        self.session.set_window(T)
+
+    def set_enabled(self, module: str, enabled: bool) -> None:
+        self.session.set_enabled(module, enabled)
+
+    def follow(self, layer: str, index: int, on: bool = True) -> None:
+        self.session.follow(layer, index, on)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from snnstudio.engine.compare import CompareTable
+from snnstudio.engine.session import Session, SessionConfig
+from snnstudio.events.types import Label
+
+from engine_helpers import SmallNet, random_recording
+
+
+def _run(models, steps=12, labels=()):
+    s = Session(SessionConfig(dt_us=10_000, window_T=4, realtime=False))
+    s.start()
+    got = []
+    s.on_snapshot = got.append
+    try:
+        s.set_model(models[0])
+        s.set_compare(models[1:])
+        s.open(random_recording(labels=list(labels)))
+        s.step(steps)
+        s.wait_for(lambda x: x is not None and x.index >= steps - 1, 20)
+        return got, list(s.messages)
+    finally:
+        s.close()
+
+
+def test_compared_models_run_in_lock_step_on_the_same_frames():
+    got, msgs = _run([SmallNet(seed=0), SmallNet(seed=0), SmallNet(seed=3)])
+    assert msgs == [] and len(got) == 12
+    for snap in got:
+        assert len(snap.compare) == 2
+        twin, other = snap.compare
+        assert (twin.t_start_us, twin.t_end_us) == (snap.t_start_us, snap.t_end_us) == (other.t_start_us, other.t_end_us)
+        assert twin.frame is snap.frame
+        # the same weights give the same spikes: an oracle for "same input, same state"
+        for a, b in zip(snap.layers, twin.layers):
+            np.testing.assert_array_equal(a.raster, b.raster)
+            assert a.spike_count == b.spike_count
+        np.testing.assert_array_equal(snap.probabilities, twin.probabilities)
+    assert any(a.spike_count != b.spike_count for s in got for a, b in zip(s.layers, s.compare[1].layers))
+
+
+def test_compare_table_running_figures_match_hand_sums():
+    got, _ = _run([SmallNet(seed=0), SmallNet(seed=3)], labels=[Label(1, 0, 10**9)])
+    table = CompareTable()
+    for snap in got:
+        table.add(snap)
+    assert [r.steps for r in table.rows] == [12, 12]
+    for k, row in enumerate(table.rows):
+        snaps = [s if k == 0 else s.compare[0] for s in got]
+        assert row.mean_rate == pytest.approx(np.mean([s.metrics.firing_rate for s in snaps]))
+        assert row.mean_spikes == pytest.approx(np.mean([s.metrics.spike_count for s in snaps]))
+        labelled = [s for s in snaps if s.predicted is not None]
+        if labelled:
+            assert row.accuracy == pytest.approx(np.mean([s.predicted == 1 for s in labelled]))
+        assert row.agreement == pytest.approx(np.mean([s.predicted == g.predicted for s, g in zip(snaps, got)]))
+    assert table.rows[0].agreement == 1.0
+
+
+def test_more_than_four_models_is_a_message():
+    got, msgs = _run([SmallNet(), SmallNet(), SmallNet(), SmallNet(), SmallNet()], steps=1)
+    assert any("up to 4 models" in m for m in msgs)

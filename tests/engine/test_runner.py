@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+import torch
+
+from snnstudio.engine.runner import ModelRunner, rates_to_probabilities
+from snnstudio.errors import ModelError
+
+from engine_helpers import AttentionNet, SmallNet, frames_of, random_recording
+
+DT = 10_000
+
+
+def _multistep(model, frames):
+    """Oracle: the model's own multi-step forward on the whole sequence [T, 1, 2, H, W]."""
+    for m in model.modules():
+        if hasattr(m, "step_mode"):
+            m.step_mode = "m"
+            m.reset()
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.stack(frames))[:, None])
+    return out, model.sn1.last_spikes.clone(), model.sn1.last_v.clone()
+
+
+def test_stateful_streaming_equals_multistep_forward():
+    rec = random_recording()
+    frames = frames_of(rec, DT, 20)
+    net = SmallNet()
+    runner = ModelRunner(net, window_T=5, sensor_hw=(24, 32))
+    assert runner.mode == "stateful"
+    runner.follow("sn1", 7)
+    runner.follow("sn1", 1000)
+    steps = [runner.step(f) for f in frames]
+    out, s1, v1 = _multistep(SmallNet(), frames)
+    for t, (layers, _, readout, _) in enumerate(steps):
+        sn1 = layers[0]
+        flat = (s1[t, 0].flatten() > 0.5).float().numpy()  # spikes are 1 - 6e-8 at times (surrogate trick)
+        assert sn1.shape == (4, 24, 32)
+        np.testing.assert_array_equal(sn1.raster, flat[sn1.raster_index])
+        assert sn1.rate == pytest.approx(flat.mean())
+        np.testing.assert_allclose(sn1.channel_rates, (s1[t, 0] > 0.5).float().flatten(1).mean(1).numpy(), rtol=1e-6)
+        vflat = v1[t, 0].flatten().numpy()
+        assert sn1.membrane[7] == pytest.approx(vflat[7], abs=1e-5)
+        assert sn1.membrane[1000] == pytest.approx(vflat[1000], abs=1e-5)
+        assert sn1.spiked[1000] == bool(flat[1000])
+        lo = max(0, t - 4)
+        np.testing.assert_allclose(readout, out[lo : t + 1, 0].mean(0).numpy(), rtol=1e-6)
+    assert any(layers[0].spike_count > 0 for layers, _, _, _ in steps)
+
+
+def test_window_mode_reevaluates_last_T_frames():
+    rec = random_recording()
+    frames = frames_of(rec, DT, 9)
+    T = 4
+    runner = ModelRunner(AttentionNet(T=T), sensor_hw=(24, 32))
+    assert runner.mode == "window" and runner.window_T == T
+    zero = np.zeros_like(frames[0])
+    for k, f in enumerate(frames):
+        layers, attention, readout, _ = runner.step(f)
+        window = ([zero] * T + frames[: k + 1])[-T:]
+        out, s1, _ = _multistep(AttentionNet(T=T), window)
+        np.testing.assert_allclose(readout, out[:, 0].mean(0).numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(layers[0].raster, (s1[-1, 0].flatten() > 0.5).numpy()[layers[0].raster_index])
+        assert attention[0].name == "ta"
+        np.testing.assert_allclose(attention[0].ta, np.linspace(0.1, 1.0, T), rtol=1e-6)
+
+
+def test_switching_attention_off_changes_the_output_and_the_snapshot():
+    frames = frames_of(random_recording(), DT, 6)
+    runner = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
+    on = [runner.step(f) for f in frames][-1]
+    runner.set_enabled("ta", False)
+    runner.reset()
+    off = [runner.step(f) for f in frames][-1]
+    assert on[1][0].enabled and not off[1][0].enabled
+    assert off[1][0].ta is None
+    assert on[0][0].spike_count != off[0][0].spike_count
+    with pytest.raises(ModelError):
+        runner.set_enabled("conv", False)
+
+
+def test_fixed_T_model_rejects_another_window():
+    runner = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
+    with pytest.raises(ModelError):
+        runner.set_window(8)
+
+
+def test_follow_rejects_unknown_layer_and_index():
+    runner = ModelRunner(SmallNet(), sensor_hw=(24, 32))
+    with pytest.raises(ModelError):
+        runner.follow("nope", 0)
+    with pytest.raises(ModelError):
+        runner.follow("sn1", 4 * 24 * 32)
+
+
+def test_model_that_does_not_fit_the_sensor_is_a_model_error():
+    class Flat(SmallNet):
+        input_hw = None
+
+    net = Flat()
+    net.input_hw = None
+    with pytest.raises(ModelError, match="does not run on 64x64"):
+        ModelRunner(net, sensor_hw=(64, 64))
+
+
+def test_model_without_neurons_is_a_model_error():
+    with pytest.raises(ModelError, match="no spiking neurons"):
+        ModelRunner(torch.nn.Conv2d(2, 2, 1))
+
+
+def test_input_is_sum_pooled_to_the_model_size():
+    runner = ModelRunner(SmallNet(hw=(12, 16)), sensor_hw=(24, 32))
+    f = np.zeros((2, 24, 32), np.float32)
+    f[1, 0:2, 0:2] = 1.0
+    x = runner._prepare(f)
+    assert x.shape == (2, 12, 16) and float(x[1, 0, 0]) == 4.0 and float(x.sum()) == 4.0
+
+
+def test_rates_to_probabilities():
+    np.testing.assert_allclose(rates_to_probabilities(np.array([0.2, 0.6, 0.2])), [0.2, 0.6, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(rates_to_probabilities(np.zeros(4)), [0.25] * 4)
+    logits = np.array([1.0, 3.0, -2.0])
+    e = np.exp(logits - 3)
+    np.testing.assert_allclose(rates_to_probabilities(logits), e / e.sum(), rtol=1e-6)
