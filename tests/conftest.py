@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Compiled kernels (the native LIF) are cached per session, never in the user's ~/.cache.
+os.environ.setdefault("SNNSTUDIO_CACHE", tempfile.mkdtemp(prefix="snnstudio-test-cache-"))
 SAMPLES = Path(os.environ.get("SNNSTUDIO_SAMPLES", REPO.parent / "shared" / "samples"))
 
 

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from snnstudio.events.types import EventRecording, Label, make_events
-
-
-def bar_recording(duration_us=3_000_000, size=(64, 48), seed=0) -> EventRecording:
-    """A vertical bar sweeping left to right, ON events on its right edge, OFF on its left."""
-    rng = np.random.default_rng(seed)
-    n = duration_us // 20
-    t = np.sort(rng.integers(0, duration_us, n))
-    xc = (t % 1_000_000) / 1_000_000 * size[0]
-    on = rng.random(n) < 0.5
-    x = np.clip(np.round(xc + np.where(on, 1, -1)), 0, size[0] - 1)
-    y = rng.integers(0, size[1], n)
-    return EventRecording(make_events(t, x, y, on.astype(np.int8)), size, labels=[Label(1, 0, duration_us, "sweep")])
+from gui_helpers import bar_recording
 
 
 @pytest.fixture

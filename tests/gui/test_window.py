@@ -149,7 +149,7 @@ def test_real_session_streams_many_snapshots(qtbot):
     from snnstudio.engine.session import SessionConfig
     from snnstudio.gui.session_model import SessionModel
 
-    from conftest import bar_recording
+    from gui_helpers import bar_recording
 
     model = SessionModel(SessionConfig(realtime=False, dt_us=1000))
     seen = []
@@ -252,7 +252,7 @@ def test_attention_panel_draws_the_zoo_nets_weights(qtbot):
     from snnstudio.gui.main_window import MainWindow
     from snnstudio.gui.session_model import SessionModel
 
-    from conftest import bar_recording
+    from gui_helpers import bar_recording
 
     model = SessionModel(SessionConfig(realtime=False))
     win = MainWindow(model, settings=None)
