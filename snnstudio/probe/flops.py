@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, is_attention, kind_of
+from snnstudio.probe.layers import ATTENTION, StepCounting, is_attention, kind_of
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -224,7 +224,7 @@ def _is_counts(x: torch.Tensor) -> bool:
     return float((x - x.round()).abs_().amax()) <= 1e-3
 
 
-class OpCounter:
+class OpCounter(StepCounting):
     """Hooks on every Conv1d/Conv2d/Linear (input side), spiking neuron and custom-counted module.
 
     ``with OpCounter(model) as oc: model(x)`` then :meth:`report` (per sample) — or attach for a
@@ -287,18 +287,6 @@ class OpCounter:
         self.steps = self.samples = self.forwards = 0
 
     # ---- hooks ---------------------------------------------------------------------------------
-    def _root_hook(self, module, args):
-        x = args[0] if args else None
-        if not isinstance(x, torch.Tensor) or x.dim() < 1:
-            return None
-        self.forwards += 1
-        if self.config.step_mode == "m":
-            self.steps += int(x.shape[0])
-            self.samples += int(x.shape[1]) if x.dim() > 1 else 1
-        else:
-            self.steps += 1
-            self.samples = max(self.samples, int(x.shape[0]))
-        return None
 
     def _shape_hook(self, name: str):
         def hook(module, args):

@@ -110,3 +110,26 @@ def read_neuron(kind: str, module: nn.Module, output) -> NeuronReading | None:
         kind_v = "pre_reset" if getattr(module, "reset_delay", True) else "post_reset"
         return NeuronReading(spikes.detach().unsqueeze(0), v, kind_v)
     return None
+
+
+class StepCounting:
+    """Mixin for probes: a forward pre-hook on the model's root that counts forwards, time steps
+    and samples. Multi-step input is ``[T, B, ...]`` (T steps of B samples); single-step input is
+    ``[B, ...]`` (one step; samples is the largest batch seen). Needs ``self.config.step_mode``."""
+
+    forwards: int
+    steps: int
+    samples: int
+
+    def _root_hook(self, module, args):
+        x = args[0] if args else None
+        if not isinstance(x, torch.Tensor) or x.dim() < 1:
+            return None
+        self.forwards += 1
+        if self.config.step_mode == "m":
+            self.steps += int(x.shape[0])
+            self.samples += int(x.shape[1]) if x.dim() > 1 else 1
+        else:
+            self.steps += 1
+            self.samples = max(self.samples, int(x.shape[0]))
+        return None

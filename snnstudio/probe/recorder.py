@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, kind_of, read_neuron, threshold_of
+from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, StepCounting, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
 
 
@@ -140,7 +140,7 @@ class AttentionRecord:
         self.latest = None
 
 
-class Recorder:
+class Recorder(StepCounting):
     """Attach probes to ``model``; read ``neurons``, ``attention`` and :meth:`latest`."""
 
     def __init__(self, model: nn.Module, config: ProbeConfig | None = None, attach: bool = True):
@@ -243,18 +243,6 @@ class Recorder:
         rec.follow_v.clear()
 
     # ---- hooks -------------------------------------------------------------------------------
-    def _root_hook(self, module, args):
-        x = args[0] if args else None
-        if not isinstance(x, torch.Tensor) or x.dim() < 1:
-            return None
-        self.forwards += 1
-        if self.config.step_mode == "m":
-            self.steps += int(x.shape[0])
-            self.samples += int(x.shape[1]) if x.dim() > 1 else 1
-        else:
-            self.steps += 1
-            self.samples = max(self.samples, int(x.shape[0]))
-        return None
 
     def _neuron_hook(self, rec: NeuronLayerRecord, kind: str):
         def hook(module, args, output):
