@@ -23,6 +23,12 @@ FIXTURES = {  # file -> (format, events, sensor size, seed, labels)
     "io_jaer_like.aedat": ("aedat2", 2000, (128, 128), 12, []),
     "io_vga_like.raw": ("evt3", 3000, (640, 480), 13, []),
     "io_davis_like.aedat4": ("aedat4", 3000, (346, 260), 14, []),
+    "io_vga_like_evt2.raw": ("evt2", 2000, (640, 480), 15, []),
+    "io_vga_like.dat": ("dat", 2000, (640, 480), 16, []),
+    "io_tonic_like.npz": ("npz", 2000, (34, 34), 17, []),
+    "io_tonic_like.npy": ("npy", 2000, (34, 34), 18, []),
+    "io_table_like.h5": ("hdf5", 2000, (346, 260), 19, LABELS),
+    "io_text_like.csv": ("csv", 1000, (128, 128), 20, []),
 }
 
 
@@ -43,7 +49,9 @@ def test_committed_fixtures_read_back_identically():
         assert rec.labels == labels
 
 
-if __name__ == "__main__":  # regenerate
+if __name__ == "__main__":  # regenerate (only the named files, or all)
     for name, (fmt, n, size, seed, labels) in FIXTURES.items():
+        if sys.argv[1:] and name not in sys.argv[1:]:
+            continue
         write_events(DATA / name, _expected(n, size, seed, labels), format=fmt)
         print("wrote", DATA / name)
