@@ -1,0 +1,62 @@
+"""``snnstudio convert IN OUT``: any readable event file to any writable one, exactly.
+
+The output format comes from OUT's extension (``--format`` overrides): .aedat4, .aedat (AEDAT
+3.1), .raw (EVT3), .dat, .npz, .npy, .h5/.hdf5, .csv/.txt. Labels travel as the
+``<stem>_labels.csv`` sidecar. Writing AEDAT4 streams (bounded memory, any input size); other
+outputs read the input whole. The output is written to a temp file and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "convert an event file to another format (exact round trip: events, order, sensor size, labels)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="event file to read (format detected from its content)")
+    p.add_argument("output", type=Path, help="file to write (format from its extension)")
+    p.add_argument("--format", default=None, help="output format name (aedat4, aedat3, aedat2, evt2, evt3, dat, "
+                                                  "npz, npy, hdf5, csv)")
+    p.add_argument("--in-format", default=None, help="input format name (default: detected)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    from snnstudio.errors import EventFileError
+    from snnstudio.events.io import (
+        Aedat4Writer,
+        format_for_extension,
+        iter_event_chunks,
+        read_events,
+        write_events,
+    )
+
+    src, dst = args.input, args.output
+    if dst.exists() and not args.force:
+        raise EventFileError(dst, "exists already (use --force to overwrite)")
+    if src.resolve() == dst.resolve():
+        raise EventFileError(dst, "input and output are the same file")
+    out_format = args.format or format_for_extension(dst)
+    if out_format == "aedat4":
+        chunks = iter_event_chunks(src, format=args.in_format)
+        if chunks.sensor_size is not None:
+            writer = Aedat4Writer(dst, chunks.sensor_size, sensor=chunks.sensor, labels=chunks.labels)
+            try:
+                for ev in chunks:
+                    writer.write(ev)
+            except BaseException:
+                writer.abort()
+                raise
+            if writer.events_written == 0:
+                writer.abort()
+                raise EventFileError(src, "file holds no events")
+            writer.close()
+            print(f"wrote {dst} ({writer.events_written:,} events, aedat4)", file=sys.stderr)
+            return 0
+    rec = read_events(src, format=args.in_format)
+    write_events(dst, rec, format=out_format)
+    print(f"wrote {dst} ({len(rec):,} events, {out_format})", file=sys.stderr)
+    return 0

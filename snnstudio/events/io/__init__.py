@@ -1,0 +1,253 @@
+"""Event-camera file I/O: one call to read any supported file, one to write.
+
+>>> rec = read_events("walk.aedat")                 # format from the content, labels attached
+>>> write_events("walk.h5", rec)                     # format from the extension, temp + rename
+>>> for chunk in iter_event_chunks("big.aedat4"):    # bounded memory, time order
+...     ...
+>>> with Aedat4Writer("live.aedat4", (346, 260)) as w:   # incremental (the live recorder)
+...     w.write(events)
+
+Formats (name: read / write / true streaming):
+
+========  =============================================  =====  =====  ======
+name      what                                           read   write  stream
+========  =============================================  =====  =====  ======
+aedat4    iniVation DV AEDAT 4 (dv-processing / faery)   yes    yes    yes
+aedat3    AEDAT 3.1 (DVS128 Gesture), polarity events    yes    yes    yes
+aedat2    jAER AEDAT 2.0, DVS128 addresses               yes    yes    yes
+evt2      Prophesee EVT 2.0 ``.raw``                     yes    yes    yes
+evt3      Prophesee EVT 3.0 ``.raw``                     yes    yes    yes
+dat       Prophesee DAT (CD events)                      yes    yes    yes
+nmnist    N-MNIST / ATIS ``.bin`` (40-bit events)        yes    no     no
+npz, npy  numpy structured arrays (tonic layout)         yes    yes    npy
+hdf5      ``events/{t,x,y,p}`` datasets                  yes    yes    yes
+csv       ``t x y p`` text (``.csv``, ``.txt``)          yes    yes    no
+========  =============================================  =====  =====  ======
+
+Every reader validates: a wrong magic, an empty file, coordinates outside the sensor or
+timestamps going backwards raise :class:`~snnstudio.errors.EventFileError` (or
+:class:`~snnstudio.errors.UnknownFormatError`) naming the file and the problem; a truncated
+file gives a :class:`~snnstudio.errors.SnnStudioWarning` and its complete part. A
+``<stem>_labels.csv`` sidecar beside any file is read into ``recording.labels``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snnstudio.errors import EventFileError, SnnStudioWarning, UnknownFormatError
+from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, check_events, rechunk, require_events
+from snnstudio.events.io.aedat4 import Aedat4Writer
+from snnstudio.events.io.detect import detect_format
+from snnstudio.events.io.labels import check_labels, read_labels, sidecar_path, write_labels
+from snnstudio.events.types import EventRecording, Label
+
+
+@dataclass(frozen=True)
+class EventFormat:
+    """One file format: its module and the names of its functions there (imported lazily)."""
+
+    name: str
+    description: str
+    module: str
+    reader: str = "read"
+    writer: str | None = None
+    streamer: str | None = None
+    extensions: tuple[str, ...] = ()
+    header_reader: str | None = "header"
+
+    def _fn(self, attr: str | None) -> Callable | None:
+        if attr is None:
+            return None
+        return getattr(importlib.import_module(f"snnstudio.events.io.{self.module}"), attr)
+
+    @property
+    def read(self) -> Callable:
+        return self._fn(self.reader)
+
+    @property
+    def write(self) -> Callable | None:
+        return self._fn(self.writer)
+
+    @property
+    def iter_chunks(self) -> Callable | None:
+        return self._fn(self.streamer)
+
+    @property
+    def header(self) -> Callable | None:
+        """``header(path) -> (sensor_size or None, sensor, meta)`` for streaming formats."""
+        return self._fn(self.header_reader if self.streamer else None)
+
+
+FORMATS: dict[str, EventFormat] = {f.name: f for f in (
+    EventFormat("aedat4", "iniVation AEDAT 4.0", "aedat4", "read", "write", "iter_chunks", (".aedat4",)),
+    EventFormat("aedat3", "AEDAT 3.1 (DVS128 Gesture)", "aedat3", "read", "write", "iter_chunks", (".aedat",)),
+    EventFormat("aedat2", "jAER AEDAT 2.0 (DVS128)", "aedat2", "read", "write", "iter_chunks", ()),
+    EventFormat("evt2", "Prophesee EVT 2.0 .raw", "prophesee", "read_evt2", "write_evt2", "iter_evt2", ()),
+    EventFormat("evt3", "Prophesee EVT 3.0 .raw", "prophesee", "read_evt3", "write_evt3", "iter_evt3", (".raw",)),
+    EventFormat("dat", "Prophesee DAT (CD events)", "prophesee", "read_dat", "write_dat", "iter_dat", (".dat",)),
+    EventFormat("nmnist", "N-MNIST / ATIS .bin", "nmnist", "read", None, None, (".bin",)),
+    EventFormat("npz", "numpy .npz (events + sensor_size)", "numpy_files", "read_npz", "write_npz", None, (".npz",)),
+    EventFormat("npy", "numpy .npy structured array", "numpy_files", "read_npy", "write_npy", "iter_npy_chunks",
+                (".npy",), "npy_header"),
+    EventFormat("hdf5", "HDF5 events/{t,x,y,p}", "hdf5", "read", "write", "iter_chunks", (".h5", ".hdf5")),
+    EventFormat("csv", "text t,x,y,p per line", "text", "read", "write", None, (".csv", ".txt")),
+)}
+
+
+def _format(name: str, path: Path) -> EventFormat:
+    fmt = FORMATS.get(name.lower())
+    if fmt is None:
+        if name == "labels":
+            raise UnknownFormatError(path, "this is a labels CSV, not an event file (use read_labels)")
+        if name == "evt21":
+            raise UnknownFormatError(path, "Prophesee EVT 2.1 is not supported (EVT 2.0, 3.0 and DAT are)")
+        raise UnknownFormatError(path, f"unknown format {name!r}; known: {', '.join(FORMATS)}")
+    return fmt
+
+
+def format_for_extension(path: str | Path) -> str:
+    """The format :func:`write_events` picks for ``path``'s extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions and fmt.writer is not None:
+            return fmt.name
+    for fmt in FORMATS.values():
+        if suffix in fmt.extensions:
+            raise UnknownFormatError(path, f"format {fmt.name!r} ({suffix}) can be read but not written")
+    writable = sorted({e for f in FORMATS.values() if f.writer for e in f.extensions})
+    raise UnknownFormatError(path, f"cannot tell the format to write from the extension {suffix or '(none)'!r}; "
+                                   f"use one of {', '.join(writable)} or pass format=")
+
+
+def attach_labels(recording: EventRecording, path: Path) -> EventRecording:
+    """Read ``<stem>_labels.csv`` beside ``path`` (when there) into ``recording.labels``."""
+    side = sidecar_path(path)
+    if side.is_file():
+        labels = read_labels(side)
+        if len(recording):
+            check_labels(labels, side, (recording.t_start_us, recording.t_end_us))
+        recording.labels = labels
+    return recording
+
+
+def read_events(path: str | Path, *, format: str | None = None) -> EventRecording:
+    """Read a whole event file into an :class:`EventRecording` (format detected from the content)."""
+    path = Path(path)
+    name = format or detect_format(path)
+    if not path.is_file():
+        raise EventFileError(path, "no such file")
+    rec = _format(name, path).read(path)
+    rec.path = path
+    return attach_labels(rec, path)
+
+
+class EventChunks:
+    """The events of a file as an iterable of arrays, ``chunk_events`` each, in time order.
+
+    What the header tells is there before iterating: ``format``, ``sensor_size`` (``None``
+    while unknown — formats that do not store it get it from the coordinates once iterated),
+    ``sensor``, ``labels`` (the sidecar) and ``meta``. Streaming formats (table above) hold
+    about one chunk in memory; the others are read whole on the first iteration and sliced.
+    Each iteration re-reads the file from its start.
+    """
+
+    def __init__(self, path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS, format: str | None = None):
+        if chunk_events <= 0:
+            raise ValueError(f"chunk_events must be positive, got {chunk_events}")
+        self.path = Path(path)
+        self.chunk_events = int(chunk_events)
+        self.format = format or detect_format(self.path)
+        self._fmt = _format(self.format, self.path)
+        self.sensor_size: tuple[int, int] | None = None
+        self.sensor: str | None = None
+        self.meta: dict = {}
+        self._recording: EventRecording | None = None
+        if self._fmt.streamer is None:
+            self._recording = self._fmt.read(self.path)
+            self.sensor_size = self._recording.sensor_size
+            self.sensor = self._recording.sensor
+            self.meta = self._recording.meta
+        else:
+            with warnings.catch_warnings():  # the iteration itself warns about truncation
+                warnings.simplefilter("ignore", SnnStudioWarning)
+                size, self.sensor, self.meta = self._fmt.header(self.path)
+            self.sensor_size = tuple(size) if size is not None else None
+        side = sidecar_path(self.path)
+        self.labels: list[Label] = read_labels(side) if side.is_file() else []
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._recording is not None:
+            ev = self._recording.events
+            yield from (ev[k : k + self.chunk_events] for k in range(0, ev.shape[0], self.chunk_events))
+            return
+        w = h = 0
+        for ev in rechunk(self._fmt.iter_chunks(self.path, self.chunk_events), self.chunk_events):
+            if self.sensor_size is None:
+                w = max(w, int(ev["x"].max()) + 1)
+                h = max(h, int(ev["y"].max()) + 1)
+            yield ev
+        if self.sensor_size is None and w:
+            self.sensor_size = (w, h)
+            self.meta["sensor_size_inferred"] = True
+
+
+def iter_event_chunks(path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS,
+                      format: str | None = None) -> EventChunks:
+    """The file's events in time order, ``chunk_events`` per array (the last may be shorter).
+
+    Returns an :class:`EventChunks` (iterate it; it also carries ``sensor_size``, ``sensor``,
+    ``labels``, ``format``). Formats with a streaming reader (see the table above) never hold
+    more than about one chunk (plus one container packet) in memory.
+    """
+    return EventChunks(path, chunk_events=chunk_events, format=format)
+
+
+def write_events(path: str | Path, recording: EventRecording, *, format: str | None = None) -> None:
+    """Write ``recording`` (format from the extension unless ``format`` is given).
+
+    The file is written to a temp file beside ``path`` and renamed when complete. Labels go to
+    the ``<stem>_labels.csv`` sidecar (also temp + rename).
+    """
+    path = Path(path)
+    name = format or format_for_extension(path)
+    fmt = _format(name, path)
+    if fmt.writer is None:
+        raise UnknownFormatError(path, f"format {name!r} can be read but not written")
+    if not isinstance(recording, EventRecording):
+        raise EventFileError(path, f"write_events takes an EventRecording, got {type(recording).__name__}")
+    require_events(recording.events, path)
+    check_events(recording.events, recording.sensor_size, path)
+    if recording.labels:
+        check_labels(recording.labels, sidecar_path(path))
+    fmt.write(path, recording)
+    side = sidecar_path(path)
+    if recording.labels:
+        write_labels(side, recording.labels)
+    elif side.exists():
+        warnings.warn(f"{side} exists and will be attached to {path.name} when it is read; the recording "
+                      "written has no labels", SnnStudioWarning, stacklevel=2)
+
+
+__all__ = [
+    "FORMATS",
+    "Aedat4Writer",
+    "EventChunks",
+    "EventFormat",
+    "Label",
+    "detect_format",
+    "format_for_extension",
+    "iter_event_chunks",
+    "read_events",
+    "read_labels",
+    "sidecar_path",
+    "write_events",
+    "write_labels",
+]

@@ -1,0 +1,159 @@
+"""``.npy`` / ``.npz`` event files (tonic layout: a structured array with fields x, y, t, p).
+
+Never unpickles: files are opened with ``allow_pickle=False`` and ``.npy`` headers longer than
+:data:`MAX_HEADER` bytes are refused before numpy parses them. Accepted field names:
+``t``/``ts``/``timestamp``, ``x``, ``y``, ``p``/``pol``/``polarity``/``on`` (a polarity of −1 or
+any value ≤ 0 is OFF). An ``.npz`` holds either one structured array ``events`` or the four
+columns as separate arrays, plus optional ``sensor_size`` ([width, height]) and ``sensor``.
+Without ``sensor_size`` the sensor size is inferred from the coordinates (``meta`` says so).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from snnstudio.errors import EventFileError
+from snnstudio.events.io._common import (
+    DEFAULT_CHUNK_EVENTS,
+    atomic_write,
+    check_events,
+    infer_sensor_size,
+)
+from snnstudio.events.types import EVENT_DTYPE, EventRecording
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_HEADER = 10_000
+_NAMES = {
+    "t": ("t", "ts", "timestamp", "timestamps"),
+    "x": ("x",),
+    "y": ("y",),
+    "p": ("p", "pol", "polarity", "polarities", "on"),
+}
+
+
+def _column(cols: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
+    for name in _NAMES[key]:
+        if name in cols:
+            return cols[name]
+    raise EventFileError(path, f"no '{key}' field (fields: {', '.join(sorted(cols)) or 'none'})")
+
+
+def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    t, x, y, p = (_column(cols, k, path) for k in "txyp")
+    n = t.shape[0]
+    if any(np.ndim(c) != 1 or c.shape[0] != n for c in (t, x, y, p)):
+        raise EventFileError(path, "t, x, y and p must be 1-D arrays of equal length")
+    for name, c in (("t", t), ("x", x), ("y", y), ("p", p)):
+        if c.dtype.kind not in "iub" and not (name == "t" and c.dtype.kind == "f"):
+            raise EventFileError(path, f"field '{name}' has dtype {c.dtype}, expected integers")
+    ev = np.empty(n, dtype=EVENT_DTYPE)
+    ev["t"] = t if t.dtype.kind != "f" else np.rint(t)
+    for name, c in (("x", x), ("y", y)):
+        if n and (int(c.min()) < -32768 or int(c.max()) > 32767):
+            raise EventFileError(path, f"field '{name}' does not fit 16 bits")
+        ev[name] = c
+    ev["p"] = p > 0
+    return ev
+
+
+def _check_npy_header(path: Path, f) -> None:
+    major, _ = np.lib.format.read_magic(f)
+    if major == 1:
+        hlen = int.from_bytes(f.read(2), "little")
+    else:
+        hlen = int.from_bytes(f.read(4), "little")
+    if hlen > MAX_HEADER:
+        raise EventFileError(path, f".npy header of {hlen} bytes is larger than the {MAX_HEADER} allowed")
+
+
+def _load_npy(path: Path, mmap: bool) -> np.ndarray:
+    try:
+        with open(path, "rb") as f:
+            _check_npy_header(path, f)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as exc:
+        raise EventFileError(path, f"cannot load .npy ({exc}); pickled object arrays are refused") from None
+    except OSError as exc:
+        raise EventFileError(path, f"cannot load .npy: {exc}") from None
+
+
+def _fields(a: np.ndarray, path: Path) -> dict[str, np.ndarray]:
+    if a.dtype.names is None:
+        if a.ndim == 2 and a.shape[1] == 4:  # plain [N, 4] array: columns t, x, y, p
+            return {"t": a[:, 0], "x": a[:, 1], "y": a[:, 2], "p": a[:, 3]}
+        raise EventFileError(path, f"expected a structured array with fields x, y, t, p, got dtype {a.dtype}"
+                                   f" shape {a.shape}")
+    return {n: a[n] for n in a.dtype.names}
+
+
+def read_npy(path: str | Path) -> EventRecording:
+    path = Path(path)
+    a = _load_npy(path, mmap=False)
+    ev = _to_events(_fields(a, path), path)
+    if ev.shape[0] == 0:
+        raise EventFileError(path, "file holds no events")
+    size = infer_sensor_size(ev)
+    check_events(ev, size, path)
+    return EventRecording(ev, size, path=path, format="npy", meta={"sensor_size_inferred": True})
+
+
+def iter_npy_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
+    """Memory-mapped: only one chunk at a time is converted."""
+    path = Path(path)
+    a = _load_npy(path, mmap=True)
+    last = None
+    for k in range(0, a.shape[0], chunk_events):
+        ev = _to_events(_fields(np.asarray(a[k : k + chunk_events]), path), path)
+        check_events(ev, (1 << 15, 1 << 15), path, k, last)
+        last = int(ev["t"][-1])
+        yield ev
+
+
+def read_npz(path: str | Path) -> EventRecording:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if "events" in names:
+                cols = _fields(z["events"], path)
+            else:
+                cols = {n: z[n] for n in names if n not in ("sensor_size", "sensor")}
+            size = tuple(int(v) for v in z["sensor_size"][:2]) if "sensor_size" in names else None
+            sensor = str(z["sensor"]) if "sensor" in names else None
+    except (ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise EventFileError(path, f"cannot load .npz ({exc}); pickled object arrays are refused") from None
+    ev = _to_events(cols, path)
+    if ev.shape[0] == 0:
+        raise EventFileError(path, "file holds no events")
+    meta = {}
+    if size is None:
+        size = infer_sensor_size(ev)
+        meta["sensor_size_inferred"] = True
+    check_events(ev, size, path)
+    return EventRecording(ev, size, sensor=sensor or None, path=path, format="npz", meta=meta)
+
+
+def write_npz(path: str | Path, recording: EventRecording) -> None:
+    """One structured array ``events`` (EVENT_DTYPE) + ``sensor_size`` (+ ``sensor``), uncompressed."""
+    arrays = {"events": recording.events, "sensor_size": np.asarray(recording.sensor_size, dtype=np.int64)}
+    if recording.sensor:
+        arrays["sensor"] = np.asarray(recording.sensor)
+    with atomic_write(path) as (_, f):
+        np.savez(f, **arrays)
+
+
+def write_npy(path: str | Path, recording: EventRecording) -> None:
+    """The bare structured array (tonic layout); the sensor size is not stored."""
+    with atomic_write(path) as (_, f):
+        np.save(f, recording.events, allow_pickle=False)
+
+
+def npy_header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """A bare .npy does not store the sensor size: (None, None, {})."""
+    _load_npy(Path(path), mmap=True)
+    return None, None, {}
