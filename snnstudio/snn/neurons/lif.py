@@ -1,85 +1,225 @@
-"""IF and LIF neurons (SpikingJelly 2.0 semantics, see ../shared/PAPERS.md).
+"""Reset neurons: IF, LIF, PLIF (SpikingJelly 2.0 semantics), MA-SNN's and MS-ResNet's LIF cells.
 
-Plain per-step reference implementation; kept as the oracle for faster paths.
+Dynamics in :mod:`snnstudio.snn.functional.lif` (``h = a·v + b·x + c``, fire, reset). Multi-step
+runs the hand-written autograd over time: with ``backend="auto"`` (default) in the C kernel of
+:mod:`snnstudio.snn.functional.native` when it is built (it is built, once, on the first forward
+that needs gradients — a training step, never a GUI start) and in eager tensor loops otherwise
+(``"fast"``); ``backend="plain"`` is the per-step autograd loop, the oracle. All give the same
+spikes. Single-step (``step_mode="s"``) keeps
+``v`` between calls (not detached: BPTT over single steps works) until :meth:`reset`.
+
+Multi-step calls start from the initial state unless ``keep_state=True``, which continues from the
+state left by the previous call (chunked streaming; the carried state is detached).
+
+``last_v`` is ``h`` — the membrane compared with the threshold, before reset.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+from torch import nn
 
+from snnstudio.errors import ModelError
+from snnstudio.snn.functional import native
+from snnstudio.snn.functional.lif import ResetConfig, reset_neuron_fast, reset_neuron_plain, reset_neuron_step
 from snnstudio.snn.neurons.base import SpikingNeuron, register_neuron
+from snnstudio.snn.surrogate import Rectangular, Surrogate, get_surrogate
 
 
-def _heaviside_sigmoid(x: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
-    """Θ(x) (1 at x = 0) forward; sigmoid surrogate gradient α·σ(αx)(1−σ(αx)) backward."""
-    sg = torch.sigmoid(alpha * x)
-    return (x >= 0).to(x.dtype) + sg - sg.detach()
+#: multi-step kernels: "auto" = the C kernel when built (built on the first training forward),
+#: else "fast"; "native" = build it now; "fast" = eager hand-written autograd; "plain" = oracle loop
+BACKENDS = ("auto", "native", "fast", "plain")
 
 
-@register_neuron("lif")
-class LIFNode(SpikingNeuron):
-    """Leaky integrate-and-fire: ``h = v + (x − (v − v_reset)) / tau`` (decay_input), fire on h ≥ θ."""
+class ResetNeuron(SpikingNeuron):
+    """Shared machinery of the reset neurons; subclasses give :meth:`coefficients` ``(a, b, c)``."""
 
     def __init__(
         self,
-        tau: float = 2.0,
         v_threshold: float = 1.0,
         v_reset: float | None = 0.0,
-        decay_input: bool = True,
         detach_reset: bool = False,
+        surrogate: str | Surrogate | None = "sigmoid",
+        strict: bool = False,
+        v_init: float | None = None,
+        backend: str = "auto",
+        keep_state: bool = False,
         step_mode: str = "m",
         record: bool = True,
     ):
         super().__init__(step_mode, record)
-        self.tau = float(tau)
+        if backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.v_threshold = float(v_threshold)
-        self.v_reset = v_reset
-        self.decay_input = decay_input
-        self.detach_reset = detach_reset
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.detach_reset = bool(detach_reset)
+        self.strict = bool(strict)
+        if v_init is None:  # SpikingJelly: v starts at v_reset (0 for soft reset)
+            v_init = 0.0 if v_reset is None else float(v_reset)
+        self.v_init = float(v_init)
+        self.surrogate = get_surrogate(surrogate, "sigmoid")
+        self.backend = backend
+        self.keep_state = keep_state
         self.v: torch.Tensor | None = None
+
+    def coefficients(self) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def config(self) -> ResetConfig:
+        return ResetConfig(self.v_threshold, self.v_reset, self.v_init, self.strict, self.detach_reset)
 
     def reset(self) -> None:
         super().reset()
         self.v = None
 
-    def _charge(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        vr = 0.0 if self.v_reset is None else self.v_reset
-        if self.decay_input:
-            return v + (x - (v - vr)) / self.tau
-        return v - (v - vr) / self.tau + x
-
-    def _step(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = self._charge(v, x)
-        s = _heaviside_sigmoid(h - self.v_threshold)
-        sr = s.detach() if self.detach_reset else s
-        if self.v_reset is None:
-            v_next = h - sr * self.v_threshold
-        else:
-            v_next = sr * self.v_reset + (1.0 - sr) * h
-        return s, h, v_next
-
-    def _initial_v(self, like: torch.Tensor) -> torch.Tensor:
-        vr = 0.0 if self.v_reset is None else self.v_reset
-        return torch.full_like(like, vr)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_floating_point(x):
+            raise ModelError(f"{type(self).__name__}: input must be a float tensor, got {x.dtype}")
+        a, b, c = self.coefficients()
+        cfg = self.config
         if self.step_mode == "s":
-            v = self.v if self.v is not None else self._initial_v(x)
-            s, h, self.v = self._step(x, v)
+            v = self.v if self.v is not None else torch.full_like(x, self.v_init)
+            s, h, self.v = reset_neuron_step(x, v, a, b, c, cfg, self.surrogate)
             self._keep(h, s)
             return s
-        v = self._initial_v(x[0])
-        spikes, hs = [], []
-        for t in range(x.shape[0]):
-            s, h, v = self._step(x[t], v)
-            spikes.append(s)
-            hs.append(h)
-        out = torch.stack(spikes)
-        self._keep(torch.stack(hs), out)
-        return out
+        if x.dim() < 1 or x.shape[0] == 0:
+            raise ModelError(f"{type(self).__name__}: multi-step input must be [T, ...] with T ≥ 1, got {tuple(x.shape)}")
+        v0 = self.v if (self.keep_state and self.v is not None) else None
+        if self.backend != "plain" and not self.surrogate.learnable:
+            use_native = False
+            if self.backend in ("auto", "native") and native.supports(x, self.surrogate):
+                lib = native.load()
+                if lib is None and (self.backend == "native" or (torch.is_grad_enabled() and x.requires_grad)):
+                    lib = native.build()  # ~1 s once per machine; only when training (never at GUI start)
+                use_native = lib is not None
+            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native)
+        else:
+            s, h, v_last = reset_neuron_plain(x, a, b, c, cfg, self.surrogate, v0)
+        if self.keep_state:
+            self.v = v_last.detach() if isinstance(v_last, torch.Tensor) else torch.full_like(x[0], v_last)
+        self._keep(h, s)
+        return s
 
     def extra_repr(self) -> str:
         return (
-            f"tau={self.tau}, v_threshold={self.v_threshold}, v_reset={self.v_reset}, "
-            f"decay_input={self.decay_input}, detach_reset={self.detach_reset}, {super().extra_repr()}"
+            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, detach_reset={self.detach_reset}, "
+            f"strict={self.strict}, backend={self.backend!r}, {super().extra_repr()}"
         )
+
+
+def _check_tau(tau: float, name: str = "tau") -> float:
+    tau = float(tau)
+    if not tau > 1.0 and not math.isclose(tau, 1.0):
+        raise ModelError(f"{name} must be ≥ 1 (the leak 1/{name} is a fraction), got {tau}")
+    return tau
+
+
+@register_neuron("if")
+class IFNode(ResetNeuron):
+    """Integrate-and-fire: ``h = v + x`` (SpikingJelly ``IFNode``)."""
+
+    def coefficients(self):
+        return 1.0, 1.0, 0.0
+
+
+@register_neuron("lif")
+class LIFNode(ResetNeuron):
+    """Leaky integrate-and-fire (SpikingJelly ``LIFNode``).
+
+    ``decay_input``: ``h = v + (x − (v − v_reset))/tau``; else ``h = v − (v − v_reset)/tau + x``
+    (``v_reset`` taken as 0 in the leak for the soft reset).
+    """
+
+    def __init__(self, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
+                 v_reset: float | None = 0.0, detach_reset: bool = False,
+                 surrogate: str | Surrogate | None = "sigmoid", **kw):
+        super().__init__(v_threshold, v_reset, detach_reset, surrogate, **kw)
+        self.tau = _check_tau(tau)
+        self.decay_input = bool(decay_input)
+
+    def coefficients(self):
+        k = 1.0 / self.tau
+        vr = self.v_reset or 0.0
+        return 1.0 - k, (k if self.decay_input else 1.0), k * vr
+
+    def extra_repr(self):
+        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+@register_neuron("plif")
+class PLIFNode(ResetNeuron):
+    """Parametric LIF (SpikingJelly ``ParametricLIFNode``): one learnable ``w``, ``1/tau = sigmoid(w)``,
+    ``w0 = −log(init_tau − 1)``."""
+
+    def __init__(self, init_tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
+                 v_reset: float | None = 0.0, detach_reset: bool = False,
+                 surrogate: str | Surrogate | None = "sigmoid", **kw):
+        super().__init__(v_threshold, v_reset, detach_reset, surrogate, **kw)
+        init_tau = float(init_tau)
+        if not init_tau > 1.0:
+            raise ModelError(f"init_tau must be > 1, got {init_tau}")
+        self.decay_input = bool(decay_input)
+        self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+
+    @property
+    def tau(self) -> float:
+        return float(1.0 / torch.sigmoid(self.w.detach()))
+
+    def coefficients(self):
+        k = torch.sigmoid(self.w)
+        vr = self.v_reset or 0.0
+        return 1.0 - k, (k if self.decay_input else 1.0), k * vr
+
+    def extra_repr(self):
+        return f"tau={self.tau:.4g}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+class DecayLIF(ResetNeuron):
+    """LIF written with a multiplicative decay of the reset state: ``h = decay·v + x``."""
+
+    def __init__(self, decay: float, v_threshold: float, v_reset: float, detach_reset: bool,
+                 surrogate, strict: bool, v_init: float = 0.0, **kw):
+        super().__init__(v_threshold, v_reset, detach_reset, surrogate, strict=strict, v_init=v_init, **kw)
+        if not 0.0 <= float(decay) <= 1.0:
+            raise ModelError(f"decay must be in [0, 1], got {decay}")
+        self.decay = float(decay)
+
+    def coefficients(self):
+        return self.decay, 1.0, 0.0
+
+    def extra_repr(self):
+        return f"decay={self.decay}, " + super().extra_repr()
+
+
+@register_neuron("ma_lif")
+class MALIFNode(DecayLIF):
+    """MA-SNN's LIF cell (BICLab/MA-SNN ``module/LIF.py``): ``u = h + I; s = Θ(u − θ);
+    h = (s·θ + (1 − s)·u)·decay`` — fired neurons go to θ (= ``v_reset``), then everything decays.
+
+    Defaults 0.3 / 0.3 / 0.3, reset not detached, rectangular surrogate of height 2 on
+    ``|u − θ| < 0.25``. Fires on ``u > θ`` (``strict``; the spike function of their code is a
+    ``gt``). ``last_v`` is ``u``. The state starts at 0.
+    """
+
+    def __init__(self, decay: float = 0.3, v_threshold: float = 0.3, v_reset: float = 0.3,
+                 detach_reset: bool = False, surrogate: str | Surrogate | None = None,
+                 strict: bool = True, **kw):
+        super().__init__(decay, v_threshold, v_reset, detach_reset,
+                         Rectangular(0.25) if surrogate is None else surrogate, strict, **kw)
+
+
+@register_neuron("ms_lif")
+class MSLIFNode(DecayLIF):
+    """MS-ResNet's LIF: ``u_t = decay·u_{t−1}·(1 − s_{t−1}) + x_t``, ``s = Θ(u − θ)`` with ``>``;
+    θ 0.5, decay 0.25, hard reset to 0, detached; rectangular surrogate of half-width 0.5
+    (height 1). Equals ``lif`` with ``tau=4/3, decay_input=False, detach_reset=True``, θ 0.5,
+    ``strict``."""
+
+    def __init__(self, decay: float = 0.25, v_threshold: float = 0.5, v_reset: float = 0.0,
+                 detach_reset: bool = True, surrogate: str | Surrogate | None = None,
+                 strict: bool = True, **kw):
+        super().__init__(decay, v_threshold, v_reset, detach_reset,
+                         Rectangular(0.5) if surrogate is None else surrogate, strict, **kw)

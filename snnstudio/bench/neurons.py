@@ -1,0 +1,143 @@
+"""Neuron throughput: multi-step forward and forward+backward of every registered neuron on
+``[T, B, C, H, W] = [16, 8, 64, 32, 32]`` (``--quick``: ``[8, 4, 16, 16, 16]``), side by side with
+the equivalent SpikingJelly 2.0 neuron (multi-step, torch backend) and snnTorch neuron (its per-step
+``Leaky`` loop) where one exists. Times in ms (best of a few rounds); ``*_ratio`` = peer time /
+our time (> 1: we are faster). Measured interleaved in one process, so ratios are what to read.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+from snnstudio.bench import best_time
+
+FULL = (16, 8, 64, 32, 32)
+QUICK = (8, 4, 16, 16, 16)
+
+
+def _params(name: str, T: int) -> dict:
+    return {"psn": dict(T=T), "masked_psn": dict(T=T, k=4), "sliding_psn": dict(k=4), "psu": dict(T=T),
+            "ipsu": dict(T=T), "rpsu": dict(T=T)}.get(name, {})
+
+
+def _sj_peer(name: str, T: int):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from spikingjelly.activation_based import neuron as sjn
+    except Exception:  # pragma: no cover - peer not installed
+        return None
+    if name == "if":
+        return sjn.IFNode(step_mode="m")
+    if name == "lif":
+        return sjn.LIFNode(tau=2.0, step_mode="m")
+    if name == "plif":
+        return sjn.ParametricLIFNode(init_tau=2.0, step_mode="m")
+    if name == "psn":
+        return sjn.PSN(T=T)
+    if name == "masked_psn":
+        return sjn.MaskedPSN(k=4, T=T, step_mode="m")
+    if name == "sliding_psn":
+        return sjn.SlidingPSN(k=4, step_mode="m")
+    return None
+
+
+def _snntorch_peer(name: str):
+    if name not in ("lif", "plif"):
+        return None
+    try:
+        import snntorch as snn
+    except Exception:  # pragma: no cover
+        return None
+    # SpikingJelly's LIF (tau 2, decay_input) is h = v/2 + x/2; snnTorch's Leaky is mem = β·mem + x:
+    # same work per step (β = 0.5, hard reset to zero); PLIF ↔ learnable β.
+    cell = snn.Leaky(beta=0.5, threshold=1.0, reset_mechanism="zero", learn_beta=(name == "plif"))
+
+    def run(x):
+        mem = cell.init_leaky()
+        out = []
+        for t in range(x.shape[0]):
+            spk, mem = cell(x[t], mem)
+            out.append(spk)
+        return torch.stack(out)
+
+    return run
+
+
+def _stateless(m):
+    """Call a stateful neuron module as a function of its input (reset after every call)."""
+
+    def call(inp):
+        out = m(inp)
+        if hasattr(m, "reset"):
+            m.reset()
+        return out
+
+    return call
+
+
+def _jobs(fn, x: torch.Tensor):
+    def fwd():
+        with torch.no_grad():
+            fn(x)
+
+    xg = x.clone().requires_grad_()
+
+    def fwd_bwd():
+        s = fn(xg)
+        s.sum().backward()
+        xg.grad = None
+
+    return fwd, fwd_bwd
+
+
+def _side_by_side(fns: dict, x: torch.Tensor, rounds: int) -> dict:
+    """``{key: (fwd_ms, fwd_bwd_ms)}``: each round times every candidate once (best of 2), best round kept,
+    so a burst of load on the shared machine hits all candidates alike."""
+    jobs = {k: _jobs(f, x) for k, f in fns.items()}
+    best = {k: [float("inf"), float("inf")] for k in fns}
+    for _ in range(rounds):
+        for k, (fwd, fb) in jobs.items():
+            best[k][0] = min(best[k][0], best_time(fwd, repeat=2) * 1e3)
+            best[k][1] = min(best[k][1], best_time(fb, repeat=2) * 1e3)
+    return {k: (round(v[0], 2), round(v[1], 2)) for k, v in best.items()}
+
+
+def run(quick: bool) -> dict:
+    from snnstudio.snn.functional import native
+    from snnstudio.snn.neurons import NEURONS, build_neuron
+
+    shape = QUICK if quick else FULL
+    T = shape[0]
+    rounds = 5 if quick else 3
+    torch.manual_seed(0)
+    x = torch.randn(shape) + 0.3
+    lib = native.build()
+    result: dict = {"shape": list(shape), "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+                    "native_kernel": lib is not None, "neurons": {}}
+    for name in sorted(NEURONS):
+        n = build_neuron(name, **_params(name, T))
+        fns = {"ours": _stateless(n)}
+        sj = _sj_peer(name, T)
+        if sj is not None:
+            if hasattr(sj, "weight"):
+                sj.load_state_dict(n.state_dict(), strict=False)
+            fns["spikingjelly"] = _stateless(sj)
+        st = _snntorch_peer(name)
+        if st is not None:
+            fns["snntorch"] = st
+        if name == "lif":  # our own LIF kernels too: eager hand-written autograd, plain oracle loop
+            fns["ours_eager"] = _stateless(build_neuron("lif", backend="fast"))
+            fns["ours_plain"] = _stateless(build_neuron("lif", backend="plain"))
+        t = _side_by_side(fns, x, rounds)
+        f, fb = t.pop("ours")
+        row = {"fwd_ms": f, "fwd_bwd_ms": fb}
+        for peer, (pf, pfb) in t.items():
+            row.update({f"{peer}_fwd_ms": pf, f"{peer}_fwd_bwd_ms": pfb, f"{peer}_fwd_bwd_ratio": round(pfb / fb, 2)})
+        result["neurons"][name] = row
+    lif = result["neurons"]["lif"]["fwd_bwd_ms"]
+    result["psn_vs_lif_fwd_bwd_ratio"] = round(lif / result["neurons"]["psn"]["fwd_bwd_ms"], 2)
+    return result

@@ -1,0 +1,165 @@
+"""ParaLIF (Yarga & Wood, NECOTIS ``ParaLIF/paralif.py``): a LIF without reset, so it parallelises.
+
+``I_t = α·I_{t−1} + X_t``, ``V_t = β·V_{t−1} + (1 − β)·I_t`` (``I_{−1} = V_{−1} = 0``),
+``α = exp(−dt/τ_syn)``, ``β = exp(−dt/τ_mem)`` (defaults 1 ms / 1 ms / 1 ms give e⁻¹). Multi-step
+computes V as one causal FFT convolution over T; single-step runs the two IIR recurrences with
+kept state (real streaming). Spike functions, one registered name each:
+
+=========  =======================================================================
+``sb``     Bernoulli(σ(V)); backward straight-through times p (``grad·p``)
+``gs``     hard Gumbel-softmax over (V, −V), temperature 1 (straight-through)
+``t``      Θ(V − θ);  ``st``: Θ(σ(V) − θ);  ``tt``: Θ(tanh(V) − θ)
+``d``      Θ((V_t − V_{t−1}) − θ) with V_{−1} = 0;  ``sd`` / ``td`` on σ(V) / tanh(V)
+=========  =======================================================================
+
+Thresholding is strict (``>``), surrogate ``fastsig`` ``1/(100|x|+1)²``; θ = 1 (their examples use
+0.01 for the D modes). ``learn_tau=True`` makes τ_mem, τ_syn learnable. ``last_v`` is the quantity
+compared with θ (V, σ(V), tanh(V) or its rise; σ(V) for ``sb``; V for ``gs``); ``last_membrane``
+is V itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnstudio.errors import ModelError
+from snnstudio.snn.functional.parallel import causal_conv_fft, paralif_kernel
+from snnstudio.snn.neurons.base import SpikingNeuron, register_neuron
+from snnstudio.snn.surrogate import Surrogate, get_surrogate
+
+SPIKE_MODES = ("SB", "GS", "D", "SD", "TD", "T", "ST", "TT")
+
+
+class _BernoulliST(torch.autograd.Function):
+    """Spikes ~ Bernoulli(p); backward ``grad·p`` (ParaLIF's StochasticStraightThrough)."""
+
+    @staticmethod
+    def forward(ctx, p):
+        ctx.save_for_backward(p)
+        return torch.bernoulli(p)
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved_tensors
+        return g * p
+
+
+def gumbel_spikes(v: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    """Hard Gumbel-softmax over the two logits (v, −v): spike where the first wins; straight-through."""
+    u = torch.rand((2,) + v.shape, dtype=v.dtype, device=v.device).clamp_(1e-10, 1.0 - 1e-7)
+    g = -torch.log(-torch.log(u))
+    y_soft = torch.softmax(torch.stack([(v + g[0]) / tau, (-v + g[1]) / tau]), dim=0)[0]
+    y_hard = (y_soft > 0.5).to(v.dtype)
+    return y_hard - y_soft.detach() + y_soft
+
+
+def _normalise(mode: str):
+    if mode in ("SB", "SD", "ST"):
+        return torch.sigmoid
+    if mode in ("TD", "TT"):
+        return torch.tanh
+    return lambda v: v
+
+
+class ParaLIF(SpikingNeuron):
+    """ParaLIF neuron (no weights of its own: put it after a Linear/Conv). Layout ``[T, ...]``."""
+
+    spike_mode = "T"
+
+    def __init__(self, tau_mem: float = 1e-3, tau_syn: float = 1e-3, dt: float = 1e-3, v_threshold: float = 1.0,
+                 learn_tau: bool = False, surrogate: str | Surrogate | None = "fastsig",
+                 step_mode: str = "m", record: bool = True):
+        super().__init__(step_mode, record)
+        if min(tau_mem, tau_syn, dt) <= 0:
+            raise ModelError(f"{type(self).__name__}: tau_mem, tau_syn and dt must be > 0")
+        self.dt = float(dt)
+        self._tau_const = (float(tau_mem), float(tau_syn))
+        taus = torch.tensor(self._tau_const)
+        if learn_tau:
+            self.taus = nn.Parameter(taus)
+        else:
+            self.register_buffer("taus", taus, persistent=False)
+        self.learn_tau = learn_tau
+        stochastic = self.spike_mode in ("SB", "GS")
+        self.v_threshold = None if stochastic else float(v_threshold)
+        self._theta = float(v_threshold)
+        self.surrogate = get_surrogate(surrogate, "fastsig")
+        self._norm = _normalise(self.spike_mode)
+        self.last_membrane: torch.Tensor | None = None
+        self._state: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # I, V, previous normalised V
+
+    def _decay(self, i: int) -> torch.Tensor:
+        if self.learn_tau:
+            return torch.exp(-self.dt / self.taus[i])
+        return torch.tensor(math.exp(-self.dt / self._tau_const[i]), dtype=torch.float64, device=self.taus.device)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """Synaptic decay ``exp(−dt/τ_syn)``."""
+        return self._decay(1)
+
+    @property
+    def beta(self) -> torch.Tensor:
+        """Membrane decay ``exp(−dt/τ_mem)``."""
+        return self._decay(0)
+
+    def reset(self) -> None:
+        super().reset()
+        self.last_membrane = None
+        self._state = None
+
+    def _fire(self, q: torch.Tensor, q_prev: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spikes from the normalised membrane ``q`` (``q_prev``: the step before, for the D modes)."""
+        mode = self.spike_mode
+        if mode == "SB":
+            return _BernoulliST.apply(q), q
+        if mode == "GS":
+            return gumbel_spikes(q), q
+        if mode in ("D", "SD", "TD"):
+            q = q - q_prev
+        return self.surrogate(q - self._theta, strict=True), q
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_floating_point(x):
+            raise ModelError(f"{self.registry_name}: input must be a float tensor, got {x.dtype}")
+        if self.step_mode == "s":
+            a, b = self.alpha.to(x.dtype), self.beta.to(x.dtype)
+            if self._state is None:
+                z = torch.zeros_like(x)
+                self._state = (z, z, z)
+            i_prev, v_prev, q_prev = self._state
+            i = a * i_prev + x
+            v = b * v_prev + (1.0 - b) * i
+            q = self._norm(v)
+            s, shown = self._fire(q, q_prev)
+            self._state = (i, v, q)
+        else:
+            if x.dim() < 1 or x.shape[0] == 0:
+                raise ModelError(f"{self.registry_name}: multi-step input must be [T, ...], got {tuple(x.shape)}")
+            T = x.shape[0]
+            kernel = paralif_kernel(self.alpha.to(x.dtype), self.beta.to(x.dtype), T)
+            v = causal_conv_fft(x, kernel)
+            q = self._norm(v)
+            q_prev = F.pad(q, [0, 0] * (q.dim() - 1) + [1, 0])[:-1] if self.spike_mode in ("D", "SD", "TD") else None
+            s, shown = self._fire(q, q_prev)
+        if self.record:
+            self.last_membrane = v.detach()
+        self._keep(shown, s)
+        return s
+
+    def extra_repr(self):
+        t = self.taus.detach()
+        return f"tau_mem={float(t[0]):.3g}, tau_syn={float(t[1]):.3g}, dt={self.dt}, v_threshold={self._theta}, " + super().extra_repr()
+
+
+def _make(mode: str):
+    cls = type(f"ParaLIF_{mode}", (ParaLIF,), {"spike_mode": mode, "__doc__": f"ParaLIF, spike mode {mode}."})
+    register_neuron(f"paralif_{mode.lower()}")(cls)
+    return cls
+
+
+PARALIF_CLASSES = {m: _make(m) for m in SPIKE_MODES}
