@@ -1,0 +1,205 @@
+"""Multi-dimensional attention of MA-SNN (Yao et al., TPAMI 2023; code BICLab/MA-SNN).
+
+Attention rescales the *input current* of a spiking layer, before its neuron:
+Conv → BN → AvgPool → attention → neuron, or Linear → BN1d → TA → neuron.
+
+* :class:`TemporalAttention` (TA): avg- and max-pool over every dim but (T, B) → shared MLP
+  T → T/r → T (ReLU between, no bias) → sum → sigmoid: one weight per time step,
+  ``last_weights`` ``[T, B]``.
+* :class:`ChannelAttention` (CA): avg- and max-pool over (T, H, W) → shared MLP C → C/r → C →
+  sum → sigmoid: one weight per channel, ``last_weights`` ``[B, C]``.
+* :class:`SpatialAttention` (SA): mean and max over T·C → Conv2d(2 → 1, k×k) → sigmoid:
+  one weight per pixel, ``last_weights`` ``[B, H, W]``.
+* :class:`MultiDimAttention`: a combination in sequence on the running output,
+  ``x = TA(x)·x; x = CA(x)·x; x = SA(x)·x``, then ReLU (every MA-SNN variant ends with ReLU).
+
+Input layout is time first: ``[T, B, C, H, W]`` (conv layers) or ``[T, B, F]`` (TA on FC
+layers). Every module has ``enabled`` (``False`` = identity) and keeps its last weights
+(detached) for the probes. All three pool over T, so they look across time: a streaming engine
+must re-run a window of T steps. CA and SA accept one step ``[B, C, H, W]`` (as a window of
+T = 1); TA cannot, its MLP is built for a fixed T.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from snnstudio.errors import ModelError
+
+ATTENTION_KINDS = ("none", "ta", "ca", "sa", "tca", "tsa", "csa", "tcsa")
+
+
+class _Part(nn.Module):
+    looks_across_time = True
+    switch_kind = "attention_part"
+    weights_layout = ""
+
+    def __init__(self, sample_ndim: int = 3):
+        super().__init__()
+        self.enabled = True
+        self.sample_ndim = sample_ndim
+        self.last_weights: torch.Tensor | None = None
+
+    def _as_window(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if x.ndim == self.sample_ndim + 2:
+            return x, False
+        if x.ndim == self.sample_ndim + 1:
+            return x.unsqueeze(0), True
+        raise ModelError(
+            f"{type(self).__name__} expects [T, B, ...] with {self.sample_ndim} sample dims, got {tuple(x.shape)}"
+        )
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        xw, single = self._as_window(x)
+        y = xw * self.weights(xw)
+        return y[0] if single else y
+
+    def extra_repr(self) -> str:
+        return f"enabled={self.enabled}"
+
+
+class TemporalAttention(_Part):
+    """TA: a weight per time step from the (avg, max)-pooled current, shared MLP T → T/r → T."""
+
+    weights_layout = "T,B"
+
+    def __init__(self, T: int, ratio: int = 5, sample_ndim: int = 3):
+        super().__init__(sample_ndim)
+        if T < 1:
+            raise ModelError(f"temporal attention needs T ≥ 1, got {T}")
+        self.T = T
+        hidden = max(1, T // ratio)
+        self.fc1 = nn.Linear(T, hidden, bias=False)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden, T, bias=False)
+
+    def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(z)))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != self.T:
+            raise ModelError(
+                f"temporal attention is built for T = {self.T} steps, got a window of {x.shape[0]}"
+            )
+        flat = x.flatten(2)  # [T, B, N]
+        avg = flat.mean(2).transpose(0, 1)  # [B, T]
+        mx = flat.amax(2).transpose(0, 1)
+        w = torch.sigmoid(self.mlp(avg) + self.mlp(mx)).transpose(0, 1)  # [T, B]
+        self.last_weights = w.detach()
+        return w.reshape(*w.shape, *([1] * (x.ndim - 2)))
+
+
+class ChannelAttention(_Part):
+    """CA: a weight per channel from the current pooled over (T, H, W), shared MLP C → C/r → C."""
+
+    weights_layout = "B,C"
+
+    def __init__(self, channels: int, ratio: int = 8, sample_ndim: int = 3):
+        super().__init__(sample_ndim)
+        hidden = max(1, channels // ratio)
+        self.channels = channels
+        self.fc1 = nn.Linear(channels, hidden, bias=False)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden, channels, bias=False)
+
+    def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.relu(self.fc1(z)))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] != self.channels:
+            raise ModelError(f"channel attention is built for {self.channels} channels, got {x.shape[2]}")
+        z = x.transpose(0, 1).transpose(1, 2).flatten(2)  # [B, C, T*H*W]
+        w = torch.sigmoid(self.mlp(z.mean(2)) + self.mlp(z.amax(2)))  # [B, C]
+        self.last_weights = w.detach()
+        return w.reshape(1, *w.shape, *([1] * (x.ndim - 3)))
+
+
+class SpatialAttention(_Part):
+    """SA: a weight per pixel from mean and max over T·C, Conv2d(2 → 1, k×k, no bias)."""
+
+    weights_layout = "B,H,W"
+
+    def __init__(self, kernel_size: int = 3):
+        super().__init__(sample_ndim=3)
+        if kernel_size % 2 != 1:
+            raise ModelError(f"spatial attention kernel must be odd, got {kernel_size}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.transpose(0, 1).flatten(1, 2)  # [B, T*C, H, W]
+        pooled = torch.stack([z.mean(1), z.amax(1)], dim=1)  # [B, 2, H, W]
+        w = torch.sigmoid(self.conv(pooled))[:, 0]  # [B, H, W]
+        self.last_weights = w.detach()
+        return w[None, :, None]
+
+
+class MultiDimAttention(nn.Module):
+    """A combination of TA, CA, SA (``kinds`` ⊆ "tcs") applied in that order, then ReLU.
+
+    The parts are child modules ``ta``, ``ca``, ``sa`` (only those built); each can be switched
+    off alone. With ``enabled=False``, or every part off, the input passes through unchanged
+    (no ReLU either), so "all off" is exactly the model without attention.
+    """
+
+    looks_across_time = True
+    switch_kind = "attention"
+
+    def __init__(
+        self,
+        kinds: str,
+        T: int | None = None,
+        channels: int | None = None,
+        t_ratio: int = 5,
+        c_ratio: int = 8,
+        sa_kernel: int = 3,
+        sample_ndim: int = 3,
+    ):
+        super().__init__()
+        kinds = kinds.lower()
+        if not kinds or set(kinds) - set("tcs") or len(set(kinds)) != len(kinds):
+            raise ModelError(f"attention kinds must be letters of 'tcs', got {kinds!r}")
+        if sample_ndim != 3 and set(kinds) - {"t"}:
+            raise ModelError("channel and spatial attention need [T, B, C, H, W] input; FC layers take TA only")
+        self.kinds = "".join(k for k in "tcs" if k in kinds)
+        self.enabled = True
+        if "t" in self.kinds:
+            if T is None:
+                raise ModelError("temporal attention needs T")
+            self.ta = TemporalAttention(T, t_ratio, sample_ndim)
+        if "c" in self.kinds:
+            if channels is None:
+                raise ModelError("channel attention needs the channel count")
+            self.ca = ChannelAttention(channels, c_ratio, sample_ndim)
+        if "s" in self.kinds:
+            self.sa = SpatialAttention(sa_kernel)
+        self.relu = nn.ReLU()
+
+    def parts(self) -> list[_Part]:
+        return [getattr(self, n) for n in ("ta", "ca", "sa") if hasattr(self, n)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        active = [p for p in self.parts() if p.enabled]
+        if not self.enabled or not active:
+            return x
+        for part in active:
+            x = part(x)
+        return self.relu(x)
+
+    def extra_repr(self) -> str:
+        return f"kinds={self.kinds!r}, enabled={self.enabled}"
+
+
+def build_attention(kind: str, T: int | None = None, channels: int | None = None, **kw) -> MultiDimAttention | None:
+    """``"none"`` → ``None``; ``"ta"`` … ``"tcsa"`` → :class:`MultiDimAttention`."""
+    kind = (kind or "none").lower()
+    if kind not in ATTENTION_KINDS:
+        raise ModelError(f"unknown attention {kind!r}; known: {', '.join(ATTENTION_KINDS)}")
+    if kind == "none":
+        return None
+    return MultiDimAttention(kind[:-1], T=T, channels=channels, **kw)

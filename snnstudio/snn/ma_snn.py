@@ -1,0 +1,101 @@
+"""The MA-SNN lightweight DVS128 Gesture network (Yao et al., TPAMI 2023).
+
+Input event counts ``[T, B, 2, 32, 32]`` (128×128 sum-pooled by 4). Layers (default widths):
+Conv 2→64 → Conv 64→128 (AvgPool 2) → Conv 128→128 (AvgPool 2) → FC 8192→256 → FC 256→classes.
+Each conv layer is Conv3×3 → BN → [AvgPool] → attention → neuron; each FC layer is
+Linear → BN1d → [TA] → neuron. The output is the mean over T of the last layer's spikes,
+``[B, classes]`` (trained with MSE against one-hot in the paper).
+
+``widths`` (conv1, conv2, conv3, fc1) shrinks the net so that small bundled models train on a
+CPU. Any registered neuron works (``neuron`` is a :class:`~snnstudio.snn.layers.NeuronSpec`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from snnstudio.errors import ModelError
+from snnstudio.snn.attention import build_attention
+from snnstudio.snn.layers import NeuronSpec, SNNModel, neuron_spec, seq
+
+
+class ConvAttLayer(nn.Module):
+    """Conv3×3 → BN → [AvgPool 2] → [attention] → neuron, on ``[T, B, C, H, W]`` or one step."""
+
+    def __init__(self, cin: int, cout: int, pool: bool, attention: str, T: int, neuron: NeuronSpec, **att_kw):
+        super().__init__()
+        self.conv = seq(nn.Conv2d(cin, cout, 3, padding=1, bias=False), 3)
+        self.bn = seq(nn.BatchNorm2d(cout), 3)
+        self.pool = seq(nn.AvgPool2d(2), 3) if pool else None
+        self.attention = build_attention(attention, T=T, channels=cout, **att_kw)
+        self.neuron = neuron.build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.conv(x))
+        if self.pool is not None:
+            x = self.pool(x)
+        if self.attention is not None:
+            x = self.attention(x)
+        return self.neuron(x)
+
+
+class FCAttLayer(nn.Module):
+    """Linear → BN1d → [TA] → neuron, on ``[T, B, F]`` or one step ``[B, F]``."""
+
+    def __init__(self, fin: int, fout: int, temporal_attention: bool, T: int, neuron: NeuronSpec, t_ratio: int = 5):
+        super().__init__()
+        self.fc = seq(nn.Linear(fin, fout, bias=False), 1)
+        self.bn = seq(nn.BatchNorm1d(fout), 1)
+        self.attention = (
+            build_attention("ta", T=T, t_ratio=t_ratio, sample_ndim=1) if temporal_attention else None
+        )
+        self.neuron = neuron.build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.fc(x))
+        if self.attention is not None:
+            x = self.attention(x)
+        return self.neuron(x)
+
+
+class MASNNGesture(SNNModel):
+    """MA-SNN's lightweight DVS Gesture net; ``attention`` is "none", "ta", … or "tcsa"."""
+
+    def __init__(
+        self,
+        num_classes: int = 11,
+        input_shape: tuple[int, int, int] = (2, 32, 32),
+        T: int = 60,
+        attention: str = "tcsa",
+        neuron: NeuronSpec | str | None = None,
+        widths: tuple[int, int, int, int] = (64, 128, 128, 256),
+        t_ratio: int = 5,
+        c_ratio: int = 8,
+        sa_kernel: int = 3,
+    ):
+        super().__init__()
+        if len(widths) != 4:
+            raise ModelError(f"ma_snn_gesture widths are (conv1, conv2, conv3, fc1), got {tuple(widths)}")
+        c, h, w = input_shape
+        if h % 4 or w % 4:
+            raise ModelError(f"ma_snn_gesture input height and width must be multiples of 4, got {h}×{w}")
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.T = T
+        spec = neuron_spec(neuron)
+        att = dict(t_ratio=t_ratio, c_ratio=c_ratio, sa_kernel=sa_kernel)
+        w1, w2, w3, f1 = widths
+        self.conv1 = ConvAttLayer(c, w1, False, attention, T, spec, **att)
+        self.conv2 = ConvAttLayer(w1, w2, True, attention, T, spec, **att)
+        self.conv3 = ConvAttLayer(w2, w3, True, attention, T, spec, **att)
+        ta = attention not in ("none", None) and "t" in attention
+        self.fc1 = FCAttLayer(w3 * (h // 4) * (w // 4), f1, ta, T, spec, t_ratio)
+        self.fc2 = FCAttLayer(f1, num_classes, ta, T, spec, t_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        multi = self.check_input(x)
+        x = self.conv3(self.conv2(self.conv1(x)))
+        x = x.flatten(2) if multi else x.flatten(1)
+        out = self.fc2(self.fc1(x))
+        return out.mean(0) if multi else out
