@@ -1,0 +1,112 @@
+"""Recognise what a module is to the probes, and read its spikes, membrane and attention.
+
+Three kinds of spiking neuron are read, every reading is time first (``[n_steps, B, ...]``):
+
+* ours (:class:`snnstudio.snn.neurons.base.SpikingNeuron`): ``last_spikes`` and ``last_v`` — the
+  membrane *before* reset (``h``), same shape as the spikes.
+* SpikingJelly (``spikingjelly.activation_based.neuron.BaseNode``): the output is the spikes; the
+  membrane is ``v_seq`` (multi-step with ``store_v_seq=True``) or ``v`` (single-step), both *after*
+  reset — SpikingJelly keeps nothing else. Multi-step without ``store_v_seq`` gives no membrane
+  (the recorder switches it on while attached, see ``ProbeConfig.peer_membrane``).
+* snnTorch (``snntorch._neurons.neurons.SpikingNeuron``: ``Leaky``, ``Synaptic``...): single-step
+  modules; spikes are the output (first item of a tuple), the membrane is ``mem`` after the call
+  (before reset when ``reset_delay`` is on, snnTorch's default).
+
+Attention modules are duck-typed: attributes ``last_weights`` (tensor), ``weights_layout`` (e.g.
+``"T,B"``, ``"B,C"``, ``"B,H,W"``) and ``enabled``. The peer libraries are only looked up when
+already imported (a model holding their neurons has imported them), so probing costs no import.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from snnstudio.snn.neurons.base import SpikingNeuron
+
+OURS, SPIKINGJELLY, SNNTORCH, ATTENTION = "snnstudio", "spikingjelly", "snntorch", "attention"
+
+
+@dataclass
+class NeuronReading:
+    """One forward's worth of a neuron layer: ``spikes`` and ``v`` are ``[n_steps, B, ...]``."""
+
+    spikes: torch.Tensor
+    v: torch.Tensor | None
+    #: "pre_reset" (the value compared with the threshold) or "post_reset"
+    v_kind: str
+
+
+def _peer_class(module_name: str, attr: str):
+    mod = sys.modules.get(module_name)
+    return getattr(mod, attr, None) if mod is not None else None
+
+
+def is_attention(module: nn.Module) -> bool:
+    return all(hasattr(module, a) for a in ("last_weights", "weights_layout", "enabled"))
+
+
+def kind_of(module: nn.Module) -> str | None:
+    """Which reader applies to ``module`` (one of the constants above), or ``None``."""
+    if isinstance(module, SpikingNeuron):
+        return OURS
+    sj = _peer_class("spikingjelly.activation_based.neuron", "BaseNode")
+    if sj is not None and isinstance(module, sj):
+        return SPIKINGJELLY
+    st = _peer_class("snntorch._neurons.neurons", "SpikingNeuron")
+    if st is not None and isinstance(module, st):
+        return SNNTORCH
+    if is_attention(module):
+        return ATTENTION
+    return None
+
+
+def threshold_of(module: nn.Module) -> float | None:
+    thr = getattr(module, "v_threshold", None)
+    if thr is None:
+        thr = getattr(module, "threshold", None)
+    if isinstance(thr, torch.Tensor):
+        return float(thr.detach().reshape(-1)[0]) if thr.numel() else None
+    return None if thr is None else float(thr)
+
+
+def _time_first(t: torch.Tensor, multi_step: bool) -> torch.Tensor:
+    return t if multi_step else t.unsqueeze(0)
+
+
+def read_neuron(kind: str, module: nn.Module, output) -> NeuronReading | None:
+    """The spikes and membrane of ``module`` after a forward that returned ``output``."""
+    if kind == OURS:
+        multi = module.step_mode == "m"
+        spikes = module.last_spikes if module.last_spikes is not None else output
+        if not isinstance(spikes, torch.Tensor):
+            return None
+        v = module.last_v
+        return NeuronReading(_time_first(spikes.detach(), multi), None if v is None else _time_first(v, multi), "pre_reset")
+    if kind == SPIKINGJELLY:
+        multi = getattr(module, "step_mode", "s") == "m"
+        spikes = output[0] if isinstance(output, tuple) else output
+        if not isinstance(spikes, torch.Tensor):
+            return None
+        v = None
+        if multi:
+            vs = getattr(module, "v_seq", None)
+            if isinstance(vs, torch.Tensor) and vs.shape == spikes.shape:
+                v = vs.detach()
+        else:
+            vv = getattr(module, "v", None)
+            if isinstance(vv, torch.Tensor) and vv.shape == spikes.shape:
+                v = vv.detach().unsqueeze(0)
+        return NeuronReading(_time_first(spikes.detach(), multi), v, "post_reset")
+    if kind == SNNTORCH:
+        spikes = output[0] if isinstance(output, tuple) else output
+        if not isinstance(spikes, torch.Tensor):
+            return None
+        mem = getattr(module, "mem", None)
+        v = mem.detach().unsqueeze(0) if isinstance(mem, torch.Tensor) and mem.shape == spikes.shape else None
+        kind_v = "pre_reset" if getattr(module, "reset_delay", True) else "post_reset"
+        return NeuronReading(spikes.detach().unsqueeze(0), v, kind_v)
+    return None
