@@ -1,0 +1,160 @@
+"""Live event sources: files played in real time, DVS cameras, DV network streams, webcams
+(through the emulator), the synthetic gesture generator — all yielding
+:class:`~snnstudio.events.sources.base.EventBatch` es, plus the wrappers every source gets
+(real-time pacing, bounded back-pressure) and a recorder to AEDAT4.
+
+:func:`open_source` opens a source from a short text spec (the CLI's ``--source`` and the
+GUI's "open source" field)::
+
+    file:PATH | PATH          a recording, played by FilePlayer (real time)
+    camera[:SERIAL]           a USB DVS camera (dv-processing)
+    network:HOST:PORT         a DV network event stream (TCP)
+    webcam[:INDEX]            a webcam turned into events (VideoEventSource)
+    video:PATH                a video file turned into events (VideoEventSource)
+    synthetic[:GESTURE]       the synthetic gesture generator (SyntheticGestureSource)
+
+Heavy parts (dv-processing, OpenCV, the I/O layer) load only when a source needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.events.sources.base import EventBatch, EventSource
+from snnstudio.events.sources.pacing import (
+    BufferedSource,
+    ManualClock,
+    MonotonicClock,
+    RealtimePacer,
+    SpeedError,
+    check_speed,
+)
+from snnstudio.events.sources.player import FilePlayer, label_for_window
+
+__all__ = [
+    "SOURCE_KINDS",
+    "BufferedSource",
+    "DvsCameraSource",
+    "EventBatch",
+    "EventSource",
+    "FilePlayer",
+    "ManualClock",
+    "MonotonicClock",
+    "NetworkEventSource",
+    "RealtimePacer",
+    "SourceSpecError",
+    "SpeedError",
+    "check_speed",
+    "label_for_window",
+    "open_source",
+    "parse_source_spec",
+]
+
+#: the spec kinds :func:`open_source` understands
+SOURCE_KINDS = ("file", "camera", "network", "webcam", "video", "synthetic")
+
+
+class SourceSpecError(SnnStudioError, ValueError):
+    """A source spec that names no known kind or is malformed."""
+
+
+def __getattr__(name: str) -> Any:  # lazy: dv-processing loads only when asked for
+    if name == "DvsCameraSource":
+        from snnstudio.events.sources.camera import DvsCameraSource
+
+        return DvsCameraSource
+    if name == "NetworkEventSource":
+        from snnstudio.events.sources.network import NetworkEventSource
+
+        return NetworkEventSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _source_class(module: str, name: str, what: str) -> Any:
+    """``module.name``, imported now; a build without that module gets a one-line SourceError."""
+    import importlib
+
+    full = f"snnstudio.events.sources.{module}"
+    try:
+        mod = importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name != full:
+            raise
+        raise SourceError(f"{what} sources are not available in this build (no {full})") from None
+    return getattr(mod, name)
+
+
+def parse_source_spec(spec: str) -> tuple[str, str | None]:
+    """Split a spec into ``(kind, argument)``; an existing path without a kind is ``file``."""
+    spec = str(spec).strip()
+    if not spec:
+        raise SourceSpecError(f"empty source spec; expected one of {', '.join(SOURCE_KINDS)}")
+    kind, sep, rest = spec.partition(":")
+    kind_l = kind.lower()
+    if kind_l in SOURCE_KINDS:
+        arg = rest.strip() if sep else None
+        return kind_l, (arg or None)
+    if Path(spec).exists() or Path(spec).suffix:
+        return "file", spec
+    raise SourceSpecError(f"unknown source {spec!r}; expected file:PATH, camera[:SERIAL], network:HOST:PORT, "
+                          "webcam[:INDEX], video:PATH or synthetic[:GESTURE]")
+
+
+def open_source(spec: str, *, buffered: bool | int = False, **options: Any) -> EventSource:
+    """Open the source that ``spec`` names (see the module docstring).
+
+    ``buffered``: wrap the source in a :class:`BufferedSource` (a producer thread and a
+    bounded queue of ``buffered`` batches, 64 for ``True``) — what a live view wants; the
+    wrapper forwards attribute access (a player's controls) to the source.
+    ``options`` go to the source's constructor (e.g. ``batch_us``, ``speed``, ``loop``,
+    ``realtime`` for ``file:``; ``timeout_s`` for ``network:``). Errors are typed: an unknown
+    spec is :class:`SourceSpecError`, a missing device
+    :class:`~snnstudio.errors.DeviceNotFoundError`, an unreadable file
+    :class:`~snnstudio.errors.EventFileError`.
+    """
+    try:
+        source = _open(spec, options)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, SnnStudioError):
+            raise
+        raise SourceSpecError(f"source {spec!r}: {exc}") from exc
+    if buffered:
+        return BufferedSource(source, max_batches=64 if buffered is True else int(buffered))
+    return source
+
+
+def _open(spec: str, options: dict[str, Any]) -> EventSource:
+    kind, arg = parse_source_spec(spec)
+    if kind == "file":
+        if not arg:
+            raise SourceSpecError("file: needs a path, e.g. file:recording.aedat4")
+        return FilePlayer(arg, **options)
+    if kind == "camera":
+        from snnstudio.events.sources.camera import DvsCameraSource
+
+        return DvsCameraSource(arg, **options)
+    if kind == "network":
+        host, sep, port = (arg or "").rpartition(":")
+        if not sep or not host or not port:
+            raise SourceSpecError(f"network source needs HOST:PORT, got {arg!r} (e.g. network:127.0.0.1:7777)")
+        if not port.isdigit():
+            raise SourceSpecError(f"network port must be a number, got {port!r}")
+        from snnstudio.events.sources.network import NetworkEventSource
+
+        return NetworkEventSource(host.strip("[]"), int(port), **options)
+    if kind == "webcam":
+        if arg is not None and not arg.isdigit():
+            raise SourceSpecError(f"webcam index must be a number, got {arg!r}")
+        video_source = _source_class("video", "VideoEventSource", "webcam")
+        return video_source(int(arg) if arg is not None else 0, **options)
+    if kind == "video":
+        if not arg:
+            raise SourceSpecError("video: needs a path, e.g. video:clip.mp4")
+        video_source = _source_class("video", "VideoEventSource", "video")
+        return video_source(arg, **options)
+    synthetic_source = _source_class("synthetic", "SyntheticGestureSource", "synthetic gesture")
+    if arg is not None:
+        options.setdefault("gesture", arg)
+    return synthetic_source(**options)
