@@ -21,6 +21,7 @@ _SCALARS = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="a training config JSON file (fields of TrainConfig); flags override it")
+    p.add_argument("--bundled", metavar="NAME", help="the recipe of a bundled model (gesture-lif-tcsa …); flags override it")
     p.add_argument("--preset", help="start the model from a zoo preset (e.g. ma_snn_gesture_small)")
     p.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                    help="a model config field (JSON value), e.g. neuron=plif, 'widths=[8,16,16,32]'; repeatable")
@@ -57,6 +58,10 @@ def build_config(args: argparse.Namespace):
 
     cfg = TrainConfig.from_json_file(args.config) if args.config else TrainConfig()
     d = cfg.to_dict()
+    if args.bundled:
+        from snnstudio.train.bundled import recipe
+
+        d.update(recipe(args.bundled))
     for key in _SCALARS:
         v = getattr(args, key)
         if v is not None:
@@ -74,7 +79,7 @@ def build_config(args: argparse.Namespace):
         d["test"] = False
     if args.no_progress:
         d["progress"] = False
-    if args.out is None and not args.config:
+    if args.out is None and not args.config and not args.bundled:
         d["out"] = f"runs/{d['name']}"
     return TrainConfig.from_dict(d).validate()
 

@@ -317,6 +317,8 @@ def _train(cfg: TrainConfig, resume: bool, log, dist: _Dist, device) -> dict:
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
     mcfg = cfg.model_config()
+    if resume and not _state_path(out).is_file():
+        raise TrainError(f"{_state_path(out)}: nothing to resume (no saved training state in {out})")
     torch.manual_seed(cfg.seed)
     load_kw = dict(options=cfg.data_options, cache_dir=cfg.cache_dir, workers=cfg.workers, check_classes=False)
     say(f"data: {cfg.data} (train, val) for T={mcfg.T}, dt={mcfg.dt_us} µs, input {mcfg.input_size}")
@@ -438,8 +440,24 @@ def _train(cfg: TrainConfig, resume: bool, log, dist: _Dist, device) -> dict:
             import torch.distributed as tdist
 
             tdist.barrier()
+        stop = os.environ.get("SNNSTUDIO_TRAIN_STOP_AFTER")  # interrupt after N epochs (tests of resume)
+        if stop and epoch + 1 >= int(stop) and epoch + 1 < cfg.epochs:
+            say(f"stopping after epoch {epoch + 1} (SNNSTUDIO_TRAIN_STOP_AFTER); continue with --resume")
+            meter.close()
+            return {"stopped_after": epoch + 1}
     meter.close()
     train_seconds = time.perf_counter() - t_run
+    if dist.world > 1:  # what each process did, for checking the distributed run
+        import hashlib
+
+        digest = hashlib.sha1()
+        for k, v in sorted(model.named_parameters()):  # BN running stats stay per process (rank 0's are saved)
+            digest.update(k.encode())
+            digest.update(v.detach().cpu().contiguous().numpy().tobytes())
+        seen = len(sampler) * (cfg.epochs - start_epoch)
+        (out / f"rank-{dist.rank}.json").write_text(json.dumps(
+            {"rank": dist.rank, "world": dist.world, "samples_seen": seen, "indices_epoch_last": list(iter(sampler)),
+             "weights_sha1": digest.hexdigest()}) + "\n", encoding="utf-8")
     summary = _finish(cfg, mcfg, out, history, best, train_seconds, device, scale, dist, say)
     return summary
 
