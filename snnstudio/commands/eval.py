@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda, cuda:1 …")
     p.add_argument("--cache-dir", default="cache", help="where framed datasets are cached (default ./cache)")
-    p.add_argument("--workers", type=int, default=1, help="processes generating synthetic data when not cached")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes generating synthetic data when not cached (0: one per core, at most 4)")
     p.add_argument("--out", action="append", default=[], metavar="FILE",
                    help="also write the table: .json (everything), .csv or .md; repeatable")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")

@@ -255,6 +255,9 @@ def _synthetic_job(args):
 
 
 def _run_jobs(fn, jobs: list, workers: int, progress: Callable[[int, int], None] | None) -> list:
+    """Run the generation jobs; ``workers`` processes (0: one per CPU core, at most 4)."""
+    if workers <= 0:
+        workers = max(1, min(4, os.cpu_count() or 1))
     if workers <= 1 or len(jobs) < 4:
         out = []
         for i, job in enumerate(jobs):

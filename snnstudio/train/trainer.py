@@ -80,7 +80,8 @@ class TrainConfig:
     test: bool = True
     out: str = "runs/model"
     cache_dir: str | None = "cache"
-    workers: int = 1
+    #: processes generating synthetic / digits data when not cached (0: one per core, at most 4)
+    workers: int = 0
     progress: bool = True
 
     @classmethod
