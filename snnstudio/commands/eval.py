@@ -70,5 +70,8 @@ def run(args: argparse.Namespace) -> int:
         t.add_column(col)
     for row in table_rows(result):
         t.add_row(*row)
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(t)
     return 0

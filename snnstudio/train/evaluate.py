@@ -254,7 +254,8 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
                    cache_dir: str | os.PathLike | None = "cache", workers: int = 1,
                    progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> dict:
-    """Rows = every model × (its trained form when ``include_base``, then every variant).
+    """Rows = every model × (its trained form when ``include_base``, then every variant); with several
+    models, a variant that does not apply to one (no such module) is skipped for it with a warning.
 
     Returns ``{"data", "limit", "device", "rows": [...], "cancelled"}``; each row has ``model``,
     ``variant``, ``accuracy``, ``spike_count``, ``firing_rate``, ``sops``, ``energy_uj``,
@@ -294,7 +295,13 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
     for label, model, cfg, meta, path in loaded:
         ds = data_for_key(datasets, cfg, meta)
         for v in vs:
-            vm, vcfg, untrained = variant_model(model, cfg, v, dev)
+            try:
+                vm, vcfg, untrained = variant_model(model, cfg, v, dev)
+            except EvaluationError as exc:
+                if len(loaded) == 1:
+                    raise
+                warnings.warn(f"{label}: variant skipped: {exc}", SnnStudioWarning, stacklevel=2)
+                continue
             row = evaluate_model(vm, vcfg, ds, batch_size=batch_size, device=dev, progress=tick, cancel=cancel)
             if row is None:
                 cancelled = True
