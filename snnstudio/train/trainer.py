@@ -45,13 +45,19 @@ class TrainError(SnnStudioError):
     """A training run cannot start or resume (bad config, missing state, mismatched resume)."""
 
 
+def _default_model() -> dict:
+    from snnstudio.train.bundled import RECIPES
+
+    return dict(RECIPES["gesture-lif-tcsa"]["model"])
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs (saved in the final checkpoint's metadata)."""
 
     name: str = "model"
     #: a :class:`~snnstudio.snn.zoo.ModelConfig` as a dict, or ``{"preset": NAME, ...changes}``
-    model: dict = field(default_factory=lambda: {"preset": "ma_snn_gesture_small"})
+    model: dict = field(default_factory=lambda: _default_model())
     data: str = "synthetic"
     #: generator options of synthetic / digits data (see :mod:`snnstudio.train.data`)
     data_options: dict = field(default_factory=dict)
