@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neuron", action="append", default=[], metavar="NAME",
                    help="a variant with this neuron type (weights that fit are kept); repeatable")
     p.add_argument("--no-base", action="store_true", help="leave out the row of each model as trained")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="(stochastic neurons: 32 reproduces training's test figure)")
     p.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda, cuda:1 …")
     p.add_argument("--cache-dir", default="cache", help="where framed datasets are cached (default ./cache)")
     p.add_argument("--workers", type=int, default=0,

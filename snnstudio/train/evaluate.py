@@ -41,6 +41,10 @@ from pathlib import Path
 
 from snnstudio.errors import CheckpointError, ModelError, SnnStudioError, SnnStudioWarning
 
+#: the RNG seed of every evaluation (stochastic neurons), shared with the trainer's test measurement
+EVAL_SEED = 0
+EVAL_BATCH = 32
+
 #: bundled-model aliases
 ALIASES = {"default": "gesture-lif-tcsa"}
 
@@ -170,7 +174,7 @@ def _latency_ms_per_step(model, x1, T: int, repeats: int = 3) -> float:
     return 1000.0 * statistics.median(times) / T
 
 
-def evaluate_model(model, cfg, dataset, *, batch_size: int = 32, device="cpu",
+def evaluate_model(model, cfg, dataset, *, batch_size: int = EVAL_BATCH, device="cpu",
                    progress: Callable[[], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict | None:
     """One row of figures for ``model`` on a :class:`~snnstudio.train.data.FrameDataset`
     (``None`` when cancelled)."""
@@ -192,7 +196,10 @@ def evaluate_model(model, cfg, dataset, *, batch_size: int = 32, device="cpu",
     frames = torch.from_numpy(dataset.frames)
     labels = dataset.labels
     t_infer = 0.0
-    with Recorder(model, probe) as rec, OpCounter(model) as ops, torch.no_grad():
+    # stochastic neurons (ParaLIF SB/GS) draw from torch's RNG: a fixed seed, in a forked RNG state,
+    # makes every evaluation of the same model on the same data give the same figures
+    with torch.random.fork_rng(devices=[]), Recorder(model, probe) as rec, OpCounter(model) as ops, torch.no_grad():
+        torch.manual_seed(EVAL_SEED)
         for i in range(0, len(dataset), batch_size):
             if cancel is not None and cancel():
                 return None
@@ -250,7 +257,8 @@ def data_for(spec: str, cfg, meta: dict, limit: int | None, cache_dir, workers: 
 
 
 def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Sequence[str | Variant] = (), *,
-                   include_base: bool = True, limit: int | None = None, batch_size: int = 32, device: str = "auto",
+                   include_base: bool = True, limit: int | None = None, batch_size: int = EVAL_BATCH,
+                   device: str = "auto",
                    cache_dir: str | os.PathLike | None = "cache", workers: int = 1,
                    progress: Callable[[int, int], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> dict:

@@ -504,7 +504,11 @@ def _finish(cfg, mcfg, out: Path, history, best, train_seconds, device, scale, d
         except SnnStudioError as exc:
             say(f"no test split evaluated: {exc}")
         else:
-            loss, acc, n = evaluate_loss_acc(model, test_ds, cfg, device, scale, dist)
+            from snnstudio.train.evaluate import EVAL_BATCH, EVAL_SEED
+
+            with torch.random.fork_rng(devices=[]):  # the same draws as `snnstudio eval` (stochastic neurons)
+                torch.manual_seed(EVAL_SEED)
+                loss, acc, n = evaluate_loss_acc(model, test_ds, cfg, device, scale, dist, batch_size=EVAL_BATCH)
             summary.update(accuracy=acc, test_loss=loss, test_samples=n, test_data=f"{cfg.data}:test")
             say(f"test ({cfg.data}:test, {n} samples): accuracy {acc:.4f}")
     if dist.main:
