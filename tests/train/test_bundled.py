@@ -1,0 +1,45 @@
+"""The bundled checkpoints in resources/models: small, loadable, trained by their recipe, and
+``snnstudio eval`` reproduces their reported held-out accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from snnstudio.snn.checkpoints import bundled_checkpoints, bundled_models_dir, load_checkpoint
+from snnstudio.train.bundled import RECIPES
+from snnstudio.train.evaluate import resolve_model
+
+from .conftest import run_cli
+
+BUNDLED = [c for c in bundled_checkpoints() if c["name"] in RECIPES]
+
+
+def test_default_is_bundled_and_resolves():
+    assert resolve_model("default") == bundled_models_dir() / "gesture-lif-tcsa.json"
+    assert {"gesture-lif-tcsa", "gesture-lif-none"} <= {c["name"] for c in BUNDLED}
+
+
+@pytest.mark.parametrize("ck", BUNDLED, ids=[c["name"] for c in BUNDLED])
+def test_bundled_checkpoint(ck):
+    from pathlib import Path
+
+    assert Path(ck["weights"]).stat().st_size <= 5_000_000
+    model, cfg, meta = load_checkpoint(ck["json"])
+    assert 0.1 < meta["accuracy"] <= 1.0 and meta["test_samples"] == 200 and meta["data"] == "synthetic"
+    recipe = RECIPES[ck["name"]]["model"]
+    assert cfg.T == recipe["T"] and list(cfg.input_size) == recipe["input_size"]
+    assert cfg.attention == recipe.get("attention", cfg.attention)
+    assert cfg.num_classes == 10 and meta["train_command"].startswith(f"snnstudio train --bundled {ck['name']}")
+    assert len(meta["log"]) == meta["epochs"]
+
+
+@pytest.mark.slow
+def test_eval_reproduces_default_accuracy(repo_root):
+    """Generates the held-out split (200 samples) when ./cache lacks it: minutes on a small CPU."""
+    r = run_cli("eval", "--model", "default", "--data", "synthetic:test", "--json", "--cache-dir",
+                str(repo_root / "cache"), timeout=1800)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)["rows"][0]
+    assert abs(row["accuracy"] - row["reported_accuracy"]) <= 0.005
