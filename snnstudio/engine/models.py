@@ -76,6 +76,10 @@ def load_model(spec: str | nn.Module | None = None, n_classes: int = 11) -> Load
 
     found = {b["name"]: b for b in bundled()}
     if spec in (None, "default"):
+        ckpt = _optional("snnstudio.snn.checkpoints")
+        alias = ckpt.ALIASES.get("default") if ckpt is not None else None
+        if alias in found:
+            return _from_checkpoint(Path(found[alias]["json"]))
         if found:
             return _from_checkpoint(Path(next(iter(found.values()))["json"]))
         spec = "tiny"

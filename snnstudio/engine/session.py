@@ -398,6 +398,10 @@ class Session:
 
     def _set_model(self, spec) -> None:
         self._runner, self._model_spec = self._build_runner(spec), spec
+        trained_dt = getattr(getattr(self._runner.model, "config", None), "dt_us", None)
+        if trained_dt and int(trained_dt) != self.config.dt_us:
+            # a trained model sees the world in its own time steps: adopt them (the user can still change dt)
+            self.config.dt_us = int(trained_dt)
         self._restart_stream()
 
     def _set_compare(self, specs) -> None:

@@ -146,6 +146,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     return model, cfg, meta
 
 
+#: names that stand for a bundled checkpoint (``--model default``, the GUI's start-up model)
+ALIASES: dict[str, str] = {"default": "gesture-lif-tcsa"}
+
+
 def bundled_models_dir() -> Path:
     """``resources/models`` beside the package (the repository layout), or
     ``$SNNSTUDIO_RESOURCES/models`` when that variable is set."""

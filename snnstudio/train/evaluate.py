@@ -46,7 +46,7 @@ EVAL_SEED = 0
 EVAL_BATCH = 32
 
 #: bundled-model aliases
-ALIASES = {"default": "gesture-lif-tcsa"}
+from snnstudio.snn.checkpoints import ALIASES  # noqa: E402  (re-exported)
 
 
 class EvaluationError(SnnStudioError):
