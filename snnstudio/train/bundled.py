@@ -63,7 +63,8 @@ def ablation_markdown(result: dict, budget_note: str = "") -> str:
               "(4.6 pJ/MAC, 0.9 pJ/AC, 45 nm), latency of one step at batch 1 on the evaluating CPU.", ""]
     lines.append(to_markdown(result))
     lines += ["", "## How they were trained", "",
-              "| model | epochs | best epoch | val acc | test acc (meta) | train time | device |", "|---|---|---|---|---|---|---|"]
+              "| model | epochs | best epoch | val acc | test acc (meta) | test acc when trained | train time | device |",
+              "|---|---|---|---|---|---|---|---|"]
     seen = set()
     for r in result["rows"]:
         if r["model"] in seen:
@@ -73,6 +74,7 @@ def ablation_markdown(result: dict, budget_note: str = "") -> str:
             meta = json.load(f)["meta"]
         lines.append(f"| {r['model']} | {meta.get('epochs')} | {meta.get('best_epoch')} | "
                      f"{100 * meta.get('val_accuracy', 0):.1f} % | {100 * meta.get('accuracy', 0):.2f} % | "
+                     f"{100 * meta.get('accuracy_at_training', meta.get('accuracy', 0)):.2f} % | "
                      f"{meta.get('train_seconds_total', 0) / 60:.1f} min | {meta.get('device')} |")
     if budget_note:
         lines += ["", budget_note]

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import SnnStudioError, SnnStudioWarning
+from snnstudio.events.synthetic.generator import GENERATOR_VERSION
 
 SPLITS = ("train", "val", "test")
 SPLIT_SEED = {"train": 0, "val": 1_000_000, "test": 2_000_000}
@@ -287,7 +288,7 @@ def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, work
         raise DatasetError(f"synthetic split {split!r} is empty (per_class {split} = 0)")
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / "synthetic" / f"{split}-{_key({'spec': spec.to_dict(), 'split': split, 'v': 1})}.npz"
+        path = Path(cache_dir) / "synthetic" / f"{split}-{_key({'spec': spec.to_dict(), 'split': split, 'v': 1, 'generator': GENERATOR_VERSION})}.npz"
         if path.is_file():
             with np.load(path) as z:
                 return z["frames"], z["labels"]

@@ -20,6 +20,11 @@ from snnstudio.events.synthetic.motion import GESTURES, gesture_id, gesture_pose
 from snnstudio.events.synthetic.scene import Scene
 from snnstudio.events.types import EVENT_DTYPE, EventRecording, Label
 
+#: bump whenever the samples a seed gives change (motion ranges, scene, emulator settings):
+#: framed-dataset caches are keyed on it, so a stale cache is never reused silently.
+#: 1: the bundled models' training data; 2: random lead-in, wider amplitude/radius/position ranges.
+GENERATOR_VERSION = 2
+
 DEFAULT_DURATION_US = 1_500_000
 DEFAULT_FPS = 500
 DEFAULT_SENSOR = (128, 128)
