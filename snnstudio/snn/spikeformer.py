@@ -30,7 +30,7 @@ from torch import nn
 
 from snnstudio.errors import ModelError
 from snnstudio.snn.layers import NeuronSpec, SNNModel, neuron_spec, seq
-from snnstudio.snn.spikformer import SpikformerMLP, _conv1d_bn
+from snnstudio.snn.spikformer import SpikformerMLP, TokenBlock, _conv1d_bn
 
 STA_MODES = ("st", "s", "t")
 
@@ -137,17 +137,13 @@ class STA(nn.Module):
         return f"dim={self.dim}, heads={self.heads}, mode={self.mode!r}, enabled={self.enabled}"
 
 
-class SpikeformerBlock(nn.Module):
+class SpikeformerBlock(TokenBlock):
     """``x = x + STA(x); x = x + MLP(x)``."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, mode: str = "st", neuron=None):
         super().__init__()
         self.attn = STA(dim, heads, mode, neuron)
         self.mlp = SpikformerMLP(dim, int(dim * mlp_ratio), neuron)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
 
 
 class Spikeformer(SNNModel):

@@ -209,17 +209,24 @@ class SpikformerMLP(nn.Module):
         return self.lif2(self.fc2["bn"](self.fc2["conv"](x)))
 
 
-class SpikformerBlock(nn.Module):
+class TokenBlock(nn.Module):
+    """The transformer block shared by Spikformer and Spikeformer: ``x = x + attn(x); x = x + mlp(x)``."""
+
+    attn: nn.Module
+    mlp: nn.Module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(x)
+        return x + self.mlp(x)
+
+
+class SpikformerBlock(TokenBlock):
     """``x = x + SSA(x); x = x + MLP(x)``."""
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, scale: float = 0.125, neuron=None):
         super().__init__()
         self.attn = SSA(dim, heads, scale, neuron)
         self.mlp = SpikformerMLP(dim, int(dim * mlp_ratio), neuron)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
 
 
 class Spikformer(SNNModel):
