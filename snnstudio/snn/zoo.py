@@ -21,8 +21,9 @@ residual shortcuts and Spikformer/Spikeformer attention; :func:`set_enabled` swi
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
+from snnstudio.config import config_from_dict
 from snnstudio.errors import ModelError
 
 ARCHS = ("ma_snn_gesture", "spikformer", "spikeformer", "resnet")
@@ -104,16 +105,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        if not isinstance(d, dict):
-            raise ModelError(f"a model config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ModelError(f"unknown model config field(s): {', '.join(unknown)}")
-        try:
-            return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"bad model config: {exc}") from None
+        return config_from_dict(cls, d, what="model config", error=ModelError)
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), **kw)

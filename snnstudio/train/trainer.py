@@ -34,9 +34,10 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from snnstudio.config import config_from_dict
 from snnstudio.errors import SnnStudioError
 from snnstudio.train.augment import AugmentConfig
 
@@ -92,13 +93,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        if not isinstance(d, dict):
-            raise TrainError(f"a training config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - known)
-        if bad:
-            raise TrainError(f"unknown training config field(s): {', '.join(bad)}; known: {', '.join(sorted(known))}")
-        return cls(**d)
+        return config_from_dict(cls, d, what="training config", error=TrainError)
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> TrainConfig:
@@ -278,14 +273,6 @@ def _state_path(out: Path) -> Path:
 def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] = print) -> dict:
     """Run a training; return the summary stored in the final checkpoint's metadata."""
     import torch
-    from torch.utils.data import DataLoader, RandomSampler
-    from torch.utils.data.distributed import DistributedSampler
-
-    from snnstudio.snn.checkpoints import load_checkpoint, save_checkpoint
-    from snnstudio.snn.layers import reset_states
-    from snnstudio.snn.zoo import build_model
-    from snnstudio.train.augment import augment_batch
-    from snnstudio.train.data import load_dataset
 
     cfg.validate()
     dist = _dist_from_env()
