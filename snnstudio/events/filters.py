@@ -420,18 +420,27 @@ def refractory(events: np.ndarray, sensor_size: tuple[int, int], period_us: int)
     return events[_refractory_keep(t, _pixels(events, _sensor(sensor_size)), None, int(period_us))]
 
 
-class RefractoryFilter:
-    """Streaming :func:`refractory`: remembers each pixel's last timestamp across calls."""
+class _PixelTimeMap:
+    """Base of the streaming filters that keep each pixel's last timestamp (µs) across calls,
+    so feeding a stream batch by batch equals one call on the whole stream."""
 
-    def __init__(self, sensor_size: tuple[int, int], period_us: int):
-        if period_us < 0:
-            raise FilterError(f"period_us must be >= 0, got {period_us}")
-        self.sensor_size, self.period_us = _sensor(sensor_size), int(period_us)
+    def __init__(self, sensor_size: tuple[int, int]):
+        self.sensor_size = _sensor(sensor_size)
         self.reset()
 
     def reset(self) -> None:
         w, h = self.sensor_size
         self.last_t = np.full(w * h, _NEVER, np.int64)
+
+
+class RefractoryFilter(_PixelTimeMap):
+    """Streaming :func:`refractory`: remembers each pixel's last timestamp across calls."""
+
+    def __init__(self, sensor_size: tuple[int, int], period_us: int):
+        if period_us < 0:
+            raise FilterError(f"period_us must be >= 0, got {period_us}")
+        self.period_us = int(period_us)
+        super().__init__(sensor_size)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         _check(events)
@@ -578,19 +587,14 @@ def background_activity_dv(events: np.ndarray, sensor_size: tuple[int, int], dur
     return out
 
 
-class BackgroundActivityFilter:
-    """Streaming :func:`background_activity`: keeps the per-pixel last-timestamp map across
-    calls, so feeding a stream batch by batch equals one call on the whole stream."""
+class BackgroundActivityFilter(_PixelTimeMap):
+    """Streaming :func:`background_activity` (per-pixel last-timestamp map kept across calls)."""
 
     def __init__(self, sensor_size: tuple[int, int], duration_us: int = 2000):
         if duration_us <= 0:
             raise FilterError(f"duration_us must be > 0, got {duration_us}")
-        self.sensor_size, self.duration_us = _sensor(sensor_size), int(duration_us)
-        self.reset()
-
-    def reset(self) -> None:
-        w, h = self.sensor_size
-        self.last_t = np.full(w * h, _NEVER, np.int64)
+        self.duration_us = int(duration_us)
+        super().__init__(sensor_size)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
         _check(events)

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, StepCounting, is_attention, kind_of
+from snnstudio.probe.layers import ATTENTION, HookedProbe, is_attention, kind_of
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -224,7 +224,7 @@ def _is_counts(x: torch.Tensor) -> bool:
     return float((x - x.round()).abs_().amax()) <= 1e-3
 
 
-class OpCounter(StepCounting):
+class OpCounter(HookedProbe):
     """Hooks on every Conv1d/Conv2d/Linear (input side), spiking neuron and custom-counted module.
 
     ``with OpCounter(model) as oc: model(x)`` then :meth:`report` (per sample) — or attach for a
@@ -239,6 +239,7 @@ class OpCounter(StepCounting):
         self._custom: dict[str, nn.Module] = {}
         self._inputs: dict[str, tuple[int, ...]] = {}
         self._handles: list = []
+        self._restore: list = []
         self._order = 0
         self.steps = 0
         self.samples = 0
@@ -265,17 +266,6 @@ class OpCounter(StepCounting):
                 self._handles.append(m.register_forward_pre_hook(self._shape_hook(name)))
         self._handles.append(self.model.register_forward_pre_hook(self._root_hook))
         return self
-
-    def detach(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self) -> "OpCounter":
-        return self.attach()
-
-    def __exit__(self, *exc) -> None:
-        self.detach()
 
     def clear(self) -> None:
         for rec in self.layers.values():  # in place: the hooks hold these objects

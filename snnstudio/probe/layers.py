@@ -112,19 +112,51 @@ def read_neuron(kind: str, module: nn.Module, output) -> NeuronReading | None:
     return None
 
 
-class StepCounting:
-    """Mixin for probes: a forward pre-hook on the model's root that counts forwards, time steps
-    and samples. Multi-step input is ``[T, B, ...]`` (T steps of B samples); single-step input is
-    ``[B, ...]`` (one step; samples is the largest batch seen). Needs ``self.config.step_mode``."""
+class HookedProbe:
+    """Base of the probes (:class:`~snnstudio.probe.recorder.Recorder`,
+    :class:`~snnstudio.probe.flops.OpCounter`): the hooks they put on a model, removed by
+    :meth:`detach` (which also puts back every attribute listed in ``_restore``), a context
+    manager around ``attach``/``detach``, and a forward pre-hook on the model's root that counts
+    forwards, time steps and samples. Multi-step input is ``[T, B, ...]`` (T steps of B samples);
+    single-step input is ``[B, ...]`` (one step; samples is the largest batch seen). Subclasses
+    set ``self._handles = []``, ``self._restore = []`` and ``self.config.step_mode``."""
 
     forwards: int
     steps: int
     samples: int
+    _handles: list
+    _restore: list
+
+    def attach(self):  # pragma: no cover - every probe defines it
+        raise NotImplementedError
+
+    def detach(self) -> None:
+        """Remove every hook and restore every attribute changed by :meth:`attach`."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        for module, attr, value in reversed(self._restore):
+            setattr(module, attr, value)
+        self._restore.clear()
+
+    def __enter__(self):
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
 
     def _root_hook(self, module, args):
         x = args[0] if args else None
         if not isinstance(x, torch.Tensor) or x.dim() < 1:
             return None
+        self.forwards += 1
+        if self.config.step_mode == "m":
+            self.steps += int(x.shape[0])
+            self.samples += int(x.shape[1]) if x.dim() > 1 else 1
+        else:
+            self.steps += 1
+            self.samples = max(self.samples, int(x.shape[0]))
+        return None
         self.forwards += 1
         if self.config.step_mode == "m":
             self.steps += int(x.shape[0])

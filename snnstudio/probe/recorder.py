@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, StepCounting, kind_of, read_neuron, threshold_of
+from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
 
 
@@ -140,7 +140,7 @@ class AttentionRecord:
         self.latest = None
 
 
-class Recorder(StepCounting):
+class Recorder(HookedProbe):
     """Attach probes to ``model``; read ``neurons``, ``attention`` and :meth:`latest`."""
 
     def __init__(self, model: nn.Module, config: ProbeConfig | None = None, attach: bool = True):
@@ -203,21 +203,6 @@ class Recorder(StepCounting):
                 raise SnnStudioError(f"no recordable layer named {', '.join(sorted(missing))}")
         self._handles.append(self.model.register_forward_pre_hook(self._root_hook))
         return self
-
-    def detach(self) -> None:
-        """Remove every hook and restore every attribute changed by :meth:`attach`."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-        for module, attr, value in reversed(self._restore):
-            setattr(module, attr, value)
-        self._restore.clear()
-
-    def __enter__(self) -> "Recorder":
-        return self.attach()
-
-    def __exit__(self, *exc) -> None:
-        self.detach()
 
     def clear(self) -> None:
         """Forget every record and total (keeps hooks, raster and followed indices)."""
