@@ -60,6 +60,17 @@ def _default_pools(h: int, w: int, stages: int = 4, tokens_side: int = 8) -> int
     return n
 
 
+def _stage_plan(name: str, in_channels: int, dim: int, h: int, w: int, num_pools: int | None) -> tuple[int, list[int]]:
+    """The 4-stage tokenizers' plan: how many stages halve the image, and the channels
+    ``[in, dim/8, dim/4, dim/2, dim]`` (clear errors for a bad ``dim`` or ``num_pools``)."""
+    if dim % 8:
+        raise ModelError(f"{name} needs an embedding dim divisible by 8, got {dim}")
+    pools = _default_pools(h, w) if num_pools is None else int(num_pools)
+    if not 0 <= pools <= 4:
+        raise ModelError(f"{name} has 4 stages; num_pools must be 0…4, got {num_pools}")
+    return pools, [in_channels, dim // 8, dim // 4, dim // 2, dim]
+
+
 class SPS(nn.Module):
     """Spiking Patch Splitting: ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]``."""
 
@@ -72,14 +83,9 @@ class SPS(nn.Module):
         num_pools: int | None = None,
     ):
         super().__init__()
-        if dim % 8:
-            raise ModelError(f"SPS needs an embedding dim divisible by 8, got {dim}")
         spec = neuron_spec(neuron)
         h, w = img_size
-        self.num_pools = _default_pools(h, w) if num_pools is None else int(num_pools)
-        if not 0 <= self.num_pools <= 4:
-            raise ModelError(f"SPS has 4 stages; num_pools must be 0…4, got {num_pools}")
-        chans = [in_channels, dim // 8, dim // 4, dim // 2, dim]
+        self.num_pools, chans = _stage_plan("SPS", in_channels, dim, h, w, num_pools)
         self.stages = nn.ModuleList(_conv_bn_lif(chans[i], chans[i + 1], spec) for i in range(4))
         self.pools = nn.ModuleList(
             seq(nn.MaxPool2d(3, 2, 1), 3) if i >= 4 - self.num_pools else nn.Identity() for i in range(4)
@@ -107,14 +113,9 @@ class SCS(nn.Module):
         expand: int = 4,
     ):
         super().__init__()
-        if dim % 8:
-            raise ModelError(f"SCS needs an embedding dim divisible by 8, got {dim}")
         spec = neuron_spec(neuron)
         h, w = img_size
-        self.num_pools = _default_pools(h, w) if num_pools is None else int(num_pools)
-        if not 0 <= self.num_pools <= 4:
-            raise ModelError(f"SCS has 4 stages; num_pools must be 0…4, got {num_pools}")
-        chans = [in_channels, dim // 8, dim // 4, dim // 2, dim]
+        self.num_pools, chans = _stage_plan("SCS", in_channels, dim, h, w, num_pools)
         self.stages = nn.ModuleList()
         for i in range(4):
             c = chans[i + 1]
