@@ -31,11 +31,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", action="append", default=[], metavar="FILE",
                    help="also write the table: .json (everything), .csv or .md; repeatable")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--bundled-ablation", nargs="?", const="", default=None, metavar="DIR",
+                   help="evaluate every bundled checkpoint (in DIR, default resources/models) and rewrite "
+                        "its ABLATION.md / ABLATION.csv")
 
 
 def run(args: argparse.Namespace) -> int:
     from snnstudio.train.evaluate import ablation_table, table_rows, write_table
 
+    if args.bundled_ablation is not None:
+        from snnstudio.train.bundled import write_bundled_ablation
+
+        result = write_bundled_ablation(args.bundled_ablation or None, args.data, device=args.device,
+                                        cache_dir=args.cache_dir, workers=args.workers)
+        print(f"wrote ABLATION.md and ABLATION.csv ({len(result['rows'])} rows)")
+        return 0
     models = args.model or ["default"]
     variants = list(args.sets) + [f"neuron={n}" for n in args.neuron]
     progress = None

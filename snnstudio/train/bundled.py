@@ -79,3 +79,38 @@ def ablation_markdown(result: dict, budget_note: str = "") -> str:
     if budget_note:
         lines += ["", budget_note]
     return "\n".join(lines) + "\n"
+
+
+#: Run-time switches of the default shown in the table beside the separately trained variants.
+DEFAULT_SWITCHES = ("attention=off", "ta=off", "ca=off", "sa=off")
+
+
+def write_bundled_ablation(models_dir=None, data: str = "synthetic:test", *, limit: int | None = None,
+                           device: str = "cpu", cache_dir="cache", workers: int = 1, progress=None) -> dict:
+    """Evaluate every bundled checkpoint (plus the default's attention switched off at run time) on
+    ``data`` and write ``ABLATION.md`` and ``ABLATION.csv`` into ``models_dir`` (default: the bundled
+    ``resources/models``). The hand-written part of the page (recipe, budget, what it shows) is
+    ``ABLATION_NOTES.md`` there. Returns the table."""
+    from pathlib import Path
+
+    from snnstudio.snn.checkpoints import bundled_models_dir
+    from snnstudio.train.evaluate import ablation_table, to_csv
+
+    root = Path(models_dir) if models_dir is not None else bundled_models_dir()
+    have = [n for n in RECIPES if (root / f"{n}.json").is_file()]
+    if not have:
+        raise SnnStudioError(f"no bundled checkpoint in {root}")
+    paths = [str(root / f"{n}.json") for n in have]
+    kw = dict(limit=limit, device=device, cache_dir=cache_dir, workers=workers, progress=progress)
+    result = ablation_table(paths, data, **kw)
+    default = str(root / "gesture-lif-tcsa.json")
+    if default in paths:
+        switched = ablation_table([default], data, list(DEFAULT_SWITCHES), include_base=False, **kw)
+        result["rows"] = result["rows"][:1] + switched["rows"] + result["rows"][1:]
+    for row in result["rows"]:
+        row["model"] = Path(row["checkpoint"]).stem
+    notes = root / "ABLATION_NOTES.md"
+    note = notes.read_text(encoding="utf-8") if notes.is_file() else ""
+    (root / "ABLATION.md").write_text(ablation_markdown(result, note), encoding="utf-8")
+    (root / "ABLATION.csv").write_text(to_csv(result), encoding="utf-8")
+    return result

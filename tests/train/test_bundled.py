@@ -43,3 +43,34 @@ def test_eval_reproduces_default_accuracy(repo_root):
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)["rows"][0]
     assert abs(row["accuracy"] - row["reported_accuracy"]) <= 0.005
+
+
+def test_bundled_ablation_page_is_rebuilt_from_the_checkpoints(tmp_path):
+    """`snnstudio eval --bundled-ablation DIR` rewrites ABLATION.md/.csv from the checkpoints in
+    DIR: one row per checkpoint plus the default's run-time switches, the hand-written notes kept,
+    and the figures equal to evaluating the same checkpoints directly."""
+    import csv
+    import shutil
+
+    from snnstudio.cli import main
+    from snnstudio.train.evaluate import ablation_table
+
+    src = bundled_models_dir()
+    for name in ("gesture-lif-tcsa", "gesture-lif-none"):
+        for ext in (".json", ".safetensors"):
+            shutil.copy(src / f"{name}{ext}", tmp_path / f"{name}{ext}")
+    (tmp_path / "ABLATION_NOTES.md").write_text("## Budget and recipe\n\nhand-written note\n")
+    from snnstudio.train.bundled import write_bundled_ablation
+
+    result = write_bundled_ablation(tmp_path, limit=20, cache_dir=tmp_path / "cache")
+    rows = list(csv.DictReader((tmp_path / "ABLATION.csv").open()))
+    assert [(r["model"], r["variant"]) for r in rows] == [
+        ("gesture-lif-tcsa", "as trained"), ("gesture-lif-tcsa", "attention=off"), ("gesture-lif-tcsa", "ta=off"),
+        ("gesture-lif-tcsa", "ca=off"), ("gesture-lif-tcsa", "sa=off"), ("gesture-lif-none", "as trained")]
+    page = (tmp_path / "ABLATION.md").read_text()
+    assert "hand-written note" in page and page.count("| gesture-lif-tcsa |") >= 5
+    oracle = ablation_table([str(tmp_path / "gesture-lif-none.json")], "synthetic:test", limit=20, device="cpu",
+                            cache_dir=tmp_path / "cache")["rows"][0]
+    assert result["rows"][-1]["accuracy"] == oracle["accuracy"]
+    assert result["rows"][-1]["spike_count"] == oracle["spike_count"]
+    assert main(["eval", "--bundled-ablation", str(tmp_path / "nothing-here")]) == 1
