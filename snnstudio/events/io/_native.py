@@ -82,9 +82,9 @@ long aedat3_decode(const uint8_t* buf, long nbytes, int64_t* st, ev_t* out, long
             if (esize != 8) { *status = 1; break; }
             const uint8_t* e = h + 28;
             int64_t hi = (int64_t)((uint64_t)ovf << 31);
-            long k = done;
-            for (; k < (long)num; ++k) {
-                if (o == end_out) break;
+            long room = end_out - o, k = done;
+            long lim = (long)num - done <= room ? (long)num : done + room;  /* one output per event at most */
+            for (; k < lim; ++k) {
                 uint32_t d = rd32(e + 8 * k), ts = rd32(e + 8 * k + 4);
                 if (!(d & 1)) { ++invalid; continue; }
                 EMIT(o, (int64_t)ts | hi, (d >> 17) & 0x1FFF, (d >> 2) & 0x1FFF, (d >> 1) & 1);
