@@ -24,6 +24,8 @@ Layouts (all little-endian, ``int64`` arrays as in/out state):
 * EVT 2.0 ``state``: ``[time high (unwrapped, -1 = none), t0, dropped]``.
 * EVT 3.0 ``state``: ``[y, time low, time high (unwrapped), vector base x, vector polarity, dropped, t0]`` (-1 = unknown).
 * DAT ``state``: ``[previous timestamp (unwrapped, -1 = none), t0]``.
+
+:func:`check_events` serves AEDAT4, whose packets faery decodes: one C pass replaces the numpy check.
 """
 
 from __future__ import annotations
@@ -231,6 +233,23 @@ long evt3_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
     return o - out;
 }
 
+/* ---------------------------------------------------------------- checks of decoded events
+   backward steps and max x/y into stats; lo = [min x, min y, events with p outside {0, 1}] */
+void events_check(const ev_t* e, long n, stats_t* s, int64_t* lo)
+{
+    STATS_IN(s);
+    int64_t nx = lo[0], ny = lo[1], badp = lo[2];
+    for (long i = 0; i < n; ++i) {
+        int64_t t = e[i].t, x = e[i].x, y = e[i].y, p = e[i].p;
+        back += t < last; last = t;
+        mx = x > mx ? x : mx; my = y > my ? y : my; nx = x < nx ? x : nx; ny = y < ny ? y : ny;
+        badp += (uint64_t)p > 1;
+    }
+    if (n) { s->last = last; s->has = 1; }
+    s->back += back; s->mx = mx; s->my = my;
+    lo[0] = nx; lo[1] = ny; lo[2] = badp;
+}
+
 /* ---------------------------------------------------------------- Prophesee DAT (CD, 8-byte records) */
 long dat_decode(const uint8_t* b, long n, int v1, int64_t* st, ev_t* out, stats_t* s)
 {
@@ -261,11 +280,13 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
         "evt3_count": [P, L],
         "evt3_decode": [P, L, P, P, P],
         "dat_decode": [P, L, I, P, P, P],
+        "events_check": [P, L, P, P],
     }
     for name, args in sigs.items():
         f = getattr(lib, name)
         f.argtypes = args
         f.restype = L
+    lib.events_check.restype = None
     return lib
 
 
@@ -312,6 +333,23 @@ def finish(checker, events: np.ndarray, stats: np.ndarray, block: int = 1 << 16)
     checker.max_x, checker.max_y = int(stats[3]), int(stats[4])
     checker.done += n
     checker.last_t = int(stats[0])
+
+
+def check_events(lib, events: np.ndarray, sensor_size: tuple[int, int] | None, path,
+                 offset: int = 0, previous: int | None = None) -> None:
+    """:func:`~._common.check_events` with one C pass over the packed events (contiguous
+    ``EVENT_DTYPE``); only when that pass finds a problem does the numpy check run, to name it."""
+    from snnstudio.events.io._common import check_events as numpy_check
+
+    n = events.shape[0]
+    if n == 0:
+        return
+    stats = np.array([0 if previous is None else previous, previous is not None, 0, -1, -1], dtype=np.int64)
+    lo = np.array([1 << 15, 1 << 15, 0], dtype=np.int64)
+    lib.events_check(ptr(events), n, ptr(stats), ptr(lo))
+    out = sensor_size is not None and (stats[3] >= sensor_size[0] or stats[4] >= sensor_size[1])
+    if stats[2] or out or lo[0] < 0 or lo[1] < 0 or lo[2]:
+        numpy_check(events, sensor_size, path, offset, previous)
 
 
 def empty(n: int) -> np.ndarray:

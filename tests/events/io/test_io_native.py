@@ -22,6 +22,7 @@ import pytest
 
 from snnstudio.errors import SnnStudioError
 from snnstudio.events.io import _native, iter_event_chunks, prophesee, read_events, write_events
+from snnstudio.events.types import EVENT_DTYPE
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HEADER31 = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
@@ -370,3 +371,34 @@ def test_reads_without_a_compiler(monkeypatch, tmp_path):
     assert _native.lib() is None
     res, err, warns = _outcome(lambda: _read(DATA / "io_gesture_like.aedat"))
     assert err is None and warns == [] and res[0].shape[0] == 3000
+
+
+@pytest.mark.parametrize("defect", ["none", "backwards", "previous", "x", "negative y", "polarity", "no size"])
+def test_check_events_pass_agrees_with_numpy_check(defect):
+    """The C pass that replaces AEDAT4's numpy check: same verdict and message on each defect."""
+    from snnstudio.events.io._common import check_events
+
+    rng = np.random.default_rng(6)
+    n = 70_000
+    ev = np.empty(n, dtype=EVENT_DTYPE)
+    ev["t"] = np.sort(rng.integers(0, 10**9, n))
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, 346, n), rng.integers(0, 260, n), rng.integers(0, 2, n)
+    k = 66_000  # in the second 64k block of the numpy check
+    previous, size = 5, (346, 260)
+    if defect == "backwards":
+        ev["t"][k] = ev["t"][k - 1] - 1
+    elif defect == "previous":
+        previous = int(ev["t"][0]) + 1
+    elif defect == "x":
+        ev["x"][k] = 346
+    elif defect == "negative y":
+        ev["y"][k] = -1
+    elif defect == "polarity":
+        ev["p"][k] = 2
+    elif defect == "no size":
+        ev["x"][k] = 5000
+        size = None
+    outcomes = [_outcome(lambda f=f: f(ev, size, "f.aedat4", 100, previous))[1:]
+                for f in (lambda *a: _native.check_events(_native.lib(), *a), check_events)]
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][0] is None) == (defect in ("none", "no size"))
