@@ -66,10 +66,10 @@ static inline uint32_t rd32(const uint8_t* p) { uint32_t v; memcpy(&v, p, 4); re
 static inline uint16_t rd16(const uint8_t* p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 /* ---------------------------------------------------------------- AEDAT 3.1 polarity packets */
-long aedat3_decode(const uint8_t* buf, long nbytes, int64_t* st, ev_t* out, long cap, stats_t* s, int* status)
+int64_t aedat3_decode(const uint8_t* buf, int64_t nbytes, int64_t* st, ev_t* out, int64_t cap, stats_t* s, int* status)
 {
     ev_t* o = out; ev_t* end_out = out + cap;
-    long pos = st[0], done = st[1];
+    int64_t pos = st[0], done = st[1];
     int64_t invalid = st[2];
     STATS_IN(s);
     *status = 0;
@@ -78,20 +78,20 @@ long aedat3_decode(const uint8_t* buf, long nbytes, int64_t* st, ev_t* out, long
         const uint8_t* h = buf + pos;
         uint32_t etype = rd16(h), esize = rd32(h + 4), ovf = rd32(h + 12), pcap = rd32(h + 16), num = rd32(h + 20);
         if (esize == 0 || num > pcap) { *status = 1; break; }
-        long end = pos + 28 + (long)((uint64_t)pcap * esize);
+        int64_t end = pos + 28 + (int64_t)((uint64_t)pcap * esize);
         if (end > nbytes || end < pos) { *status = 1; break; }
         if (etype == 1) {
             if (esize != 8) { *status = 1; break; }
             const uint8_t* e = h + 28;
             int64_t hi = (int64_t)((uint64_t)ovf << 31);
-            long room = end_out - o, k = done;
-            long lim = (long)num - done <= room ? (long)num : done + room;  /* one output per event at most */
+            int64_t room = end_out - o, k = done;
+            int64_t lim = (int64_t)num - done <= room ? (int64_t)num : done + room;  /* one output per event at most */
             for (; k < lim; ++k) {
                 uint32_t d = rd32(e + 8 * k), ts = rd32(e + 8 * k + 4);
                 if (!(d & 1)) { ++invalid; continue; }
                 EMIT(o, (int64_t)ts | hi, (d >> 17) & 0x1FFF, (d >> 2) & 0x1FFF, (d >> 1) & 1);
             }
-            if (k < (long)num) { done = k; *status = 2; break; }
+            if (k < (int64_t)num) { done = k; *status = 2; break; }
             done = 0;
         }
         pos = end;
@@ -103,17 +103,17 @@ long aedat3_decode(const uint8_t* buf, long nbytes, int64_t* st, ev_t* out, long
 
 /* polarity events (valid or not) from pos on, as decode + the numpy walker would find them: whole
    packets up to the first irregular one, plus the complete events of a truncated last polarity packet */
-long aedat3_count(const uint8_t* buf, long nbytes, long pos)
+int64_t aedat3_count(const uint8_t* buf, int64_t nbytes, int64_t pos)
 {
-    long c = 0;
+    int64_t c = 0;
     while (pos + 28 <= nbytes) {
         const uint8_t* h = buf + pos;
         uint32_t etype = rd16(h), esize = rd32(h + 4), pcap = rd32(h + 16), num = rd32(h + 20);
         if (esize == 0 || num > pcap) break;
-        long end = pos + 28 + (long)((uint64_t)pcap * esize);
+        int64_t end = pos + 28 + (int64_t)((uint64_t)pcap * esize);
         if (etype == 1) {
             if (esize != 8) break;
-            if (end > nbytes || end < pos) { long whole = (nbytes - pos - 28) / 8; c += whole < (long)num ? whole : (long)num; break; }
+            if (end > nbytes || end < pos) { int64_t whole = (nbytes - pos - 28) / 8; c += whole < (int64_t)num ? whole : (int64_t)num; break; }
             c += num;
         } else if (end > nbytes || end < pos) break;
         pos = end;
@@ -122,12 +122,12 @@ long aedat3_count(const uint8_t* buf, long nbytes, long pos)
 }
 
 /* events of one (possibly partial) polarity packet: n little-endian (data, timestamp) pairs */
-long aedat3_events(const uint8_t* e, long n, int64_t ovf, ev_t* out, int64_t* invalid, stats_t* s)
+int64_t aedat3_events(const uint8_t* e, int64_t n, int64_t ovf, ev_t* out, int64_t* invalid, stats_t* s)
 {
     ev_t* o = out;
     int64_t hi = (int64_t)((uint64_t)ovf << 31);
     STATS_IN(s);
-    for (long k = 0; k < n; ++k) {
+    for (int64_t k = 0; k < n; ++k) {
         uint32_t d = rd32(e + 8 * k), ts = rd32(e + 8 * k + 4);
         if (!(d & 1)) { ++*invalid; continue; }
         EMIT(o, (int64_t)ts | hi, (d >> 17) & 0x1FFF, (d >> 2) & 0x1FFF, (d >> 1) & 1);
@@ -137,12 +137,12 @@ long aedat3_events(const uint8_t* e, long n, int64_t ovf, ev_t* out, int64_t* in
 }
 
 /* ---------------------------------------------------------------- AEDAT 2.0 (jAER DVS128) */
-long aedat2_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
+int64_t aedat2_decode(const uint8_t* b, int64_t n, int64_t* st, ev_t* out, stats_t* s)
 {
     ev_t* o = out;
     int64_t wraps = st[0], prev = st[1], has = st[2], ext = st[3];
     STATS_IN(s);
-    for (long i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         uint32_t a = __builtin_bswap32(rd32(b + 8 * i)), r = __builtin_bswap32(rd32(b + 8 * i + 4));
         if (a & 0x8000) { ++ext; continue; }
         int64_t ts = r;
@@ -165,13 +165,13 @@ static inline int64_t unwrap(int64_t prev, int64_t raw, int64_t period)
 }
 
 /* ---------------------------------------------------------------- Prophesee EVT 2.0 */
-long evt2_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
+int64_t evt2_decode(const uint8_t* b, int64_t n, int64_t* st, ev_t* out, stats_t* s)
 {
     ev_t* o = out;
     int64_t high = st[0], t0 = st[1], dropped = st[2];
     int64_t base = high >= 0 ? (high << 6) + t0 : -1;
     STATS_IN(s);
-    for (long i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         uint32_t w = rd32(b + 4 * i), typ = w >> 28;
         if (typ <= 1) {
             if (high < 0) { ++dropped; continue; }
@@ -188,22 +188,22 @@ long evt2_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
 
 /* ---------------------------------------------------------------- Prophesee EVT 3.0 */
 /* upper bound of the events in n words (every ADDR_X and vector bit, known state or not) */
-long evt3_count(const uint8_t* b, long n)
+int64_t evt3_count(const uint8_t* b, int64_t n)
 {
-    long c = 0;
-    for (long i = 0; i < n; ++i) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; ++i) {
         uint32_t w = rd16(b + 2 * i), typ = w >> 12;
         c += typ == 2 ? 1 : typ == 4 ? __builtin_popcount(w & 0xFFF) : typ == 5 ? __builtin_popcount(w & 0xFF) : 0;
     }
     return c;
 }
 
-long evt3_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
+int64_t evt3_decode(const uint8_t* b, int64_t n, int64_t* st, ev_t* out, stats_t* s)
 {
     ev_t* o = out;
     int64_t y = st[0], low = st[1], high = st[2], bx = st[3], pol = st[4], dropped = st[5], t0 = st[6];
     STATS_IN(s);
-    for (long i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         uint32_t w = rd16(b + 2 * i);
         switch (w >> 12) {
         case 0: y = w & 0x7FF; break;
@@ -235,11 +235,11 @@ long evt3_decode(const uint8_t* b, long n, int64_t* st, ev_t* out, stats_t* s)
 
 /* ---------------------------------------------------------------- checks of decoded events
    backward steps and max x/y into stats; lo = [min x, min y, events with p outside {0, 1}] */
-void events_check(const ev_t* e, long n, stats_t* s, int64_t* lo)
+void events_check(const ev_t* e, int64_t n, stats_t* s, int64_t* lo)
 {
     STATS_IN(s);
     int64_t nx = lo[0], ny = lo[1], badp = lo[2];
-    for (long i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         int64_t t = e[i].t, x = e[i].x, y = e[i].y, p = e[i].p;
         back += t < last; last = t;
         mx = x > mx ? x : mx; my = y > my ? y : my; nx = x < nx ? x : nx; ny = y < ny ? y : ny;
@@ -251,12 +251,12 @@ void events_check(const ev_t* e, long n, stats_t* s, int64_t* lo)
 }
 
 /* ---------------------------------------------------------------- Prophesee DAT (CD, 8-byte records) */
-long dat_decode(const uint8_t* b, long n, int v1, int64_t* st, ev_t* out, stats_t* s)
+int64_t dat_decode(const uint8_t* b, int64_t n, int v1, int64_t* st, ev_t* out, stats_t* s)
 {
     ev_t* o = out;
     int64_t prev = st[0], t0 = st[1];
     STATS_IN(s);
-    for (long i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n; ++i) {
         uint32_t r = rd32(b + 8 * i), d = rd32(b + 8 * i + 4);
         prev = unwrap(prev, r, (int64_t)1 << 32);
         if (v1) EMIT(o, prev + t0, d & 0x1FF, (d >> 9) & 0xFF, (d >> 17) & 1);
@@ -270,10 +270,10 @@ long dat_decode(const uint8_t* b, long n, int v1, int64_t* st, ev_t* out, stats_
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
-    P, L, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+    P, L, I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int  # int64_t sizes (long is 32-bit on Windows)
     sigs = {
         "aedat3_decode": [P, L, P, P, L, P, P],
-        "aedat3_events": [P, L, ctypes.c_int64, P, P, P],
+        "aedat3_events": [P, L, L, P, P, P],
         "aedat3_count": [P, L, L],
         "aedat2_decode": [P, L, P, P, P],
         "evt2_decode": [P, L, P, P, P],
