@@ -5,8 +5,9 @@ and are dropped (counted in ``meta["external_events"]``). The 32-bit timestamp w
 ~71.6 minutes; wraps are unfolded. Only the DVS128 address layout is decoded: a header naming
 another chip (DAVIS) is refused rather than decoded wrongly.
 
-Hand-written (no maintained Python reader): one ``np.frombuffer('>u4')`` view of the file and a
-few vectorised passes.
+Hand-written (no maintained Python reader): one ``np.frombuffer('>u4')`` view of the file, then
+one C loop (:mod:`._native`, the default once built) or, as fallback and test oracle, a few
+vectorised numpy passes per block.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep t
 packet types (special, frames, IMU) are skipped.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
-in Python and returns tonic's own dtype); the work here is one Python step per *packet* header
-and cache-sized numpy passes per event block (no per-event Python).
+in Python and returns tonic's own dtype). Two paths: a C loop (:mod:`._native`) that walks the
+packets and writes the packed events in one pass (the default once it is built), and the numpy
+path — one Python step per *packet* header and cache-sized numpy passes per event block — which
+is the fallback (no compiler, ``SNNSTUDIO_NATIVE=0``), the tests' oracle, and the code that
+handles an irregular packet (truncated, corrupt: the C loop hands over to :func:`_packets`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ Hand-written vectorised decoders, chosen over the packages that exist:
 * expelliarmus (MIT) has open EVT3 decoding bugs and returns its own dtype;
 * neither reports truncation or disorder the way the rest of snnstudio does.
 
-So here: the whole word stream is one ``np.frombuffer`` view (memory-mapped), decoded in blocks
+So here: the whole word stream is one ``np.frombuffer`` view (memory-mapped). By default the C
+state machines of :mod:`._native` decode it (one pass, state in registers; whole-file reads
+straight into one preallocated array). The numpy decoders below are the fallback (no compiler,
+``SNNSTUDIO_NATIVE=0``) and the tests' oracle: the stream is decoded in blocks
 by forward-filling the decoder state (time high/low, row, vector base) with
 ``np.maximum.accumulate`` over word indices — no per-event Python. The state is carried from
 block to block, which makes the same code the streaming reader. faery and expelliarmus serve as
