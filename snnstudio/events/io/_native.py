@@ -22,7 +22,8 @@ Layouts (all little-endian, ``int64`` arrays as in/out state):
   status 0 = end of data, 1 = irregular packet at the offset (Python re-walks it), 2 = output full.
 * AEDAT 2.0 ``state``: ``[wraps, last raw timestamp, has_last, external events]``.
 * EVT 2.0 ``state``: ``[time high (unwrapped, -1 = none), t0, dropped]``.
-* EVT 3.0 ``state``: ``[y, time low, time high (unwrapped), vector base x, vector polarity, dropped, t0]`` (-1 = unknown).
+* EVT 3.0 ``state``: ``[y, time low, time high (unwrapped), vector base x, vector polarity, dropped,
+  t0]`` (-1 = unknown).
 * DAT ``state``: ``[previous timestamp (unwrapped, -1 = none), t0]``.
 
 :func:`check_events` serves AEDAT4, whose packets faery decodes: one C pass replaces the numpy check.
@@ -113,7 +114,11 @@ int64_t aedat3_count(const uint8_t* buf, int64_t nbytes, int64_t pos)
         int64_t end = pos + 28 + (int64_t)((uint64_t)pcap * esize);
         if (etype == 1) {
             if (esize != 8) break;
-            if (end > nbytes || end < pos) { int64_t whole = (nbytes - pos - 28) / 8; c += whole < (int64_t)num ? whole : (int64_t)num; break; }
+            if (end > nbytes || end < pos) {
+                int64_t whole = (nbytes - pos - 28) / 8;
+                c += whole < (int64_t)num ? whole : (int64_t)num;
+                break;
+            }
             c += num;
         } else if (end > nbytes || end < pos) break;
         pos = end;

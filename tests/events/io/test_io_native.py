@@ -310,7 +310,8 @@ def test_prophesee_random_word_streams(monkeypatch, tmp_path, kind, block):
     seen = {"ok": 0, "error": 0}
     for k in range(8):
         words = (_evt2_words if kind == "evt2" else _evt3_words)(rng, 400)
-        header = f"% evt {kind[-1]}.0\n" + ("% geometry 2048x2048\n" if k % 2 else "") + ("% t0 123456\n" if k % 4 == 1 else "")
+        header = (f"% evt {kind[-1]}.0\n" + ("% geometry 2048x2048\n" if k % 2 else "")
+                  + ("% t0 123456\n" if k % 4 == 1 else ""))
         path.write_bytes(header.encode() + words.tobytes() + (b"\x01" if k == 3 else b""))
         res, err, _ = compare(monkeypatch, path, chunks=(1, 4096))
         seen["ok" if err is None else "error"] += 1
