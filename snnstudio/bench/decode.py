@@ -9,7 +9,7 @@ Peers return their own dtypes without validation; ours return checked ``EVENT_DT
 Ratios > 1 mean snnstudio is faster. Run single-threaded (``OMP_NUM_THREADS=1``).
 
 For the formats with a native (C) decoder (:mod:`snnstudio.events.io._native`: AEDAT 3.1, AEDAT
-2.0, EVT 2.0, EVT 3.0, DAT) ``snnstudio_events_per_s`` is the default path (native when it is
+2.0, EVT 2.0, EVT 3.0, DAT, N-MNIST) ``snnstudio_events_per_s`` is the default path (native when it is
 built) and ``snnstudio_numpy_events_per_s`` the numpy path (``SNNSTUDIO_NATIVE=0``) measured
 beside it; ``native_speedup`` is their ratio.
 """
@@ -112,7 +112,7 @@ def _peers(fmt: str, path: Path) -> dict[str, Callable[[], object]]:
 
 
 #: formats whose reader has a native (C) decoder beside the numpy one
-NATIVE_FORMATS = ("aedat3", "aedat2", "evt2", "evt3", "dat")
+NATIVE_FORMATS = ("aedat3", "aedat2", "evt2", "evt3", "dat", "nmnist")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Native (C) inner loops of the AEDAT 3.1, AEDAT 2.0, EVT 2.0, EVT 3.0 and DAT decoders.
+"""Native (C) inner loops of the AEDAT 3.1, AEDAT 2.0, EVT 2.0, EVT 3.0, DAT and N-MNIST decoders.
 
 Why hand-written C: the numpy decoders make several full passes over temporaries per field
 (shift, mask, cast, scatter into the packed ``EVENT_DTYPE`` record), and EVT 2.0/3.0 are
@@ -238,6 +238,22 @@ int64_t evt3_decode(const uint8_t* b, int64_t n, int64_t* st, ev_t* out, stats_t
     return o - out;
 }
 
+/* ---------------------------------------------------------------- N-MNIST / N-Caltech101 (5-byte ATIS events) */
+/* y == 240 marks a timestamp overflow: 2**13 µs more for every later event; the marker is dropped */
+int64_t nmnist_decode(const uint8_t* b, int64_t n, ev_t* out, stats_t* s)
+{
+    ev_t* o = out;
+    int64_t hi = 0;
+    STATS_IN(s);
+    for (int64_t i = 0; i < n; ++i) {
+        const uint8_t* r = b + 5 * i;
+        if (r[1] == 240) { hi += (int64_t)1 << 13; continue; }
+        EMIT(o, hi + ((int64_t)(r[2] & 0x7F) << 16 | (int64_t)r[3] << 8 | r[4]), r[0], r[1], r[2] >> 7);
+    }
+    STATS_OUT(s, o, out);
+    return o - out;
+}
+
 /* ---------------------------------------------------------------- checks of decoded events
    backward steps and max x/y into stats; lo = [min x, min y, events with p outside {0, 1}] */
 void events_check(const ev_t* e, int64_t n, stats_t* s, int64_t* lo)
@@ -286,6 +302,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
         "evt3_decode": [P, L, P, P, P],
         "dat_decode": [P, L, I, P, P, P],
         "events_check": [P, L, P, P],
+        "nmnist_decode": [P, L, P, P],
     }
     for name, args in sigs.items():
         f = getattr(lib, name)

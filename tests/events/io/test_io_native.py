@@ -403,3 +403,34 @@ def test_check_events_pass_agrees_with_numpy_check(defect):
                 for f in (lambda *a: _native.check_events(_native.lib(), *a), check_events)]
     assert outcomes[0] == outcomes[1]
     assert (outcomes[0][0] is None) == (defect in ("none", "no size"))
+
+
+@pytest.mark.parametrize("case", ["plain", "overflow markers", "wide sensor", "disorder", "stray bytes"])
+def test_nmnist_files(monkeypatch, tmp_path, case):
+    rng = np.random.default_rng(8)
+    n = 5000
+    t = np.sort(rng.integers(0, 1 << 23, n))
+    raw = np.empty((n, 5), dtype=np.uint8)
+    raw[:, 0], raw[:, 1] = rng.integers(0, 34, n), rng.integers(0, 34, n)
+    if case == "wide sensor":
+        raw[:, 0], raw[:, 1] = rng.integers(0, 240, n), rng.integers(0, 180, n)
+    if case == "overflow markers":
+        t %= 1 << 13
+        t.sort()
+        raw[::500, 1] = 240  # a marker every 500 records: later events 2**13 µs on
+    if case == "disorder":
+        t[3000] = t[2999] - 1
+    p = rng.integers(0, 2, n)
+    raw[:, 2] = (p << 7) | (t >> 16)
+    raw[:, 3], raw[:, 4] = (t >> 8) & 0xFF, t & 0xFF
+    path = tmp_path / "n.bin"
+    path.write_bytes(raw.tobytes() + (b"\x07\x08" if case == "stray bytes" else b""))
+    (res, err, warns) = compare(monkeypatch, path, chunks=(1000,))
+    if case == "disorder":
+        assert res is None and "backwards at event 3000" in err[1]
+        return
+    assert err is None and len(warns) == (case == "stray bytes")
+    events, size, _, _, meta = res
+    assert size == ((240, 180) if case == "wide sensor" else (34, 34))
+    if case == "overflow markers":
+        assert events.shape[0] == n - 10 and events["t"][-1] >= 9 << 13
