@@ -26,7 +26,8 @@ Layouts (all little-endian, ``int64`` arrays as in/out state):
   t0]`` (-1 = unknown).
 * DAT ``state``: ``[previous timestamp (unwrapped, -1 = none), t0]``.
 
-:func:`check_events` serves AEDAT4, whose packets faery decodes: one C pass replaces the numpy check.
+:func:`check` serves the readers that do not decode themselves (AEDAT4 via faery, ``.npy``/``.npz``):
+one C pass replaces the numpy check, which then only runs to name a problem the pass found.
 """
 
 from __future__ import annotations
@@ -371,6 +372,19 @@ def check_events(lib, events: np.ndarray, sensor_size: tuple[int, int] | None, p
     lib.events_check(ptr(events), n, ptr(stats), ptr(lo))
     out = sensor_size is not None and (stats[3] >= sensor_size[0] or stats[4] >= sensor_size[1])
     if stats[2] or out or lo[0] < 0 or lo[1] < 0 or lo[2]:
+        numpy_check(events, sensor_size, path, offset, previous)
+
+
+def check(events: np.ndarray, sensor_size: tuple[int, int] | None, path, offset: int = 0,
+          previous: int | None = None) -> None:
+    """:func:`~._common.check_events` by :func:`check_events` when the library is built (and the
+    events are a contiguous ``EVENT_DTYPE`` array), else by numpy."""
+    from snnstudio.events.io._common import check_events as numpy_check
+
+    kernel = lib()
+    if kernel is not None and events.dtype == EVENT_DTYPE and events.flags.c_contiguous:
+        check_events(kernel, events, sensor_size, path, offset, previous)
+    else:
         numpy_check(events, sensor_size, path, offset, previous)
 
 

@@ -233,15 +233,6 @@ def _to_events(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check(events: np.ndarray, size, path: Path, offset: int = 0, previous: int | None = None) -> None:
-    """:func:`check_events`, by one C pass when the native decoders are built."""
-    lib = _native.lib()
-    if lib is not None and events.flags.c_contiguous and events.dtype == EVENT_DTYPE:
-        _native.check_events(lib, events, size, path, offset, previous)
-    else:
-        check_events(events, size, path, offset, previous)
-
-
 # --------------------------------------------------------------------------- reading
 def read(path: str | Path) -> EventRecording:
     """Read every event of an AEDAT4 file (first event stream)."""
@@ -257,7 +248,7 @@ def read(path: str | Path) -> EventRecording:
         events = np.concatenate([_to_events(p).view(np.uint8) for p in parts]).view(EVENT_DTYPE)
     else:
         events = _to_events(np.array(parts[0]))
-    _check(events, size, path)
+    _native.check(events, size, path)
     return EventRecording(events, size, sensor=sensor, path=path, format="aedat4", meta=meta)
 
 
@@ -281,7 +272,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
             last = None
             for a in _packets(dec, track, path, None):
                 ev = _to_events(a)
-                _check(ev, size, path, done, last)
+                _native.check(ev, size, path, done, last)
                 done += ev.shape[0]
                 last = int(ev["t"][-1])
                 yield ev
