@@ -61,6 +61,8 @@ def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
     for name, c in (("t", t), ("x", x), ("y", y), ("p", p)):
         if c.dtype.kind not in "iub" and not (name == "t" and c.dtype.kind == "f"):
             raise EventFileError(path, f"field '{name}' has dtype {c.dtype}, expected integers")
+    if (ev := _native.pack(t, x, y, p)) is not None:  # our own column dtypes: one C pass
+        return ev
     ev = np.empty(n, dtype=EVENT_DTYPE)
     ev["t"] = t if t.dtype.kind != "f" else np.rint(t)
     for name, c in (("x", x), ("y", y)):

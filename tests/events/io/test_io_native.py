@@ -434,3 +434,36 @@ def test_nmnist_files(monkeypatch, tmp_path, case):
     assert size == ((240, 180) if case == "wide sensor" else (34, 34))
     if case == "overflow markers":
         assert events.shape[0] == n - 10 and events["t"][-1] >= 9 << 13
+
+
+@pytest.mark.parametrize("pdtype", ["i1", "u1", "?", "i8"])
+def test_pack_columns_agrees_with_numpy(monkeypatch, pdtype):
+    """Columns → EVENT_DTYPE in C (strided columns of a structured array included) equals numpy's
+    conversion; a p of −1 is OFF, an unsigned 200 is ON; other dtypes are left to numpy."""
+    from snnstudio.events.io.numpy_files import _to_events
+
+    rng = np.random.default_rng(10)
+    n = 3000
+    table = np.empty(n, dtype=[("x", "<i2"), ("t", "<i8"), ("p", pdtype), ("y", "<i2")])  # strided columns
+    table["t"] = np.sort(rng.integers(-10**6, 10**12, n))
+    table["x"], table["y"] = rng.integers(-32768, 32768, n), rng.integers(-32768, 32768, n)
+    if pdtype == "?":
+        table["p"] = rng.integers(0, 2, n)
+    else:
+        table["p"] = rng.choice({"i1": [-1, 0, 1, 100], "u1": [0, 1, 200], "i8": [-1, 0, 1, 200]}[pdtype], n)
+    cols = {k: table[k] for k in "txyp"}
+    packed = _native.pack(*(cols[k] for k in "txyp"))
+    assert (packed is None) == (pdtype == "i8")
+    monkeypatch.setenv(_native.ENV, "0")
+    oracle = _to_events(cols, Path("c.h5"))
+    if packed is not None:
+        np.testing.assert_array_equal(packed, oracle)
+    assert set(np.unique(oracle["p"]).tolist()) == {0, 1}
+
+
+@pytest.mark.parametrize("name", ["io_table_like.h5", "io_tonic_like.npz", "io_tonic_like.npy",
+                                  "io_davis_like.aedat4"])
+def test_committed_container_fixtures(monkeypatch, name):
+    """Formats whose events are checked (and for HDF5 packed) by the C helpers read the same."""
+    events = compare(monkeypatch, DATA / name, chunks=(700, 1 << 20))[0][0]
+    assert events.shape[0] >= 2000
