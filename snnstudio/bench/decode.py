@@ -8,10 +8,11 @@ at which the file's bytes alone are read into memory (``np.fromfile``): the I/O 
 Peers return their own dtypes without validation; ours return checked ``EVENT_DTYPE`` arrays.
 Ratios > 1 mean snnstudio is faster. Run single-threaded (``OMP_NUM_THREADS=1``).
 
-For the formats with a native (C) decoder (:mod:`snnstudio.events.io._native`: AEDAT 3.1, AEDAT
-2.0, EVT 2.0, EVT 3.0, DAT, N-MNIST) ``snnstudio_events_per_s`` is the default path (native when it is
-built) and ``snnstudio_numpy_events_per_s`` the numpy path (``SNNSTUDIO_NATIVE=0``) measured
-beside it; ``native_speedup`` is their ratio.
+For the formats with native (C) code (:mod:`snnstudio.events.io._native`: the AEDAT 3.1, AEDAT
+2.0, EVT 2.0, EVT 3.0, DAT and N-MNIST decoders; the event check and column packing of AEDAT4,
+.npz and HDF5) ``snnstudio_events_per_s`` is the default path (native when it is built) and
+``snnstudio_numpy_events_per_s`` the numpy path (``SNNSTUDIO_NATIVE=0``) measured beside it;
+``native_speedup`` is their ratio.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def _peers(fmt: str, path: Path) -> dict[str, Callable[[], object]]:
     return peers
 
 
-#: formats whose reader has a native (C) decoder beside the numpy one
-NATIVE_FORMATS = ("aedat3", "aedat2", "evt2", "evt3", "dat", "nmnist")
+#: formats whose reader runs native (C) code (a decoder, or for AEDAT4/.npz/HDF5 the event check and
+#: column packing) beside the numpy one
+NATIVE_FORMATS = ("aedat3", "aedat2", "evt2", "evt3", "dat", "nmnist", "aedat4", "npz", "hdf5")
 
 
 @contextlib.contextmanager
