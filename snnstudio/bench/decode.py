@@ -7,14 +7,21 @@ EVT3 / DAT), dv-processing and faery (AEDAT4), numpy/h5py baselines. ``ceiling``
 at which the file's bytes alone are read into memory (``np.fromfile``): the I/O bound.
 Peers return their own dtypes without validation; ours return checked ``EVENT_DTYPE`` arrays.
 Ratios > 1 mean snnstudio is faster. Run single-threaded (``OMP_NUM_THREADS=1``).
+
+For the formats with native (C) code (:mod:`snnstudio.events.io._native`: the AEDAT 3.1, AEDAT
+2.0, EVT 2.0, EVT 3.0, DAT and N-MNIST decoders; the event check and column packing of AEDAT4,
+.npz and HDF5) ``snnstudio_events_per_s`` is the default path (native when it is built) and
+``snnstudio_numpy_events_per_s`` the numpy path (``SNNSTUDIO_NATIVE=0``) measured beside it;
+``native_speedup`` is their ratio.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +112,29 @@ def _peers(fmt: str, path: Path) -> dict[str, Callable[[], object]]:
     return peers
 
 
+#: formats whose reader runs native (C) code (a decoder, or for AEDAT4/.npz/HDF5 the event check and
+#: column packing) beside the numpy one
+NATIVE_FORMATS = ("aedat3", "aedat2", "evt2", "evt3", "dat", "nmnist", "aedat4", "npz", "hdf5")
+
+
+@contextlib.contextmanager
+def _numpy_path() -> Iterator[None]:
+    """Force the numpy decoders (``SNNSTUDIO_NATIVE=0``) inside the block."""
+    from snnstudio.events.io import _native
+
+    old = os.environ.get(_native.ENV)
+    os.environ[_native.ENV] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[_native.ENV]
+        else:
+            os.environ[_native.ENV] = old
+
+
 def run(quick: bool) -> dict:
-    from snnstudio.events.io import read_events, write_events
+    from snnstudio.events.io import _native, read_events, write_events
     from snnstudio.events.io.nmnist import encode as encode_nmnist
 
     n = 400_000 if quick else 4_000_000
@@ -119,7 +147,8 @@ def run(quick: bool) -> dict:
         ("hdf5", "b.h5", (346, 260), 1.0), ("csv", "b.csv", (346, 260), 0.1),
     ]
     results: dict = {"events": n, "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-                     "load_average_1min": round(os.getloadavg()[0], 2)}
+                     "load_average_1min": round(os.getloadavg()[0], 2),
+                     "native_decoders": _native.lib() is not None}
     with tempfile.TemporaryDirectory(prefix="snnstudio-bench-decode-") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for fmt, name, size, frac in cases:
@@ -147,6 +176,12 @@ def run(quick: bool) -> dict:
                 "peers": {},
                 "ratio_vs": {},
             }
+            if fmt in NATIVE_FORMATS and results["native_decoders"]:
+                with _numpy_path():
+                    np.testing.assert_array_equal(read_events(path).events, back.events)
+                    t_numpy = best_time(lambda: read_events(path), repeat=repeat)
+                entry["snnstudio_numpy_events_per_s"] = m / t_numpy
+                entry["native_speedup"] = t_numpy / t_read
             for peer, fn in _peers(fmt, path).items():
                 try:
                     t_peer = best_time(fn, repeat=repeat)

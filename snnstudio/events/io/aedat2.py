@@ -5,8 +5,9 @@ and are dropped (counted in ``meta["external_events"]``). The 32-bit timestamp w
 ~71.6 minutes; wraps are unfolded. Only the DVS128 address layout is decoded: a header naming
 another chip (DAVIS) is refused rather than decoded wrongly.
 
-Hand-written (no maintained Python reader): one ``np.frombuffer('>u4')`` view of the file and a
-few vectorised passes.
+Hand-written (no maintained Python reader): one ``np.frombuffer('>u4')`` view of the file, then
+one C loop (:mod:`._native`, the default once built) or, as fallback and test oracle, a few
+vectorised numpy passes per block.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError, UnknownFormatError
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     BlockChecker,
@@ -98,6 +100,28 @@ class _Decoder:
         return n
 
 
+class _NativeDecoder(_Decoder):
+    """The same decoder as one C loop (:mod:`._native`); the state lives in ``self.st``."""
+
+    def __init__(self, path: Path, lib):
+        super().__init__(path)
+        self.lib = lib
+        self.st = np.zeros(4, dtype=np.int64)  # wraps, last raw timestamp, has_last, external events
+
+    def block(self, raw: np.ndarray, out: np.ndarray) -> int:
+        stats = _native.new_stats(self.checker)
+        n = self.lib.aedat2_decode(_native.ptr(raw), raw.shape[0], _native.ptr(self.st), _native.ptr(out),
+                                   _native.ptr(stats))
+        self.external = int(self.st[3])
+        _native.finish(self.checker, out[:n], stats)
+        return n
+
+
+def _decoder(path: Path) -> _Decoder:
+    lib = _native.lib()
+    return _Decoder(path) if lib is None else _NativeDecoder(path, lib)
+
+
 def _open(path: Path):
     try:
         if path.stat().st_size == 0:
@@ -117,10 +141,11 @@ def read(path: str | Path) -> EventRecording:
     path = Path(path)
     raw, sensor = _open(path)
     out = np.empty(raw.shape[0], dtype=EVENT_DTYPE)
-    dec = _Decoder(path)
+    dec = _decoder(path)
     pos = 0
-    for k in range(0, raw.shape[0], _BLOCK):
-        pos += dec.block(raw[k : k + _BLOCK], out[pos:])
+    step = raw.shape[0] if isinstance(dec, _NativeDecoder) else _BLOCK  # the C loop takes the file at once
+    for k in range(0, raw.shape[0], max(step, 1)):
+        pos += dec.block(raw[k : k + step], out[pos:])
     if pos == 0:
         raise EventFileError(path, "AEDAT 2.0 file holds no events")
     meta = {"external_events": dec.external} if dec.external else {}
@@ -130,14 +155,15 @@ def read(path: str | Path) -> EventRecording:
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
     path = Path(path)
     raw, _ = _open(path)
-    dec = _Decoder(path)
+    dec = _decoder(path)
     step = max(_BLOCK, chunk_events)
     for k in range(0, raw.shape[0], step):
         block = raw[k : k + step]
         out = np.empty(block.shape[0], dtype=EVENT_DTYPE)
         pos = 0
-        for j in range(0, block.shape[0], _BLOCK):
-            pos += dec.block(block[j : j + _BLOCK], out[pos:])
+        sub = block.shape[0] if isinstance(dec, _NativeDecoder) else _BLOCK
+        for j in range(0, block.shape[0], sub):
+            pos += dec.block(block[j : j + sub], out[pos:])
         if pos:
             yield out[:pos]
 

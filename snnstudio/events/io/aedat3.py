@@ -10,12 +10,16 @@ specifies (``meta["invalid_events"]`` counts them; tonic and SpikingJelly keep t
 packet types (special, frames, IMU) are skipped.
 
 Hand-written: no maintained package reads AEDAT 3.1 quickly (tonic's reader loops per packet
-in Python and returns tonic's own dtype); the work here is one Python step per *packet* header
-and cache-sized numpy passes per event block (no per-event Python).
+in Python and returns tonic's own dtype). Two paths: a C loop (:mod:`._native`) that walks the
+packets and writes the packed events in one pass (the default once it is built), and the numpy
+path — one Python step per *packet* header and cache-sized numpy passes per event block — which
+is the fallback (no compiler, ``SNNSTUDIO_NATIVE=0``), the tests' oracle, and the code that
+handles an irregular packet (truncated, corrupt: the C loop hands over to :func:`_packets`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 import struct
 from collections.abc import Iterator
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     BlockChecker,
@@ -200,18 +205,59 @@ def _map(path: Path):
         raise EventFileError(path, f"cannot read: {exc}") from None
 
 
+def _native_chunks(lib, path: Path, buf, start: int, dec: _Decoder, chunk: int | None) -> Iterator[np.ndarray]:
+    """Checked event arrays decoded by the C loop: ``chunk`` events each, or (``None``) the whole
+    file in one array. At an irregular packet the numpy walker :func:`_packets` takes over (same
+    warnings and errors), and the C loop decodes the good part it yields."""
+    n_bytes = len(buf)
+    st = np.array([start, 0, 0], dtype=np.int64)
+    status = ctypes.c_int(0)
+    whole = chunk is None
+    while True:
+        cap = lib.aedat3_count(_native.ptr(buf), n_bytes, int(st[0])) if whole else chunk
+        out = _native.empty(cap)
+        stats = _native.new_stats(dec.checker)
+        n = lib.aedat3_decode(_native.ptr(buf), n_bytes, _native.ptr(st), _native.ptr(out), cap,
+                              _native.ptr(stats), ctypes.byref(status))
+        dec.invalid = int(st[2])
+        parts = [out[:n]]
+        if status.value == 1:  # irregular packet at st[0]: warn or raise as the numpy path does
+            inv = np.zeros(1, dtype=np.int64)
+            for off, count, _, ovf in list(_packets(path, buf, int(st[0]))):
+                fits = out.shape[0] - n >= count
+                room = out[n:] if fits else _native.empty(count)
+                k = lib.aedat3_events(_native.ptr(buf, off), count, ovf, _native.ptr(room), _native.ptr(inv),
+                                      _native.ptr(stats))
+                if fits:
+                    n += k
+                    parts[0] = out[:n]
+                else:
+                    parts.append(room[:k])
+            dec.invalid += int(inv[0])
+        ev = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        _native.finish(dec.checker, ev, stats)
+        if ev.shape[0]:
+            yield ev
+        if status.value != 2:
+            return
+
+
 def read(path: str | Path) -> EventRecording:
     path = Path(path)
     buf = _map(path)
     start, size, sensor = _header(path, buf)
-    runs = list(_packets(path, buf, start))
-    total = sum(r[1] for r in runs)
-    out = np.empty(total, dtype=EVENT_DTYPE)
     dec = _Decoder(BlockChecker(path, size))
-    pos = 0
-    for group, _ in _groups(runs):
-        pos += _decode_group(dec, buf, group, out[pos:])
-    ev = out[:pos]
+    if (lib := _native.lib()) is not None:
+        ev = next(_native_chunks(lib, path, buf, start, dec, None), np.empty(0, dtype=EVENT_DTYPE))
+        pos = ev.shape[0]
+    else:
+        runs = list(_packets(path, buf, start))
+        total = sum(r[1] for r in runs)
+        out = np.empty(total, dtype=EVENT_DTYPE)
+        pos = 0
+        for group, _ in _groups(runs):
+            pos += _decode_group(dec, buf, group, out[pos:])
+        ev = out[:pos]
     if pos == 0:
         raise EventFileError(path, "AEDAT 3.x file holds no polarity events")
     meta: dict = {}
@@ -228,6 +274,9 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     buf = _map(path)
     start, size, _ = _header(path, buf)
     dec = _Decoder(BlockChecker(path, size))
+    if (lib := _native.lib()) is not None:
+        yield from _native_chunks(lib, path, buf, start, dec, min(_GROUP, max(chunk_events, _BLOCK)))
+        return
     for group, count in _groups(_packets(path, buf, start), min(_GROUP, max(chunk_events, _BLOCK))):
         out = np.empty(count, dtype=EVENT_DTYPE)
         n = _decode_group(dec, buf, group, out)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError, SnnStudioWarning
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
@@ -243,8 +244,11 @@ def read(path: str | Path) -> EventRecording:
         del dec
     if not parts:
         raise EventFileError(path, "AEDAT4 file holds no events")
-    events = _to_events(np.concatenate(parts) if len(parts) > 1 else np.array(parts[0]))
-    check_events(events, size, path)
+    if len(parts) > 1:  # joined as raw bytes: a structured concatenate/assign goes field by field (10x slower)
+        events = np.concatenate([_to_events(p).view(np.uint8) for p in parts]).view(EVENT_DTYPE)
+    else:
+        events = _to_events(np.array(parts[0]))
+    _native.check(events, size, path)
     return EventRecording(events, size, sensor=sensor, path=path, format="aedat4", meta=meta)
 
 
@@ -268,7 +272,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
             last = None
             for a in _packets(dec, track, path, None):
                 ev = _to_events(a)
-                check_events(ev, size, path, done, last)
+                _native.check(ev, size, path, done, last)
                 done += ev.shape[0]
                 last = int(ev["t"][-1])
                 yield ev

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
-from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, atomic_write, check_events, infer_sensor_size
+from snnstudio.events.io import _native
+from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, atomic_write, infer_sensor_size
 from snnstudio.events.io.numpy_files import _NAMES, _to_events
 from snnstudio.events.types import EventRecording
 
@@ -91,7 +92,7 @@ def read(path: str | Path) -> EventRecording:
     if size is None:
         size = infer_sensor_size(ev)
         meta["sensor_size_inferred"] = True
-    check_events(ev, size, path)
+    _native.check(ev, size, path)
     return EventRecording(ev, size, sensor=sensor, path=path, format="hdf5", meta=meta)
 
 
@@ -104,7 +105,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
         last = None
         for k in range(0, n, chunk_events):
             ev = _slice(compound, cols, path, k, min(n, k + chunk_events))
-            check_events(ev, size or (1 << 15, 1 << 15), path, k, last)
+            _native.check(ev, size or (1 << 15, 1 << 15), path, k, last)
             last = int(ev["t"][-1])
             yield ev
 

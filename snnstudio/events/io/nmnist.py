@@ -6,7 +6,8 @@ timestamp-overflow markers: they add 2**13 µs to every later event and are remo
 rule as tonic's ``read_mnist_file`` (our test oracle). The sensor is 34x34 (N-MNIST) when every
 event fits in it, else the bounding box of the events (``meta["sensor_size_inferred"]``).
 
-Hand-written: five strided byte views of one ``np.frombuffer``, no per-event Python.
+Hand-written: one C loop (:mod:`._native`, the default once built), or — fallback and test
+oracle — five strided byte views of one ``np.frombuffer``, no per-event Python.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import check_events, warn_truncated
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
@@ -51,18 +53,25 @@ def read(path: str | Path) -> EventRecording:
     if data.shape[0] % 5:
         warn_truncated(path, f"{data.shape[0] % 5} stray bytes after the last whole 5-byte event")
     raw = data[: data.shape[0] - data.shape[0] % 5].reshape(-1, 5)
-    ev = decode(raw)
+    lib = _native.lib()
+    stats = np.array([0, 0, 0, -1, -1], dtype=np.int64)
+    if lib is not None:
+        ev = np.empty(raw.shape[0], dtype=EVENT_DTYPE)
+        ev = ev[: lib.nmnist_decode(_native.ptr(raw), raw.shape[0], _native.ptr(ev), _native.ptr(stats))]
+    else:
+        ev = decode(raw)
     if ev.shape[0] == 0:
         raise EventFileError(path, "file holds no events")
     meta: dict = {}
-    w = int(ev["x"].max()) + 1
-    h = int(ev["y"].max()) + 1
+    w = (int(stats[3]) if lib is not None else int(ev["x"].max())) + 1
+    h = (int(stats[4]) if lib is not None else int(ev["y"].max())) + 1
     if w <= NMNIST_SIZE[0] and h <= NMNIST_SIZE[1]:
         size = NMNIST_SIZE
     else:
         size = (w, h)
         meta["sensor_size_inferred"] = True
-    check_events(ev, size, path)
+    if lib is None or stats[2]:  # the C loop saw every coordinate (inside ``size``) and counted backward steps
+        check_events(ev, size, path)
     return EventRecording(ev, size, sensor="ATIS", path=path, format="nmnist", meta=meta)
 
 

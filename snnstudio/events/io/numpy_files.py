@@ -10,17 +10,20 @@ Without ``sensor_size`` the sensor size is inferred from the coordinates (``meta
 
 from __future__ import annotations
 
+import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from snnstudio.errors import EventFileError
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     atomic_write,
-    check_events,
     infer_sensor_size,
 )
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -44,8 +47,13 @@ def _column(cols: dict[str, np.ndarray], key: str, path: Path) -> np.ndarray:
 
 
 def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
-    if "_events" in cols:
-        return np.array(cols["_events"], dtype=EVENT_DTYPE)  # one copy (the input may be a memmap)
+    if "_own_events" in cols:
+        return cols["_own_events"]
+    if "_events" in cols:  # one copy (the input may be a memmap), as raw bytes: a structured copy
+        a = np.ascontiguousarray(cols["_events"])  # goes field by field, ~15x slower
+        ev = np.empty(a.shape[0], dtype=EVENT_DTYPE)
+        ev.view(np.uint8)[:] = a.view(np.uint8)
+        return ev
     t, x, y, p = (_column(cols, k, path) for k in "txyp")
     n = t.shape[0]
     if any(np.ndim(c) != 1 or c.shape[0] != n for c in (t, x, y, p)):
@@ -53,6 +61,8 @@ def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
     for name, c in (("t", t), ("x", x), ("y", y), ("p", p)):
         if c.dtype.kind not in "iub" and not (name == "t" and c.dtype.kind == "f"):
             raise EventFileError(path, f"field '{name}' has dtype {c.dtype}, expected integers")
+    if (ev := _native.pack(t, x, y, p)) is not None:  # our own column dtypes: one C pass
+        return ev
     ev = np.empty(n, dtype=EVENT_DTYPE)
     ev["t"] = t if t.dtype.kind != "f" else np.rint(t)
     for name, c in (("x", x), ("y", y)):
@@ -102,7 +112,7 @@ def read_npy(path: str | Path) -> EventRecording:
     if ev.shape[0] == 0:
         raise EventFileError(path, "file holds no events")
     size = infer_sensor_size(ev)
-    check_events(ev, size, path)
+    _native.check(ev, size, path)
     return EventRecording(ev, size, path=path, format="npy", meta={"sensor_size_inferred": True})
 
 
@@ -113,9 +123,45 @@ def iter_npy_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) 
     last = None
     for k in range(0, a.shape[0], chunk_events):
         ev = _to_events(_fields(np.asarray(a[k : k + chunk_events]), path), path)
-        check_events(ev, (1 << 15, 1 << 15), path, k, last)
+        _native.check(ev, (1 << 15, 1 << 15), path, k, last)
         last = int(ev["t"][-1])
         yield ev
+
+
+def _npz_events(path: Path, z) -> np.ndarray | None:
+    """The ``events`` member when it is an uncompressed ``EVENT_DTYPE`` array: its bytes read
+    straight from the file into the result (CRC-32 checked like zipfile does), without numpy's
+    reader and zipfile's chunked reads, which copy structured data field by field (~10x slower).
+    ``None``: anything else (read the ordinary way)."""
+    try:
+        info = z.zip.getinfo("events.npy")
+    except KeyError:
+        return None
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        return None
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if len(local) < 30 or local[:4] != ZIP_MAGIC:
+            raise zipfile.BadZipFile("bad local file header of events.npy")
+        n_name, n_extra = struct.unpack_from("<HH", local, 26)
+        f.seek(info.header_offset + 30 + n_name + n_extra)
+        data = np.empty(info.file_size, dtype=np.uint8)
+        if f.readinto(data) != info.file_size:
+            raise EOFError("events.npy is cut short")
+    if zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile("Bad CRC-32 for file 'events.npy'")
+    head = io.BytesIO(data[: min(data.shape[0], MAX_HEADER + 16)].tobytes())
+    try:
+        version = np.lib.format.read_magic(head)
+        reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, fortran, dtype = reader(head)
+    except (KeyError, ValueError):
+        return None
+    start = head.tell()
+    if dtype != EVENT_DTYPE or len(shape) != 1 or data.shape[0] - start != shape[0] * EVENT_DTYPE.itemsize:
+        return None
+    return data[start:].view(EVENT_DTYPE)
 
 
 def read_npz(path: str | Path) -> EventRecording:
@@ -124,7 +170,8 @@ def read_npz(path: str | Path) -> EventRecording:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
             if "events" in names:
-                cols = _fields(z["events"], path)
+                own = _npz_events(path, z)  # fast path: already a fresh EVENT_DTYPE array
+                cols = {"_own_events": own} if own is not None else _fields(z["events"], path)
             else:
                 cols = {n: z[n] for n in names if n not in ("sensor_size", "sensor")}
             size = tuple(int(v) for v in z["sensor_size"][:2]) if "sensor_size" in names else None
@@ -138,7 +185,7 @@ def read_npz(path: str | Path) -> EventRecording:
     if size is None:
         size = infer_sensor_size(ev)
         meta["sensor_size_inferred"] = True
-    check_events(ev, size, path)
+    _native.check(ev, size, path)
     return EventRecording(ev, size, sensor=sensor or None, path=path, format="npz", meta=meta)
 
 

@@ -9,7 +9,10 @@ Hand-written vectorised decoders, chosen over the packages that exist:
 * expelliarmus (MIT) has open EVT3 decoding bugs and returns its own dtype;
 * neither reports truncation or disorder the way the rest of snnstudio does.
 
-So here: the whole word stream is one ``np.frombuffer`` view (memory-mapped), decoded in blocks
+So here: the whole word stream is one ``np.frombuffer`` view (memory-mapped). By default the C
+state machines of :mod:`._native` decode it (one pass, state in registers; whole-file reads
+straight into one preallocated array). The numpy decoders below are the fallback (no compiler,
+``SNNSTUDIO_NATIVE=0``) and the tests' oracle: the stream is decoded in blocks
 by forward-filling the decoder state (time high/low, row, vector base) with
 ``np.maximum.accumulate`` over word indices — no per-event Python. The state is carried from
 block to block, which makes the same code the streaming reader. faery and expelliarmus serve as
@@ -40,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
+from snnstudio.events.io import _native
 from snnstudio.events.io._common import BlockChecker, warn_truncated
 from snnstudio.events.io.detect import prophesee_header, prophesee_kind
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -300,7 +304,8 @@ def _evt3_blocks(info: _File, words: np.ndarray) -> Iterator[np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------ DAT
-def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
+def _dat_records(info: _File, buf: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The ``[n, 2]`` ``u32`` (t, data) records, and whether the file is version 1."""
     start = info.data_start
     if len(buf) < start + 2:
         raise EventFileError(info.path, "DAT file ends inside its header")
@@ -312,7 +317,11 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
     if body % 8:
         warn_truncated(info.path, f"{body % 8} stray bytes after the last whole event")
     raw = np.frombuffer(buf, dtype="<u4", count=(body // 8) * 2, offset=start + 2).reshape(-1, 2)
-    v1 = info.fields.get("version", "2").strip().startswith("1")
+    return raw, info.fields.get("version", "2").strip().startswith("1")
+
+
+def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
+    raw, v1 = _dat_records(info, buf)
     prev = -1
     step = info.block_words
     for k in range(0, raw.shape[0], step):
@@ -327,11 +336,58 @@ def _dat_blocks(info: _File, buf: np.ndarray) -> Iterator[np.ndarray]:
             yield _emit(info, t, d & 0x3FFF, (d >> 14) & 0x3FFF, (d >> 28) & 0xF > 0)
 
 
+# ------------------------------------------------------------------------------------ native
+def _native_blocks(lib, info: _File, data: np.ndarray | None, buf: np.ndarray, whole: bool) -> Iterator[np.ndarray]:
+    """The C decoders (:mod:`._native`), block by block with the state carried; checked like
+    :func:`_emit`. ``whole``: one output array for the file (sized before decoding), yielded once."""
+    kind = info.kind
+    v1 = False
+    if kind == "dat":
+        data, v1 = _dat_records(info, buf)
+    n_units = data.shape[0]
+    if kind == "evt2":
+        st = np.array([-1, info.t0, 0], dtype=np.int64)
+        decode = lib.evt2_decode
+    elif kind == "evt3":
+        st = np.array([-1, -1, -1, -1, 0, 0, info.t0], dtype=np.int64)
+        decode = lib.evt3_decode
+    else:
+        st = np.array([-1, info.t0], dtype=np.int64)
+
+        def decode(b, n, st_, out_, stats_):
+            return lib.dat_decode(b, n, int(v1), st_, out_, stats_)
+    unit = data.itemsize * (data.shape[1] if data.ndim == 2 else 1)
+
+    def capacity(k: int, m: int) -> int:  # events that m units from unit k can hold at most
+        return lib.evt3_count(_native.ptr(data, k * unit), m) if kind == "evt3" else m
+
+    step = max(info.block_words, 1)
+    out = _native.empty(capacity(0, n_units)) if whole else None
+    pos = 0
+    for k in range(0, n_units, step):
+        m = min(step, n_units - k)
+        dst = out[pos:] if whole else _native.empty(capacity(k, m))
+        stats = _native.new_stats(info.checker)
+        n = decode(_native.ptr(data, k * unit), m, _native.ptr(st), _native.ptr(dst), _native.ptr(stats))
+        _native.finish(info.checker, dst[:n], stats)
+        pos += n
+        if not whole:
+            yield dst[:n]
+    if kind != "dat":
+        info.fields["_dropped"] = str(int(st[2] if kind == "evt2" else st[5]))
+    if whole:
+        yield out[:pos]
+
+
 # ------------------------------------------------------------------------------------ public
 def _stream(path: Path, kind: str, chunk_events: int = 0) -> tuple[_File, Iterator[np.ndarray]]:
-    """``chunk_events`` > 0 (streaming) bounds the words decoded at once, hence the memory."""
+    """``chunk_events`` > 0 (streaming) bounds the words decoded at once, hence the memory; -1 (whole
+    file) lets the native path decode into one array."""
     info, buf = _open(path, kind)
     info.block_words = min(BLOCK_WORDS, max(chunk_events, 1 << 16)) if chunk_events > 0 else BLOCK_WORDS
+    if (lib := _native.lib()) is not None:
+        data = _words(info, buf, 4 if kind == "evt2" else 2) if kind != "dat" else None
+        return info, _native_blocks(lib, info, data, buf, whole=chunk_events < 0)
     if kind == "evt2":
         gen = _evt2_blocks(info, _words(info, buf, 4))
     elif kind == "evt3":
@@ -348,7 +404,7 @@ def _checked(info: _File, gen: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 
 def _read(path: str | Path, kind: str) -> EventRecording:
     path = Path(path)
-    info, gen = _stream(path, kind)
+    info, gen = _stream(path, kind, chunk_events=-1)  # -1: whole file (one array from the native path)
     parts = list(_checked(info, gen))
     if not parts:
         raise EventFileError(path, f"{kind.upper()} file holds no CD events")

@@ -23,17 +23,13 @@ agree to ~1e-7 relative.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
 import subprocess
-import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
+
+from snnstudio.native import NativeLibrary
 
 _FWD_SRC = r"""
 #include <stddef.h>
@@ -130,21 +126,6 @@ void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const f
 SURROGATE_CODES = {"sigmoid": (0, "alpha"), "atan": (1, "alpha"), "triangle": (2, "gamma"),
                    "rectangular": (3, "width"), "fastsig": (4, "scale")}
 
-_lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
-_failed = False
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("SNNSTUDIO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "snnstudio")
-    return Path(root) / "native"
-
-
-def _lib_path() -> Path:
-    key = hashlib.sha256((_FWD_SRC + _BWD_SRC + "v5" + platform.machine()).encode()).hexdigest()[:16]
-    return _cache_dir() / f"lif_kernel_{key}.so"
-
-
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     P, L, F, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_float, ctypes.c_int
     lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, L, L]
@@ -154,24 +135,6 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
-def _load_unlocked() -> ctypes.CDLL | None:
-    global _lib
-    if _lib is None and _lib_path().is_file():
-        try:
-            _lib = _bind(ctypes.CDLL(str(_lib_path())))
-        except OSError:
-            return None
-    return _lib
-
-
-def load() -> ctypes.CDLL | None:
-    """The kernel library if it is already built (never builds)."""
-    if _lib is None and _lib_path().is_file():
-        with _lock:
-            return _load_unlocked()
-    return _lib
-
-
 def _libs(cc: str) -> list[str]:
     """``-lmvec`` (glibc's vector math, used by the vectorised ``expf``) when the toolchain has it."""
     probe = subprocess.run([cc, "-print-file-name=libmvec.so"], capture_output=True, text=True)
@@ -179,39 +142,15 @@ def _libs(cc: str) -> list[str]:
     return ["-lmvec", "-lm"] if has_mvec else ["-lm"]
 
 
-def build() -> ctypes.CDLL | None:
-    """Build (once per source version) and load the kernel; ``None`` when no compiler works."""
-    global _failed
-    lib = load()
-    if lib is not None or _failed:
-        return lib
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        _failed = True
-        return None
-    out = _lib_path()
-    with _lock:
-        if out.is_file():  # another thread built it meanwhile
-            return _load_unlocked()
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                fwd, bwd = Path(tmp) / "fwd.c", Path(tmp) / "bwd.c"
-                fwd.write_text(_FWD_SRC)
-                bwd.write_text(_BWD_SRC)
-                # no -march=native: the cache may be shared by machines; no OpenMP: a second OpenMP
-                # runtime beside torch's own makes both thread pools spin against each other
-                common = ["-O3", "-fPIC", "-fopenmp-simd"]
-                subprocess.run([cc, *common, "-ffp-contract=off", "-c", str(fwd), "-o", f"{tmp}/fwd.o"], check=True, capture_output=True)
-                subprocess.run([cc, *common, "-ffast-math", "-c", str(bwd), "-o", f"{tmp}/bwd.o"], check=True, capture_output=True)
-                tmp_so = Path(tmp) / out.name
-                subprocess.run([cc, "-shared", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so), *_libs(cc)],
-                               check=True, capture_output=True)
-                shutil.move(str(tmp_so), str(out))  # atomic enough: the name is keyed by the source hash
-        except (OSError, subprocess.CalledProcessError):
-            _failed = True
-            return None
-        return _load_unlocked()
+# compiled and cached by the shared helper; the forward without FMA contraction (spikes identical
+# to the eager step), the backward with fast math (vectorised ``expf``)
+_KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ["-fopenmp-simd", "-ffp-contract=off"]),
+                                       (_BWD_SRC, ["-fopenmp-simd", "-ffast-math"])],
+                        bind=_bind, libs=_libs, version="v5")
+#: the kernel library if it is already built (never builds)
+load = _KERNEL.load
+#: build (once per source version) and load the kernel; ``None`` when no compiler works
+build = _KERNEL.build
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
