@@ -9,6 +9,20 @@ Two ways to stream a model built for ``[T, B, ...]`` input:
   kept (zero-padded at the start) and the whole window is re-evaluated each step; what is shown is
   the window's last time step.
 
+The **step** (``step_us``, the session's hop, e.g. 10 ms) and the model's **frame** (``frame_us``,
+the ``dt_us`` it was trained on, e.g. 150 ms) are decoupled for window models: each step brings
+one sub-bin of events (pooled straight to the model's input size by
+:func:`~snnstudio.events.frames.bin_events`), and the window is the last ``T`` frames of
+``alpha = frame_us / step_us`` sub-bins each, kept by :class:`~snnstudio.events.frames.SlidingFrames`
+(only the new sub-bin is binned per step). So the model sees frames as long as those it was
+trained on while its prediction updates every step. Where ``frame_us`` is not a multiple of the
+step, ``alpha`` is the nearest whole number (frames of ``alpha·step_us``; :attr:`frame_mismatch`
+says so). A stateful model whose trained frame is a multiple (> 1) of the step runs the same way,
+as a window of its ``T`` trained frames re-run from rest each step — exactly its training input —
+instead of single-step on frames shorter than it was trained on. Otherwise a stateful model runs
+single-step, one frame per step, its state carried over (the session then gives a trained model
+its trained ``dt`` as the step, see :class:`~snnstudio.engine.session.Session`).
+
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
 changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
@@ -27,6 +41,7 @@ from torch.nn import functional as F
 
 from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.errors import ModelError
+from snnstudio.events.frames import SlidingFrames, bin_events
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 
@@ -55,6 +70,12 @@ class ModelInfo:
     class_names: tuple[str, ...]
     modules: tuple[ModuleInfo, ...]
     n_parameters: int
+    #: the step (µs) the runner is fed, the model's frame length (µs, ``alpha·step_us``) and
+    #: the number of steps summed into one frame; ``trained_frame_us`` is the checkpoint's dt
+    step_us: int | None = None
+    frame_us: int | None = None
+    alpha: int = 1
+    trained_frame_us: int | None = None
 
 
 def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
@@ -143,6 +164,7 @@ class ModelRunner:
         feature_channels: int = 4,
         sensor_hw: tuple[int, int] = (128, 128),
         cost_every: int = 8,
+        step_us: int | None = None,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -161,9 +183,16 @@ class ModelRunner:
         self.attention = _attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
-        self.mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
-        if self.mode not in ("stateful", "window"):
-            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.mode!r}")
+        #: how the model itself can stream ('stateful' or 'window'); :attr:`mode` is how it does now
+        self.native_mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
+        if self.native_mode not in ("stateful", "window"):
+            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.native_mode!r}")
+        self._mode_forced = mode is not None
+        trained = getattr(model, "frame_us", None) or getattr(cfg, "dt_us", None)
+        #: the frame length (µs) the model was trained on (None: unknown, one step = one frame)
+        self.trained_frame_us = int(trained) if trained else None
+        self.step_us = int(step_us) if step_us else None
+        self.mode = self._effective_mode()
         self.raster_neurons = raster_neurons
         self.feature_channels = feature_channels
         self.followed: dict[str, list[int]] = {}
@@ -204,8 +233,55 @@ class ModelRunner:
                 except TypeError:
                     pass
         h, w = self.input_hw
-        self._frames: deque[torch.Tensor] = deque([torch.zeros(2, h, w)] * self.window_T, maxlen=self.window_T)
+        self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
+
+    def _effective_mode(self) -> str:
+        """A stateful model trained on frames of several steps runs as a window of its T trained
+        frames (re-run each step from rest, exactly its training input) rather than single-step
+        on frames shorter than it was trained on; otherwise the model's own mode."""
+        tr, st = self.trained_frame_us, self.step_us
+        if self.native_mode == "stateful" and not self._mode_forced and tr and st and tr > st and tr % st == 0:
+            return "window"
+        return self.native_mode
+
+    @property
+    def alpha(self) -> int:
+        """Steps (sub-bins) summed into one model frame: ``frame_us / step_us`` for window models
+        that know their trained frame length, else 1."""
+        if self.mode != "window" or not self.trained_frame_us or not self.step_us:
+            return 1
+        return max(1, round(self.trained_frame_us / self.step_us))
+
+    @property
+    def frame_us(self) -> int | None:
+        """The length (µs) of the frames the model is fed (``alpha · step_us``)."""
+        return self.alpha * self.step_us if self.step_us else self.trained_frame_us
+
+    @property
+    def frame_mismatch(self) -> str | None:
+        """A one-line note when the frames fed differ from the trained ones (else ``None``)."""
+        f, tr = self.frame_us, self.trained_frame_us
+        if not f or not tr or f == tr:
+            return None
+        how = "one step is one frame" if self.mode == "stateful" else f"{self.alpha} × {self.step_us / 1000:g} ms steps"
+        return f"{self.name}: frames of {f / 1000:g} ms ({how}); it was trained on {tr / 1000:g} ms frames"
+
+    @property
+    def prime_steps(self) -> int:
+        """Steps of history the runner needs to show a position as if it had played up to it."""
+        return self.window_T * self.alpha if self.mode == "window" else self.window_T
+
+    def set_step(self, step_us: int) -> None:
+        """Feed steps of ``step_us`` µs from now on (recomputes ``alpha``; forgets the stream)."""
+        if int(step_us) < 1:
+            raise ModelError(f"the step must be at least 1 µs, got {step_us}")
+        self.step_us = int(step_us)
+        mode = self._effective_mode()
+        if mode != self.mode:
+            self.mode = mode
+            self.ops = self._op_counter()
+        self.reset()
 
     def set_window(self, T: int) -> None:
         if self.fixed_T and T != self.window_T:
@@ -253,6 +329,10 @@ class ModelRunner:
             class_names=self.class_names,
             modules=tuple(rows),
             n_parameters=sum(p.numel() for p in self.model.parameters()),
+            step_us=self.step_us,
+            frame_us=self.frame_us,
+            alpha=self.alpha,
+            trained_frame_us=self.trained_frame_us,
         )
 
     # ------------------------------------------------------------------ stepping
@@ -277,12 +357,44 @@ class ModelRunner:
             raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
         self.reset()
 
-    @torch.inference_mode()
+    def sub_bin(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int) -> np.ndarray:
+        """One step's events ``[t_start_us, t_start_us + step_us)`` as counts ``[2, h, w]`` at the
+        model's input size (``bin_events`` sum-pooling, ``x·w // W``; no full-size frame)."""
+        if not self.step_us:
+            raise ModelError(f"model {self.name!r}: set the step length (set_step) before feeding events")
+        h, w = self.input_hw
+        out = None if (w, h) == tuple(sensor_size) else (w, h)
+        return bin_events(events, tuple(sensor_size), dt_us=self.step_us, t_start_us=int(t_start_us), n_frames=1, out_size=out)[0]
+
+    def step_events(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int, frame: np.ndarray | None = None):
+        """Advance one step on its events (see :meth:`sub_bin`); returns what :meth:`step` does.
+        ``frame`` (the same events counted at full size, optional) is used as is when the model
+        takes the sensor's size."""
+        w, h = sensor_size
+        if frame is not None and tuple(self.input_hw) == (h, w):
+            return self._advance(torch.from_numpy(np.ascontiguousarray(frame, np.float32)))
+        return self._advance(torch.from_numpy(self.sub_bin(events, sensor_size, t_start_us)))
+
+    def prime(self, sub_bins: np.ndarray) -> None:
+        """Feed ``[k, 2, h, w]`` past sub-bins (oldest first) without reading anything out: the
+        window models only fill their frames; stateful ones run (their state must advance)."""
+        if self.mode == "window":
+            self._window.extend(sub_bins)
+        else:
+            for s in sub_bins[-self.window_T :]:
+                self._advance(torch.from_numpy(np.ascontiguousarray(s, np.float32)))
+        if self.ops is not None:
+            self.ops.clear()
+
     def step(self, frame: np.ndarray):
-        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout,
-        cost)`` where ``readout`` is the class read-out averaged over the last ``T`` steps and
-        ``cost`` is ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
-        x = self._prepare(frame)
+        """Advance one step on a ``[2, H, W]`` count frame (pooled to the input size); returns
+        ``(layers, attention, readout, cost)`` where ``readout`` is the class read-out (window
+        models: the window's mean; stateful: averaged over the last ``T`` steps) and ``cost`` is
+        ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
+        return self._advance(self._prepare(frame))
+
+    @torch.inference_mode()
+    def _advance(self, x: torch.Tensor):
         measure = self.ops is not None and self._step_count % self.cost_every == 0
         self._step_count += 1
         if measure:
@@ -297,8 +409,8 @@ class ModelRunner:
             else:
                 out, lead = self.model(x[None, None]), (1, 1)
         else:
-            self._frames.append(x)
-            out = self.model(torch.stack(list(self._frames))[:, None])
+            frames = self._window.push(x.numpy())
+            out = self.model(torch.from_numpy(frames)[:, None])
             lead = (self.window_T, 1)
         o = out.detach().float()
         if self.mode == "window":

@@ -30,6 +30,7 @@ from snnstudio.engine.runner import ModelInfo, ModelRunner, rates_to_probabiliti
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot, frozen
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.events.frames import bin_events
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
 
@@ -108,6 +109,8 @@ class Session:
         self._model_spec = None
         self._companions: list[ModelRunner] = []
         self._compare_specs: list = []
+        #: the step the user asked for (``config.dt_us`` may differ: a stateful trained model runs at its own dt)
+        self._user_dt_us = self.config.dt_us
         self._playing = False
         self._pending_steps = 0
         self._index = 0
@@ -253,8 +256,11 @@ class Session:
         def cmd():
             if int(dt_us) < 1:
                 raise SnnStudioError(f"dt must be at least 1 µs, got {dt_us}")
-            self.config.dt_us = int(dt_us)
+            self.config.dt_us = self._user_dt_us = int(dt_us)
             self._restart_stream()
+            for r in self._runners():
+                if r.frame_mismatch:
+                    self._say(r.frame_mismatch)
 
         self._q.put(cmd)
 
@@ -394,14 +400,17 @@ class Session:
             raster_neurons=self.config.raster_neurons,
             feature_channels=self.config.feature_channels,
             sensor_hw=(size[1], size[0]),
+            step_us=self.config.dt_us,
         )
 
     def _set_model(self, spec) -> None:
         self._runner, self._model_spec = self._build_runner(spec), spec
-        trained_dt = getattr(getattr(self._runner.model, "config", None), "dt_us", None)
-        if trained_dt and int(trained_dt) != self.config.dt_us:
-            # a trained model sees the world in its own time steps: adopt them (the user can still change dt)
-            self.config.dt_us = int(trained_dt)
+        # a trained model sees the world in frames of its own dt: when that is a multiple of the
+        # step, it gets frames of that many steps (the step stays, the prediction updates every
+        # step, see runner); otherwise it runs at its trained dt as the step (the user can
+        # still change dt: set_dt)
+        user, trained = self._user_dt_us, self._runner.trained_frame_us
+        self.config.dt_us = trained if trained and trained % user else user
         self._restart_stream()
 
     def _set_compare(self, specs) -> None:
@@ -418,6 +427,9 @@ class Session:
         """Re-prime the model at the current position (after dt/T/model changes)."""
         if self._runner is None:
             return
+        for r in self._runners():
+            if r.step_us != self.config.dt_us:
+                r.set_step(self.config.dt_us)
         w = self._windows
         if w is not None and w.seekable and w.cursor_us is not None and self._latest is not None:
             self._seek(self._latest.t_start_us, show=False)
@@ -446,22 +458,18 @@ class Session:
         runners = self._runners()
         for r in runners:
             r.reset()
-        # prime: the models see the T windows before the target, as if they had played up to it
-        k = min(max(r.window_T for r in runners), max(0, (t_us - w.start_us) // dt))
-        w.seek(t_us - k * dt)
-        for i in range(k):
-            win = w.next_window(dt)
-            counts = count_frame(win.events, w.sensor_size)
+        # prime: the models see the steps before the target, as if they had played up to it
+        # (window models the T frames of alpha steps each, binned in one go)
+        k = min(max(r.prime_steps for r in runners), max(0, (t_us - w.start_us) // dt))
+        if k:
+            w.seek(t_us - k * dt)
+            past = w.next_window(k * dt)
             for r in runners:
-                if i < k - r.window_T:
-                    continue
-                if r.mode == "window":
-                    r._frames.append(r._prepare(counts))
-                else:
-                    r.step(counts)
-        for r in runners:
-            if r.ops is not None:
-                r.ops.clear()
+                n = min(k, r.prime_steps)
+                h, wd = r.input_hw
+                out = None if (wd, h) == tuple(w.sensor_size) else (wd, h)
+                subs = bin_events(past.events, tuple(w.sensor_size), dt_us=dt, t_start_us=t_us - n * dt, n_frames=n, out_size=out)
+                r.prime(subs)
         w.seek(t_us)
         self._anchor = None
         self._state = replace(self._state, ended=False)
@@ -556,7 +564,7 @@ class Session:
     def _snapshot(self, runner: ModelRunner, win, frame, t0: float, counters: Counters, share_frame=None) -> Snapshot:
         """Run ``runner`` on this window's frame and package what the GUI draws."""
         w = self._windows
-        layers, attention, readout, (sops, energy) = runner.step(frame)
+        layers, attention, readout, (sops, energy) = runner.step_events(win.events, w.sensor_size, win.t_start_us, frame)
         probs = rates_to_probabilities(readout)
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
