@@ -482,6 +482,15 @@ class Session:
             self._pending_steps = max(self._pending_steps, 1)
         self._publish_state()
 
+    def _due_wall(self) -> float | None:
+        """Wall time (``perf_counter``) at which the next window's end passes on a paced
+        playback clock (``None``: live or flat out — the window is complete when it arrives)."""
+        w = self._windows
+        if not self.config.realtime or w is None or getattr(w, "live", False) or w.cursor_us is None or self._anchor is None:
+            return None
+        wall0, sim0 = self._anchor
+        return wall0 + (w.cursor_us + self.config.dt_us - sim0) / 1e6 / self.config.speed
+
     def _time_to_next(self) -> float:
         w = self._windows
         if not self.config.realtime or w is None or getattr(w, "live", False) or w.cursor_us is None:
@@ -541,6 +550,7 @@ class Session:
             return
         runner = self._runner_or_raise()
         dt = self.config.dt_us
+        due = self._due_wall()
         win = w.next_window(dt)
         if win is None:
             if self.config.loop and w.seekable:
@@ -555,10 +565,12 @@ class Session:
                 self._publish_state(ended=True)
                 return
         t0 = time.perf_counter()
+        span = (win.t_end_us - win.t_start_us) / 1e6 / (self.config.speed if due is not None else 1.0)
+        arrived = (due - span, due) if due is not None else (t0 - span, t0)
         frame = count_frame(win.events, w.sensor_size)
         counters = self._count(len(win.events), dt)
         self._dropped += win.dropped
-        snap = self._snapshot(runner, win, frame, t0, counters)
+        snap = replace(self._snapshot(runner, win, frame, t0, counters), wall_window_s=arrived)
         if self._companions:
             others = tuple(self._snapshot(r, win, frame, time.perf_counter(), counters, share_frame=snap.frame) for r in self._companions)
             snap = replace(snap, compare=others)

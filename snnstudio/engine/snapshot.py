@@ -112,6 +112,10 @@ class Snapshot:
     model_name: str = ""
     #: the same window through the compared models (lock-step), each a full snapshot
     compare: tuple[Snapshot, ...] = ()
+    #: ``time.perf_counter()`` wall times at which the step's first and last events arrived
+    #: (paced playback: when the stream clock passed the window's start and end; live: the end
+    #: is when the source delivered the window) — end-to-end latency = drawn − ``wall_window_s[0]``
+    wall_window_s: tuple[float, float] | None = None
 
     @property
     def time_us(self) -> int:

@@ -3,7 +3,9 @@ per-channel rate raster, its firing rate over time and a grid of feature maps.
 
 Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
 lost when the display is slower than the model). Images use ``autoDownsample=True`` so a raster
-squeezed into fewer pixels than it has columns max-pools rather than silently dropping spikes.
+squeezed into fewer pixels than it has columns averages rather than silently dropping spikes.
+Images are coloured in numpy and handed over as RGB (:func:`~snnstudio.gui.plots.colourise`), and
+a hidden panel only records (it draws when shown).
 Clicking a neuron in a raster or a feature map follows it (its membrane appears in the Membrane
 panel).
 """
@@ -15,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from snnstudio.gui import theme
-from snnstudio.gui.plots import quiet
+from snnstudio.gui.plots import cache_static, colour_table, colourise, quiet
 
 HISTORY = 200
 
@@ -54,13 +56,14 @@ class LayerRow:
         lw = panel.view
         self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
         self.title.setMaximumWidth(150)
+        cache_static(self.title)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
         self.raster = ClickableImage(self._raster_click, autoDownsample=True)
-        self.raster.setLookupTable(_lut(t.base, t.spike))
+        self.raster_lut = _lut(t.base, t.spike)[[0, 255]]  # 0 → background, 1 → spike
         self.raster_box.addItem(self.raster)
         self.chan_box = lw.addViewBox(row=row, col=2, enableMouse=False, invertY=True)
         self.chan = pg.ImageItem(autoDownsample=True)
-        self.chan.setColorMap(pg.colormap.get("viridis"))
+        self.chan_lut = colour_table("viridis")
         self.chan_box.addItem(self.chan)
         self.rate_plot = lw.addPlot(row=row, col=3)
         quiet(self.rate_plot)
@@ -73,7 +76,7 @@ class LayerRow:
         self.rate_plot.setYRange(0, self.rate_top, padding=0)
         self.fmap_box = lw.addViewBox(row=row, col=4, enableMouse=False, invertY=True, lockAspect=True)
         self.fmap = ClickableImage(self._fmap_click)
-        self.fmap.setLookupTable(_lut(t.base, t.on))
+        self.fmap_lut = _lut(t.base, t.on)
         self.fmap_box.addItem(self.fmap)
         self.index: np.ndarray | None = None
         self.spikes: np.ndarray | None = None
@@ -109,9 +112,9 @@ class LayerRow:
     def draw(self) -> None:
         if self.spikes is None:
             return
-        self.raster.setImage(self._ordered(self.spikes), autoLevels=False, levels=(0, 1))
+        self.raster.setImage(self.raster_lut[self._ordered(self.spikes)], autoLevels=False, levels=None)
         ch = self._ordered(self.chans)
-        self.chan.setImage(ch, autoLevels=False, levels=(0.0, max(1e-3, float(ch.max()))))
+        self.chan.setImage(colourise(ch, self.chan_lut, 0.0, max(1e-3, float(ch.max()))), autoLevels=False, levels=None)
         r = self._ordered(self.rates)
         self.rate_curve.setData(np.arange(r.size), r)
         top = float(r.max()) if r.size else 0.0
@@ -128,7 +131,7 @@ class LayerRow:
             if self.fmap_shape != (k, h, w):
                 self.fmap_box.setRange(xRange=(0, tiled.shape[1]), yRange=(0, h), padding=0)
             self.fmap_shape = (k, h, w)
-            self.fmap.setImage(tiled, autoLevels=False, levels=(0, 1))
+            self.fmap.setImage(colourise(tiled, self.fmap_lut), autoLevels=False, levels=None)
 
     def _raster_click(self, r: int, c: int) -> None:
         if self.index is not None and r < self.index.size:
