@@ -104,15 +104,15 @@ def _part_kind(module: nn.Module, key: str | None = None) -> str:
     return "ta"
 
 
-def _weights_of(module: nn.Module, kind: str) -> np.ndarray | None:
-    """A part's ``last_weights`` for batch element 0 as ``[T]``, ``[C]`` or ``[h, w]``."""
+def _weights_of(module: nn.Module, kind: str, b: int = 0) -> np.ndarray | None:
+    """A part's ``last_weights`` for batch element ``b`` as ``[T]``, ``[C]`` or ``[h, w]``."""
     w = getattr(module, "last_weights", None)
     if w is None or not getattr(module, "enabled", True):
         return None
     a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
     dims = [d for d in str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "").split(",") if d]
     if "B" in dims and len(dims) == a.ndim:
-        a = np.take(a, 0, axis=dims.index("B"))
+        a = np.take(a, b, axis=dims.index("B"))
     a = np.squeeze(a)
     if kind == "sa":
         while a.ndim > 2:
@@ -134,6 +134,12 @@ def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, 
         if hasattr(m, "last_weights") and id(m) not in taken:
             blocks.append((name, m, {_part_kind(m): m}))
     return blocks
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only in place (for arrays created by the read-out, shared with no one)."""
+    a.setflags(write=False)
+    return a
 
 
 def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
@@ -163,7 +169,7 @@ class ModelRunner:
         raster_neurons: int = 64,
         feature_channels: int = 4,
         sensor_hw: tuple[int, int] = (128, 128),
-        cost_every: int = 8,
+        cost_every: int = 16,
         step_us: int | None = None,
     ):
         self.model = model.eval()
@@ -370,10 +376,7 @@ class ModelRunner:
         """Advance one step on its events (see :meth:`sub_bin`); returns what :meth:`step` does.
         ``frame`` (the same events counted at full size, optional) is used as is when the model
         takes the sensor's size."""
-        w, h = sensor_size
-        if frame is not None and tuple(self.input_hw) == (h, w):
-            return self._advance(torch.from_numpy(np.ascontiguousarray(frame, np.float32)))
-        return self._advance(torch.from_numpy(self.sub_bin(events, sensor_size, t_start_us)))
+        return self.step_events_many([(events, t_start_us, frame)], sensor_size)[0]
 
     def prime(self, sub_bins: np.ndarray) -> None:
         """Feed ``[k, 2, h, w]`` past sub-bins (oldest first) without reading anything out: the
@@ -392,6 +395,41 @@ class ModelRunner:
         models: the window's mean; stateful: averaged over the last ``T`` steps) and ``cost`` is
         ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
         return self._advance(self._prepare(frame))
+
+    def step_events_many(self, windows, sensor_size: tuple[int, int]) -> list:
+        """Advance several consecutive steps at once, ``windows`` being ``(events, t_start_us,
+        frame)`` each (oldest first); returns one :meth:`step` result per step. A window model
+        runs their windows as one batch ``[T, B, ...]`` — the same outputs as one step after the
+        other (every module is per sample), for a fraction of the per-call overhead: how the
+        session catches up when it falls behind. A stateful model steps through them in order."""
+        w, h = sensor_size
+        xs = []
+        for events, t0, frame in windows:
+            if frame is not None and tuple(self.input_hw) == (h, w):
+                x = np.ascontiguousarray(frame, np.float32)
+                xs.append(x if x.flags.writeable else x.copy())  # a frozen snapshot frame
+            else:
+                xs.append(self.sub_bin(events, sensor_size, t0))
+        if self.mode != "window" or len(xs) == 1:
+            return [self._advance(torch.from_numpy(x)) for x in xs]
+        return self._advance_batch(xs)
+
+    @torch.inference_mode()
+    def _advance_batch(self, xs: list[np.ndarray]) -> list:
+        T, B = self.window_T, len(xs)
+        frames = np.stack([self._window.push(x).copy() for x in xs], axis=1)  # [T, B, 2, h, w]
+        self._step_count += B
+        out = self.model(torch.from_numpy(frames)).detach().float()
+        readouts = (out.reshape(T, B, -1).mean(0) if out.dim() >= 3 else out.reshape(B, -1)).numpy()
+        lead = (T, B)
+        results = []
+        for b in range(B):
+            layers = tuple(self._layer(name, m, lead, b) for name, m in self.neurons)
+            attention = tuple(self._attention(name, m, parts, b) for name, m, parts in self.attention)
+            readout = readouts[b].copy()
+            self.n_classes = int(readout.size)
+            results.append((layers, attention, readout, self._last_cost))
+        return results
 
     @torch.inference_mode()
     def _advance(self, x: torch.Tensor):
@@ -428,52 +466,57 @@ class ModelRunner:
             self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
         return layers, attention, readout, self._last_cost
 
-    def _layer(self, name: str, m: SpikingNeuron, lead: int) -> LayerSnapshot:
+    def _layer(self, name: str, m: SpikingNeuron, lead: int, b: int = 0) -> LayerSnapshot:
+        """Read out the last time step of batch element ``b`` of one spiking layer. The arrays
+        are made here (never views of the model's tensors), so they are frozen without a copy."""
         s = m.last_spikes
         if s is None:
             raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
         shape = _sample_shape(tuple(s.shape), lead)
         self._shapes[name] = shape
         t_lead = lead[0] if len(lead) == 2 else 1
-        s_last = (s.reshape(t_lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
-        n = s_last.size
+        n_batch = lead[-1]
+        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5)
+        spikes = (s.reshape(t_lead, n_batch, -1)[-1, b] > 0.5).numpy().view(np.uint8)
+        n = spikes.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
             k = min(self.raster_neurons, n)
-            idx = np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+            idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
+        count = int(np.count_nonzero(spikes))
         if len(shape) >= 2:
-            per_channel = s_last.reshape(shape[0], -1).mean(1)
+            per_channel = spikes.reshape(shape[0], -1).mean(1, dtype=np.float32)
         else:
-            per_channel = s_last
+            per_channel = spikes.astype(np.float32)
         fmap = None
         if len(shape) == 3:
-            fmap = frozen(s_last.reshape(shape)[: self.feature_channels])
+            fmap = _ro(spikes.reshape(shape)[: self.feature_channels].astype(np.float32))
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
-            v_last = m.last_v.reshape(t_lead, -1)[-1].float().numpy()
+            v_last = m.last_v.reshape(t_lead, n_batch, -1)[-1, b]
             membrane = {i: float(v_last[i]) for i in follow}
-            spiked = {i: bool(s_last[i] > 0.5) for i in follow}
-        count = int(np.count_nonzero(s_last > 0.5))
+            spiked = {i: bool(spikes[i]) for i in follow}
+        th = m.v_threshold
         return LayerSnapshot(
             name=name,
             kind=getattr(m, "registry_name", type(m).__name__),
             shape=shape,
             rate=count / n if n else 0.0,
-            channel_rates=frozen(per_channel),
-            raster=frozen(s_last[idx] > 0.5, np.uint8),
-            raster_index=frozen(idx, np.int64),
+            channel_rates=_ro(per_channel),
+            raster=_ro(spikes[idx]),
+            raster_index=idx,
             spike_count=count,
             membrane=membrane,
             spiked=spiked,
-            threshold=None if m.v_threshold is None or not math.isfinite(float(m.v_threshold)) else float(m.v_threshold),
+            threshold=None if th is None or not math.isfinite(float(th)) else float(th),
             feature_map=fmap,
         )
 
-    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module]) -> AttentionSnapshot:
+    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module], b: int = 0) -> AttentionSnapshot:
         on = bool(getattr(m, "enabled", True))
-        w = {k: _weights_of(p, k) if on else None for k, p in parts.items()}  # off: stale weights hidden
+        w = {k: _weights_of(p, k, b) if on else None for k, p in parts.items()}  # off: stale weights hidden
         return AttentionSnapshot(
             name=name or type(m).__name__,
             enabled=bool(getattr(m, "enabled", True)),

@@ -26,7 +26,7 @@ from queue import Empty, SimpleQueue
 
 import numpy as np
 
-from snnstudio.engine.runner import ModelInfo, ModelRunner, rates_to_probabilities
+from snnstudio.engine.runner import ModelInfo, ModelRunner, _ro, rates_to_probabilities
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot, frozen
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
@@ -52,6 +52,10 @@ class SessionConfig:
     #: (a window step of the default model: 4 ms on one thread, up to 10× that on two of a
     #: loaded 2-core machine)
     torch_threads: int | None = 1
+    #: when behind, run up to this many steps as one batch (window models; 1: never batch)
+    max_batch: int = 4
+    #: batch flat-out runs too (``realtime=False``: every window is already due)
+    batch_flat_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -533,7 +537,7 @@ class Session:
                     except Empty:
                         pass
                     continue
-                self._step()
+                self._step(self._catch_up())
             except Exception as exc:  # a bad file / model / command: say it, pause, keep running
                 self._pending_steps = 0
                 self._playing = False
@@ -543,63 +547,103 @@ class Session:
                 except Exception:
                     traceback.print_exc()
 
-    def _step(self) -> None:
+    def _catch_up(self) -> int:
+        """How many steps to run as one batch now: 1 when on time; when behind (a paced
+        recording whose next windows have already elapsed, a live source with complete windows
+        buffered, or flat out with ``batch_flat_out``), up to ``max_batch`` — the window models
+        then evaluate them together (see ``ModelRunner.step_events_many``)."""
+        cap = max(1, int(self.config.max_batch))
+        w = self._windows
+        if cap == 1 or w is None or w.cursor_us is None:
+            return 1
+        if getattr(w, "live", False):
+            return max(1, min(cap, w.ready(self.config.dt_us)))
+        if not self.config.realtime:
+            return cap if self.config.batch_flat_out else 1
+        due = self._due_wall()
+        if due is None:
+            return 1
+        late = time.perf_counter() - due
+        return max(1, min(cap, 1 + int(late / (self.config.dt_us / 1e6 / self.config.speed))))
+
+    def _step(self, n: int = 1) -> None:
         w = self._windows
         if w is None:
             self._pending_steps = 0
             return
         runner = self._runner_or_raise()
         dt = self.config.dt_us
-        due = self._due_wall()
-        win = w.next_window(dt)
-        if win is None:
-            if self.config.loop and w.seekable:
-                w.seek(w.start_us)
-                for r in self._runners():
-                    r.reset()
-                self._anchor = None
-                win = w.next_window(dt)
+        wins = []
+        for _ in range(max(1, n)):
+            due = self._due_wall()
+            win = w.next_window(dt)
+            if win is None and wins:  # the end: show what there is, loop or stop on the next call
+                break
             if win is None:
-                self._playing = False
-                self._pending_steps = 0
-                self._publish_state(ended=True)
-                return
+                if self.config.loop and w.seekable:
+                    w.seek(w.start_us)
+                    for r in self._runners():
+                        r.reset()
+                    self._anchor = None
+                    due = None
+                    win = w.next_window(dt)
+                if win is None:
+                    self._playing = False
+                    self._pending_steps = 0
+                    self._publish_state(ended=True)
+                    return
+            wins.append((win, due))
         t0 = time.perf_counter()
-        span = (win.t_end_us - win.t_start_us) / 1e6 / (self.config.speed if due is not None else 1.0)
-        arrived = (due - span, due) if due is not None else (t0 - span, t0)
-        frame = count_frame(win.events, w.sensor_size)
-        counters = self._count(len(win.events), dt)
-        self._dropped += win.dropped
-        snap = replace(self._snapshot(runner, win, frame, t0, counters), wall_window_s=arrived)
+        speed = self.config.speed
+        inputs, extras = [], []
+        for win, due in wins:
+            span = (win.t_end_us - win.t_start_us) / 1e6 / (speed if due is not None else 1.0)
+            arrived = (due - span, due) if due is not None else (t0 - span, t0)
+            frame = count_frame(win.events, w.sensor_size)
+            counters = self._count(len(win.events), dt)
+            self._dropped += win.dropped
+            inputs.append((win.events, win.t_start_us, frame))
+            extras.append((win, frame, counters, arrived))
+        results = runner.step_events_many(inputs, w.sensor_size)
+        latency = (time.perf_counter() - t0) * 1e3
+        snaps = [self._snapshot(runner, win, frame, res, latency, counters, arrived=arrived) for (win, frame, counters, arrived), res in zip(extras, results)]
         if self._companions:
-            others = tuple(self._snapshot(r, win, frame, time.perf_counter(), counters, share_frame=snap.frame) for r in self._companions)
-            snap = replace(snap, compare=others)
-        self._index += 1
-        with self._cond:
-            self._latest = snap
-            self._cond.notify_all()
-        self._state = replace(self._state, cursor_us=w.cursor_us)
-        if self.on_snapshot is not None:
-            self.on_snapshot(snap)
+            others = []
+            for r in self._companions:
+                c0 = time.perf_counter()
+                res_r = r.step_events_many(inputs, w.sensor_size)
+                lat_r = (time.perf_counter() - c0) * 1e3
+                others.append([self._snapshot(r, win, frame, res, lat_r, counters, share_frame=snap.frame)
+                               for (win, frame, counters, _), res, snap in zip(extras, res_r, snaps)])
+            snaps = [replace(snap, compare=tuple(o[i] for o in others)) for i, snap in enumerate(snaps)]
+        for snap in snaps:
+            snap = replace(snap, index=self._index) if snap.index != self._index else snap
+            self._index += 1
+            with self._cond:
+                self._latest = snap
+                self._cond.notify_all()
+            self._state = replace(self._state, cursor_us=w.cursor_us)
+            if self.on_snapshot is not None:
+                self.on_snapshot(snap)
 
-    def _snapshot(self, runner: ModelRunner, win, frame, t0: float, counters: Counters, share_frame=None) -> Snapshot:
-        """Run ``runner`` on this window's frame and package what the GUI draws."""
+    def _snapshot(self, runner: ModelRunner, win, frame, result, latency_ms: float, counters: Counters,
+                  share_frame=None, arrived=None) -> Snapshot:
+        """Package one step's read-out ``result`` (a ``runner.step`` result) for the GUI."""
         w = self._windows
-        layers, attention, readout, (sops, energy) = runner.step_events(win.events, w.sensor_size, win.t_start_us, frame)
+        layers, attention, readout, (sops, energy) = result
         probs = rates_to_probabilities(readout)
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
         total_neurons = sum(layer.n_neurons for layer in layers)
-        latency = (time.perf_counter() - t0) * 1e3
         return Snapshot(
             index=self._index,
             t_start_us=win.t_start_us,
             t_end_us=win.t_end_us,
-            frame=share_frame if share_frame is not None else frozen(frame),
+            frame=share_frame if share_frame is not None else _ro(frame),
             n_events=len(win.events),
             layers=layers,
             attention=attention,
-            probabilities=frozen(probs),
+            probabilities=_ro(probs),
             predicted=pred,
             confidence=float(probs[pred]) if pred is not None else 0.0,
             label=win.label,
@@ -610,12 +654,13 @@ class Session:
                 spike_count=total_spikes,
                 sops=sops,
                 energy_pj=energy,
-                latency_ms=latency,
+                latency_ms=latency_ms,
             ),
             counters=counters,
             recording_start_us=w.start_us,
             recording_end_us=w.end_us,
             model_name=runner.name,
+            wall_window_s=arrived,
         )
 
     def _count(self, n_events: int, dt_us: int) -> Counters:

@@ -125,3 +125,59 @@ def test_session_snapshots_equal_the_model_on_directly_framed_events(stream):
         assert snap.predicted == int(np.argmax(rates_to_probabilities(want)))
     finally:
         s.close()
+
+
+def test_a_batch_of_steps_equals_the_steps_one_by_one(stream):
+    """Catching up: B consecutive windows evaluated as one batch [T, B, ...] give exactly the
+    read-out of stepping through them one at a time."""
+    rec = stream
+    one = ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=STEP)
+    many = ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=STEP)
+    one.follow("conv2.neuron", 17)
+    many.follow("conv2.neuron", 17)
+    t0 = rec.t_start_us + 40 * STEP
+    wins = [(rec.time_slice(t0 + k * STEP, t0 + (k + 1) * STEP), t0 + k * STEP, None) for k in range(7)]
+    singles = [one.step_events(ev, rec.sensor_size, a) for ev, a, _ in wins]
+    batched = many.step_events_many(wins[:1], rec.sensor_size) + many.step_events_many(wins[1:5], rec.sensor_size)
+    batched += many.step_events_many(wins[5:], rec.sensor_size)
+    assert len(batched) == 7
+    for (l1, a1, r1, _), (l2, a2, r2, _) in zip(singles, batched):
+        np.testing.assert_allclose(r2, r1, atol=1e-6)
+        for x, y in zip(l1, l2):
+            assert x.name == y.name and x.spike_count == y.spike_count and x.shape == y.shape
+            np.testing.assert_array_equal(x.raster, y.raster)
+            np.testing.assert_array_equal(x.feature_map, y.feature_map) if x.feature_map is not None else None
+            assert x.membrane.keys() == y.membrane.keys()
+            for i in x.membrane:
+                assert y.membrane[i] == pytest.approx(x.membrane[i], abs=1e-5)
+        for x, y in zip(a1, a2):
+            for part in ("ta", "ca", "sa"):
+                u, v = getattr(x, part), getattr(y, part)
+                assert (u is None) == (v is None)
+                if u is not None:
+                    np.testing.assert_allclose(v, u, atol=1e-6)
+    np.testing.assert_array_equal(one._window.frames, many._window.frames)
+
+
+def test_flat_out_catch_up_batches_give_the_same_snapshots(stream):
+    rec = stream
+    probs = {}
+    for batch in (False, True):
+        got = []
+        s = Session(SessionConfig(dt_us=STEP, realtime=False, loop=False, max_batch=4, batch_flat_out=batch),
+                    on_snapshot=got.append)
+        s.start()
+        try:
+            s.set_model("default")
+            s.open(rec)
+            s.sync()
+            s.play()
+            s.wait_for(lambda x: x is not None and x.index >= 21, timeout=60)
+            s.pause()
+            s.sync()
+        finally:
+            s.close()
+        assert [g.index for g in got[:22]] == list(range(22))  # every step, in order, none lost
+        probs[batch] = np.stack([g.probabilities for g in got[:22]])
+        assert [g.t_start_us for g in got[:22]] == [rec.t_start_us + k * STEP for k in range(22)]
+    np.testing.assert_allclose(probs[True], probs[False], atol=1e-6)
