@@ -666,7 +666,7 @@ class Session:
     def _count(self, n_events: int, dt_us: int) -> Counters:
         now = time.perf_counter()
         h = self._history
-        h.append((now, n_events, dt_us))
+        h.append((now, n_events, dt_us, time.thread_time()))
         while h and now - h[0][0] > 1.0:
             h.popleft()
         span = now - h[0][0] if len(h) > 1 else 0.0
@@ -674,8 +674,9 @@ class Session:
             return Counters(dropped=self._dropped)
         items = list(h)[1:]
         return Counters(
-            events_per_s=sum(e for _, e, _ in items) / span,
+            events_per_s=sum(it[1] for it in items) / span,
             steps_per_s=len(items) / span,
             dropped=self._dropped,
-            realtime_factor=sum(d for _, _, d in items) / 1e6 / span,
+            realtime_factor=sum(it[2] for it in items) / 1e6 / span,
+            cpu_ms_per_step=1e3 * (h[-1][3] - h[0][3]) / len(items),
         )

@@ -86,6 +86,8 @@ class Counters:
     steps_per_s: float = 0.0
     dropped: int = 0
     realtime_factor: float = 0.0
+    #: CPU time (ms) the engine worker thread spent per step (binning, model, read-out, snapshot)
+    cpu_ms_per_step: float = 0.0
 
 
 @dataclass(frozen=True)
