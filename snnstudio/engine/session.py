@@ -527,8 +527,9 @@ class Session:
                     cmd()
                     continue
                 if self._pending_steps:
-                    self._pending_steps -= 1
-                    self._step()
+                    k = min(self._pending_steps, self._catch_up())
+                    self._pending_steps -= k
+                    self._step(k)
                     continue
                 wait = self._time_to_next()
                 if wait > 0:

@@ -49,3 +49,25 @@ def cache_static(*items) -> None:
     label is otherwise laid out and rendered again on every repaint of its view."""
     for item in items:
         item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+
+
+def pool_to_fit(a: np.ndarray, box) -> tuple[np.ndarray, int, int]:
+    """Max-pool a 2-D ``a`` ``[rows, cols]`` so that it has no more pixels than the ViewBox
+    ``box`` shows; returns ``(pooled, fy, fx)`` (the block sizes). A raster squeezed into fewer
+    pixels than it has rows or columns keeps every spike this way (a block is lit when any of its
+    cells is), where drawing it scaled would drop rows and averaging would fade them.
+
+    Hand-written instead of ``ImageItem(autoDownsample=True)``: that averages, and on an RGB image
+    (these panels colour in numpy) it hands Qt float data and crashes."""
+    rows, cols = a.shape[:2]
+    fy = max(1, -(-rows // max(1, int(box.height()))))
+    fx = max(1, -(-cols // max(1, int(box.width()))))
+    if fy == 1 and fx == 1:
+        return a, 1, 1
+    pr, pc = -(-rows // fy) * fy, -(-cols // fx) * fx
+    if (pr, pc) != (rows, cols):
+        padded = np.zeros((pr, pc), a.dtype)
+        padded[:rows, :cols] = a
+        a = padded
+    return a.reshape(pr // fy, fy, pc // fx, fx).max(axis=(1, 3)), fy, fx

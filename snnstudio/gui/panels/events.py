@@ -57,7 +57,8 @@ class EventsPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.view = pg.GraphicsLayoutWidget()
         self.plot = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.image = pg.ImageItem(autoDownsample=True)
+        # RGB, no autoDownsample (pyqtgraph averages RGB to float and crashes); Qt scales it
+        self.image = pg.ImageItem()
         self.overlay = pg.ImageItem()
         self.overlay.setOpacity(0.45)
         self.overlay.setVisible(False)

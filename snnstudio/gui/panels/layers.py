@@ -2,10 +2,10 @@
 per-channel rate raster, its firing rate over time and a grid of feature maps.
 
 Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
-lost when the display is slower than the model). Images use ``autoDownsample=True`` so a raster
-squeezed into fewer pixels than it has columns averages rather than silently dropping spikes.
-Images are coloured in numpy and handed over as RGB (:func:`~snnstudio.gui.plots.colourise`), and
-a hidden panel only records (it draws when shown).
+lost when the display is slower than the model). A raster squeezed into fewer pixels than it has
+rows or columns is max-pooled to fit (:func:`~snnstudio.gui.plots.pool_to_fit`) rather than
+silently dropping spikes. Images are coloured in numpy and handed over as RGB
+(:func:`~snnstudio.gui.plots.colourise`), and a hidden panel only records (it draws when shown).
 Clicking a neuron in a raster or a feature map follows it (its membrane appears in the Membrane
 panel).
 """
@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from snnstudio.gui import theme
-from snnstudio.gui.plots import cache_static, colour_table, colourise, quiet
+from snnstudio.gui.plots import cache_static, colour_table, colourise, pool_to_fit, quiet
 
 HISTORY = 200
 
@@ -35,6 +35,7 @@ class ClickableImage(pg.ImageItem):
     def __init__(self, on_click=None, **kw):
         super().__init__(**kw)
         self.on_click = on_click
+        self.block = (1, 1)  # (rows, columns) of the data per image pixel (max-pooled rasters)
 
     def mouseClickEvent(self, ev):
         if self.on_click is None or self.image is None:
@@ -42,8 +43,19 @@ class ClickableImage(pg.ImageItem):
         p = ev.pos()
         r, c = int(p.y()), int(p.x())
         if 0 <= r < self.image.shape[0] and 0 <= c < self.image.shape[1]:
-            self.on_click(r, c)
+            self.on_click(r * self.block[0], c * self.block[1])
             ev.accept()
+
+
+def _show_pooled(item, box, values: np.ndarray, colour) -> None:
+    """Max-pool ``values`` ``[rows, cols]`` to the box's pixels, colour it, and stretch the image
+    over the unpooled extent (the box's range stays in rows and steps)."""
+    rows, cols = values.shape
+    pooled, fy, fx = pool_to_fit(values, box)
+    item.setImage(colour(pooled), autoLevels=False, levels=None)
+    if isinstance(item, ClickableImage):
+        item.block = (fy, fx)
+    item.setRect(0, 0, pooled.shape[1] * fx, pooled.shape[0] * fy)
 
 
 class LayerRow:
@@ -58,11 +70,11 @@ class LayerRow:
         self.title.setMaximumWidth(150)
         cache_static(self.title)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
-        self.raster = ClickableImage(self._raster_click, autoDownsample=True)
+        self.raster = ClickableImage(self._raster_click)
         self.raster_lut = _lut(t.base, t.spike)[[0, 255]]  # 0 → background, 1 → spike
         self.raster_box.addItem(self.raster)
         self.chan_box = lw.addViewBox(row=row, col=2, enableMouse=False, invertY=True)
-        self.chan = pg.ImageItem(autoDownsample=True)
+        self.chan = pg.ImageItem()
         self.chan_lut = colour_table("viridis")
         self.chan_box.addItem(self.chan)
         self.rate_plot = lw.addPlot(row=row, col=3)
@@ -112,9 +124,10 @@ class LayerRow:
     def draw(self) -> None:
         if self.spikes is None:
             return
-        self.raster.setImage(self.raster_lut[self._ordered(self.spikes)], autoLevels=False, levels=None)
+        _show_pooled(self.raster, self.raster_box, self._ordered(self.spikes), lambda a: self.raster_lut[a])
         ch = self._ordered(self.chans)
-        self.chan.setImage(colourise(ch, self.chan_lut, 0.0, max(1e-3, float(ch.max()))), autoLevels=False, levels=None)
+        top = max(1e-3, float(ch.max()))
+        _show_pooled(self.chan, self.chan_box, ch, lambda a: colourise(a, self.chan_lut, 0.0, top))
         r = self._ordered(self.rates)
         self.rate_curve.setData(np.arange(r.size), r)
         top = float(r.max()) if r.size else 0.0
