@@ -6,10 +6,20 @@ between steps, so the model is never touched by two threads. Delivery is *coales
 newest snapshot sits in a one-slot ``latest()`` and is passed to ``on_snapshot`` — a slow consumer
 simply reads the newest and never sees a queue of stale ones.
 
+Step and frame: ``dt_us`` is the **step** — how often the stream advances and a snapshot is made
+(10 ms by default). A trained model sees **frames** of its own trained ``dt`` (e.g. 150 ms): when
+that is a multiple of the step, its runner sums that many steps per frame over a sliding window
+of the last T frames (see :mod:`snnstudio.engine.runner`), so the prediction updates every step
+on the input the model was trained on; otherwise the session runs it at its trained dt as the
+step. An explicit ``set_dt`` is always obeyed (the runner then uses the nearest whole number of
+steps per frame and says so).
+
 Pacing: a recording plays on the stream clock scaled by ``speed`` (a step is computed once its
-window has fully elapsed in wall time); when the model is slower than that the session runs as
-fast as it can and the lag shows in the counters (``realtime_factor`` < 1). A live source paces
-itself (the worker blocks on it). Errors from the source or the model become a one-line message
+window has fully elapsed in wall time); when the model is slower than that the session catches up
+in batches (up to ``max_batch`` due steps evaluated together, the same results as one by one) and
+otherwise lags, which shows in the counters (``realtime_factor`` < 1). A live source paces itself
+(the worker blocks on it). Each snapshot carries the wall times at which its window's events
+arrived (``wall_window_s``), from which the GUI side measures end-to-end latency. Errors from the source or the model become a one-line message
 (``on_message``) and pause the session; they never propagate out of the worker.
 """
 
@@ -27,7 +37,7 @@ from queue import Empty, SimpleQueue
 import numpy as np
 
 from snnstudio.engine.runner import ModelInfo, ModelRunner, _ro, rates_to_probabilities
-from snnstudio.engine.snapshot import Counters, Metrics, Snapshot, frozen
+from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.frames import bin_events
@@ -461,7 +471,7 @@ class Session:
             return
         if not w.seekable:
             raise SourceError(f"{self._state.source_name}: a live source cannot seek")
-        runner = self._runner_or_raise()
+        self._runner_or_raise()
         dt = self.config.dt_us
         t_us = int(min(max(t_us, w.start_us), w.end_us - 1))
         runners = self._runners()

@@ -38,7 +38,9 @@ over ``idx + k·2HW`` in int64. Counts are exact (int64) before the float32 conv
 
 :class:`StreamingBinner` bins a live stream batch by batch into fixed ``dt`` frames with exact
 window edges: the events of unfinished windows are carried over, so chunked binning equals
-binning the whole stream in one go.
+binning the whole stream in one go. :class:`SlidingFrames` keeps the last T frames of ``alpha``
+short sub-bins each, sliding by one sub-bin per push (a model trained on long frames, updated
+every short step) without re-binning anything.
 """
 
 from __future__ import annotations
