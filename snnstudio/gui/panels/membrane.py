@@ -87,7 +87,9 @@ class MembranePanel(QWidget):
             colour = COLOURS[len(self.curves) % len(COLOURS)]
             used = {c.opts["pen"].color().name() for c, _ in self.curves.values()}
             colour = next((c for c in COLOURS if c not in used), colour)
-            curve = self.plot.plot(pen=pg.mkPen(colour, width=1.6), name=f"{key[0]} #{key[1]}")
+            # a bare PlotCurveItem (PlotDataItem's setData costs 10× more); the plot adds it to the legend
+            curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1.6), name=f"{key[0]} #{key[1]}")
+            self.plot.addItem(curve)
             marks = pg.ScatterPlotItem(symbol="t1", size=9, brush=pg.mkBrush(colour), pen=None)
             self.plot.addItem(marks)
             self.curves[key] = (curve, marks)
@@ -119,7 +121,7 @@ class MembranePanel(QWidget):
             t = (np.fromiter(tr.t, np.float64) - now) * dt_s
             v = np.fromiter(tr.v, np.float64)
             s = np.fromiter(tr.s, bool)
-            curve.setData(t, v)
+            curve.setData(t, v, skipFiniteCheck=True)
             top = (tr.threshold if tr.threshold is not None else float(v.max(initial=1.0))) * 1.12
             marks.setData(t[s], np.full(int(s.sum()), top))
             if v.size:
