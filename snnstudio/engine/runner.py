@@ -9,6 +9,20 @@ Two ways to stream a model built for ``[T, B, ...]`` input:
   kept (zero-padded at the start) and the whole window is re-evaluated each step; what is shown is
   the window's last time step.
 
+The **step** (``step_us``, the session's hop, e.g. 10 ms) and the model's **frame** (``frame_us``,
+the ``dt_us`` it was trained on, e.g. 150 ms) are decoupled for window models: each step brings
+one sub-bin of events (pooled straight to the model's input size by
+:func:`~snnstudio.events.frames.bin_events`), and the window is the last ``T`` frames of
+``alpha = frame_us / step_us`` sub-bins each, kept by :class:`~snnstudio.events.frames.SlidingFrames`
+(only the new sub-bin is binned per step). So the model sees frames as long as those it was
+trained on while its prediction updates every step. Where ``frame_us`` is not a multiple of the
+step, ``alpha`` is the nearest whole number (frames of ``alpha·step_us``; :attr:`frame_mismatch`
+says so). A stateful model whose trained frame is a multiple (> 1) of the step runs the same way,
+as a window of its ``T`` trained frames re-run from rest each step — exactly its training input —
+instead of single-step on frames shorter than it was trained on. Otherwise a stateful model runs
+single-step, one frame per step, its state carried over (the session then gives a trained model
+its trained ``dt`` as the step, see :class:`~snnstudio.engine.session.Session`).
+
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
 changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
@@ -27,6 +41,7 @@ from torch.nn import functional as F
 
 from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.errors import ModelError
+from snnstudio.events.frames import SlidingFrames, bin_events
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 
@@ -55,6 +70,12 @@ class ModelInfo:
     class_names: tuple[str, ...]
     modules: tuple[ModuleInfo, ...]
     n_parameters: int
+    #: the step (µs) the runner is fed, the model's frame length (µs, ``alpha·step_us``) and
+    #: the number of steps summed into one frame; ``trained_frame_us`` is the checkpoint's dt
+    step_us: int | None = None
+    frame_us: int | None = None
+    alpha: int = 1
+    trained_frame_us: int | None = None
 
 
 def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:
@@ -83,15 +104,15 @@ def _part_kind(module: nn.Module, key: str | None = None) -> str:
     return "ta"
 
 
-def _weights_of(module: nn.Module, kind: str) -> np.ndarray | None:
-    """A part's ``last_weights`` for batch element 0 as ``[T]``, ``[C]`` or ``[h, w]``."""
+def _weights_of(module: nn.Module, kind: str, b: int = 0) -> np.ndarray | None:
+    """A part's ``last_weights`` for batch element ``b`` as ``[T]``, ``[C]`` or ``[h, w]``."""
     w = getattr(module, "last_weights", None)
     if w is None or not getattr(module, "enabled", True):
         return None
     a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
     dims = [d for d in str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "").split(",") if d]
     if "B" in dims and len(dims) == a.ndim:
-        a = np.take(a, 0, axis=dims.index("B"))
+        a = np.take(a, b, axis=dims.index("B"))
     a = np.squeeze(a)
     if kind == "sa":
         while a.ndim > 2:
@@ -113,6 +134,12 @@ def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, 
         if hasattr(m, "last_weights") and id(m) not in taken:
             blocks.append((name, m, {_part_kind(m): m}))
     return blocks
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only in place (for arrays created by the read-out, shared with no one)."""
+    a.setflags(write=False)
+    return a
 
 
 def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
@@ -142,7 +169,8 @@ class ModelRunner:
         raster_neurons: int = 64,
         feature_channels: int = 4,
         sensor_hw: tuple[int, int] = (128, 128),
-        cost_every: int = 8,
+        cost_every: int = 16,
+        step_us: int | None = None,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -161,9 +189,16 @@ class ModelRunner:
         self.attention = _attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
-        self.mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
-        if self.mode not in ("stateful", "window"):
-            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.mode!r}")
+        #: how the model itself can stream ('stateful' or 'window'); :attr:`mode` is how it does now
+        self.native_mode = mode or getattr(model, "streaming_mode", None) or ("stateful" if single and not across else "window")
+        if self.native_mode not in ("stateful", "window"):
+            raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.native_mode!r}")
+        self._mode_forced = mode is not None
+        trained = getattr(model, "frame_us", None) or getattr(cfg, "dt_us", None)
+        #: the frame length (µs) the model was trained on (None: unknown, one step = one frame)
+        self.trained_frame_us = int(trained) if trained else None
+        self.step_us = int(step_us) if step_us else None
+        self.mode = self._effective_mode()
         self.raster_neurons = raster_neurons
         self.feature_channels = feature_channels
         self.followed: dict[str, list[int]] = {}
@@ -204,8 +239,55 @@ class ModelRunner:
                 except TypeError:
                     pass
         h, w = self.input_hw
-        self._frames: deque[torch.Tensor] = deque([torch.zeros(2, h, w)] * self.window_T, maxlen=self.window_T)
+        self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
+
+    def _effective_mode(self) -> str:
+        """A stateful model trained on frames of several steps runs as a window of its T trained
+        frames (re-run each step from rest, exactly its training input) rather than single-step
+        on frames shorter than it was trained on; otherwise the model's own mode."""
+        tr, st = self.trained_frame_us, self.step_us
+        if self.native_mode == "stateful" and not self._mode_forced and tr and st and tr > st and tr % st == 0:
+            return "window"
+        return self.native_mode
+
+    @property
+    def alpha(self) -> int:
+        """Steps (sub-bins) summed into one model frame: ``frame_us / step_us`` for window models
+        that know their trained frame length, else 1."""
+        if self.mode != "window" or not self.trained_frame_us or not self.step_us:
+            return 1
+        return max(1, round(self.trained_frame_us / self.step_us))
+
+    @property
+    def frame_us(self) -> int | None:
+        """The length (µs) of the frames the model is fed (``alpha · step_us``)."""
+        return self.alpha * self.step_us if self.step_us else self.trained_frame_us
+
+    @property
+    def frame_mismatch(self) -> str | None:
+        """A one-line note when the frames fed differ from the trained ones (else ``None``)."""
+        f, tr = self.frame_us, self.trained_frame_us
+        if not f or not tr or f == tr:
+            return None
+        how = "one step is one frame" if self.mode == "stateful" else f"{self.alpha} × {self.step_us / 1000:g} ms steps"
+        return f"{self.name}: frames of {f / 1000:g} ms ({how}); it was trained on {tr / 1000:g} ms frames"
+
+    @property
+    def prime_steps(self) -> int:
+        """Steps of history the runner needs to show a position as if it had played up to it."""
+        return self.window_T * self.alpha if self.mode == "window" else self.window_T
+
+    def set_step(self, step_us: int) -> None:
+        """Feed steps of ``step_us`` µs from now on (recomputes ``alpha``; forgets the stream)."""
+        if int(step_us) < 1:
+            raise ModelError(f"the step must be at least 1 µs, got {step_us}")
+        self.step_us = int(step_us)
+        mode = self._effective_mode()
+        if mode != self.mode:
+            self.mode = mode
+            self.ops = self._op_counter()
+        self.reset()
 
     def set_window(self, T: int) -> None:
         if self.fixed_T and T != self.window_T:
@@ -253,6 +335,10 @@ class ModelRunner:
             class_names=self.class_names,
             modules=tuple(rows),
             n_parameters=sum(p.numel() for p in self.model.parameters()),
+            step_us=self.step_us,
+            frame_us=self.frame_us,
+            alpha=self.alpha,
+            trained_frame_us=self.trained_frame_us,
         )
 
     # ------------------------------------------------------------------ stepping
@@ -277,12 +363,76 @@ class ModelRunner:
             raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
         self.reset()
 
-    @torch.inference_mode()
+    def sub_bin(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int) -> np.ndarray:
+        """One step's events ``[t_start_us, t_start_us + step_us)`` as counts ``[2, h, w]`` at the
+        model's input size (``bin_events`` sum-pooling, ``x·w // W``; no full-size frame)."""
+        if not self.step_us:
+            raise ModelError(f"model {self.name!r}: set the step length (set_step) before feeding events")
+        h, w = self.input_hw
+        out = None if (w, h) == tuple(sensor_size) else (w, h)
+        return bin_events(events, tuple(sensor_size), dt_us=self.step_us, t_start_us=int(t_start_us), n_frames=1, out_size=out)[0]
+
+    def step_events(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int, frame: np.ndarray | None = None):
+        """Advance one step on its events (see :meth:`sub_bin`); returns what :meth:`step` does.
+        ``frame`` (the same events counted at full size, optional) is used as is when the model
+        takes the sensor's size."""
+        return self.step_events_many([(events, t_start_us, frame)], sensor_size)[0]
+
+    def prime(self, sub_bins: np.ndarray) -> None:
+        """Feed ``[k, 2, h, w]`` past sub-bins (oldest first) without reading anything out: the
+        window models only fill their frames; stateful ones run (their state must advance)."""
+        if self.mode == "window":
+            self._window.extend(sub_bins)
+        else:
+            for s in sub_bins[-self.window_T :]:
+                self._advance(torch.from_numpy(np.ascontiguousarray(s, np.float32)))
+        if self.ops is not None:
+            self.ops.clear()
+
     def step(self, frame: np.ndarray):
-        """Advance one step on a ``[2, H, W]`` count frame; returns ``(layers, attention, readout,
-        cost)`` where ``readout`` is the class read-out averaged over the last ``T`` steps and
-        ``cost`` is ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
-        x = self._prepare(frame)
+        """Advance one step on a ``[2, H, W]`` count frame (pooled to the input size); returns
+        ``(layers, attention, readout, cost)`` where ``readout`` is the class read-out (window
+        models: the window's mean; stateful: averaged over the last ``T`` steps) and ``cost`` is
+        ``(sops, energy_pj)`` of this one step (``(None, None)`` without a meter)."""
+        return self._advance(self._prepare(frame))
+
+    def step_events_many(self, windows, sensor_size: tuple[int, int]) -> list:
+        """Advance several consecutive steps at once, ``windows`` being ``(events, t_start_us,
+        frame)`` each (oldest first); returns one :meth:`step` result per step. A window model
+        runs their windows as one batch ``[T, B, ...]`` — the same outputs as one step after the
+        other (every module is per sample), for a fraction of the per-call overhead: how the
+        session catches up when it falls behind. A stateful model steps through them in order."""
+        w, h = sensor_size
+        xs = []
+        for events, t0, frame in windows:
+            if frame is not None and tuple(self.input_hw) == (h, w):
+                x = np.ascontiguousarray(frame, np.float32)
+                xs.append(x if x.flags.writeable else x.copy())  # a frozen snapshot frame
+            else:
+                xs.append(self.sub_bin(events, sensor_size, t0))
+        if self.mode != "window" or len(xs) == 1:
+            return [self._advance(torch.from_numpy(x)) for x in xs]
+        return self._advance_batch(xs)
+
+    @torch.inference_mode()
+    def _advance_batch(self, xs: list[np.ndarray]) -> list:
+        T, B = self.window_T, len(xs)
+        frames = np.stack([self._window.push(x).copy() for x in xs], axis=1)  # [T, B, 2, h, w]
+        self._step_count += B
+        out = self.model(torch.from_numpy(frames)).detach().float()
+        readouts = (out.reshape(T, B, -1).mean(0) if out.dim() >= 3 else out.reshape(B, -1)).numpy()
+        lead = (T, B)
+        results = []
+        for b in range(B):
+            layers = tuple(self._layer(name, m, lead, b) for name, m in self.neurons)
+            attention = tuple(self._attention(name, m, parts, b) for name, m, parts in self.attention)
+            readout = readouts[b].copy()
+            self.n_classes = int(readout.size)
+            results.append((layers, attention, readout, self._last_cost))
+        return results
+
+    @torch.inference_mode()
+    def _advance(self, x: torch.Tensor):
         measure = self.ops is not None and self._step_count % self.cost_every == 0
         self._step_count += 1
         if measure:
@@ -297,8 +447,8 @@ class ModelRunner:
             else:
                 out, lead = self.model(x[None, None]), (1, 1)
         else:
-            self._frames.append(x)
-            out = self.model(torch.stack(list(self._frames))[:, None])
+            frames = self._window.push(x.numpy())
+            out = self.model(torch.from_numpy(frames)[:, None])
             lead = (self.window_T, 1)
         o = out.detach().float()
         if self.mode == "window":
@@ -316,52 +466,57 @@ class ModelRunner:
             self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
         return layers, attention, readout, self._last_cost
 
-    def _layer(self, name: str, m: SpikingNeuron, lead: int) -> LayerSnapshot:
+    def _layer(self, name: str, m: SpikingNeuron, lead: int, b: int = 0) -> LayerSnapshot:
+        """Read out the last time step of batch element ``b`` of one spiking layer. The arrays
+        are made here (never views of the model's tensors), so they are frozen without a copy."""
         s = m.last_spikes
         if s is None:
             raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
         shape = _sample_shape(tuple(s.shape), lead)
         self._shapes[name] = shape
         t_lead = lead[0] if len(lead) == 2 else 1
-        s_last = (s.reshape(t_lead, -1)[-1] > 0.5).float().numpy()  # 0/1 (a surrogate can leave 1 - 6e-8)
-        n = s_last.size
+        n_batch = lead[-1]
+        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5)
+        spikes = (s.reshape(t_lead, n_batch, -1)[-1, b] > 0.5).numpy().view(np.uint8)
+        n = spikes.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
             k = min(self.raster_neurons, n)
-            idx = np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+            idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
+        count = int(np.count_nonzero(spikes))
         if len(shape) >= 2:
-            per_channel = s_last.reshape(shape[0], -1).mean(1)
+            per_channel = spikes.reshape(shape[0], -1).mean(1, dtype=np.float32)
         else:
-            per_channel = s_last
+            per_channel = spikes.astype(np.float32)
         fmap = None
         if len(shape) == 3:
-            fmap = frozen(s_last.reshape(shape)[: self.feature_channels])
+            fmap = _ro(spikes.reshape(shape)[: self.feature_channels].astype(np.float32))
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
-            v_last = m.last_v.reshape(t_lead, -1)[-1].float().numpy()
+            v_last = m.last_v.reshape(t_lead, n_batch, -1)[-1, b]
             membrane = {i: float(v_last[i]) for i in follow}
-            spiked = {i: bool(s_last[i] > 0.5) for i in follow}
-        count = int(np.count_nonzero(s_last > 0.5))
+            spiked = {i: bool(spikes[i]) for i in follow}
+        th = m.v_threshold
         return LayerSnapshot(
             name=name,
             kind=getattr(m, "registry_name", type(m).__name__),
             shape=shape,
             rate=count / n if n else 0.0,
-            channel_rates=frozen(per_channel),
-            raster=frozen(s_last[idx] > 0.5, np.uint8),
-            raster_index=frozen(idx, np.int64),
+            channel_rates=_ro(per_channel),
+            raster=_ro(spikes[idx]),
+            raster_index=idx,
             spike_count=count,
             membrane=membrane,
             spiked=spiked,
-            threshold=None if m.v_threshold is None or not math.isfinite(float(m.v_threshold)) else float(m.v_threshold),
+            threshold=None if th is None or not math.isfinite(float(th)) else float(th),
             feature_map=fmap,
         )
 
-    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module]) -> AttentionSnapshot:
+    def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module], b: int = 0) -> AttentionSnapshot:
         on = bool(getattr(m, "enabled", True))
-        w = {k: _weights_of(p, k) if on else None for k, p in parts.items()}  # off: stale weights hidden
+        w = {k: _weights_of(p, k, b) if on else None for k, p in parts.items()}  # off: stale weights hidden
         return AttentionSnapshot(
             name=name or type(m).__name__,
             enabled=bool(getattr(m, "enabled", True)),

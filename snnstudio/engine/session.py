@@ -6,10 +6,20 @@ between steps, so the model is never touched by two threads. Delivery is *coales
 newest snapshot sits in a one-slot ``latest()`` and is passed to ``on_snapshot`` — a slow consumer
 simply reads the newest and never sees a queue of stale ones.
 
+Step and frame: ``dt_us`` is the **step** — how often the stream advances and a snapshot is made
+(10 ms by default). A trained model sees **frames** of its own trained ``dt`` (e.g. 150 ms): when
+that is a multiple of the step, its runner sums that many steps per frame over a sliding window
+of the last T frames (see :mod:`snnstudio.engine.runner`), so the prediction updates every step
+on the input the model was trained on; otherwise the session runs it at its trained dt as the
+step. An explicit ``set_dt`` is always obeyed (the runner then uses the nearest whole number of
+steps per frame and says so).
+
 Pacing: a recording plays on the stream clock scaled by ``speed`` (a step is computed once its
-window has fully elapsed in wall time); when the model is slower than that the session runs as
-fast as it can and the lag shows in the counters (``realtime_factor`` < 1). A live source paces
-itself (the worker blocks on it). Errors from the source or the model become a one-line message
+window has fully elapsed in wall time); when the model is slower than that the session catches up
+in batches (up to ``max_batch`` due steps evaluated together, the same results as one by one) and
+otherwise lags, which shows in the counters (``realtime_factor`` < 1). A live source paces itself
+(the worker blocks on it). Each snapshot carries the wall times at which its window's events
+arrived (``wall_window_s``), from which the GUI side measures end-to-end latency. Errors from the source or the model become a one-line message
 (``on_message``) and pause the session; they never propagate out of the worker.
 """
 
@@ -26,10 +36,11 @@ from queue import Empty, SimpleQueue
 
 import numpy as np
 
-from snnstudio.engine.runner import ModelInfo, ModelRunner, rates_to_probabilities
-from snnstudio.engine.snapshot import Counters, Metrics, Snapshot, frozen
+from snnstudio.engine.runner import ModelInfo, ModelRunner, _ro, rates_to_probabilities
+from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.events.frames import bin_events
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
 
@@ -46,6 +57,15 @@ class SessionConfig:
     realtime: bool = True
     raster_neurons: int = 64
     feature_channels: int = 4
+    #: torch intra-op threads for the process (set when the worker starts; None: leave as is).
+    #: Streaming models are small: two threads spin-wait on each other and on the GUI thread
+    #: (a window step of the default model: 4 ms on one thread, up to 10× that on two of a
+    #: loaded 2-core machine)
+    torch_threads: int | None = 1
+    #: when behind, run up to this many steps as one batch (window models; 1: never batch)
+    max_batch: int = 4
+    #: batch flat-out runs too (``realtime=False``: every window is already due)
+    batch_flat_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,8 @@ class Session:
         self._model_spec = None
         self._companions: list[ModelRunner] = []
         self._compare_specs: list = []
+        #: the step the user asked for (``config.dt_us`` may differ: a stateful trained model runs at its own dt)
+        self._user_dt_us = self.config.dt_us
         self._playing = False
         self._pending_steps = 0
         self._index = 0
@@ -253,8 +275,11 @@ class Session:
         def cmd():
             if int(dt_us) < 1:
                 raise SnnStudioError(f"dt must be at least 1 µs, got {dt_us}")
-            self.config.dt_us = int(dt_us)
+            self.config.dt_us = self._user_dt_us = int(dt_us)
             self._restart_stream()
+            for r in self._runners():
+                if r.frame_mismatch:
+                    self._say(r.frame_mismatch)
 
         self._q.put(cmd)
 
@@ -394,14 +419,17 @@ class Session:
             raster_neurons=self.config.raster_neurons,
             feature_channels=self.config.feature_channels,
             sensor_hw=(size[1], size[0]),
+            step_us=self.config.dt_us,
         )
 
     def _set_model(self, spec) -> None:
         self._runner, self._model_spec = self._build_runner(spec), spec
-        trained_dt = getattr(getattr(self._runner.model, "config", None), "dt_us", None)
-        if trained_dt and int(trained_dt) != self.config.dt_us:
-            # a trained model sees the world in its own time steps: adopt them (the user can still change dt)
-            self.config.dt_us = int(trained_dt)
+        # a trained model sees the world in frames of its own dt: when that is a multiple of the
+        # step, it gets frames of that many steps (the step stays, the prediction updates every
+        # step, see runner); otherwise it runs at its trained dt as the step (the user can
+        # still change dt: set_dt)
+        user, trained = self._user_dt_us, self._runner.trained_frame_us
+        self.config.dt_us = trained if trained and trained % user else user
         self._restart_stream()
 
     def _set_compare(self, specs) -> None:
@@ -418,6 +446,9 @@ class Session:
         """Re-prime the model at the current position (after dt/T/model changes)."""
         if self._runner is None:
             return
+        for r in self._runners():
+            if r.step_us != self.config.dt_us:
+                r.set_step(self.config.dt_us)
         w = self._windows
         if w is not None and w.seekable and w.cursor_us is not None and self._latest is not None:
             self._seek(self._latest.t_start_us, show=False)
@@ -440,34 +471,39 @@ class Session:
             return
         if not w.seekable:
             raise SourceError(f"{self._state.source_name}: a live source cannot seek")
-        runner = self._runner_or_raise()
+        self._runner_or_raise()
         dt = self.config.dt_us
         t_us = int(min(max(t_us, w.start_us), w.end_us - 1))
         runners = self._runners()
         for r in runners:
             r.reset()
-        # prime: the models see the T windows before the target, as if they had played up to it
-        k = min(max(r.window_T for r in runners), max(0, (t_us - w.start_us) // dt))
-        w.seek(t_us - k * dt)
-        for i in range(k):
-            win = w.next_window(dt)
-            counts = count_frame(win.events, w.sensor_size)
+        # prime: the models see the steps before the target, as if they had played up to it
+        # (window models the T frames of alpha steps each, binned in one go)
+        k = min(max(r.prime_steps for r in runners), max(0, (t_us - w.start_us) // dt))
+        if k:
+            w.seek(t_us - k * dt)
+            past = w.next_window(k * dt)
             for r in runners:
-                if i < k - r.window_T:
-                    continue
-                if r.mode == "window":
-                    r._frames.append(r._prepare(counts))
-                else:
-                    r.step(counts)
-        for r in runners:
-            if r.ops is not None:
-                r.ops.clear()
+                n = min(k, r.prime_steps)
+                h, wd = r.input_hw
+                out = None if (wd, h) == tuple(w.sensor_size) else (wd, h)
+                subs = bin_events(past.events, tuple(w.sensor_size), dt_us=dt, t_start_us=t_us - n * dt, n_frames=n, out_size=out)
+                r.prime(subs)
         w.seek(t_us)
         self._anchor = None
         self._state = replace(self._state, ended=False)
         if show:
             self._pending_steps = max(self._pending_steps, 1)
         self._publish_state()
+
+    def _due_wall(self) -> float | None:
+        """Wall time (``perf_counter``) at which the next window's end passes on a paced
+        playback clock (``None``: live or flat out — the window is complete when it arrives)."""
+        w = self._windows
+        if not self.config.realtime or w is None or getattr(w, "live", False) or w.cursor_us is None or self._anchor is None:
+            return None
+        wall0, sim0 = self._anchor
+        return wall0 + (w.cursor_us + self.config.dt_us - sim0) / 1e6 / self.config.speed
 
     def _time_to_next(self) -> float:
         w = self._windows
@@ -484,6 +520,10 @@ class Session:
         return due - now
 
     def _work(self) -> None:
+        if self.config.torch_threads:
+            import torch
+
+            torch.set_num_threads(int(self.config.torch_threads))
         while not self._stop:
             try:
                 cmd = None
@@ -497,8 +537,9 @@ class Session:
                     cmd()
                     continue
                 if self._pending_steps:
-                    self._pending_steps -= 1
-                    self._step()
+                    k = min(self._pending_steps, self._catch_up())
+                    self._pending_steps -= k
+                    self._step(k)
                     continue
                 wait = self._time_to_next()
                 if wait > 0:
@@ -507,7 +548,7 @@ class Session:
                     except Empty:
                         pass
                     continue
-                self._step()
+                self._step(self._catch_up())
             except Exception as exc:  # a bad file / model / command: say it, pause, keep running
                 self._pending_steps = 0
                 self._playing = False
@@ -517,60 +558,103 @@ class Session:
                 except Exception:
                     traceback.print_exc()
 
-    def _step(self) -> None:
+    def _catch_up(self) -> int:
+        """How many steps to run as one batch now: 1 when on time; when behind (a paced
+        recording whose next windows have already elapsed, a live source with complete windows
+        buffered, or flat out with ``batch_flat_out``), up to ``max_batch`` — the window models
+        then evaluate them together (see ``ModelRunner.step_events_many``)."""
+        cap = max(1, int(self.config.max_batch))
+        w = self._windows
+        if cap == 1 or w is None or w.cursor_us is None:
+            return 1
+        if getattr(w, "live", False):
+            return max(1, min(cap, w.ready(self.config.dt_us)))
+        if not self.config.realtime:
+            return cap if self.config.batch_flat_out else 1
+        due = self._due_wall()
+        if due is None:
+            return 1
+        late = time.perf_counter() - due
+        return max(1, min(cap, 1 + int(late / (self.config.dt_us / 1e6 / self.config.speed))))
+
+    def _step(self, n: int = 1) -> None:
         w = self._windows
         if w is None:
             self._pending_steps = 0
             return
         runner = self._runner_or_raise()
         dt = self.config.dt_us
-        win = w.next_window(dt)
-        if win is None:
-            if self.config.loop and w.seekable:
-                w.seek(w.start_us)
-                for r in self._runners():
-                    r.reset()
-                self._anchor = None
-                win = w.next_window(dt)
+        wins = []
+        for _ in range(max(1, n)):
+            due = self._due_wall()
+            win = w.next_window(dt)
+            if win is None and wins:  # the end: show what there is, loop or stop on the next call
+                break
             if win is None:
-                self._playing = False
-                self._pending_steps = 0
-                self._publish_state(ended=True)
-                return
+                if self.config.loop and w.seekable:
+                    w.seek(w.start_us)
+                    for r in self._runners():
+                        r.reset()
+                    self._anchor = None
+                    due = None
+                    win = w.next_window(dt)
+                if win is None:
+                    self._playing = False
+                    self._pending_steps = 0
+                    self._publish_state(ended=True)
+                    return
+            wins.append((win, due))
         t0 = time.perf_counter()
-        frame = count_frame(win.events, w.sensor_size)
-        counters = self._count(len(win.events), dt)
-        self._dropped += win.dropped
-        snap = self._snapshot(runner, win, frame, t0, counters)
+        speed = self.config.speed
+        inputs, extras = [], []
+        for win, due in wins:
+            span = (win.t_end_us - win.t_start_us) / 1e6 / (speed if due is not None else 1.0)
+            arrived = (due - span, due) if due is not None else (t0 - span, t0)
+            frame = count_frame(win.events, w.sensor_size)
+            counters = self._count(len(win.events), dt)
+            self._dropped += win.dropped
+            inputs.append((win.events, win.t_start_us, frame))
+            extras.append((win, frame, counters, arrived))
+        results = runner.step_events_many(inputs, w.sensor_size)
+        latency = (time.perf_counter() - t0) * 1e3
+        snaps = [self._snapshot(runner, win, frame, res, latency, counters, arrived=arrived) for (win, frame, counters, arrived), res in zip(extras, results)]
         if self._companions:
-            others = tuple(self._snapshot(r, win, frame, time.perf_counter(), counters, share_frame=snap.frame) for r in self._companions)
-            snap = replace(snap, compare=others)
-        self._index += 1
-        with self._cond:
-            self._latest = snap
-            self._cond.notify_all()
-        self._state = replace(self._state, cursor_us=w.cursor_us)
-        if self.on_snapshot is not None:
-            self.on_snapshot(snap)
+            others = []
+            for r in self._companions:
+                c0 = time.perf_counter()
+                res_r = r.step_events_many(inputs, w.sensor_size)
+                lat_r = (time.perf_counter() - c0) * 1e3
+                others.append([self._snapshot(r, win, frame, res, lat_r, counters, share_frame=snap.frame)
+                               for (win, frame, counters, _), res, snap in zip(extras, res_r, snaps)])
+            snaps = [replace(snap, compare=tuple(o[i] for o in others)) for i, snap in enumerate(snaps)]
+        for snap in snaps:
+            snap = replace(snap, index=self._index) if snap.index != self._index else snap
+            self._index += 1
+            with self._cond:
+                self._latest = snap
+                self._cond.notify_all()
+            self._state = replace(self._state, cursor_us=w.cursor_us)
+            if self.on_snapshot is not None:
+                self.on_snapshot(snap)
 
-    def _snapshot(self, runner: ModelRunner, win, frame, t0: float, counters: Counters, share_frame=None) -> Snapshot:
-        """Run ``runner`` on this window's frame and package what the GUI draws."""
+    def _snapshot(self, runner: ModelRunner, win, frame, result, latency_ms: float, counters: Counters,
+                  share_frame=None, arrived=None) -> Snapshot:
+        """Package one step's read-out ``result`` (a ``runner.step`` result) for the GUI."""
         w = self._windows
-        layers, attention, readout, (sops, energy) = runner.step(frame)
+        layers, attention, readout, (sops, energy) = result
         probs = rates_to_probabilities(readout)
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
         total_neurons = sum(layer.n_neurons for layer in layers)
-        latency = (time.perf_counter() - t0) * 1e3
         return Snapshot(
             index=self._index,
             t_start_us=win.t_start_us,
             t_end_us=win.t_end_us,
-            frame=share_frame if share_frame is not None else frozen(frame),
+            frame=share_frame if share_frame is not None else _ro(frame),
             n_events=len(win.events),
             layers=layers,
             attention=attention,
-            probabilities=frozen(probs),
+            probabilities=_ro(probs),
             predicted=pred,
             confidence=float(probs[pred]) if pred is not None else 0.0,
             label=win.label,
@@ -581,18 +665,19 @@ class Session:
                 spike_count=total_spikes,
                 sops=sops,
                 energy_pj=energy,
-                latency_ms=latency,
+                latency_ms=latency_ms,
             ),
             counters=counters,
             recording_start_us=w.start_us,
             recording_end_us=w.end_us,
             model_name=runner.name,
+            wall_window_s=arrived,
         )
 
     def _count(self, n_events: int, dt_us: int) -> Counters:
         now = time.perf_counter()
         h = self._history
-        h.append((now, n_events, dt_us))
+        h.append((now, n_events, dt_us, time.thread_time()))
         while h and now - h[0][0] > 1.0:
             h.popleft()
         span = now - h[0][0] if len(h) > 1 else 0.0
@@ -600,8 +685,9 @@ class Session:
             return Counters(dropped=self._dropped)
         items = list(h)[1:]
         return Counters(
-            events_per_s=sum(e for _, e, _ in items) / span,
+            events_per_s=sum(it[1] for it in items) / span,
             steps_per_s=len(items) / span,
             dropped=self._dropped,
-            realtime_factor=sum(d for _, _, d in items) / 1e6 / span,
+            realtime_factor=sum(it[2] for it in items) / 1e6 / span,
+            cpu_ms_per_step=1e3 * (h[-1][3] - h[0][3]) / len(items),
         )

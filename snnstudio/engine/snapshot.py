@@ -86,6 +86,8 @@ class Counters:
     steps_per_s: float = 0.0
     dropped: int = 0
     realtime_factor: float = 0.0
+    #: CPU time (ms) the engine worker thread spent per step (binning, model, read-out, snapshot)
+    cpu_ms_per_step: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,10 @@ class Snapshot:
     model_name: str = ""
     #: the same window through the compared models (lock-step), each a full snapshot
     compare: tuple[Snapshot, ...] = ()
+    #: ``time.perf_counter()`` wall times at which the step's first and last events arrived
+    #: (paced playback: when the stream clock passed the window's start and end; live: the end
+    #: is when the source delivered the window) — end-to-end latency = drawn − ``wall_window_s[0]``
+    wall_window_s: tuple[float, float] | None = None
 
     @property
     def time_us(self) -> int:

@@ -141,6 +141,12 @@ class StreamWindows:
         dropped, self._dropped = self._dropped, 0
         return Window(inside, t0, t1, self._label, dropped)
 
+    def ready(self, dt_us: int) -> int:
+        """Complete ``dt_us`` windows already buffered (taken without waiting on the source)."""
+        if self.cursor_us is None or self._pending_end is None:
+            return 0
+        return max(0, (self._pending_end - self.cursor_us) // dt_us)
+
     def seek(self, t_us: int) -> None:
         from snnstudio.errors import SourceError
 

@@ -38,7 +38,9 @@ over ``idx + k·2HW`` in int64. Counts are exact (int64) before the float32 conv
 
 :class:`StreamingBinner` bins a live stream batch by batch into fixed ``dt`` frames with exact
 window edges: the events of unfinished windows are carried over, so chunked binning equals
-binning the whole stream in one go.
+binning the whole stream in one go. :class:`SlidingFrames` keeps the last T frames of ``alpha``
+short sub-bins each, sliding by one sub-bin per push (a model trained on long frames, updated
+every short step) without re-binning anything.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "frame_starts_us",
     "ToFrames",
     "StreamingBinner",
+    "SlidingFrames",
     "OFF",
     "ON",
 ]
@@ -689,3 +692,89 @@ class StreamingBinner:
         w, s = self.window_us, self.stride_us
         n_total = max(-((w - span) // s), 0) + 1
         return self._emit(max(n_total, self._k))
+
+
+class SlidingFrames:
+    """The last ``n_frames`` frames of ``alpha`` sub-bins each, updated one sub-bin at a time.
+
+    A stream cut into short sub-bins (e.g. 10 ms steps) feeds a model trained on longer frames
+    (e.g. 150 ms = ``alpha`` 15 sub-bins, MA-SNN's grouping): after every :meth:`push` of one
+    sub-bin ``[*shape]`` (counts, e.g. ``[2, H, W]``), :attr:`frames` ``[n_frames, *shape]`` holds
+    the ``n_frames`` consecutive frames that end with that sub-bin (oldest first; zeros before
+    the stream began). Frame ``j`` is the sum of sub-bins ``j·alpha … (j+1)·alpha − 1`` of the last
+    ``n_frames·alpha`` — what :func:`bin_events` with ``dt_us = alpha·step`` and ``t_start_us =
+    now − n_frames·alpha·step`` gives for the same events.
+
+    Each push costs ``O(n_frames · cells)``: every frame gains the sub-bin that enters it and
+    loses the one that leaves it (a ring of the last ``n_frames·alpha`` sub-bins keeps them), so
+    nothing is re-binned. Counts are integers, exact in float32 below 2²⁴; the sums are rebuilt
+    from the ring every ``n_frames·alpha`` pushes anyway, so non-integer input cannot drift.
+    Hand-written: no framing library keeps frames that slide by less than their length.
+    """
+
+    def __init__(self, n_frames: int, alpha: int, shape: tuple[int, ...]):
+        if not _is_int(n_frames) or n_frames < 1:
+            raise FramingError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+        if not _is_int(alpha) or alpha < 1:
+            raise FramingError(f"alpha must be an integer >= 1, got {alpha!r}")
+        self.n_frames = int(n_frames)
+        self.alpha = int(alpha)
+        self.shape = tuple(int(s) for s in shape)
+        n = self.n_frames * self.alpha
+        j = np.arange(self.n_frames)
+        self._leave = j * self.alpha  # chronological index of each frame's oldest sub-bin
+        self._enter = (j[:-1] + 1) * self.alpha  # the sub-bin that moves into frame j < T-1
+        self._ring = np.zeros((n, *self.shape), np.float32)
+        self.frames = np.zeros((self.n_frames, *self.shape), np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: all frames are zero again."""
+        self._ring[:] = 0
+        self.frames[:] = 0
+        self._pos = 0  # ring slot of the oldest sub-bin (the next one to be overwritten)
+        self._pushes = 0
+
+    @property
+    def n_sub_bins(self) -> int:
+        """Sub-bins the frames span (``n_frames · alpha``)."""
+        return len(self._ring)
+
+    def push(self, sub_bin: np.ndarray) -> np.ndarray:
+        """Add the newest sub-bin; returns :attr:`frames` (updated in place)."""
+        sub = np.asarray(sub_bin, np.float32)
+        if sub.shape != self.shape:
+            raise FramingError(f"sub-bin shape {sub.shape} does not match {self.shape}")
+        n = len(self._ring)
+        ring, fr = self._ring, self.frames
+        if self.alpha == 1:  # frames are the sub-bins themselves: shift by one
+            fr[:-1] = fr[1:]
+            fr[-1] = sub
+            return fr
+        leave = ring[(self._pos + self._leave) % n]
+        enter = ring[(self._pos + self._enter) % n]
+        ring[self._pos] = sub
+        self._pos = (self._pos + 1) % n
+        self._pushes += 1
+        if self._pushes % n == 0:  # re-sum from the ring (chronological from _pos)
+            order = np.roll(np.arange(n), -self._pos)
+            fr[:] = ring[order].reshape(self.n_frames, self.alpha, *self.shape).sum(1)
+            return fr
+        fr -= leave
+        fr[:-1] += enter
+        fr[-1] += sub
+        return fr
+
+    def extend(self, sub_bins: np.ndarray) -> np.ndarray:
+        """Push ``[k, *shape]`` sub-bins in order (oldest first); returns :attr:`frames`. Only the
+        last ``n_frames·alpha`` matter, so a long history costs no more than a full window."""
+        subs = np.asarray(sub_bins, np.float32)
+        n = len(self._ring)
+        if len(subs) >= n:
+            self.reset()
+            self._ring[:] = subs[-n:]
+            self.frames[:] = self._ring.reshape(self.n_frames, self.alpha, *self.shape).sum(1)
+            return self.frames
+        for s in subs:
+            self.push(s)
+        return self.frames

@@ -77,8 +77,11 @@ def test_layer_rasters_get_one_column_per_step(window, qtbot):
     assert row.count == 13
     last_col = row.spikes[:, (row.ptr - 1) % row.spikes.shape[1]]
     np.testing.assert_array_equal(last_col, snap.layer("sn1").raster)
-    shown = row.raster.image
-    np.testing.assert_array_equal(shown[:, -1], snap.layer("sn1").raster)
+    shown = row.raster.image  # RGB: the spike colour where a neuron fired, the background elsewhere
+    spike, base = row.raster_lut[1], row.raster_lut[0]
+    assert tuple(spike) != tuple(base)
+    np.testing.assert_array_equal((shown[:, -1] == spike).all(-1), snap.layer("sn1").raster.astype(bool))
+    np.testing.assert_array_equal((shown[:, -1] == base).all(-1), ~snap.layer("sn1").raster.astype(bool))
     np.testing.assert_allclose(row.chans[:, (row.ptr - 1) % row.chans.shape[1]], snap.layer("sn1").channel_rates)
     assert set(win.layers.rows) == {"sn1", "sn2", "sn3"}
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
-from snnstudio.gui.plots import quiet
+from snnstudio.gui.plots import cache_static, quiet
 
 
 class AttentionPanel(QWidget):
@@ -37,8 +37,7 @@ class AttentionPanel(QWidget):
         self.ta_plot.getAxis("left").setWidth(28)
         self.ta = pg.BarGraphItem(x=[], height=[], width=0.8, brush=t.accent)
         self.ta_plot.addItem(self.ta)
-        self.view.addLabel("channel (CA)", row=1, col=0)
-        self.view.addLabel("spatial (SA)", row=1, col=1)
+        cache_static(self.view.addLabel("channel (CA)", row=1, col=0), self.view.addLabel("spatial (SA)", row=1, col=1), self.ta_plot.titleLabel)
         self.ca_box = self.view.addViewBox(row=2, col=0, enableMouse=False)
         self.ca = pg.ImageItem()
         self.ca.setColorMap(pg.colormap.get("viridis"))
@@ -51,6 +50,8 @@ class AttentionPanel(QWidget):
         self.view.ci.layout.setRowStretchFactor(2, 3)
         self._names: tuple[str, ...] = ()
         self.shown: str | None = None
+        self._drawn: tuple | None = None
+        self._sizes: dict = {}
         self._set_visible(False)
         model.snapshot.connect(self.draw)
 
@@ -73,21 +74,33 @@ class AttentionPanel(QWidget):
             self.block.addItems(names)
             self.block.blockSignals(False)
         a = snap.attention[max(0, self.block.currentIndex())]
+        key = (a.name, a.enabled, id(a.ta), id(a.ca), id(a.sa))
+        if key == self._drawn:  # the same weights (a compare row, a paused stream): nothing to redraw
+            return
+        self._drawn = key
         self.shown = a.name
         self.state.setText("on" if a.enabled else "off")
         op = 1.0 if a.enabled else 0.3
+        # ranges are set only when a size changes (a re-range re-lays out and re-paints the axes)
         if a.ta is not None:
             self.ta.setOpts(x=np.arange(a.ta.size), height=a.ta, width=0.8)
-            self.ta_plot.setXRange(-0.6, a.ta.size - 0.4, padding=0)
+            if self._sizes.get("ta") != a.ta.size:
+                self._sizes["ta"] = a.ta.size
+                self.ta_plot.setXRange(-0.6, a.ta.size - 0.4, padding=0)
         else:
             self.ta.setOpts(x=[], height=[], width=0.8)
         if a.ca is not None:
             self.ca.setImage(np.asarray(a.ca)[None, :], autoLevels=False, levels=(0, 1))  # 1 × C strip
-            self.ca_box.setRange(xRange=(0, a.ca.size), yRange=(0, 1), padding=0)
+            if self._sizes.get("ca") != a.ca.size:
+                self._sizes["ca"] = a.ca.size
+                self.ca_box.setRange(xRange=(0, a.ca.size), yRange=(0, 1), padding=0)
         self.ca.setVisible(a.ca is not None)
         if a.sa is not None:
             self.sa.setImage(a.sa, autoLevels=False, levels=(0, 1))
-            self.sa_box.setRange(xRange=(0, a.sa.shape[1]), yRange=(0, a.sa.shape[0]), padding=0)
+            if self._sizes.get("sa") != a.sa.shape:
+                self._sizes["sa"] = a.sa.shape
+                self.sa_box.setRange(xRange=(0, a.sa.shape[1]), yRange=(0, a.sa.shape[0]), padding=0)
         self.sa.setVisible(a.sa is not None)
         for item in (self.ta, self.ca, self.sa):
-            item.setOpacity(op)
+            if item.opacity() != op:
+                item.setOpacity(op)

@@ -4,10 +4,14 @@ steps and agreement with the main model."""
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from snnstudio.engine.compare import CompareTable
 
+#: table redraws per second at most
+RATE_HZ = 4.0
 COLUMNS = ("model", "predicted", "conf %", "rate %", "spikes", "SOPs", "energy µJ", "step ms", "accuracy %", "agrees %")
 
 
@@ -27,6 +31,7 @@ class ComparePanel(QWidget):
         lay.addWidget(self.hint)
         lay.addWidget(self.table, 1)
         self.stats = CompareTable()
+        self._last_draw = -1e9
         model.snapshots.connect(self.push)
 
     def push(self, snaps) -> None:
@@ -36,6 +41,10 @@ class ComparePanel(QWidget):
             self.stats.add(s)
         if not snaps or not self.isVisible():
             return
+        now = time.perf_counter()
+        if now - self._last_draw < 1.0 / RATE_HZ:  # running means: a few redraws a second suffice
+            return
+        self._last_draw = now
         last = snaps[-1]
         self.hint.setVisible(not last.compare)
         rows = self.stats.rows
@@ -57,4 +66,5 @@ class ComparePanel(QWidget):
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(r, c, item)
-                item.setText(text)
+                if item.text() != text:  # an unchanged cell is not re-laid out (ResizeToContents)
+                    item.setText(text)

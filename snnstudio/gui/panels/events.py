@@ -57,7 +57,8 @@ class EventsPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         self.view = pg.GraphicsLayoutWidget()
         self.plot = self.view.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-        self.image = pg.ImageItem(autoDownsample=True)
+        # RGB, no autoDownsample (pyqtgraph averages RGB to float and crashes); Qt scales it
+        self.image = pg.ImageItem()
         self.overlay = pg.ImageItem()
         self.overlay.setOpacity(0.45)
         self.overlay.setVisible(False)
@@ -73,23 +74,37 @@ class EventsPanel(QWidget):
         lay.addWidget(self.view, 1)
         lay.addLayout(row)
         self.rgb: np.ndarray | None = None
+        self._size: tuple[int, int] | None = None
+        self._overlay_ready = False
+        self._last: Snapshot | None = None
         model.snapshot.connect(self.draw)
 
     def _toggle_overlay(self, on: bool) -> None:
-        self.overlay.setVisible(on and self.overlay.image is not None)
+        if self._last is not None:
+            self.draw(self._last)
+        else:
+            self.overlay.setVisible(on and self.overlay.image is not None)
 
     def draw(self, snap: Snapshot) -> None:
+        self._last = snap
         if not self.isVisible():
             return
         self.rgb = event_image(snap.frame)
-        self.image.setImage(self.rgb, autoLevels=False, levels=(0, 255))
+        self.image.setImage(self.rgb, autoLevels=False, levels=None)
         h, w = snap.frame.shape[1:]
-        self.plot.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
+        if self._size != (w, h):  # re-range (a full re-layout) only when the sensor changes
+            self._size = (w, h)
+            self.plot.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
         sa = next((a.sa for a in reversed(snap.attention) if a.sa is not None), None)
-        if sa is not None:
+        show = self.show_attention.isChecked() and sa is not None
+        if show:  # the overlay is only computed while it is shown
             self.overlay.setImage(np.asarray(sa, np.float32), autoLevels=False, levels=(0.0, 1.0))
-            self.overlay.setColorMap(pg.colormap.get("inferno"))
+            if not self._overlay_ready:
+                self.overlay.setColorMap(pg.colormap.get("inferno"))
+                self._overlay_ready = True
             self.overlay.setRect(0, 0, w, h)
-        self.overlay.setVisible(self.show_attention.isChecked() and sa is not None)
-        self.show_attention.setEnabled(sa is not None)
+        if self.overlay.isVisible() != show:
+            self.overlay.setVisible(show)
+        if self.show_attention.isEnabled() != (sa is not None):
+            self.show_attention.setEnabled(sa is not None)
         self.info.setText(f"{snap.n_events:,} events in {(snap.t_end_us - snap.t_start_us) / 1000:g} ms   ·   {w}×{h}")

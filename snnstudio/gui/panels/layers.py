@@ -2,8 +2,10 @@
 per-channel rate raster, its firing rate over time and a grid of feature maps.
 
 Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
-lost when the display is slower than the model). Images use ``autoDownsample=True`` so a raster
-squeezed into fewer pixels than it has columns max-pools rather than silently dropping spikes.
+lost when the display is slower than the model). A raster squeezed into fewer pixels than it has
+rows or columns is max-pooled to fit (:func:`~snnstudio.gui.plots.pool_to_fit`) rather than
+silently dropping spikes. Images are coloured in numpy and handed over as RGB
+(:func:`~snnstudio.gui.plots.colourise`), and a hidden panel only records (it draws when shown).
 Clicking a neuron in a raster or a feature map follows it (its membrane appears in the Membrane
 panel).
 """
@@ -15,9 +17,10 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from snnstudio.gui import theme
-from snnstudio.gui.plots import quiet
+from snnstudio.gui.plots import cache_static, colour_table, colourise, pool_to_fit, quiet
 
 HISTORY = 200
+_STEPS = np.arange(HISTORY, dtype=np.float64)
 
 
 def _lut(a: str, b: str) -> np.ndarray:
@@ -33,6 +36,7 @@ class ClickableImage(pg.ImageItem):
     def __init__(self, on_click=None, **kw):
         super().__init__(**kw)
         self.on_click = on_click
+        self.block = (1, 1)  # (rows, columns) of the data per image pixel (max-pooled rasters)
 
     def mouseClickEvent(self, ev):
         if self.on_click is None or self.image is None:
@@ -40,8 +44,19 @@ class ClickableImage(pg.ImageItem):
         p = ev.pos()
         r, c = int(p.y()), int(p.x())
         if 0 <= r < self.image.shape[0] and 0 <= c < self.image.shape[1]:
-            self.on_click(r, c)
+            self.on_click(r * self.block[0], c * self.block[1])
             ev.accept()
+
+
+def _show_pooled(item, box, values: np.ndarray, colour) -> None:
+    """Max-pool ``values`` ``[rows, cols]`` to the box's pixels, colour it, and stretch the image
+    over the unpooled extent (the box's range stays in rows and steps)."""
+    rows, cols = values.shape
+    pooled, fy, fx = pool_to_fit(values, box)
+    item.setImage(colour(pooled), autoLevels=False, levels=None)
+    if isinstance(item, ClickableImage):
+        item.block = (fy, fx)
+    item.setRect(0, 0, pooled.shape[1] * fx, pooled.shape[0] * fy)
 
 
 class LayerRow:
@@ -54,13 +69,14 @@ class LayerRow:
         lw = panel.view
         self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
         self.title.setMaximumWidth(150)
+        cache_static(self.title)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
-        self.raster = ClickableImage(self._raster_click, autoDownsample=True)
-        self.raster.setLookupTable(_lut(t.base, t.spike))
+        self.raster = ClickableImage(self._raster_click)
+        self.raster_lut = _lut(t.base, t.spike)[[0, 255]]  # 0 → background, 1 → spike
         self.raster_box.addItem(self.raster)
         self.chan_box = lw.addViewBox(row=row, col=2, enableMouse=False, invertY=True)
-        self.chan = pg.ImageItem(autoDownsample=True)
-        self.chan.setColorMap(pg.colormap.get("viridis"))
+        self.chan = pg.ImageItem()
+        self.chan_lut = colour_table("viridis")
         self.chan_box.addItem(self.chan)
         self.rate_plot = lw.addPlot(row=row, col=3)
         quiet(self.rate_plot)
@@ -68,12 +84,14 @@ class LayerRow:
         self.rate_plot.hideAxis("bottom")
         self.rate_top = 0.2
         self.rate_plot.getAxis("left").setWidth(36)
-        self.rate_curve = self.rate_plot.plot(pen=pg.mkPen(t.accent, width=1.5))
+        # a bare PlotCurveItem: PlotDataItem's setData costs 10× more (bounds, downsampling logic)
+        self.rate_curve = pg.PlotCurveItem(pen=pg.mkPen(t.accent, width=1.5))
+        self.rate_plot.addItem(self.rate_curve)
         self.rate_plot.setXRange(0, HISTORY, padding=0)
         self.rate_plot.setYRange(0, self.rate_top, padding=0)
         self.fmap_box = lw.addViewBox(row=row, col=4, enableMouse=False, invertY=True, lockAspect=True)
         self.fmap = ClickableImage(self._fmap_click)
-        self.fmap.setLookupTable(_lut(t.base, t.on))
+        self.fmap_lut = _lut(t.base, t.on)
         self.fmap_box.addItem(self.fmap)
         self.index: np.ndarray | None = None
         self.spikes: np.ndarray | None = None
@@ -109,11 +127,12 @@ class LayerRow:
     def draw(self) -> None:
         if self.spikes is None:
             return
-        self.raster.setImage(self._ordered(self.spikes), autoLevels=False, levels=(0, 1))
+        _show_pooled(self.raster, self.raster_box, self._ordered(self.spikes), lambda a: self.raster_lut[a])
         ch = self._ordered(self.chans)
-        self.chan.setImage(ch, autoLevels=False, levels=(0.0, max(1e-3, float(ch.max()))))
+        top = max(1e-3, float(ch.max()))
+        _show_pooled(self.chan, self.chan_box, ch, lambda a: colourise(a, self.chan_lut, 0.0, top))
         r = self._ordered(self.rates)
-        self.rate_curve.setData(np.arange(r.size), r)
+        self.rate_curve.setData(_STEPS[: r.size], r, skipFiniteCheck=True)
         top = float(r.max()) if r.size else 0.0
         nice = next((v for v in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if top * 1.1 <= v), 1.0)
         if nice != self.rate_top:  # re-range (and re-draw the axis) only when the scale changes
@@ -128,7 +147,7 @@ class LayerRow:
             if self.fmap_shape != (k, h, w):
                 self.fmap_box.setRange(xRange=(0, tiled.shape[1]), yRange=(0, h), padding=0)
             self.fmap_shape = (k, h, w)
-            self.fmap.setImage(tiled, autoLevels=False, levels=(0, 1))
+            self.fmap.setImage(colourise(tiled, self.fmap_lut), autoLevels=False, levels=None)
 
     def _raster_click(self, r: int, c: int) -> None:
         if self.index is not None and r < self.index.size:

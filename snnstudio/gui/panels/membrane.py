@@ -1,6 +1,10 @@
 """Membrane panel: the membrane potential ``h`` (before reset) of followed neurons over time,
 against their threshold (dashed), with a tick where the neuron fired. x is time in s before now,
-counted in steps (so it stays monotonic when a recording loops or is seeked)."""
+counted in steps (so it stays monotonic when a recording loops or is seeked).
+
+Live-plot economy: the axes keep their range (x is the fixed history span; y grows at once but
+shrinks only when the data use less than half of it), so an unchanged axis is a cached pixmap
+instead of a re-layout and re-paint every frame."""
 
 from __future__ import annotations
 
@@ -52,6 +56,9 @@ class MembranePanel(QWidget):
         self.traces: dict[tuple[str, int], Trace] = {}
         self.curves: dict[tuple[str, int], tuple] = {}
         self.thresholds: dict[float, pg.InfiniteLine] = {}
+        self.plot.disableAutoRange()
+        self._x_span: float | None = None
+        self._y_range: tuple[float, float] | None = None
         model.snapshots.connect(self.push)
 
     def clear(self) -> None:
@@ -80,7 +87,9 @@ class MembranePanel(QWidget):
             colour = COLOURS[len(self.curves) % len(COLOURS)]
             used = {c.opts["pen"].color().name() for c, _ in self.curves.values()}
             colour = next((c for c in COLOURS if c not in used), colour)
-            curve = self.plot.plot(pen=pg.mkPen(colour, width=1.6), name=f"{key[0]} #{key[1]}")
+            # a bare PlotCurveItem (PlotDataItem's setData costs 10× more); the plot adds it to the legend
+            curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1.6), name=f"{key[0]} #{key[1]}")
+            self.plot.addItem(curve)
             marks = pg.ScatterPlotItem(symbol="t1", size=9, brush=pg.mkBrush(colour), pen=None)
             self.plot.addItem(marks)
             self.curves[key] = (curve, marks)
@@ -100,15 +109,39 @@ class MembranePanel(QWidget):
         self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
         now = snaps[-1].index
         dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
+        if not self.isVisible():  # the traces keep their history; drawing waits until shown
+            return
+        span = HISTORY * dt_s
+        if span != self._x_span:
+            self._x_span = span
+            self.plot.setXRange(-span, 0, padding=0)
+        lo, hi = np.inf, -np.inf
         for key, tr in self.traces.items():
             curve, marks = self._curve(key)
             t = (np.fromiter(tr.t, np.float64) - now) * dt_s
             v = np.fromiter(tr.v, np.float64)
             s = np.fromiter(tr.s, bool)
-            curve.setData(t, v)
+            curve.setData(t, v, skipFiniteCheck=True)
             top = (tr.threshold if tr.threshold is not None else float(v.max(initial=1.0))) * 1.12
             marks.setData(t[s], np.full(int(s.sum()), top))
+            if v.size:
+                lo, hi = min(lo, float(v.min()), 0.0), max(hi, float(v.max()), top)
             if tr.threshold is not None and tr.threshold not in self.thresholds:
                 line = pg.InfiniteLine(tr.threshold, angle=0, pen=pg.mkPen(theme.current().error, width=1, style=Qt.DashLine))
                 self.plot.addItem(line)
                 self.thresholds[tr.threshold] = line
+        self._fit_y(lo, hi)
+
+    def _fit_y(self, lo: float, hi: float) -> None:
+        """Grow the y range at once to hold ``[lo, hi]``; shrink it only when the data use less
+        than half of it (so the axis is not re-drawn every frame)."""
+        if not np.isfinite(lo) or not np.isfinite(hi):
+            return
+        if hi - lo < 1e-6:
+            hi = lo + 1.0
+        cur = self._y_range
+        if cur is not None and cur[0] <= lo and hi <= cur[1] and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
+            return
+        pad = 0.08 * (hi - lo)
+        self._y_range = (lo - pad, hi + pad)
+        self.plot.setYRange(*self._y_range, padding=0)

@@ -1,13 +1,22 @@
 """Metrics panel: per-layer firing rate and spike count this step, and the totals (rate, spikes,
-synaptic operations, energy, step latency)."""
+synaptic operations, energy, step latency).
+
+A table is slow to repaint and numbers that change 30 times a second cannot be read anyway: the
+panel redraws at most ``RATE_HZ`` times a second (the newest snapshot then), and only the cells
+whose text changed are set.
+"""
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 
 COLUMNS = ("layer", "neuron", "neurons", "rate %", "spikes")
+#: redraws per second at most
+RATE_HZ = 4.0
 
 
 class MetricsPanel(QWidget):
@@ -27,6 +36,8 @@ class MetricsPanel(QWidget):
         self.totals.setWordWrap(True)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.totals)
+        self._last_draw = -1e9
+        self.draws = 0
         model.snapshot.connect(self.draw)
 
     def _set(self, r: int, c: int, text: str) -> None:
@@ -34,11 +45,17 @@ class MetricsPanel(QWidget):
         if item is None:
             item = QTableWidgetItem()
             self.table.setItem(r, c, item)
-        item.setText(text)
+        if item.text() != text:
+            item.setText(text)
 
-    def draw(self, s: Snapshot) -> None:
+    def draw(self, s: Snapshot, force: bool = False) -> None:
         if not self.isVisible():
             return
+        now = time.perf_counter()
+        if not force and now - self._last_draw < 1.0 / RATE_HZ:
+            return
+        self._last_draw = now
+        self.draws += 1
         if self.table.rowCount() != len(s.layers):
             self.table.setRowCount(len(s.layers))
         for r, layer in enumerate(s.layers):
@@ -53,4 +70,6 @@ class MetricsPanel(QWidget):
             parts.append(f"{m.sops:,.0f} SOPs")
         if m.energy_pj is not None:
             parts.append(f"{m.energy_pj / 1e6:.3f} µJ")
-        self.totals.setText("   ·   ".join(parts))
+        text = "   ·   ".join(parts)
+        if self.totals.text() != text:
+            self.totals.setText(text)

@@ -1,0 +1,124 @@
+"""The panels' cheap drawing paths draw the same thing: numpy-coloured images equal the colour
+map, the Metrics table redraws a few times a second with the newest numbers, a hidden Layers
+panel keeps recording, and the Membrane axis holds still unless the data leave it."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from snnstudio.engine.snapshot import LayerSnapshot, Metrics, Snapshot
+
+
+def _ro(a, dtype=np.float32):
+    a = np.array(a, dtype)
+    a.setflags(write=False)
+    return a
+
+
+def _layer(step: int, n_ch=3, hw=(2, 2), membrane=None):
+    rng = np.random.default_rng(step)
+    spikes = (rng.random(n_ch * hw[0] * hw[1]) < 0.4).astype(np.uint8)
+    idx = np.arange(0, spikes.size, 2)
+    return LayerSnapshot(
+        name="conv1", kind="lif", shape=(n_ch, *hw), rate=float(spikes.mean()),
+        channel_rates=_ro(spikes.reshape(n_ch, -1).mean(1)), raster=_ro(spikes[idx], np.uint8),
+        raster_index=_ro(idx, np.int64), spike_count=int(spikes.sum()), membrane=membrane or {},
+        spiked={i: bool(spikes[i]) for i in (membrane or {})}, threshold=1.0,
+        feature_map=_ro(spikes.reshape(n_ch, *hw)[:2]),
+    )
+
+
+def _snap(i: int, **kw):
+    layer = _layer(i, **kw)
+    return Snapshot(i, i * 10_000, (i + 1) * 10_000, _ro(np.zeros((2, 4, 4))), 5, layers=(layer,),
+                    metrics=Metrics(layer.rate, layer.spike_count, latency_ms=1.0 + i))
+
+
+@pytest.fixture
+def model(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.gui import theme
+    from snnstudio.gui.session_model import SessionModel
+
+    theme.apply(QApplication.instance(), "dark")  # as the app does (pyqtgraph row-major images)
+    m = SessionModel(SessionConfig())  # not started: the tests emit its signals themselves
+    yield m
+    m.close()
+
+
+def test_colourise_equals_the_colour_table_lookup():
+    from snnstudio.gui.plots import colour_table, colourise
+
+    table = colour_table("viridis")
+    assert table.shape == (256, 3) and table.dtype == np.uint8
+    v = np.array([[-1.0, 0.0, 0.25], [0.5, 2.0, 4.0]], np.float32)
+    got = colourise(v, table, 0.0, 2.0)
+    want = table[np.clip(np.round(v / 2.0 * 255), 0, 255).astype(int)]
+    np.testing.assert_array_equal(got, want)
+    u8 = np.array([[0, 7], [255, 128]], np.uint8)
+    np.testing.assert_array_equal(colourise(u8, table, 0.0, 255.0), table[u8])
+
+
+def test_metrics_table_redraws_a_few_times_a_second_with_the_newest(model, qtbot):
+    from snnstudio.gui.panels import metrics
+
+    panel = metrics.MetricsPanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+    for i in range(30):  # 30 snapshots in a burst: one redraw
+        model.snapshot.emit(_snap(i))
+    assert panel.draws == 1
+    assert panel.table.item(0, 4).text() == f"{_snap(0).layers[0].spike_count:,}"
+    time.sleep(1.05 / metrics.RATE_HZ)
+    model.snapshot.emit(_snap(31))
+    assert panel.draws == 2
+    assert panel.table.item(0, 3).text() == f"{100 * _snap(31).layers[0].rate:.2f}"
+    assert "step 32.0 ms" in panel.totals.text()
+
+
+def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):
+    from snnstudio.gui.panels.layers import LayersPanel
+    from snnstudio.gui.plots import colourise
+
+    panel = LayersPanel(model)
+    qtbot.addWidget(panel)
+    snaps = [_snap(i) for i in range(5)]
+    model.snapshots.emit(snaps)  # never shown: recorded, not drawn
+    row = panel.rows["conv1"]
+    assert row.count == 5 and row.raster.image is None
+    panel.show()
+    model.snapshots.emit([_snap(5)])
+    assert row.count == 6
+    img = row.raster.image
+    assert img.shape == (snaps[0].layers[0].raster.size, 6, 3) and img.dtype == np.uint8
+    for k in range(6):  # each column: spike colour where the sampled neuron fired
+        fired = _snap(k).layers[0].raster.astype(bool)
+        np.testing.assert_array_equal((img[:, k] == row.raster_lut[1]).all(-1), fired)
+    chans = np.stack([_snap(k).layers[0].channel_rates for k in range(6)], axis=1)
+    np.testing.assert_array_equal(row.chan.image, colourise(chans, row.chan_lut, 0.0, max(1e-3, float(chans.max()))))
+
+
+def test_membrane_axis_holds_still_until_the_data_leave_it(model, qtbot):
+    from snnstudio.gui.panels.membrane import MembranePanel
+
+    panel = MembranePanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+    vals = [0.2, 0.5, 0.9, 0.4]
+    model.snapshots.emit([_snap(i, membrane={1: v}) for i, v in enumerate(vals)])
+    y0 = panel.plot.viewRange()[1]
+    assert y0[0] <= 0.0 and y0[1] >= 1.12  # the data and the spike marks above the threshold
+    model.snapshots.emit([_snap(4, membrane={1: 0.7})])
+    assert panel.plot.viewRange()[1] == y0  # nothing left the range: the axis is not touched
+    model.snapshots.emit([_snap(5, membrane={1: 3.0})])
+    y1 = panel.plot.viewRange()[1]
+    assert y1[1] >= 3.0 > y0[1]  # grows at once
+    x = panel.plot.viewRange()[0]
+    from snnstudio.gui.panels.membrane import HISTORY
+
+    assert x[0] == pytest.approx(-HISTORY * 0.01) and x[1] == pytest.approx(0.0)
