@@ -197,6 +197,154 @@ void lif_bwd(const float* restrict h, const float* restrict gs, float gsc, float
 }
 """
 
+#: the parallel spiking neurons (PSN family): S = Θ(W·X + b) over time, chunk by chunk of neurons, so
+#: that one chunk's [T, PC] block of X, H and dL/dH stays in cache between the T×T products
+_PSN_SRC = _BWD_SRC.split("#define STEP_HARD")[0] + r"""
+#define PC 512
+/* out[t][i] = sum_j a[t*T + j]·in[j*ld + i] for t < T, i < m (out rows PC apart): 2 output rows × 4 input
+   rows at a time, so that each loaded vector feeds 2 FMAs and each stored one 4 (a plain row-by-row
+   loop is bound by the stores); blocks of zero weights (masked / banded W) are skipped */
+static void tmat(const float* restrict a, const float* restrict in, long ld, float* restrict out, long T, long m) {
+    long t = 0;
+    for (; t < T; t += 2) {
+        int two = t + 1 < T;
+        const float* a0 = a + t * T;
+        const float* a1 = two ? a0 + T : a0;
+        float* restrict o0 = out + t * PC;
+        float* restrict o1 = two ? o0 + PC : o0;
+        for (long i = 0; i < m; ++i) o0[i] = 0.0f;
+        if (two) for (long i = 0; i < m; ++i) o1[i] = 0.0f;
+        long j = 0;
+        for (; j + 4 <= T; j += 4) {
+            float w00 = a0[j], w01 = a0[j + 1], w02 = a0[j + 2], w03 = a0[j + 3];
+            float w10 = two ? a1[j] : 0.0f, w11 = two ? a1[j + 1] : 0.0f, w12 = two ? a1[j + 2] : 0.0f, w13 = two ? a1[j + 3] : 0.0f;
+            if (w00 == 0.0f && w01 == 0.0f && w02 == 0.0f && w03 == 0.0f &&
+                w10 == 0.0f && w11 == 0.0f && w12 == 0.0f && w13 == 0.0f) continue;
+            const float* restrict x0 = in + j * ld;
+            const float* restrict x1 = x0 + ld;
+            const float* restrict x2 = x1 + ld;
+            const float* restrict x3 = x2 + ld;
+            if (two) {
+                for (long i = 0; i < m; ++i) {
+                    float v0 = x0[i], v1 = x1[i], v2 = x2[i], v3 = x3[i];
+                    o0[i] += (w00 * v0 + w01 * v1) + (w02 * v2 + w03 * v3);
+                    o1[i] += (w10 * v0 + w11 * v1) + (w12 * v2 + w13 * v3);
+                }
+            } else {
+                for (long i = 0; i < m; ++i)
+                    o0[i] += (w00 * x0[i] + w01 * x1[i]) + (w02 * x2[i] + w03 * x3[i]);
+            }
+        }
+        for (; j < T; ++j) {
+            float w0 = a0[j], w1 = two ? a1[j] : 0.0f;
+            if (w0 == 0.0f && w1 == 0.0f) continue;
+            const float* restrict x0 = in + j * ld;
+            for (long i = 0; i < m; ++i) o0[i] += w0 * x0[i];
+            if (two) for (long i = 0; i < m; ++i) o1[i] += w1 * x0[i];
+        }
+    }
+}
+
+/* H = W X + b and S = Θ(H) (H > 0 when strict) for chunks [c0, c1) of PC neurons; X, H, S [T, N], W [T, T];
+   work: T·PC floats of scratch */
+void psn_fwd(const float* restrict x, const float* restrict w, const float* restrict bias, float* restrict h,
+             float* restrict s, long T, long N, int strict, int nt, float* restrict work, long c0, long c1)
+{
+    float sb[PC];
+    for (long ci = c0; ci < c1; ++ci) {
+        long n0 = ci * PC, m = n0 + PC < N ? PC : N - n0;
+        tmat(w, x + n0, N, work, T, m);
+        for (long t = 0; t < T; ++t) {
+            float* restrict hb = work + t * PC;
+            float bt = bias[t];
+            for (long i = 0; i < m; ++i) {
+                float hv = hb[i] + bt;
+                hb[i] = hv;
+                sb[i] = (strict ? hv > 0.0f : hv >= 0.0f) ? 1.0f : 0.0f;
+            }
+            put(h + t * N + n0, hb, m, nt);
+            put(s + t * N + n0, sb, m, nt);
+        }
+    }
+    fence(nt);
+}
+
+#define SGROWS(GV) switch (sur) { \
+    case 0: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_sigmoid(ht[i], p); break; \
+    case 1: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_atan(ht[i], p); break; \
+    case 2: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_triangle(ht[i], p); break; \
+    case 3: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_rect(ht[i], p); break; \
+    default: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_fastsig(ht[i], p); break; }
+
+/* gh = dL/dS·sg(H) in a [T, PC] buffer; dL/dX = Wᵀ·gh; dL/dW[t, j] += sum gh[t]·X[j] (where gw_need[t*T+j],
+   all when NULL); dL/db[t] += sum gh[t]. gs NULL: dL/dS is the constant gsc. gw, gb: this thread's sums.
+   wt: Wᵀ (row-major); work: 2·T·PC floats of scratch. */
+void psn_bwd(const float* restrict x, const float* restrict wt, const float* restrict h, const float* restrict gs,
+             float gsc, float* restrict gx, double* restrict gw, double* restrict gb, const unsigned char* gw_need,
+             long T, long N, int sur, float p, int need_x, int need_w, int need_b, int nt, float* restrict work,
+             long c0, long c1)
+{
+    float* restrict gh = work;
+    float* restrict ob = work + T * PC;
+    for (long ci = c0; ci < c1; ++ci) {
+        long n0 = ci * PC, m = n0 + PC < N ? PC : N - n0;
+        for (long t = 0; t < T; ++t) {
+            const float* restrict ht = h + t * N + n0;
+            float* restrict g = gh + t * PC;
+            if (gs) {
+                const float* restrict gt = gs + t * N + n0;
+                SGROWS(gt[i])
+            } else {
+                SGROWS(gsc)
+            }
+            if (need_b) {
+                float acc = 0.0f;
+                _Pragma("omp simd reduction(+:acc)")
+                for (long i = 0; i < m; ++i) acc += g[i];
+                gb[t] += acc;
+            }
+        }
+        if (need_x) {
+            tmat(wt, gh, PC, ob, T, m);
+            for (long j = 0; j < T; ++j) put(gx + j * N + n0, ob + j * PC, m, nt);
+        }
+        if (need_w) {  /* 2 rows of gh × 4 rows of X at a time: 8 dot products per pass over the chunk */
+            for (long t = 0; t < T; t += 2) {
+                int two = t + 1 < T;
+                const float* restrict g0 = gh + t * PC;
+                const float* restrict g1 = two ? g0 + PC : g0;
+                for (long j = 0; j < T; j += 4) {
+                    long nj = T - j < 4 ? T - j : 4;
+                    const float* restrict x0 = x + j * N + n0;
+                    const float* restrict x1 = nj > 1 ? x0 + N : x0;
+                    const float* restrict x2 = nj > 2 ? x0 + 2 * N : x0;
+                    const float* restrict x3 = nj > 3 ? x0 + 3 * N : x0;
+                    if (gw_need) {
+                        int any = 0;
+                        for (long jj = j; jj < j + nj; ++jj) any |= gw_need[t * T + jj] | (two ? gw_need[(t + 1) * T + jj] : 0);
+                        if (!any) continue;
+                    }
+                    float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+                    _Pragma("omp simd reduction(+:s00,s01,s02,s03,s10,s11,s12,s13)")
+                    for (long i = 0; i < m; ++i) {
+                        float a0 = g0[i], a1 = g1[i], v0 = x0[i], v1 = x1[i], v2 = x2[i], v3 = x3[i];
+                        s00 += a0 * v0; s01 += a0 * v1; s02 += a0 * v2; s03 += a0 * v3;
+                        s10 += a1 * v0; s11 += a1 * v1; s12 += a1 * v2; s13 += a1 * v3;
+                    }
+                    float r[2][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}};
+                    for (int u = 0; u < 1 + two; ++u)
+                        for (long jj = 0; jj < nj; ++jj) {
+                            long k = (t + u) * T + j + jj;
+                            if (!gw_need || gw_need[k]) gw[k] += r[u][jj];
+                        }
+                }
+            }
+        }
+    }
+    fence(nt);
+}
+"""
+
 SURROGATE_CODES = {"sigmoid": (0, "alpha"), "atan": (1, "alpha"), "triangle": (2, "gamma"),
                    "rectangular": (3, "width"), "fastsig": (4, "scale")}
 
@@ -214,7 +362,7 @@ def _cache_dir() -> Path:
 #: both thread pools spin against each other), no -ffast-math (its reassociation would change the
 #: forward's rounding); -fno-trapping-math lets gcc if-convert the float selects so the loops vectorise.
 #: The forward adds -ffp-contract=off (no FMA: the same rounding as the eager step, identical spikes).
-_BASE_FLAGS = ("-O3", "-fPIC", "-fno-trapping-math", "-fno-math-errno")
+_BASE_FLAGS = ("-O3", "-fPIC", "-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd")
 FLAG_SETS: tuple[tuple[str, ...], ...] = (("-march=native",), ())
 
 
@@ -237,7 +385,7 @@ def _lib_path(extra: tuple[str, ...] | None = None) -> Path:
     on a CPU it was not built for."""
     extra = FLAG_SETS[0] if extra is None else extra
     cpu = _cpu_signature() if "-march=native" in extra else ""
-    key = "\0".join([_FWD_SRC, _BWD_SRC, "v6", platform.machine(), " ".join(_BASE_FLAGS + extra), cpu])
+    key = "\0".join([_FWD_SRC, _BWD_SRC, _PSN_SRC, "v6", platform.machine(), " ".join(_BASE_FLAGS + extra), cpu])
     return _cache_dir() / f"lif_kernel_{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
 
 
@@ -247,6 +395,10 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.lif_fwd.restype = None
     lib.lif_bwd.argtypes = [P, P, F, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, I, P, L, L]
     lib.lif_bwd.restype = None
+    lib.psn_fwd.argtypes = [P, P, P, P, P, L, L, I, I, P, L, L]
+    lib.psn_fwd.restype = None
+    lib.psn_bwd.argtypes = [P, P, P, P, F, P, P, P, P, L, L, I, F, I, I, I, I, P, L, L]
+    lib.psn_bwd.restype = None
     return lib
 
 
@@ -274,15 +426,17 @@ def load() -> ctypes.CDLL | None:
 
 def _compile(cc: str, extra: tuple[str, ...], out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        fwd, bwd = Path(tmp) / "fwd.c", Path(tmp) / "bwd.c"
+        fwd, bwd, psn = Path(tmp) / "fwd.c", Path(tmp) / "bwd.c", Path(tmp) / "psn.c"
         fwd.write_text(_FWD_SRC)
         bwd.write_text(_BWD_SRC)
+        psn.write_text(_PSN_SRC)
         flags = [*_BASE_FLAGS, *extra]
         run = dict(check=True, capture_output=True, timeout=120)
         subprocess.run([cc, *flags, "-ffp-contract=off", "-c", str(fwd), "-o", f"{tmp}/fwd.o"], **run)
         subprocess.run([cc, *flags, "-c", str(bwd), "-o", f"{tmp}/bwd.o"], **run)
+        subprocess.run([cc, *flags, "-c", str(psn), "-o", f"{tmp}/psn.o"], **run)
         tmp_so = Path(tmp) / out.name
-        subprocess.run([cc, "-shared", f"{tmp}/fwd.o", f"{tmp}/bwd.o", "-o", str(tmp_so)], **run)
+        subprocess.run([cc, "-shared", f"{tmp}/fwd.o", f"{tmp}/bwd.o", f"{tmp}/psn.o", "-o", str(tmp_so)], **run)
         shutil.move(str(tmp_so), str(out))  # atomic enough: the name is keyed by sources, flags and CPU
 
 
@@ -323,11 +477,11 @@ _MIN_PARALLEL = 1 << 16  # below this many neurons×steps one thread is faster
 _pool: ThreadPoolExecutor | None = None
 
 
-def _run_chunks(call, N: int, T: int) -> list:
-    """Run ``call(c0, c1)`` over the chunk range split across ``torch.get_num_threads()`` threads
-    (ctypes releases the GIL during the C call)."""
+def _run_chunks(call, N: int, T: int, ch: int = _CH) -> list:
+    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons split across
+    ``torch.get_num_threads()`` threads (ctypes releases the GIL during the C call)."""
     global _pool
-    nch = (N + _CH - 1) // _CH
+    nch = (N + ch - 1) // ch
     nt = min(torch.get_num_threads(), nch)
     if nt <= 1 or N * T < _MIN_PARALLEL:
         return [call(0, nch)]
@@ -388,3 +542,52 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
 
     parts = _run_chunks(call, N, T)
     return gx, tuple(sum(p[i] for p in parts) for i in range(3))
+
+
+_PC = 512  # neurons per chunk of the PSN kernels (PC in the C source)
+
+
+def psn_forward(lib, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, strict: bool = False):
+    """``(S, H)``: ``H = W·X + b`` over time, ``S = Θ(H)``; ``x`` ``[T, ...]`` float32 contiguous,
+    ``w`` ``[T, T]``, ``bias`` ``[T]`` (float32, contiguous)."""
+    T = x.shape[0]
+    N = x[0].numel()
+    s, h = torch.empty_like(x), torch.empty_like(x)
+    args = (_ptr(x), _ptr(w), _ptr(bias), _ptr(h), _ptr(s), T, N, int(strict), int(x.numel() * 4 > NT_BYTES))
+
+    def call(c0, c1):
+        work = torch.empty(T * _PC, dtype=torch.float32)
+        lib.psn_fwd(*args, _ptr(work), c0, c1)
+
+    _run_chunks(call, N, T, _PC)
+    return s, h
+
+
+def psn_backward(lib, x, w, h, g_s, surrogate, need_x: bool, need_w: bool, need_b: bool,
+                 gw_need: torch.Tensor | None = None):
+    """``(dL/dX | None, dL/dW [T, T] | None, dL/db [T] | None)`` of :func:`psn_forward`; ``gw_need``
+    (``[T, T]`` bool) limits ``dL/dW`` to the entries a mask lets through (others are 0)."""
+    T = h.shape[0]
+    N = h[0].numel()
+    gx = torch.empty_like(h) if need_x else None
+    if g_s.shape == h.shape and all(st == 0 for st in g_s.stride()):
+        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
+    else:
+        gs, gsc = g_s.expand_as(h).contiguous().float(), 0.0
+    code, attr = SURROGATE_CODES[surrogate.name]
+    need = gw_need.to(torch.uint8).contiguous() if (gw_need is not None and need_w) else None
+    nt = int(h.numel() * 4 > NT_BYTES)
+    wt = w.t().contiguous()
+
+    def call(c0, c1):
+        gw = torch.zeros(T * T, dtype=torch.float64)
+        gb = torch.zeros(T, dtype=torch.float64)
+        gh = torch.empty(2 * T * _PC, dtype=torch.float32)
+        lib.psn_bwd(_ptr(x), _ptr(wt), _ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(gw), _ptr(gb), _ptr(need), T, N,
+                    code, float(getattr(surrogate, attr)), int(need_x), int(need_w), int(need_b), nt, _ptr(gh), c0, c1)
+        return gw, gb
+
+    parts = _run_chunks(call, N, T, _PC)
+    gw = torch.stack([p[0] for p in parts]).sum(0).view(T, T).float() if need_w else None
+    gb = torch.stack([p[1] for p in parts]).sum(0).float() if need_b else None
+    return gx, gw, gb
