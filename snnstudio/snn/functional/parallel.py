@@ -117,10 +117,10 @@ def parallel_spike(
     lib = None
     if use_native and native.supports(x, surrogate) and w.dtype == torch.float32 and x.dim() >= 1:
         lib = native.load()
-    if lib is None:
-        h = time_matmul(w, x, bias)
-        return surrogate(h, strict), h
     T = x.shape[0]
+    if lib is None:
+        h = time_matmul(w, x, bias.reshape(T, 1) if bias.dim() == 1 else bias)
+        return surrogate(h, strict), h
     b = bias.reshape(-1)
     b = b.expand(T) if b.numel() == 1 else b.reshape(T)
     return _ParallelSpike.apply(x.contiguous(), w.contiguous(), b.contiguous(), surrogate, bool(strict), lib, gw_need)
