@@ -477,20 +477,41 @@ _MIN_PARALLEL = 1 << 16  # below this many neurons×steps one thread is faster
 _pool: ThreadPoolExecutor | None = None
 
 
+#: tasks a parallel call is cut into (threads take the next one when done: a core busy with another
+#: process delays one small task, not half the work); fixed, so results do not depend on the thread count
+TASKS = 16
+
+
 def _run_chunks(call, N: int, T: int, ch: int = _CH) -> list:
-    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons split across
-    ``torch.get_num_threads()`` threads (ctypes releases the GIL during the C call)."""
+    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons: one call on one thread, or
+    :data:`TASKS` calls shared by ``torch.get_num_threads()`` threads, this one included (ctypes
+    releases the GIL during the C call). Returns the calls' results in chunk order."""
     global _pool
     nch = (N + ch - 1) // ch
     nt = min(torch.get_num_threads(), nch)
     if nt <= 1 or N * T < _MIN_PARALLEL:
         return [call(0, nch)]
-    if _pool is None or _pool._max_workers < nt:
-        _pool = ThreadPoolExecutor(max_workers=nt, thread_name_prefix="snn-lif")
-    bounds = [round(i * nch / nt) for i in range(nt + 1)]
-    futures = [_pool.submit(call, bounds[i], bounds[i + 1]) for i in range(1, nt)]
-    out = [call(bounds[0], bounds[1])]
-    return out + [f.result() for f in futures]
+    if _pool is None or _pool._max_workers < nt - 1:
+        _pool = ThreadPoolExecutor(max_workers=max(nt - 1, 1), thread_name_prefix="snn-lif")
+    ntask = min(nch, TASKS)
+    bounds = [round(i * nch / ntask) for i in range(ntask + 1)]
+    results: list = [None] * ntask
+    todo = iter(range(ntask))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            results[i] = call(bounds[i], bounds[i + 1])
+
+    futures = [_pool.submit(worker) for _ in range(nt - 1)]
+    worker()
+    for f in futures:
+        f.result()
+    return results
 
 
 def _ptr(t: torch.Tensor | None):
