@@ -26,7 +26,9 @@ Two implementations with the same arithmetic:
   one time step at a time on ``[N]`` slices (cache-sized), in place where possible.
   It needs no compiler (no TorchScript / ``torch.compile``), so it is safe on any start path.
   With ``use_native`` the same Function runs the C kernel of :mod:`.native` (when built) instead
-  of the eager loops; the eager loops remain the fallback.
+  of the eager loops; the eager loops remain the fallback. ``h`` and ``v_last`` are outputs that
+  carry no gradient (``set_materialize_grads(False)``: autograd would otherwise zero-fill an
+  ``h``-sized gradient for them on every backward).
 """
 
 from __future__ import annotations

@@ -1,23 +1,39 @@
-"""Optional native (C, threads from Python) kernel for the reset neurons' multi-step forward and backward.
+"""Optional native (C, threads from Python) kernels: the reset neurons' multi-step forward and backward,
+and the PSN family's ``S = Θ(W·X + b)`` forward and backward.
 
 Why hand-written C: eager PyTorch runs the time recursion as ~15 separate tensor ops per step, each
 a full pass over memory; the recursion is pointwise across neurons, so one C loop that keeps the
 state in registers reads ``x`` once and writes ``s``/``h`` once (forward) and reads ``h``/``dL/ds``
 once and writes ``dL/dx`` once (backward). TorchScript cannot fuse on CPU without LLVM, and
-``torch.compile`` took ~50 s to build and was slower than eager here.
+``torch.compile`` takes 10–80 s to build (SpikingJelly's LIF under it is the peer in
+``snnstudio bench --only neurons``). Where the time goes, and what each part does about it:
 
-The source is compiled with the system C compiler (``cc``; about a second) into a cache folder
-(``$SNNSTUDIO_CACHE`` or ``~/.cache/snnstudio``), keyed by the source hash, and loaded with
-``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks of 2048 that
-``torch.get_num_threads()`` Python threads run (ctypes releases the GIL); no OpenMP, because a
-second OpenMP runtime next to torch's own made both pools spin against each other. :func:`load` returns the library when it is
-already built; :func:`build` builds it (never called on a GUI start path: the neuron calls it
-only when a multi-step forward needs gradients). Anything failing → ``None`` and the eager
-kernel runs instead (:mod:`snnstudio.snn.functional.lif`), which stays the reference.
+* the surrogate's ``exp`` (sigmoid): an inline branch-free Cephes ``expf``, vectorised by the
+  compiler at any SIMD width (libm's scalar ``expf`` made the backward 4× slower than its memory
+  traffic);
+* write-allocate traffic: outputs larger than :data:`NT_BYTES` are computed into a cache-resident
+  row and copied out with streaming stores (no read of the destination before it is overwritten);
+* ``s.sum().backward()`` hands an expanded scalar ``dL/ds``: passed as one number, never materialised;
+* PSN: the ``[T, T]`` products run on ``[T, 512]`` blocks of neurons in cache, register-blocked
+  2 output × 4 input rows, with the surrogate, ``Wᵀ·dL/dH``, ``dL/dW`` and ``dL/db`` in one backward pass.
 
-Same arithmetic as the eager step (``h = (x·b + c) + v·a``, no FMA contraction in the forward),
-so spikes are identical; the backward is compiled with fast math (vectorised ``expf``): gradients
-agree to ~1e-7 relative.
+Build: the system C compiler (``cc``; about two seconds), ``-O3 -march=native`` first and a portable
+flag set when that fails (:data:`FLAG_SETS`), into a cache folder (``$SNNSTUDIO_CACHE`` or
+``~/.cache/snnstudio``) under a name that hashes the sources, the flags and — for ``-march=native`` —
+the CPU model and feature flags, so a shared cache never hands a library to a CPU that cannot run it.
+Loaded with ``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks (2048
+for the LIF, 512 for the PSN) and :data:`TASKS` groups of chunks that ``torch.get_num_threads()``
+threads share (ctypes releases the GIL); no OpenMP runtime, because a second one next to torch's own
+made both pools spin against each other (``-fopenmp-simd`` only: SIMD reductions, no threads).
+:func:`load` returns the library when it is already built; :func:`build` builds it (never called on a
+GUI start path: the neurons call it only when a multi-step forward needs gradients). Anything
+failing → ``None`` and the eager kernels run instead (:mod:`snnstudio.snn.functional.lif`,
+:mod:`snnstudio.snn.functional.parallel`), which stay the reference.
+
+The LIF forward has the same arithmetic as the eager step (``h = (x·b + c) + v·a``, no FMA
+contraction: ``-ffp-contract=off``), so spikes are identical, whatever the thread count; the
+backward contracts to FMAs: gradients agree to ~1e-7 relative. The PSN sums run in another order
+than the BLAS: ``H`` agrees to float rounding (~1e-7 relative), spikes except where ``|H|`` is that close to 0.
 """
 
 from __future__ import annotations
