@@ -6,8 +6,9 @@ our time (> 1: we are faster). Measured interleaved in one process, so ratios ar
 
 SpikingJelly's fastest CPU path is its multi-step neuron under ``torch.compile`` (inductor fuses the
 loop over time into one C++ kernel): for IF/LIF/PLIF (LIF only with ``--quick``) it runs as the peer
-``spikingjelly_compiled``, with ``spikingjelly_compiled_compile_s`` (the first calls, which compile)
-and, when compiling fails, ``spikingjelly_compiled_error`` instead of its times.
+``spikingjelly_compiled``, with ``spikingjelly_compiled_compile_s`` (the first calls, which compile:
+tens of seconds on a cold inductor cache, a few with its on-disk cache warm from an earlier run) and,
+when compiling fails, ``spikingjelly_compiled_error`` instead of its times.
 """
 
 from __future__ import annotations
