@@ -3,6 +3,12 @@
 the equivalent SpikingJelly 2.0 neuron (multi-step, torch backend) and snnTorch neuron (its per-step
 ``Leaky`` loop) where one exists. Times in ms (best of a few rounds); ``*_ratio`` = peer time /
 our time (> 1: we are faster). Measured interleaved in one process, so ratios are what to read.
+
+SpikingJelly's fastest CPU path is its multi-step neuron under ``torch.compile`` (inductor fuses the
+loop over time into one C++ kernel): for IF/LIF/PLIF (LIF only with ``--quick``) it runs as the peer
+``spikingjelly_compiled``, with ``spikingjelly_compiled_compile_s`` (the first calls, which compile:
+tens of seconds on a cold inductor cache, a few with its on-disk cache warm from an earlier run) and,
+when compiling fails, ``spikingjelly_compiled_error`` instead of its times.
 """
 
 from __future__ import annotations
@@ -43,6 +49,31 @@ def _sj_peer(name: str, T: int):
     if name == "sliding_psn":
         return sjn.SlidingPSN(k=4, step_mode="m")
     return None
+
+
+#: neurons whose SpikingJelly peer also runs under torch.compile (full run; ``--quick``: LIF only)
+COMPILED_PEERS = ("if", "lif", "plif")
+
+
+def _compiled_peer(sj, x: torch.Tensor) -> tuple[object | None, dict]:
+    """``(call, info)``: SpikingJelly's module under ``torch.compile`` after its first calls (timed in
+    ``info["compile_s"]``; both the training and the no-grad graph compile there), or ``(None,
+    {"error": ...})`` when compiling or running it fails (no crash: the bench goes on without it)."""
+    import time
+
+    try:
+        compiled = torch.compile(sj)
+        call = _stateless(compiled)
+        xg = x.clone().requires_grad_()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call(xg).sum().backward()
+            with torch.no_grad():
+                call(x)
+        return call, {"compile_s": round(time.perf_counter() - t0, 2)}
+    except Exception as exc:  # noqa: BLE001 - any compiler failure is a result to report, not a crash
+        return None, {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"}
 
 
 def _snntorch_peer(name: str):
@@ -121,11 +152,19 @@ def run(quick: bool) -> dict:
     for name in sorted(NEURONS):
         n = build_neuron(name, **_params(name, T))
         fns = {"ours": _stateless(n)}
+        compiled_info: dict = {}
         sj = _sj_peer(name, T)
         if sj is not None:
             if hasattr(sj, "weight"):
                 sj.load_state_dict(n.state_dict(), strict=False)
             fns["spikingjelly"] = _stateless(sj)
+            if name in (("lif",) if quick else COMPILED_PEERS):
+                sjc = _sj_peer(name, T)
+                sjc.load_state_dict(sj.state_dict())
+                call, info = _compiled_peer(sjc, x)
+                if call is not None:
+                    fns["spikingjelly_compiled"] = call
+                compiled_info = {f"spikingjelly_compiled_{k}": v for k, v in info.items()}
         st = _snntorch_peer(name)
         if st is not None:
             fns["snntorch"] = st
@@ -137,7 +176,16 @@ def run(quick: bool) -> dict:
         row = {"fwd_ms": f, "fwd_bwd_ms": fb}
         for peer, (pf, pfb) in t.items():
             row.update({f"{peer}_fwd_ms": pf, f"{peer}_fwd_bwd_ms": pfb, f"{peer}_fwd_bwd_ratio": round(pfb / fb, 2)})
+        row.update(compiled_info)
         result["neurons"][name] = row
-    lif = result["neurons"]["lif"]["fwd_bwd_ms"]
-    result["psn_vs_lif_fwd_bwd_ratio"] = round(lif / result["neurons"]["psn"]["fwd_bwd_ms"], 2)
+    neurons = result["neurons"]
+    lif = neurons["lif"]["fwd_bwd_ms"]
+    # PSN family vs LIF in training (> 1: the PSN is faster), against our LIF and SpikingJelly's
+    for psn in ("psn", "masked_psn", "sliding_psn"):
+        if psn in neurons:
+            result[f"{psn}_vs_lif_fwd_bwd_ratio"] = round(lif / neurons[psn]["fwd_bwd_ms"], 2)
+            for peer in ("spikingjelly", "spikingjelly_compiled"):
+                ref = neurons["lif"].get(f"{peer}_fwd_bwd_ms")
+                if ref is not None:
+                    result[f"{psn}_vs_{peer}_lif_fwd_bwd_ratio"] = round(ref / neurons[psn]["fwd_bwd_ms"], 2)
     return result

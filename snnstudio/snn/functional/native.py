@@ -1,156 +1,399 @@
-"""Optional native (C, threads from Python) kernel for the reset neurons' multi-step forward and backward.
+"""Optional native (C, threads from Python) kernels: the reset neurons' multi-step forward and backward,
+and the PSN family's ``S = Θ(W·X + b)`` forward and backward.
 
 Why hand-written C: eager PyTorch runs the time recursion as ~15 separate tensor ops per step, each
 a full pass over memory; the recursion is pointwise across neurons, so one C loop that keeps the
 state in registers reads ``x`` once and writes ``s``/``h`` once (forward) and reads ``h``/``dL/ds``
 once and writes ``dL/dx`` once (backward). TorchScript cannot fuse on CPU without LLVM, and
-``torch.compile`` took ~50 s to build and was slower than eager here.
+``torch.compile`` takes 10–80 s to build (SpikingJelly's LIF under it is the peer in
+``snnstudio bench --only neurons``). Where the time goes, and what each part does about it:
 
-The source is compiled with the system C compiler (``cc``; about a second) into a cache folder
-(``$SNNSTUDIO_CACHE`` or ``~/.cache/snnstudio``), keyed by the source hash, and loaded with
-``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks of 2048 that
-``torch.get_num_threads()`` Python threads run (ctypes releases the GIL); no OpenMP, because a
-second OpenMP runtime next to torch's own made both pools spin against each other. :func:`load` returns the library when it is
-already built; :func:`build` builds it (never called on a GUI start path: the neuron calls it
-only when a multi-step forward needs gradients). Anything failing → ``None`` and the eager
-kernel runs instead (:mod:`snnstudio.snn.functional.lif`), which stays the reference.
+* the surrogate's ``exp`` (sigmoid): an inline branch-free Cephes ``expf``, vectorised by the
+  compiler at any SIMD width (libm's scalar ``expf`` made the backward 4× slower than its memory
+  traffic);
+* write-allocate traffic: outputs larger than :data:`NT_BYTES` are computed into a cache-resident
+  row and copied out with streaming stores (no read of the destination before it is overwritten);
+* ``s.sum().backward()`` hands an expanded scalar ``dL/ds``: passed as one number, never materialised;
+* PSN: the ``[T, T]`` products run on ``[T, 512]`` blocks of neurons in cache, register-blocked
+  2 output × 4 input rows, with the surrogate, ``Wᵀ·dL/dH``, ``dL/dW`` and ``dL/db`` in one backward pass.
 
-Same arithmetic as the eager step (``h = (x·b + c) + v·a``, no FMA contraction in the forward),
-so spikes are identical; the backward is compiled with fast math (vectorised ``expf``): gradients
-agree to ~1e-7 relative.
+Build: the system C compiler (``cc``; about two seconds), ``-O3 -march=native`` first and a portable
+flag set when that fails (:data:`FLAG_SETS`), into a cache folder (``$SNNSTUDIO_CACHE`` or
+``~/.cache/snnstudio``) under a name that hashes the sources, the flags and — for ``-march=native`` —
+the CPU model and feature flags, so a shared cache never hands a library to a CPU that cannot run it.
+Loaded with ``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks (2048
+for the LIF, 512 for the PSN) and :data:`TASKS` groups of chunks that ``torch.get_num_threads()``
+threads share (ctypes releases the GIL); no OpenMP runtime, because a second one next to torch's own
+made both pools spin against each other (``-fopenmp-simd`` only: SIMD reductions, no threads).
+:func:`load` returns the library when it is already built; :func:`build` builds it (never called on a
+GUI start path: the neurons call it only when a multi-step forward needs gradients). Anything
+failing → ``None`` and the eager kernels run instead (:mod:`snnstudio.snn.functional.lif`,
+:mod:`snnstudio.snn.functional.parallel`), which stay the reference.
+
+The LIF forward has the same arithmetic as the eager step (``h = (x·b + c) + v·a``, no FMA
+contraction: ``-ffp-contract=off``), so spikes are identical, whatever the thread count; the
+backward contracts to FMAs: gradients agree to ~1e-7 relative. The PSN sums run in another order
+than the BLAS: ``H`` agrees to float rounding (~1e-7 relative), spikes except where ``|H|`` is that close to 0.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
-import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from snnstudio.native import NativeLibrary
 
-_FWD_SRC = r"""
+_COMMON_SRC = r"""
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #define CH 2048
-/* chunks [c0, c1) of CH neurons each; the caller spreads chunk ranges over threads */
-void lif_fwd(const float* x, float* s, float* h, float* vlast, const float* v0, long T, long N,
-             float a, float b, float c, float v0f, float theta, float vr, int hard, int strict, long c0, long c1)
-{
-    for (long ci = c0; ci < c1; ++ci) {
-        long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
-        float v[CH];
-        for (long i = 0; i < m; ++i) v[i] = v0 ? v0[n0 + i] : v0f;
-        for (long t = 0; t < T; ++t) {
-            const float* xt = x + t * N + n0;
-            float* ht = h + t * N + n0;
-            float* st = s + t * N + n0;
-            for (long i = 0; i < m; ++i) {
-                float bx = xt[i] * b;
-                bx = bx + c;
-                float hv = bx + v[i] * a;
-                int f = strict ? (hv > theta) : (hv >= theta);
-                ht[i] = hv;
-                st[i] = f ? 1.0f : 0.0f;
-                v[i] = hard ? (f ? vr : hv) : (f ? hv - theta : hv);
-            }
-        }
-        for (long i = 0; i < m; ++i) vlast[n0 + i] = v[i];
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+/* copy a finished row from a cache-resident buffer to its place in a big output tensor; with nt,
+   by non-temporal (streaming) stores: a tensor larger than the caches is not read back before it is
+   overwritten (no write-allocate), which saves a third of the memory traffic of a pass */
+static void put(float* restrict dst, const float* restrict src, long m, int nt) {
+#if defined(__SSE2__)
+    if (nt) {
+        long i = 0;
+        for (; i < m && ((uintptr_t)(dst + i) & 15u); ++i) dst[i] = src[i];
+        for (; i + 4 <= m; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+        for (; i < m; ++i) dst[i] = src[i];
+        return;
     }
+#endif
+    memcpy(dst, src, (size_t)m * sizeof(float));
+}
+static void fence(int nt) {
+#if defined(__SSE2__)
+    if (nt) _mm_sfence();
+#endif
+    (void)nt;
 }
 """
 
-_BWD_SRC = r"""
-#include <math.h>
-#include <stddef.h>
-#define CH 2048
-/* surrogate derivatives; sur: 0 sigmoid(p), 1 atan(p), 2 triangle(p), 3 rectangular(p), 4 fastsig(p) */
-/* α·σ(αz)·(1 − σ(αz)) = α·e/(1 + e)², e = exp(−α|z|) (symmetric; no cancellation in 1 − σ) */
-static inline float sg_sigmoid(float z, float p) { float e = expf(-p * fabsf(z)), d = 1.0f + e; return p * e / (d * d); }
-static inline float sg_atan(float z, float p) { float k = 1.5707963267948966f * p * z; return 0.5f * p / (1.0f + k * k); }
-static inline float sg_triangle(float z, float p) { float r = 1.0f - fabsf(z) / p; return r > 0.0f ? r / p : 0.0f; }
-static inline float sg_rect(float z, float p) { return fabsf(z) < p ? 0.5f / p : 0.0f; }
-static inline float sg_fastsig(float z, float p) { float d = p * fabsf(z) + 1.0f; return 1.0f / (d * d); }
+_FWD_SRC = _COMMON_SRC + r"""
+/* chunks [c0, c1) of CH neurons each; the caller spreads chunk ranges over threads */
+void lif_fwd(const float* restrict x, float* restrict s, float* restrict h, float* restrict vlast,
+             const float* restrict v0, long T, long N, float a, float b, float c, float v0f, float theta,
+             float vr, int hard, int strict, int nt, long c0, long c1)
+{
+    float v[CH], hb[CH], sb[CH];
+    for (long ci = c0; ci < c1; ++ci) {
+        long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
+        for (long i = 0; i < m; ++i) v[i] = v0 ? v0[n0 + i] : v0f;
+        for (long t = 0; t < T; ++t) {
+            const float* restrict xt = x + t * N + n0;
+            if (hard) {
+                for (long i = 0; i < m; ++i) {
+                    float bx = xt[i] * b;
+                    bx = bx + c;
+                    float hv = bx + v[i] * a;
+                    int f = strict ? (hv > theta) : (hv >= theta);
+                    hb[i] = hv;
+                    sb[i] = f ? 1.0f : 0.0f;
+                    v[i] = f ? vr : hv;
+                }
+            } else {
+                for (long i = 0; i < m; ++i) {
+                    float bx = xt[i] * b;
+                    bx = bx + c;
+                    float hv = bx + v[i] * a;
+                    int f = strict ? (hv > theta) : (hv >= theta);
+                    hb[i] = hv;
+                    sb[i] = f ? 1.0f : 0.0f;
+                    v[i] = f ? hv - theta : hv;
+                }
+            }
+            put(h + t * N + n0, hb, m, nt);
+            put(s + t * N + n0, sb, m, nt);
+        }
+        for (long i = 0; i < m; ++i) vlast[n0 + i] = v[i];
+    }
+    fence(nt);
+}
+"""
 
-/* one time step of the reverse recursion over the chunk, straight-line so that it vectorises */
-#define STEP(SG) for (long i = 0; i < m; ++i) { \
+_BWD_SRC = _COMMON_SRC + r"""
+/* exp(x) for x <= 0: Cephes expf (x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, ~1 ulp); no libm
+   call, branch-free, so the loop vectorises at any SIMD width (libm's scalar expf made the sigmoid
+   surrogate 4x slower than the memory traffic). Below 2^-126 it returns 0; the clamp is done on the
+   integer side because gcc -march=native would not if-convert a float clamp here. */
+static inline float exp_nonpos(float x) {
+    int n = (int)(x * 1.44269504088896341f - 0.5f);  /* trunc toward 0 of a value <= 0: round to nearest */
+    int tiny = n < -126;
+    n = tiny ? -126 : n;
+    float fn = (float)n;
+    float r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * (r * r) + r + 1.0f;
+    int32_t bits = (int32_t)((uint32_t)(n + 127) << 23);
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return tiny ? 0.0f : y * sc;
+}
+/* surrogate derivatives; sur: 0 sigmoid(p), 1 atan(p), 2 triangle(p), 3 rectangular(p), 4 fastsig(p) */
+/* a·s(az)·(1 - s(az)) = a·e/(1 + e)^2, e = exp(-a|z|) (symmetric; no cancellation in 1 - s) */
+static inline float sg_sigmoid(float z, float p) { float e = exp_nonpos(-p * __builtin_fabsf(z)), d = 1.0f + e; return p * e / (d * d); }
+static inline float sg_atan(float z, float p) { float k = 1.5707963267948966f * p * z; return 0.5f * p / (1.0f + k * k); }
+static inline float sg_triangle(float z, float p) { float r = 1.0f - __builtin_fabsf(z) / p; return r > 0.0f ? r / p : 0.0f; }
+static inline float sg_rect(float z, float p) { return __builtin_fabsf(z) < p ? 0.5f / p : 0.0f; }
+static inline float sg_fastsig(float z, float p) { float d = p * __builtin_fabsf(z) + 1.0f; return 1.0f / (d * d); }
+
+/* one step of the reverse recursion over a chunk, surrogate inlined, straight-line so that it vectorises:
+   g_h = sg·g_s + a·g_h[t+1]·A,  hard: A = (1 - s) + sg·(v_reset - h),  soft: A = 1 - sg·theta */
+#define STEP_HARD(SG) for (long i = 0; i < m; ++i) { \
         float hv = ht[i], z = hv - theta, sg = SG(z, p); \
         float f = strict ? (z > 0.0f ? 1.0f : 0.0f) : (z >= 0.0f ? 1.0f : 0.0f); \
-        float A = hard ? (1.0f - f) + kd * sg * (vr - hv) : 1.0f - kd * sg * theta; \
-        float g = sg * gt[i] + a * gn[i] * A; \
-        gn[i] = g; ot[i] = g * b; }
+        float g = sg * gt[i] + a * gn[i] * ((1.0f - f) + kd * sg * (vr - hv)); \
+        gn[i] = g; ob[i] = g * b; }
+#define STEP_SOFT(SG) for (long i = 0; i < m; ++i) { \
+        float sg = SG(ht[i] - theta, p); \
+        float g = sg * gt[i] + a * gn[i] * (1.0f - kd * sg * theta); \
+        gn[i] = g; ob[i] = g * b; }
+#define CASES(STEP) switch (sur) { \
+        case 0: STEP(sg_sigmoid) break; case 1: STEP(sg_atan) break; case 2: STEP(sg_triangle) break; \
+        case 3: STEP(sg_rect) break; default: STEP(sg_fastsig) break; }
 
-void lif_bwd(const float* h, const float* gs, float* gx, const float* x, const float* v0, long T, long N,
+/* reverse recursion per chunk; gs NULL = dL/ds is the constant gsc everywhere (the expanded
+   gradient of a .sum(): never materialised) */
+void lif_bwd(const float* restrict h, const float* restrict gs, float gsc, float* restrict gx,
+             const float* restrict x, const float* restrict v0, long T, long N,
              float a, float b, float v0f, float theta, float vr, int hard, int strict, int detach,
-             int sur, float p, int need_abc, double* sums, long c0, long c1)
+             int sur, float p, int need_abc, int nt, double* sums, long c0, long c1)
 {
     float kd = detach ? 0.0f : 1.0f;
     double sa = 0.0, sb = 0.0, sc = 0.0;
+    float gn[CH], gconst[CH], ob[CH], accA[CH], accB[CH], accC[CH];
+    if (!gs) for (long i = 0; i < CH; ++i) gconst[i] = gsc;
     for (long ci = c0; ci < c1; ++ci) {
         long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
-        float gn[CH];
         for (long i = 0; i < m; ++i) gn[i] = 0.0f;
+        if (need_abc) for (long i = 0; i < m; ++i) { accA[i] = 0.0f; accB[i] = 0.0f; accC[i] = 0.0f; }
         for (long t = T - 1; t >= 0; --t) {
-            const float* ht = h + t * N + n0;
-            const float* gt = gs + t * N + n0;
-            float* ot = gx + t * N + n0;
-            switch (sur) {
-            case 0: STEP(sg_sigmoid) break;
-            case 1: STEP(sg_atan) break;
-            case 2: STEP(sg_triangle) break;
-            case 3: STEP(sg_rect) break;
-            default: STEP(sg_fastsig) break;
-            }
-            if (need_abc) {  /* PLIF: sums for dL/da, dL/db, dL/dc (g_h = dL/dx / b) */
-                const float* hp = t > 0 ? h + (t - 1) * N + n0 : NULL;
-                const float* xt = x ? x + t * N + n0 : NULL;
-                double la = 0.0, lb = 0.0, lc = 0.0;
-                for (long i = 0; i < m; ++i) {
-                    float g = gn[i], vp;
-                    if (hp) {
+            const float* restrict ht = h + t * N + n0;
+            const float* restrict gt = gs ? gs + t * N + n0 : gconst;
+            if (hard) CASES(STEP_HARD) else CASES(STEP_SOFT)
+            put(gx + t * N + n0, ob, m, nt);
+            if (need_abc) {  /* PLIF: per-neuron float sums over time of g_h·v_{t-1}, g_h·x, g_h */
+                const float* restrict xt = x ? x + t * N + n0 : NULL;
+                if (t > 0) {
+                    const float* restrict hp = h + (t - 1) * N + n0;
+                    for (long i = 0; i < m; ++i) {
                         float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
-                        vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
-                    } else vp = v0 ? v0[n0 + i] : v0f;
-                    la += g * vp; lc += g;
-                    if (xt) lb += g * xt[i];
+                        float vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
+                        accA[i] += gn[i] * vp;
+                    }
+                } else {
+                    for (long i = 0; i < m; ++i) accA[i] += gn[i] * (v0 ? v0[n0 + i] : v0f);
                 }
-                sa += la; sb += lb; sc += lc;
+                if (xt) for (long i = 0; i < m; ++i) accB[i] += gn[i] * xt[i];
+                for (long i = 0; i < m; ++i) accC[i] += gn[i];
+            }
+        }
+        if (need_abc) for (long i = 0; i < m; ++i) { sa += accA[i]; sb += accB[i]; sc += accC[i]; }
+    }
+    fence(nt);
+    sums[0] = sa; sums[1] = sb; sums[2] = sc;
+}
+"""
+
+#: the parallel spiking neurons (PSN family): S = Θ(W·X + b) over time, chunk by chunk of neurons, so
+#: that one chunk's [T, PC] block of X, H and dL/dH stays in cache between the T×T products
+_PSN_SRC = _BWD_SRC.split("#define STEP_HARD")[0] + r"""
+#define PC 512
+/* out[t][i] = sum_j a[t*T + j]·in[j*ld + i] for t < T, i < m (out rows PC apart): 2 output rows × 4 input
+   rows at a time, so that each loaded vector feeds 2 FMAs and each stored one 4 (a plain row-by-row
+   loop is bound by the stores); blocks of zero weights (masked / banded W) are skipped */
+static void tmat(const float* restrict a, const float* restrict in, long ld, float* restrict out, long T, long m) {
+    long t = 0;
+    for (; t < T; t += 2) {
+        int two = t + 1 < T;
+        const float* a0 = a + t * T;
+        const float* a1 = two ? a0 + T : a0;
+        float* restrict o0 = out + t * PC;
+        float* restrict o1 = two ? o0 + PC : o0;
+        for (long i = 0; i < m; ++i) o0[i] = 0.0f;
+        if (two) for (long i = 0; i < m; ++i) o1[i] = 0.0f;
+        long j = 0;
+        for (; j + 4 <= T; j += 4) {
+            float w00 = a0[j], w01 = a0[j + 1], w02 = a0[j + 2], w03 = a0[j + 3];
+            float w10 = two ? a1[j] : 0.0f, w11 = two ? a1[j + 1] : 0.0f, w12 = two ? a1[j + 2] : 0.0f, w13 = two ? a1[j + 3] : 0.0f;
+            if (w00 == 0.0f && w01 == 0.0f && w02 == 0.0f && w03 == 0.0f &&
+                w10 == 0.0f && w11 == 0.0f && w12 == 0.0f && w13 == 0.0f) continue;
+            const float* restrict x0 = in + j * ld;
+            const float* restrict x1 = x0 + ld;
+            const float* restrict x2 = x1 + ld;
+            const float* restrict x3 = x2 + ld;
+            if (two) {
+                for (long i = 0; i < m; ++i) {
+                    float v0 = x0[i], v1 = x1[i], v2 = x2[i], v3 = x3[i];
+                    o0[i] += (w00 * v0 + w01 * v1) + (w02 * v2 + w03 * v3);
+                    o1[i] += (w10 * v0 + w11 * v1) + (w12 * v2 + w13 * v3);
+                }
+            } else {
+                for (long i = 0; i < m; ++i)
+                    o0[i] += (w00 * x0[i] + w01 * x1[i]) + (w02 * x2[i] + w03 * x3[i]);
+            }
+        }
+        for (; j < T; ++j) {
+            float w0 = a0[j], w1 = two ? a1[j] : 0.0f;
+            if (w0 == 0.0f && w1 == 0.0f) continue;
+            const float* restrict x0 = in + j * ld;
+            for (long i = 0; i < m; ++i) o0[i] += w0 * x0[i];
+            if (two) for (long i = 0; i < m; ++i) o1[i] += w1 * x0[i];
+        }
+    }
+}
+
+/* H = W X + b and S = Θ(H) (H > 0 when strict) for chunks [c0, c1) of PC neurons; X, H, S [T, N], W [T, T];
+   work: T·PC floats of scratch */
+void psn_fwd(const float* restrict x, const float* restrict w, const float* restrict bias, float* restrict h,
+             float* restrict s, long T, long N, int strict, int nt, float* restrict work, long c0, long c1)
+{
+    float sb[PC];
+    for (long ci = c0; ci < c1; ++ci) {
+        long n0 = ci * PC, m = n0 + PC < N ? PC : N - n0;
+        tmat(w, x + n0, N, work, T, m);
+        for (long t = 0; t < T; ++t) {
+            float* restrict hb = work + t * PC;
+            float bt = bias[t];
+            for (long i = 0; i < m; ++i) {
+                float hv = hb[i] + bt;
+                hb[i] = hv;
+                sb[i] = (strict ? hv > 0.0f : hv >= 0.0f) ? 1.0f : 0.0f;
+            }
+            put(h + t * N + n0, hb, m, nt);
+            put(s + t * N + n0, sb, m, nt);
+        }
+    }
+    fence(nt);
+}
+
+#define SGROWS(GV) switch (sur) { \
+    case 0: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_sigmoid(ht[i], p); break; \
+    case 1: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_atan(ht[i], p); break; \
+    case 2: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_triangle(ht[i], p); break; \
+    case 3: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_rect(ht[i], p); break; \
+    default: for (long i = 0; i < m; ++i) g[i] = (GV) * sg_fastsig(ht[i], p); break; }
+
+/* gh = dL/dS·sg(H) in a [T, PC] buffer; dL/dX = Wᵀ·gh; dL/dW[t, j] += sum gh[t]·X[j] (where gw_need[t*T+j],
+   all when NULL); dL/db[t] += sum gh[t]. gs NULL: dL/dS is the constant gsc. gw, gb: this thread's sums.
+   wt: Wᵀ (row-major); work: 2·T·PC floats of scratch. */
+void psn_bwd(const float* restrict x, const float* restrict wt, const float* restrict h, const float* restrict gs,
+             float gsc, float* restrict gx, double* restrict gw, double* restrict gb, const unsigned char* gw_need,
+             long T, long N, int sur, float p, int need_x, int need_w, int need_b, int nt, float* restrict work,
+             long c0, long c1)
+{
+    float* restrict gh = work;
+    float* restrict ob = work + T * PC;
+    for (long ci = c0; ci < c1; ++ci) {
+        long n0 = ci * PC, m = n0 + PC < N ? PC : N - n0;
+        for (long t = 0; t < T; ++t) {
+            const float* restrict ht = h + t * N + n0;
+            float* restrict g = gh + t * PC;
+            if (gs) {
+                const float* restrict gt = gs + t * N + n0;
+                SGROWS(gt[i])
+            } else {
+                SGROWS(gsc)
+            }
+            if (need_b) {
+                float acc = 0.0f;
+                _Pragma("omp simd reduction(+:acc)")
+                for (long i = 0; i < m; ++i) acc += g[i];
+                gb[t] += acc;
+            }
+        }
+        if (need_x) {
+            tmat(wt, gh, PC, ob, T, m);
+            for (long j = 0; j < T; ++j) put(gx + j * N + n0, ob + j * PC, m, nt);
+        }
+        if (need_w) {  /* 2 rows of gh × 4 rows of X at a time: 8 dot products per pass over the chunk */
+            for (long t = 0; t < T; t += 2) {
+                int two = t + 1 < T;
+                const float* restrict g0 = gh + t * PC;
+                const float* restrict g1 = two ? g0 + PC : g0;
+                for (long j = 0; j < T; j += 4) {
+                    long nj = T - j < 4 ? T - j : 4;
+                    const float* restrict x0 = x + j * N + n0;
+                    const float* restrict x1 = nj > 1 ? x0 + N : x0;
+                    const float* restrict x2 = nj > 2 ? x0 + 2 * N : x0;
+                    const float* restrict x3 = nj > 3 ? x0 + 3 * N : x0;
+                    if (gw_need) {
+                        int any = 0;
+                        for (long jj = j; jj < j + nj; ++jj) any |= gw_need[t * T + jj] | (two ? gw_need[(t + 1) * T + jj] : 0);
+                        if (!any) continue;
+                    }
+                    float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+                    _Pragma("omp simd reduction(+:s00,s01,s02,s03,s10,s11,s12,s13)")
+                    for (long i = 0; i < m; ++i) {
+                        float a0 = g0[i], a1 = g1[i], v0 = x0[i], v1 = x1[i], v2 = x2[i], v3 = x3[i];
+                        s00 += a0 * v0; s01 += a0 * v1; s02 += a0 * v2; s03 += a0 * v3;
+                        s10 += a1 * v0; s11 += a1 * v1; s12 += a1 * v2; s13 += a1 * v3;
+                    }
+                    float r[2][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}};
+                    for (int u = 0; u < 1 + two; ++u)
+                        for (long jj = 0; jj < nj; ++jj) {
+                            long k = (t + u) * T + j + jj;
+                            if (!gw_need || gw_need[k]) gw[k] += r[u][jj];
+                        }
+                }
             }
         }
     }
-    sums[0] = sa; sums[1] = sb; sums[2] = sc;
+    fence(nt);
 }
 """
 
 SURROGATE_CODES = {"sigmoid": (0, "alpha"), "atan": (1, "alpha"), "triangle": (2, "gamma"),
                    "rectangular": (3, "width"), "fastsig": (4, "scale")}
 
+#: compiler flags of every unit. No OpenMP (see the module doc), no -ffast-math (its reassociation
+#: would change the forward's rounding); -fno-trapping-math lets gcc if-convert the float selects so
+#: the loops vectorise. The forward adds -ffp-contract=off (no FMA: the same rounding as the eager
+#: step, identical spikes).
+_BASE_FLAGS = ("-O3", "-fPIC", "-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd")
+#: flag sets, best first: tuned for this CPU, then portable
+FLAG_SETS: tuple[tuple[str, ...], ...] = (("-march=native",), ())
+
+
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     P, L, F, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_float, ctypes.c_int
-    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, L, L]
+    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, I, L, L]
     lib.lif_fwd.restype = None
-    lib.lif_bwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, P, L, L]
+    lib.lif_bwd.argtypes = [P, P, F, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, I, P, L, L]
     lib.lif_bwd.restype = None
+    lib.psn_fwd.argtypes = [P, P, P, P, P, L, L, I, I, P, L, L]
+    lib.psn_fwd.restype = None
+    lib.psn_bwd.argtypes = [P, P, P, P, F, P, P, P, P, L, L, I, F, I, I, I, I, P, L, L]
+    lib.psn_bwd.restype = None
     return lib
 
 
-def _libs(cc: str) -> list[str]:
-    """``-lmvec`` (glibc's vector math, used by the vectorised ``expf``) when the toolchain has it."""
-    probe = subprocess.run([cc, "-print-file-name=libmvec.so"], capture_output=True, text=True)
-    has_mvec = probe.returncode == 0 and os.path.sep in probe.stdout.strip()
-    return ["-lmvec", "-lm"] if has_mvec else ["-lm"]
+_KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ())],
+                        bind=_bind, version="v6", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
 
 
-# compiled and cached by the shared helper; the forward without FMA contraction (spikes identical
-# to the eager step), the backward with fast math (vectorised ``expf``)
-_KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ["-fopenmp-simd", "-ffp-contract=off"]),
-                                       (_BWD_SRC, ["-fopenmp-simd", "-ffast-math"])],
-                        bind=_bind, libs=_libs, version="v5")
-#: the kernel library if it is already built (never builds)
-load = _KERNEL.load
-#: build (once per source version) and load the kernel; ``None`` when no compiler works
-build = _KERNEL.build
+def load() -> ctypes.CDLL | None:
+    """The kernel library if it is already built (never builds)."""
+    return _KERNEL.load()
+
+
+def build() -> ctypes.CDLL | None:
+    """Build (once per source version, flag set and CPU) and load the kernel: ``-march=native`` first,
+    the portable flags when that fails; ``None`` when no compiler works."""
+    return _KERNEL.build()
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
@@ -163,24 +406,49 @@ _MIN_PARALLEL = 1 << 16  # below this many neurons×steps one thread is faster
 _pool: ThreadPoolExecutor | None = None
 
 
-def _run_chunks(call, N: int, T: int) -> list:
-    """Run ``call(c0, c1)`` over the chunk range split across ``torch.get_num_threads()`` threads
-    (ctypes releases the GIL during the C call)."""
+#: tasks a parallel call is cut into (threads take the next one when done: a core busy with another
+#: process delays one small task, not half the work); fixed, so results do not depend on the thread count
+TASKS = 16
+
+
+def _run_chunks(call, N: int, T: int, ch: int = _CH) -> list:
+    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons: one call on one thread, or
+    :data:`TASKS` calls shared by ``torch.get_num_threads()`` threads, this one included (ctypes
+    releases the GIL during the C call). Returns the calls' results in chunk order."""
     global _pool
-    nch = (N + _CH - 1) // _CH
+    nch = (N + ch - 1) // ch
     nt = min(torch.get_num_threads(), nch)
     if nt <= 1 or N * T < _MIN_PARALLEL:
         return [call(0, nch)]
-    if _pool is None or _pool._max_workers < nt:
-        _pool = ThreadPoolExecutor(max_workers=nt, thread_name_prefix="snn-lif")
-    bounds = [round(i * nch / nt) for i in range(nt + 1)]
-    futures = [_pool.submit(call, bounds[i], bounds[i + 1]) for i in range(1, nt)]
-    out = [call(bounds[0], bounds[1])]
-    return out + [f.result() for f in futures]
+    if _pool is None or _pool._max_workers < nt - 1:
+        _pool = ThreadPoolExecutor(max_workers=max(nt - 1, 1), thread_name_prefix="snn-lif")
+    ntask = min(nch, TASKS)
+    bounds = [round(i * nch / ntask) for i in range(ntask + 1)]
+    results: list = [None] * ntask
+    todo = iter(range(ntask))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            results[i] = call(bounds[i], bounds[i + 1])
+
+    futures = [_pool.submit(worker) for _ in range(nt - 1)]
+    worker()
+    for f in futures:
+        f.result()
+    return results
 
 
 def _ptr(t: torch.Tensor | None):
     return None if t is None else ctypes.c_void_p(t.data_ptr())
+
+
+#: outputs larger than this (bytes) are written with streaming stores (they cannot stay in cache)
+NT_BYTES = 8 << 20
 
 
 def forward(lib, x, a, b, c, v0, cfg):
@@ -194,23 +462,28 @@ def forward(lib, x, a, b, c, v0, cfg):
     hard = cfg.v_reset is not None
     args = (_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-            int(hard), int(cfg.strict))
+            int(hard), int(cfg.strict), int(x.numel() * 4 > NT_BYTES))
     _run_chunks(lambda c0, c1: lib.lif_fwd(*args, c0, c1), N, T)
     return s, h, vlast
 
 
 def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
-    """``(dL/dx, (Σ g_h·v_{t−1}, Σ g_h·x, Σ g_h))``."""
+    """``(dL/dx, (Σ g_h·v_{t−1}, Σ g_h·x, Σ g_h))``. ``g_s`` may be an expanded scalar (the gradient
+    of a ``.sum()``): it is then passed as one number, never materialised."""
     T = h.shape[0]
     N = h[0].numel()
     gx = torch.empty_like(h)
-    gs = g_s.contiguous()
+    if g_s.shape == h.shape and all(st == 0 for st in g_s.stride()):
+        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
+    else:
+        gs, gsc = g_s.expand_as(h).contiguous().float(), 0.0
     code, attr = SURROGATE_CODES[surrogate.name]
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
-    args = (_ptr(h), _ptr(gs), _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b,
+    args = (_ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b,
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc))
+            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc),
+            int(h.numel() * 4 > NT_BYTES))
 
     def call(c0, c1):
         sums = (ctypes.c_double * 3)()
@@ -219,3 +492,52 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
 
     parts = _run_chunks(call, N, T)
     return gx, tuple(sum(p[i] for p in parts) for i in range(3))
+
+
+_PC = 512  # neurons per chunk of the PSN kernels (PC in the C source)
+
+
+def psn_forward(lib, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, strict: bool = False):
+    """``(S, H)``: ``H = W·X + b`` over time, ``S = Θ(H)``; ``x`` ``[T, ...]`` float32 contiguous,
+    ``w`` ``[T, T]``, ``bias`` ``[T]`` (float32, contiguous)."""
+    T = x.shape[0]
+    N = x[0].numel()
+    s, h = torch.empty_like(x), torch.empty_like(x)
+    args = (_ptr(x), _ptr(w), _ptr(bias), _ptr(h), _ptr(s), T, N, int(strict), int(x.numel() * 4 > NT_BYTES))
+
+    def call(c0, c1):
+        work = torch.empty(T * _PC, dtype=torch.float32)
+        lib.psn_fwd(*args, _ptr(work), c0, c1)
+
+    _run_chunks(call, N, T, _PC)
+    return s, h
+
+
+def psn_backward(lib, x, w, h, g_s, surrogate, need_x: bool, need_w: bool, need_b: bool,
+                 gw_need: torch.Tensor | None = None):
+    """``(dL/dX | None, dL/dW [T, T] | None, dL/db [T] | None)`` of :func:`psn_forward`; ``gw_need``
+    (``[T, T]`` bool) limits ``dL/dW`` to the entries a mask lets through (others are 0)."""
+    T = h.shape[0]
+    N = h[0].numel()
+    gx = torch.empty_like(h) if need_x else None
+    if g_s.shape == h.shape and all(st == 0 for st in g_s.stride()):
+        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
+    else:
+        gs, gsc = g_s.expand_as(h).contiguous().float(), 0.0
+    code, attr = SURROGATE_CODES[surrogate.name]
+    need = gw_need.to(torch.uint8).contiguous() if (gw_need is not None and need_w) else None
+    nt = int(h.numel() * 4 > NT_BYTES)
+    wt = w.t().contiguous()
+
+    def call(c0, c1):
+        gw = torch.zeros(T * T, dtype=torch.float64)
+        gb = torch.zeros(T, dtype=torch.float64)
+        gh = torch.empty(2 * T * _PC, dtype=torch.float32)
+        lib.psn_bwd(_ptr(x), _ptr(wt), _ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(gw), _ptr(gb), _ptr(need), T, N,
+                    code, float(getattr(surrogate, attr)), int(need_x), int(need_w), int(need_b), nt, _ptr(gh), c0, c1)
+        return gw, gb
+
+    parts = _run_chunks(call, N, T, _PC)
+    gw = torch.stack([p[0] for p in parts]).sum(0).view(T, T).float() if need_w else None
+    gb = torch.stack([p[1] for p in parts]).sum(0).float() if need_b else None
+    return gx, gw, gb

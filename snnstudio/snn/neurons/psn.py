@@ -13,6 +13,10 @@ single-step. A streaming engine runs them on a sliding window of the last T inpu
 run T single steps once λ = 1; the window is the general answer.)
 
 ``last_v`` is ``H`` (compared with 0, so ``v_threshold = 0``).
+
+Multi-step runs :func:`~snnstudio.snn.functional.parallel.parallel_spike`: with ``backend="auto"``
+(default) the fused C kernel (built on the first forward that needs gradients, as for the LIF),
+with ``backend="plain"`` the eager ``addmm`` + surrogate, the oracle.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import torch
 from torch import nn
 
 from snnstudio.errors import ModelError
-from snnstudio.snn.functional.parallel import band_mask, sliding_matrix, time_matmul
+from snnstudio.snn.functional import native
+from snnstudio.snn.functional.parallel import band_mask, parallel_spike, sliding_matrix
 from snnstudio.snn.neurons.base import SpikingNeuron, register_neuron
 from snnstudio.snn.surrogate import Surrogate, get_surrogate
 
@@ -33,6 +38,25 @@ def _check_T(T, name: str) -> int:
     if not isinstance(T, int) or isinstance(T, bool) or T < 1:
         raise ModelError(f"{name}: T must be a positive int, got {T!r}")
     return T
+
+
+BACKENDS = ("auto", "plain")
+
+
+def _check_backend(backend: str, name: str) -> str:
+    if backend not in BACKENDS:
+        raise ModelError(f"{name}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def _use_native(module: nn.Module, x: torch.Tensor) -> bool:
+    """Run the C kernel? Built on demand only when the call needs gradients (a training step)."""
+    if module.backend == "plain" or not native.supports(x, module.surrogate):
+        return False
+    if native.load() is not None:
+        return True
+    training = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
+    return training and native.build() is not None
 
 
 class _FixedTNeuron(SpikingNeuron):
@@ -57,8 +81,10 @@ class _FixedTNeuron(SpikingNeuron):
 class PSN(_FixedTNeuron):
     """Parallel spiking neuron: ``S = Θ(W·X + b)``."""
 
-    def __init__(self, T: int, surrogate: str | Surrogate | None = "atan", step_mode: str = "m", record: bool = True):
+    def __init__(self, T: int, surrogate: str | Surrogate | None = "atan", step_mode: str = "m", record: bool = True,
+                 backend: str = "auto"):
         super().__init__(T, step_mode, record)
+        self.backend = _check_backend(backend, type(self).__name__)
         self.surrogate = get_surrogate(surrogate, "atan")
         self.weight = nn.Parameter(torch.empty(T, T))
         self.bias = nn.Parameter(torch.full((T, 1), -1.0))
@@ -68,10 +94,14 @@ class PSN(_FixedTNeuron):
     def effective_weight(self) -> torch.Tensor:
         return self.weight
 
+    def weight_grad_mask(self) -> torch.Tensor | None:
+        """Entries of ``dL/d effective_weight`` that reach the parameters (``None``: all)."""
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        h = time_matmul(self.effective_weight(), x, self.bias)
-        s = self.surrogate(h)
+        s, h = parallel_spike(x, self.effective_weight(), self.bias, self.surrogate,
+                              gw_need=self.weight_grad_mask(), use_native=_use_native(self, x))
         self._keep(h, s)
         return s
 
@@ -84,8 +114,8 @@ class MaskedPSN(PSN):
     """Masked PSN of order k: ``W_eff = (λ·M_k + (1 − λ)·J)⊙W``; at λ ≥ 1 only the last k inputs count."""
 
     def __init__(self, k: int, T: int, lambda_init: float = 0.0, surrogate: str | Surrogate | None = "atan",
-                 step_mode: str = "m", record: bool = True):
-        super().__init__(T, surrogate, step_mode, record)
+                 step_mode: str = "m", record: bool = True, backend: str = "auto"):
+        super().__init__(T, surrogate, step_mode, record, backend)
         if not isinstance(k, int) or k < 1:
             raise ModelError(f"masked_psn: k must be a positive int, got {k!r}")
         self.k = k
@@ -106,6 +136,9 @@ class MaskedPSN(PSN):
             return self.weight * self.mask0
         return (lam * self.mask0 + (1.0 - lam)) * self.weight
 
+    def weight_grad_mask(self) -> torch.Tensor | None:
+        return self.mask0.bool() if float(self._lambda) >= 1.0 else None
+
     def extra_repr(self):
         return f"k={self.k}, lambda_={self.lambda_:.3g}, " + super().extra_repr()
 
@@ -117,8 +150,9 @@ class SlidingPSN(SpikingNeuron):
     looks_across_time = True  # over its last k inputs only; single-step keeps them
 
     def __init__(self, k: int, exp_init: bool = True, surrogate: str | Surrogate | None = "atan",
-                 step_mode: str = "m", record: bool = True):
+                 step_mode: str = "m", record: bool = True, backend: str = "auto"):
         super().__init__(step_mode, record)
+        self.backend = _check_backend(backend, "sliding_psn")
         if not isinstance(k, int) or k < 1:
             raise ModelError(f"sliding_psn: k must be a positive int, got {k!r}")
         self.k = k
@@ -147,7 +181,11 @@ class SlidingPSN(SpikingNeuron):
         else:
             if x.dim() < 1 or x.shape[0] == 0:
                 raise ModelError(f"sliding_psn: multi-step input must be [T, ...], got {tuple(x.shape)}")
-            h = time_matmul(sliding_matrix(self.weight, x.shape[0]), x, self.bias)
+            T = x.shape[0]
+            s, h = parallel_spike(x, sliding_matrix(self.weight, T), self.bias, self.surrogate,
+                                  gw_need=band_mask(T, self.k, dtype=torch.bool), use_native=_use_native(self, x))
+            self._keep(h, s)
+            return s
         s = self.surrogate(h)
         self._keep(h, s)
         return s
