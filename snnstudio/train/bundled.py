@@ -1,7 +1,7 @@
 """The recipes of the bundled checkpoints (``resources/models/``): ``snnstudio train --bundled NAME``.
 
 All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default split sizes:
-50 / 8 / 20 samples per class for train / val / test), 10 steps of 150 ms (1.5 s per sample),
+50 / 8 / 20 samples per class for train / val / test; the default and its no-attention twin 200 / 20 / 20), 10 steps of 150 ms (1.5 s per sample),
 128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The
 MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
 :data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
@@ -25,9 +25,13 @@ def _ma(neuron: str, attention: str, params: dict | None = None) -> dict:
     return m
 
 
+#: the attention comparison (default and no-attention net) is trained on 4× the data: 200 / 20
+#: samples per class for train / val (the test split is the same 20 per class)
+_MORE_DATA = {"epochs": 40, "data_options": {"per_class": {"train": 200, "val": 20, "test": 20}}}
+
 RECIPES: dict[str, dict] = {
-    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa")},
-    "gesture-lif-none": {"model": _ma("lif", "none")},
+    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa"), **_MORE_DATA},
+    "gesture-lif-none": {"model": _ma("lif", "none"), **_MORE_DATA},
     "gesture-lif-ta": {"model": _ma("lif", "ta")},
     "gesture-lif-ca": {"model": _ma("lif", "ca")},
     "gesture-lif-sa": {"model": _ma("lif", "sa")},
