@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -62,18 +64,24 @@ class EvaluatePanel(QWidget):
     def __init__(self, model, parent=None):
         super().__init__(parent)
         self.model = model
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(10)
+        side = QWidget()
+        side.setMaximumWidth(300)
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 0, 0, 0)
 
         grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
+        grid.setHorizontalSpacing(6)
         self.kind = QComboBox()
         for text, key in DATA_KINDS:
             self.kind.addItem(text, key)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.path = QLineEdit()
         self.path.setPlaceholderText("folder")
-        self.browse = QPushButton("Browse…")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("choose the folder")
         self.browse.clicked.connect(self._browse)
         self.limit = QSpinBox()
         self.limit.setRange(0, 100_000)
@@ -82,14 +90,16 @@ class EvaluatePanel(QWidget):
         self.limit.setToolTip("evaluate at most this many samples (class-balanced); 0 = all")
         grid.addWidget(QLabel("data"), 0, 0)
         grid.addWidget(self.kind, 0, 1)
-        grid.addWidget(self.path, 0, 2)
-        grid.addWidget(self.browse, 0, 3)
-        grid.addWidget(QLabel("limit"), 0, 4)
-        grid.addWidget(self.limit, 0, 5)
-        grid.setColumnStretch(2, 1)
+        grid.addWidget(QLabel("limit"), 0, 2)
+        grid.addWidget(self.limit, 0, 3)
+        grid.addWidget(self.path, 1, 1, 1, 2)
+        grid.addWidget(self.browse, 1, 3)
+        grid.setColumnStretch(1, 1)
         lay.addLayout(grid)
 
-        vrow = QHBoxLayout()
+        vgrid = QGridLayout()
+        vgrid.setHorizontalSpacing(6)
+        vgrid.setVerticalSpacing(2)
         self.base = QCheckBox("as trained")
         self.base.setChecked(True)
         self.att_off = QCheckBox("attention off")
@@ -106,29 +116,18 @@ class EvaluatePanel(QWidget):
             self.neuron.addItems(neuron_choices())
         except Exception:  # pragma: no cover - the neuron registry is part of the package
             pass
-        for w in (self.base, self.att_off, *self.parts.values(), self.shortcut_off, self.as_shown, self.use_neuron, self.neuron):
-            vrow.addWidget(w)
-        vrow.addStretch(1)
-        lay.addLayout(vrow)
+        cells = (self.base, self.att_off, self.shortcut_off, *self.parts.values(), self.as_shown, self.use_neuron, self.neuron)
+        for i, w in enumerate(cells):
+            vgrid.addWidget(w, i // 2, i % 2)
+        lay.addLayout(vgrid)
 
-        body = QHBoxLayout()
-        left = QVBoxLayout()
         self.current = QLabel("")
         self.current.setObjectName("muted")
         self.current.setWordWrap(True)
-        left.addWidget(self.current)
+        lay.addWidget(self.current)
         self.models = QListWidget()
         self.models.setToolTip("bundled models evaluated beside the loaded one (tick to add)")
-        left.addWidget(self.models, 1)
-        body.addLayout(left, 1)
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setHorizontalHeaderLabels(HEADERS)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        body.addWidget(self.table, 3)
-        lay.addLayout(body, 1)
+        lay.addWidget(self.models, 1)
 
         brow = QHBoxLayout()
         self.run_button = QPushButton("Evaluate")
@@ -136,27 +135,53 @@ class EvaluatePanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        brow.addWidget(self.run_button)
+        brow.addWidget(self.cancel_button)
+        lay.addLayout(brow)
+        scroll = QScrollArea()  # the settings scroll rather than force the dock (and the window) to grow
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(100)
+        scroll.setMaximumWidth(320)
+        outer.addWidget(scroll)
+        self._side_layout = lay
+
+        right = QVBoxLayout()
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumWidth(40)
+        right.addWidget(self.table, 1)
+        prow = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
-        self.save_csv = QPushButton("Save CSV…")
-        self.save_json = QPushButton("Save JSON…")
+        self.progress.setMinimumWidth(60)
+        self.save_csv = QPushButton("CSV…")
+        self.save_csv.setToolTip("save the table as CSV (the columns of snnstudio eval)")
+        self.save_json = QPushButton("JSON…")
+        self.save_json.setToolTip("save everything (per-class accuracy, confusion, layers) as JSON")
         self.save_csv.clicked.connect(lambda: self._save_dialog("csv"))
         self.save_json.clicked.connect(lambda: self._save_dialog("json"))
         for b in (self.save_csv, self.save_json):
             b.setEnabled(False)
-        brow.addWidget(self.run_button)
-        brow.addWidget(self.cancel_button)
-        brow.addWidget(self.progress, 1)
-        brow.addWidget(self.save_csv)
-        brow.addWidget(self.save_json)
-        lay.addLayout(brow)
+        self._side_layout.addWidget(self.progress)
+        prow.addWidget(QLabel("save"))
+        prow.addWidget(self.save_csv)
+        prow.addWidget(self.save_json)
+        self._side_layout.addLayout(prow)
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
-        lay.addWidget(self.status)
+        right.addWidget(self.status)
+        outer.addLayout(right, 1)
 
         self.job: EvaluationJob | None = None
         self.result: dict | None = None
