@@ -119,6 +119,12 @@ class StreamRecording:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a recording of ``seconds`` to finish by itself; True when it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
     def stop(self, timeout: float = 10.0) -> object:
         """Stop taking windows, finish the file; returns the ``RecordResult``."""
         if self._source is not None:
