@@ -101,9 +101,10 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["Layers"], self.docks["Membrane"], Qt.Horizontal)
         self.tabifyDockWidget(self.docks["Model"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Membrane"], self.docks["Compare"])
-        self.tabifyDockWidget(self.docks["Compare"], self.docks["Evaluate"])
+        self.tabifyDockWidget(self.docks["Layers"], self.docks["Evaluate"])  # the wide bottom-left area: a table
         self.docks["Model"].raise_()
         self.docks["Membrane"].raise_()
+        self.docks["Layers"].raise_()
         self._default_state = None
 
         self._build_actions()

@@ -313,3 +313,38 @@ def test_demo_camera_without_a_camera_is_a_message_and_the_window_lives(qtbot):
         assert _wait_index(qtbot, win, 1).t_end_us > 0
     finally:
         win.model.close()
+
+
+def test_evaluate_on_a_missing_folder_fails_with_a_message(window, qtbot, tmp_path):
+    panel = window.evaluate
+    window.model.set_model("default")
+    qtbot.waitUntil(lambda: panel.loaded_spec() == "default", timeout=20_000)
+    panel.kind.setCurrentIndex(panel.kind.findData("dvsgesture"))
+    assert panel.path.isEnabled()
+    panel.path.setText(str(tmp_path / "DvsGesture"))
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as done:
+        panel.run()
+    assert done.args[0] is None and panel.progress.format() == "failed" and panel.run_button.isEnabled()
+    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=5000)
+    assert "DvsGesture" in window.message_bar.text and panel.table.rowCount() == 0
+
+
+def test_file_export_menu_and_toolbar_run_the_exports(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtGui import QImage
+
+    win = window
+    texts = [a.text() for a in win.export_menu.actions() if a.text()]
+    for want in ("Screenshot…", "Clip of the window…", "Metrics as CSV…", "Metrics as JSON…", "Record the stream to AEDAT4…"):
+        assert want in texts
+    file_menu = win.menuBar().actions()[0].menu()
+    assert win.export_menu.menuAction() in file_menu.actions()
+    assert win.export_button.menu() is win.export_menu
+    monkeypatch.setattr(win, "ask_path", lambda *a: str(tmp_path / "menu.png"))
+    win.model.step(3)
+    _wait_index(qtbot, win, 2)
+    with qtbot.waitSignal(win.exporter.done, timeout=5000):
+        win.act_shot.trigger()
+    assert QImage(str(tmp_path / "menu.png")).width() == win.width()
+    monkeypatch.setattr(win, "ask_path", lambda *a: None)  # the dialog cancelled: nothing happens
+    win.act_clip.trigger()
+    assert not win.exporter.clip_running and not win.act_clip.isChecked()

@@ -376,11 +376,13 @@ class EvaluatePanel(QWidget):
         self.finished.emit(result)
 
     def _on_error(self, text: str) -> None:
+        if self.job is None or self.job.error is None:  # a variant that does not apply to one model: a note
+            self.status.setText(text)
+            return
         self._say(text)
-        if self.job is not None and self.job.error is not None:  # fatal (else: a variant skipped)
-            self._finish()
-            self.progress.setFormat("failed")
-            self.finished.emit(None)
+        self._finish()
+        self.progress.setFormat("failed")
+        self.finished.emit(None)
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
