@@ -72,7 +72,7 @@ def test_evaluate_cancel_stops_it_and_the_gui_stays_responsive(window, qtbot):
     panel.limit.setValue(0)  # everything: generating / evaluating all of it takes minutes
     panel.use_neuron.setChecked(True)
     ticks = []
-    timer = QTimer()
+    timer = QTimer(win)
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start(20)
     panel.run()

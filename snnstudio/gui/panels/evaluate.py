@@ -187,7 +187,7 @@ class EvaluatePanel(QWidget):
         self.result: dict | None = None
         self.cache_dir = None  # None: the engine's default cache
         self._info: ModelInfo | None = None
-        self._bridge = _Bridge()
+        self._bridge = _Bridge(self)  # a child: deleted with the panel, never left to the garbage collector
         self._bridge.progress.connect(self._on_progress)
         self._bridge.row.connect(self._on_row)
         self._bridge.done.connect(self._on_done)
