@@ -114,7 +114,6 @@ class Exporter(QObject):
     done = Signal(str)
     clip_changed = Signal(bool)
     recording_changed = Signal(bool)
-    _recorded = Signal(object, object)
 
     def __init__(self, model, parent=None):
         super().__init__(parent)
@@ -127,7 +126,10 @@ class Exporter(QObject):
         self.recording = None
         self.last_clip: Path | None = None
         self.last_recording = None
-        self._recorded.connect(self._on_recorded)
+        # the recorder finishes on its own thread; a GUI-thread timer notices (no cross-thread Qt calls)
+        self._rec_timer = QTimer(self)
+        self._rec_timer.setInterval(100)
+        self._rec_timer.timeout.connect(self._check_recording)
 
     def _fail(self, what: str, exc: Exception) -> None:
         self.model.message.emit(f"{what}: {exc}")
@@ -217,11 +219,12 @@ class Exporter(QObject):
         if self.recording_running:
             self.stop_recording()
         try:
-            self.recording = StreamRecording(self.model.session, path, seconds, on_done=self._recorded.emit).start()
+            self.recording = StreamRecording(self.model.session, path, seconds).start()
         except Exception as exc:
             self.recording = None
             self._fail("recording failed", exc)
             return False
+        self._rec_timer.start()
         self.recording_changed.emit(True)
         return True
 
@@ -229,7 +232,17 @@ class Exporter(QObject):
         rec = self.recording
         if rec is None:
             return None
-        return rec.stop()
+        result = rec.stop()
+        self._check_recording()
+        return result
+
+    def _check_recording(self) -> None:
+        rec = self.recording
+        if rec is None or rec.running:
+            return
+        self._rec_timer.stop()
+        self.recording = None
+        self._on_recorded(rec.result, rec.error)
 
     def _on_recorded(self, result, error) -> None:
         self.last_recording = result

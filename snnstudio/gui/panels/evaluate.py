@@ -7,12 +7,15 @@ panel; another neuron type; and any bundled models ticked in the list. Data: the
 synthetic held-out split (``synthetic:test``), a DVS128 Gesture folder or a folder of recordings
 (one sub-folder per class), each with a sample limit. The work runs on
 :class:`snnstudio.engine.evaluation.EvaluationJob`'s thread; its callbacks are turned into Qt
-signals here, so the table fills and the progress bar moves on the GUI thread.
+callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
+touched from the worker — so the table fills and the progress bar moves on the GUI thread.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+from queue import Empty, SimpleQueue
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -47,15 +50,6 @@ def format_row(r: dict) -> list[str]:
     """The table cells of one result row (same figures as ``snnstudio eval``)."""
     return [r["model"], r["variant"], f"{100 * r['accuracy']:.1f}", f"{r['spike_count']:,.0f}", f"{r['firing_rate']:.4f}",
             f"{r['sops']:,.0f}", f"{r['energy_uj']:.3f}", f"{r['latency_ms_per_step']:.2f}"]
-
-
-class _Bridge(QObject):
-    """Worker-thread callbacks → queued signals on the GUI thread."""
-
-    progress = Signal(int, int, str)
-    row = Signal(object)
-    done = Signal(object)
-    error = Signal(str)
 
 
 class EvaluatePanel(QWidget):
@@ -187,11 +181,10 @@ class EvaluatePanel(QWidget):
         self.result: dict | None = None
         self.cache_dir = None  # None: the engine's default cache
         self._info: ModelInfo | None = None
-        self._bridge = _Bridge(self)  # a child: deleted with the panel, never left to the garbage collector
-        self._bridge.progress.connect(self._on_progress)
-        self._bridge.row.connect(self._on_row)
-        self._bridge.done.connect(self._on_done)
-        self._bridge.error.connect(self._on_error)
+        self._inbox: SimpleQueue = SimpleQueue()  # (handler, args) from the worker thread
+        self._poll = QTimer(self)
+        self._poll.setInterval(50)
+        self._poll.timeout.connect(self._drain)
         self._fill_models()
         self._kind_changed()
         model.model_changed.connect(self.show_model)
@@ -326,9 +319,26 @@ class EvaluatePanel(QWidget):
         n_var = len(req.variants) + int(req.include_base)
         self.status.setText(f"evaluating {len(req.models)} model(s) × {n_var} variant(s) on {req.data}"
                             + (f", first {req.limit} samples" if req.limit else ""))
-        b = self._bridge
-        self.job = EvaluationJob(req, on_progress=b.progress.emit, on_row=b.row.emit, on_done=b.done.emit,
-                                 on_error=b.error.emit).start()
+        box = self._inbox
+
+        def later(handler):
+            return lambda *args: box.put((handler, args))
+
+        self.job = EvaluationJob(req, on_progress=later(self._on_progress), on_row=later(self._on_row),
+                                 on_done=later(self._on_done), on_error=later(self._on_error)).start()
+        self._poll.start()
+
+    def _drain(self) -> None:
+        """Run the worker's queued callbacks here, on the GUI thread."""
+        while True:
+            try:
+                handler, args = self._inbox.get_nowait()
+            except Empty:
+                break
+            handler(*args)
+        if self.job is None or not self.job.running:
+            if self._inbox.empty():
+                self._poll.stop()
 
     def cancel(self) -> None:
         if self.job is not None and self.job.running:
