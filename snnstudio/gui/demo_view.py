@@ -5,6 +5,7 @@ booth. Shown above the event view in demo mode (see ``MainWindow.enter_demo``)."
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout
 
 from snnstudio.engine.snapshot import Snapshot
@@ -91,18 +92,26 @@ class DemoView(QFrame):
         self.restyle()
 
     def restyle(self) -> None:
+        """Fonts and colours set directly (no per-widget style sheet: a widget's own style sheet
+        keeps a pointer to the application style, which ``theme.apply`` replaces)."""
         t = theme.current()
-        self.setStyleSheet(
-            f"""
-            QFrame#demoView {{ background: {t.panel}; border-bottom: 1px solid {t.grid}; }}
-            QLabel#demoCaption {{ color: {t.muted}; font-size: 13pt; }}
-            QLabel#demoPrediction {{ color: {t.text}; font-size: 46pt; font-weight: 700; }}
-            QLabel#demoConfidence {{ color: {t.text}; font-size: 20pt; font-weight: 600; }}
-            QLabel#demoTruth {{ color: {t.muted}; font-size: 15pt; }}
-            QProgressBar#demoBar {{ background: {t.base}; border: none; border-radius: 7px; }}
-            QProgressBar#demoBar::chunk {{ background: {t.on}; border-radius: 7px; }}
-            """
-        )
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(QPalette.Window, QColor(t.panel))
+        self.setPalette(pal)
+        for label, size, bold, colour in ((self.caption, 13, False, t.muted), (self.prediction, 46, True, t.text),
+                                          (self.confidence_text, 20, True, t.text), (self.truth, 15, False, t.muted)):
+            font = QFont(label.font())
+            font.setPointSize(size)
+            font.setBold(bold)
+            label.setFont(font)
+            p = label.palette()
+            p.setColor(QPalette.WindowText, QColor(colour))
+            label.setPalette(p)
+        p = self.confidence.palette()
+        p.setColor(QPalette.Highlight, QColor(t.on))
+        p.setColor(QPalette.Base, QColor(t.base))
+        self.confidence.setPalette(p)
 
     def _message(self, text: str) -> None:
         if self.isVisible():

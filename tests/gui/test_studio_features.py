@@ -149,54 +149,101 @@ def test_export_metrics_csv_and_json_hold_every_step(window, qtbot, tmp_path):
     assert len(js["rows"]) == 12 and js["rows"][-1]["index"] == snaps[-1].index
 
 
-def test_export_clip_mp4_of_a_panel_and_of_the_window(window, qtbot, tmp_path):
-    import cv2
+# The clip tests run in a child process: in 3 of 7 in-process runs of this folder, a segfault
+# followed them later in the run (never reproduced in isolation); a child keeps the rest of the
+# suite safe while the clip code is still checked end to end.
+CLIP_SCRIPT = r"""
+import json, sys
+import cv2
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+sys.path.insert(0, sys.argv[2])
+from gui_helpers import bar_recording
+from snnstudio.engine.session import SessionConfig
+from snnstudio.gui.main_window import MainWindow
+from snnstudio.gui.session_model import SessionModel
+from snnstudio.gui import theme
+theme.apply(app, "dark")
+model = SessionModel(SessionConfig(dt_us=10_000))
+win = MainWindow(model, settings=None)
+win.show()
+model.start()
+model.set_model("tiny")
+model.open(bar_recording())
+model.play()
+out = {}
+def wait(cond, ms):
+    import time
+    t = time.monotonic()
+    while not cond() and time.monotonic() - t < ms / 1000:
+        app.processEvents()
+wait(lambda: model.last is not None and model.last.index >= 2, 20000)
+out["started"] = win.export_clip("Output", sys.argv[1] + "/panel.mp4", seconds=None)
+out["checked"] = win.act_clip.isChecked() and win.exporter.clip_running
+wait(lambda: False, 700)
+p = win.exporter.stop_clip()
+out["unchecked"] = not win.act_clip.isChecked()
+out["dock_width"] = win.docks["Output"].width()
+cap = cv2.VideoCapture(str(p)); ok, frame = cap.read()
+out["panel"] = [str(p), bool(ok), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), list(frame.shape), float(frame.std())]
+cap.release()
+out["timed"] = win.export_clip(None, sys.argv[1] + "/win.mp4", seconds=0.5)
+wait(lambda: not win.exporter.clip_running, 10000)
+cap = cv2.VideoCapture(str(win.exporter.last_clip)); out["win"] = [str(win.exporter.last_clip), bool(cap.read()[0])]; cap.release()
+model.close()
+print(json.dumps(out))
+"""
 
-    win = window
-    win.model.play()
-    _wait_index(qtbot, win, 2)
-    assert win.export_clip("Output", str(tmp_path / "panel.mp4"), seconds=None)
-    assert win.act_clip.isChecked() and win.exporter.clip_running
-    qtbot.wait(700)
-    p = win.exporter.stop_clip()
-    assert not win.act_clip.isChecked()
-    cap = cv2.VideoCapture(str(p))
-    ok, frame = cap.read()
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
-    assert ok and n >= 3 and frame.shape[2] == 3 and frame.std() > 1
-    assert abs(frame.shape[1] - win.docks["Output"].width()) <= 1 and p.suffix in (".mp4", ".avi")
-    # a clip of N seconds ends by itself
-    assert win.export_clip(None, str(tmp_path / "win.mp4"), seconds=0.5)
-    qtbot.waitUntil(lambda: not win.exporter.clip_running, timeout=10_000)
-    cap = cv2.VideoCapture(str(win.exporter.last_clip))
-    assert cap.read()[0]
-    cap.release()
+
+def _child(tmp_path, script, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": str(here.parents[1]), "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(here), *args], env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_export_clip_mp4_of_a_panel_and_of_the_window(tmp_path):
+    out = _child(tmp_path, CLIP_SCRIPT)
+    assert out["started"] and out["checked"] and out["unchecked"] and out["timed"]
+    path, ok, n, shape, std = out["panel"]
+    assert ok and n >= 3 and shape[2] == 3 and std > 1
+    assert abs(shape[1] - out["dock_width"]) <= 1 and path.endswith((".mp4", ".avi"))
+    assert out["win"][1] and out["win"][0].endswith((".mp4", ".avi"))
     assert not list(tmp_path.glob(".*part*"))  # no temp files left
 
 
-def test_clip_falls_back_to_mjpg_when_mp4_cannot_be_opened(tmp_path, monkeypatch):
-    import cv2
+FALLBACK_SCRIPT = r"""
+import json, sys
+import cv2
+import numpy as np
+from snnstudio.gui.export import ClipWriter
+real = cv2.VideoWriter
+def no_mp4(path, fourcc, fps, size):
+    if path.endswith(".mp4"):
+        return real()  # not opened, as on an OpenCV build without an MP4 muxer
+    return real(path, fourcc, fps, size)
+cv2.VideoWriter = no_mp4
+w = ClipWriter(sys.argv[1] + "/c.mp4", (64, 48), 10)
+for i in range(3):
+    w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+p = w.close()
+cv2.VideoWriter = real
+cap = cv2.VideoCapture(str(p))
+print(json.dumps({"fallback": w.fallback, "name": p.name, "read": bool(cap.read()[0]), "n": int(cap.get(cv2.CAP_PROP_FRAME_COUNT))}))
+"""
 
-    from snnstudio.gui.export import ClipWriter
 
-    real = cv2.VideoWriter
-
-    def no_mp4(path, fourcc, fps, size):
-        if path.endswith(".mp4"):
-            return real()  # not opened, as on an OpenCV build without an MP4 muxer
-        return real(path, fourcc, fps, size)
-
-    monkeypatch.setattr(cv2, "VideoWriter", no_mp4)
-    w = ClipWriter(tmp_path / "c.mp4", (64, 48), 10)
-    assert w.fallback and "Motion-JPEG" in w.fallback
-    for i in range(3):
-        w.write(np.full((48, 64, 3), 40 * i, np.uint8))
-    p = w.close()
-    assert p.name == "c.avi"
-    monkeypatch.setattr(cv2, "VideoWriter", real)
-    cap = cv2.VideoCapture(str(p))
-    assert cap.read()[0] and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+def test_clip_falls_back_to_mjpg_when_mp4_cannot_be_opened(tmp_path):
+    out = _child(tmp_path, FALLBACK_SCRIPT)
+    assert out["fallback"] and "Motion-JPEG" in out["fallback"]
+    assert out["name"] == "c.avi" and out["read"] and out["n"] == 3
 
 
 def test_export_aedat4_recording_holds_the_played_events(window, qtbot, tmp_path):
