@@ -13,6 +13,21 @@ import pytest
 from gui_helpers import bar_recording
 
 
+@pytest.fixture(autouse=True)
+def _collect_windows_between_tests():
+    """Delete the closed windows and collect their Python wrappers right after each test, while no
+    session worker runs, rather than whenever the collector happens to run later."""
+    yield
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QApplication.processEvents()
+    gc.collect()
+
+
 def _wait_index(qtbot, win, n, timeout=20_000):
     qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.index >= n, timeout=timeout)
     return win.model.last
