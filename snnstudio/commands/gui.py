@@ -11,7 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help="event recording to open (default: the demo)")
     p.add_argument("--model", default=None, help="model: default, tiny, a zoo name or a checkpoint")
     p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model (repeat, up to 3)")
-    p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo source when no PATH")
+    p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo mode (when no PATH): that live source, the default gesture model (or --model) "
+                   "and the prediction in large type; F11 / the Live demo button toggles it in the window")
     p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
     p.add_argument("--T", type=int, default=16, help="time window in steps (default 16)")
     p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme (default: the last used, else dark)")

@@ -139,6 +139,7 @@ class Session:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.messages: deque[str] = deque(maxlen=50)
+        self._taps: tuple[Callable, ...] = ()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -301,6 +302,14 @@ class Session:
 
     def follow(self, layer: str, index: int, on: bool = True) -> None:
         self._q.put(lambda: self._runner_or_raise().follow(layer, int(index), on))
+
+    def add_window_tap(self, fn: Callable) -> None:
+        """Also hand every window the session plays (``windows.Window``) to ``fn``, on the worker
+        thread (the studio's AEDAT4 recorder); ``fn`` must be quick and must not raise."""
+        self._taps = (*self._taps, fn)
+
+    def remove_window_tap(self, fn: Callable) -> None:
+        self._taps = tuple(f for f in self._taps if f is not fn)
 
     def call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the worker between steps (errors become messages)."""
@@ -604,6 +613,9 @@ class Session:
                     self._publish_state(ended=True)
                     return
             wins.append((win, due))
+        for win, _ in wins:
+            for tap in self._taps:
+                tap(win)
         t0 = time.perf_counter()
         speed = self.config.speed
         inputs, extras = [], []

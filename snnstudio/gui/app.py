@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from snnstudio.engine.session import SessionConfig
 from snnstudio.gui import theme
+from snnstudio.gui.demo_view import demo_target
 from snnstudio.gui.main_window import MainWindow
 from snnstudio.gui.session_model import SessionModel
 
@@ -44,23 +45,12 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
     if opts.compare:
         model.set_compare(list(opts.compare))
         win.docks["Compare"].raise_()
-    target = opts.path or _demo_target(opts.demo)
-    model.open(target)
+    if opts.demo and not opts.path:
+        win.enter_demo(opts.demo, model_spec=opts.model)  # live source, the gesture model, big prediction
+        return win
+    model.open(opts.path or demo_target(None))
     model.play()
     return win
-
-
-def _demo_target(demo: str | None) -> str:
-    """``None`` → the demo recording; ``synthetic`` → the live synthetic gesture source where
-    installed (else the demo recording); ``webcam`` / ``camera`` → that live source. Opening
-    happens on the session's worker, so a missing camera is a message, not a crash."""
-    if demo is None:
-        return "demo"
-    if demo == "synthetic":
-        import importlib.util
-
-        return "synthetic" if importlib.util.find_spec("snnstudio.events.synthetic") else "demo"
-    return demo
 
 
 def _route_exceptions_to(win) -> None:

@@ -1,24 +1,34 @@
 """The studio's main window: dockable panels over one :class:`SessionModel`.
 
 Layout: Events in the centre (with the message bar above it); Source, Model and Metrics on the
-left; Output and Attention on the right; Layers and Membrane along the bottom. The dock layout
-and geometry are saved in ``QSettings`` on close and restored on the next start (View → Reset
-layout brings the default back). Shortcuts: space play/pause, → / ← step, + / − speed,
-Ctrl+O open. Files dropped on the window are opened.
+left; Output and Attention on the right; Layers, Membrane, Compare and Evaluate along the bottom.
+The dock layout and geometry are saved in ``QSettings`` on close and restored on the next start
+(View → Reset layout brings the default back). Shortcuts: space play/pause, → / ← step, + / −
+speed, Ctrl+O open, Ctrl+Shift+S screenshot, F11 live demo. Files dropped on the window are opened.
+
+File → Export (and the toolbar's Export button): a PNG or a clip of the window or of one panel,
+the per-step metrics as CSV / JSON, the played stream as AEDAT4 (:mod:`snnstudio.gui.export`).
+Live demo mode (:meth:`MainWindow.enter_demo`): a live source, the default gesture model and the
+prediction in large type above the event view, every dock but Output put away until it ends.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStyle, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from snnstudio.engine.session import SessionState
 from snnstudio.gui import theme
+from snnstudio.gui.demo_view import DEMO_SOURCES, DemoView, demo_target
+from snnstudio.gui.export import Exporter
 from snnstudio.gui.message_bar import MessageBar
 from snnstudio.gui.panels.attention import AttentionPanel
 from snnstudio.gui.panels.compare import ComparePanel
+from snnstudio.gui.panels.evaluate import EvaluatePanel
 from snnstudio.gui.panels.events import EventsPanel
 from snnstudio.gui.panels.layers import LayersPanel
 from snnstudio.gui.panels.membrane import MembranePanel
@@ -28,7 +38,8 @@ from snnstudio.gui.panels.output import OutputPanel
 from snnstudio.gui.panels.source import SourcePanel
 from snnstudio.gui.session_model import SessionModel
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
+CLIP_LENGTHS = ((None, "until stopped"), (5.0, "5 s"), (10.0, "10 s"), (30.0, "30 s"))
 
 
 class MainWindow(QMainWindow):
@@ -48,8 +59,11 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         self.message_bar = MessageBar()
+        self.demo = DemoView(model)
+        self.demo.hide()
         self.events = EventsPanel(model)
         lay.addWidget(self.message_bar)
+        lay.addWidget(self.demo)
         lay.addWidget(self.events, 1)
         self.setCentralWidget(central)
 
@@ -61,6 +75,11 @@ class MainWindow(QMainWindow):
         self.layers = LayersPanel(model)
         self.membrane = MembranePanel(model)
         self.compare = ComparePanel(model)
+        self.evaluate = EvaluatePanel(model)
+        self.exporter = Exporter(model, self)
+        self.demo_mode = False
+        self._pre_demo_state = None
+        self.clip_seconds: float | None = 10.0
         self.docks: dict[str, QDockWidget] = {}
         left, right, bottom = Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea, Qt.BottomDockWidgetArea
         for title, widget, area in (
@@ -72,6 +91,7 @@ class MainWindow(QMainWindow):
             ("Layers", self.layers, bottom),
             ("Membrane", self.membrane, bottom),
             ("Compare", self.compare, bottom),
+            ("Evaluate", self.evaluate, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{title.lower()}")
@@ -81,8 +101,10 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["Layers"], self.docks["Membrane"], Qt.Horizontal)
         self.tabifyDockWidget(self.docks["Model"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Membrane"], self.docks["Compare"])
+        self.tabifyDockWidget(self.docks["Layers"], self.docks["Evaluate"])  # the wide bottom-left area: a table
         self.docks["Model"].raise_()
         self.docks["Membrane"].raise_()
+        self.docks["Layers"].raise_()
         self._default_state = None
 
         self._build_actions()
@@ -92,6 +114,7 @@ class MainWindow(QMainWindow):
         model.snapshot.connect(self._show_counters)
         model.snapshots.connect(self._auto_follow)
         model.fps_changed.connect(lambda f: self.fps_label.setText(f"display {f:.0f} FPS"))
+        self.exporter.done.connect(self._exported)
         self._followed_any = False
         self.resize(1600, 1000)
         self.resizeDocks([self.docks["Source"], self.docks["Output"]], [320, 400], Qt.Horizontal)
@@ -127,19 +150,71 @@ class MainWindow(QMainWindow):
         self.act_theme = act("Light / dark", self.toggle_theme, (), "switch light / dark theme")
         self.act_reset = act("Reset layout", self.reset_layout)
         self.act_quit = act("Quit", self.close, ("Ctrl+Q",))
+        self.act_demo = act("Live demo", lambda on: self.enter_demo("synthetic") if on else self.leave_demo(), ("F11",),
+                            "live demo: the synthetic gesture source, the gesture model, the prediction in large type (F11)")
+        self.act_demo.setCheckable(True)
+        self.act_shot = act("Screenshot…", lambda: self.export_png(None), ("Ctrl+Shift+S",), "save a PNG of the window (Ctrl+Shift+S)")
+        self.act_clip = act("Clip of the window…", lambda on: self.export_clip(None) if on else self.exporter.stop_clip(),
+                            ("Ctrl+Shift+R",), "record a video clip of the window (Ctrl+Shift+R; again to stop)")
+        self.act_clip.setCheckable(True)
+        self.act_metrics_csv = act("Metrics as CSV…", lambda: self.export_metrics("csv"))
+        self.act_metrics_json = act("Metrics as JSON…", lambda: self.export_metrics("json"))
+        self.act_record = act("Record the stream to AEDAT4…", lambda on: self.export_recording() if on else self.exporter.stop_recording(),
+                              (), "record the events being played to an AEDAT4 file (again to stop)")
+        self.act_record.setCheckable(True)
+        self.exporter.clip_changed.connect(self._sync_toggle(self.act_clip))
+        self.exporter.recording_changed.connect(self._sync_toggle(self.act_record))
         st = self.style()
         for a, icon in (
             (self.act_open, QStyle.SP_DialogOpenButton), (self.act_back, QStyle.SP_MediaSeekBackward),
             (self.act_play, QStyle.SP_MediaPlay), (self.act_step, QStyle.SP_MediaSeekForward),
             (self.act_slower, QStyle.SP_ArrowDown), (self.act_faster, QStyle.SP_ArrowUp),
+            (self.act_shot, QStyle.SP_DialogSaveButton), (self.act_demo, QStyle.SP_ComputerIcon),
         ):
             a.setIcon(st.standardIcon(icon))
+
+        export = QMenu("&Export", self)
+        export.addAction(self.act_shot)
+        shot_panel = export.addMenu("Screenshot of a panel")
+        export.addSeparator()
+        export.addAction(self.act_clip)
+        clip_panel = export.addMenu("Clip of a panel")
+        lengths = export.addMenu("Clip length")
+        group = QActionGroup(self)
+        for secs, text in CLIP_LENGTHS:
+            a = lengths.addAction(text)
+            a.setCheckable(True)
+            a.setChecked(secs == self.clip_seconds)
+            a.triggered.connect(lambda _=False, v=secs: setattr(self, "clip_seconds", v))
+            group.addAction(a)
+        for name in self.docks:
+            shot_panel.addAction(name, lambda n=name: self.export_png(n))
+            clip_panel.addAction(name, lambda n=name: self.export_clip(n))
+        export.addSeparator()
+        export.addAction(self.act_metrics_csv)
+        export.addAction(self.act_metrics_json)
+        export.addSeparator()
+        export.addAction(self.act_record)
+        self.export_menu = export
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("screenshot, clip, metrics, AEDAT4 recording")
+        self.export_button.setIcon(st.standardIcon(QStyle.SP_DialogSaveButton))
+        self.export_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.export_button.setPopupMode(QToolButton.InstantPopup)
+        self.export_button.setMenu(export)
+
         tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        for a in (self.act_open, None, self.act_back, self.act_play, self.act_step, None, self.act_slower, self.act_faster, None, self.act_theme):
+        for a in (self.act_open, None, self.act_back, self.act_play, self.act_step, None, self.act_slower, self.act_faster, None,
+                  self.act_demo, self.act_theme):
             tb.addSeparator() if a is None else tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(self.export_button)
         menu = self.menuBar()
         f = menu.addMenu("&File")
         f.addAction(self.act_open)
+        f.addMenu(export)
+        f.addSeparator()
         f.addAction(self.act_quit)
         p = menu.addMenu("&Playback")
         for a in (self.act_play, self.act_back, self.act_step, self.act_slower, self.act_faster):
@@ -148,8 +223,21 @@ class MainWindow(QMainWindow):
         for d in self.docks.values():
             v.addAction(d.toggleViewAction())
         v.addSeparator()
+        demo = v.addMenu("Live demo")
+        for src in DEMO_SOURCES:
+            demo.addAction(f"{src}", lambda s=src: self.enter_demo(s))
+        demo.addAction("End the demo", self.leave_demo)
         v.addAction(self.act_theme)
         v.addAction(self.act_reset)
+
+    @staticmethod
+    def _sync_toggle(action):
+        def sync(on: bool) -> None:
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+
+        return sync
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -168,6 +256,9 @@ class MainWindow(QMainWindow):
 
     def _show_state(self, s: SessionState) -> None:
         self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
+        if s.sensor_size is None:  # nothing open (or the source failed to open): nothing plays
+            self.state_label.setText("no source")
+            return
         speed = f"{s.speed:g}×"
         self.state_label.setText(("▶ playing " if s.playing else "❚❚ paused " if not s.ended else "■ ended ") + speed)
 
@@ -192,6 +283,70 @@ class MainWindow(QMainWindow):
                 self.layers.follow(row.name, int(row.index[int(np.argmax(counts))]))
                 return
 
+    # ------------------------------------------------------------------ export
+    def _exported(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _target(self, panel: str | None) -> QWidget:
+        return self if panel is None else self.docks[panel]
+
+    def ask_path(self, title: str, name: str, filters: str) -> str | None:
+        """The file-save dialog of the export actions (tests replace it)."""
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path.home() / name), filters)
+        return path or None
+
+    def export_png(self, panel: str | None = None, path: str | None = None):
+        """A PNG of the window (``panel=None``) or of the dock ``panel``."""
+        path = path or self.ask_path("Save a screenshot", f"snnstudio-{(panel or 'window').lower()}.png", "PNG (*.png)")
+        return self.exporter.screenshot(self._target(panel), path) if path else None
+
+    def export_clip(self, panel: str | None = None, path: str | None = None, seconds: float | None = ...) -> bool:
+        """Start a clip of the window or of one dock, ``seconds`` long (default: the Clip length
+        setting; ``None`` until stopped)."""
+        path = path or self.ask_path("Record a clip", f"snnstudio-{(panel or 'window').lower()}.mp4", "Video (*.mp4 *.avi)")
+        ok = bool(path) and self.exporter.start_clip(self._target(panel), path, self.clip_seconds if seconds is ... else seconds)
+        self._sync_toggle(self.act_clip)(ok)
+        return ok
+
+    def export_metrics(self, ext: str = "csv", path: str | None = None):
+        path = path or self.ask_path("Export the metrics", f"snnstudio-metrics.{ext}", f"{ext.upper()} (*.{ext})")
+        return self.exporter.save_metrics(path) if path else None
+
+    def export_recording(self, path: str | None = None, seconds: float | None = None) -> bool:
+        """Record the played stream to AEDAT4 until stopped (or for ``seconds`` of stream time)."""
+        path = path or self.ask_path("Record the stream", "snnstudio-recording.aedat4", "AEDAT4 (*.aedat4)")
+        ok = bool(path) and self.exporter.start_recording(path, seconds)
+        self._sync_toggle(self.act_record)(ok)
+        return ok
+
+    # ------------------------------------------------------------------ live demo
+    def enter_demo(self, source: str = "synthetic", model_spec=None) -> None:
+        """Live demo mode: open ``source`` (synthetic, webcam, camera or any live spec) with the
+        default gesture model (or ``model_spec``), show the big prediction, put the docks away
+        (all but Output). A missing camera is a message in the window; the demo view stays."""
+        if not self.demo_mode:
+            self._pre_demo_state = self.saveState(LAYOUT_VERSION)
+        self.demo_mode = True
+        for name, dock in self.docks.items():
+            dock.setVisible(name == "Output")
+        self.demo.show()
+        self.demo.status.setText(f"live demo · {source}")
+        self._sync_toggle(self.act_demo)(True)
+        if model_spec != self.model.model_spec:
+            self.model.set_model(model_spec)
+        self.model.open(demo_target(source))
+        self.model.play()
+
+    def leave_demo(self) -> None:
+        """Back to the full studio layout (the source keeps playing)."""
+        if not self.demo_mode:
+            return
+        self.demo_mode = False
+        self.demo.hide()
+        if self._pre_demo_state is not None:
+            self.restoreState(self._pre_demo_state, LAYOUT_VERSION)
+        self._sync_toggle(self.act_demo)(False)
+
     def toggle_theme(self) -> None:
         from PySide6.QtWidgets import QApplication
 
@@ -200,6 +355,7 @@ class MainWindow(QMainWindow):
         t = theme.apply(QApplication.instance(), "light" if theme.current().name == "dark" else "dark")
         for view in self.findChildren(pg.GraphicsView):
             view.setBackground(t.base)
+        self.demo.restyle()
         if self.settings is not None:
             self.settings.setValue("theme", t.name)
 
@@ -232,6 +388,12 @@ class MainWindow(QMainWindow):
                 d.show()
 
     def closeEvent(self, ev) -> None:
+        self.exporter.stop_clip()
+        self.exporter.stop_recording()
+        if self.evaluate.running:
+            self.evaluate.cancel()
+        if self.demo_mode:
+            self.leave_demo()
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))

@@ -9,6 +9,9 @@ the oldest are dropped — never queued without end) and emits
   traces, accuracy);
 * ``snapshot(Snapshot)`` — only the newest, for views that draw the present (frames, bars).
 
+Every delivered snapshot also goes into ``history`` (a
+:class:`~snnstudio.engine.history.MetricsHistory`: the per-step metrics that File → Export saves).
+
 State changes (play/pause, position, model) and messages from the worker arrive as
 ``state_changed`` / ``message`` signals, delivered on the GUI thread. This module imports the
 engine only, never torch.
@@ -22,6 +25,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from snnstudio.engine.history import MetricsHistory
 from snnstudio.engine.session import Session, SessionConfig, SessionState
 from snnstudio.engine.snapshot import Snapshot
 
@@ -43,6 +47,9 @@ class SessionModel(QObject):
         self._lock = threading.Lock()
         self._fresh: deque[Snapshot] = deque(maxlen=buffer)
         self._model_key = None
+        #: what ``set_model`` was last given (``None`` = the default model)
+        self.model_spec = None
+        self.history = MetricsHistory()
         self.session = Session(
             config,
             on_snapshot=self._on_snapshot,
@@ -96,6 +103,7 @@ class SessionModel(QObject):
         if not fresh:
             return 0
         self.last = fresh[-1]
+        self.history.add(fresh)
         self.snapshots.emit(fresh)
         self.snapshot.emit(fresh[-1])
         now = time.perf_counter()
@@ -112,6 +120,7 @@ class SessionModel(QObject):
         self.session.open(target)
 
     def set_model(self, spec) -> None:
+        self.model_spec = spec
         self.session.set_model(spec)
 
     def set_neuron(self, name: str) -> None:

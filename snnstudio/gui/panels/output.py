@@ -1,6 +1,7 @@
 """Output panel: class probabilities (bars), the predicted label and its confidence, the ground
 truth where the source knows it, the running accuracy over labelled steps, and the confidence of
-the prediction over time."""
+the prediction over time. Class names are the model's (a checkpoint's ``class_names``); a ground
+truth the source gives only as an id is named by the model's list too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
+from snnstudio.gui.demo_view import display_name, predicted_name, truth_name
 from snnstudio.gui.plots import quiet
 
 HISTORY = 300
@@ -78,7 +80,7 @@ class OutputPanel(QWidget):
     def _set_ticks(self, names: tuple[str, ...]) -> None:
         if names != self._names:
             self._names = names
-            self.bars_plot.getAxis("left").setTicks([[(i, n.replace("_", " ")[:22]) for i, n in enumerate(names)]])
+            self.bars_plot.getAxis("left").setTicks([[(i, display_name(n)[:22]) for i, n in enumerate(names)]])
 
     def draw(self, s: Snapshot) -> None:
         t = theme.current()
@@ -96,17 +98,15 @@ class OutputPanel(QWidget):
             self._top = top
             self.bars_plot.setXRange(0, top, padding=0)
         self._set_ticks(s.class_names or tuple(str(i) for i in range(p.size)))
-        if s.predicted is None:
+        name = predicted_name(s)
+        if name is None:
             self.predicted.setText("—")
             self.confidence.setText("no output spikes")
         else:
-            name = s.class_names[s.predicted] if s.predicted < len(s.class_names) else str(s.predicted)
-            self.predicted.setText(name)
+            self.predicted.setText(display_name(name))
             self.confidence.setText(f"{100 * s.confidence:.0f} % confident")
-        if s.label is None:
-            self.truth.setText("ground truth: unknown")
-        else:
-            self.truth.setText(f"ground truth: {s.label_name or s.label}")
+        truth = truth_name(s)
+        self.truth.setText("ground truth: unknown" if truth is None else f"ground truth: {display_name(truth)}")
         if self.labelled:
             self.accuracy.setText(f"running accuracy: {100 * self.correct / self.labelled:.1f} % of {self.labelled} steps")
         self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))

@@ -1,0 +1,415 @@
+"""Evaluate panel: run the current variants over a labelled set in the background and collect the
+rows in an ablation table (the columns of ``snnstudio eval``), saved as CSV or JSON.
+
+Variants: the loaded model as trained; its attention switched off (all blocks) or one part at a
+time (TA / CA / SA), its residual shortcuts off; the modules as currently switched in the Model
+panel; another neuron type; and any bundled models ticked in the list. Data: the bundled
+synthetic held-out split (``synthetic:test``), a DVS128 Gesture folder or a folder of recordings
+(one sub-folder per class), each with a sample limit. The work runs on
+:class:`snnstudio.engine.evaluation.EvaluationJob`'s thread; its callbacks are turned into Qt
+callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
+touched from the worker — so the table fills and the progress bar moves on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from queue import Empty, SimpleQueue
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
+from snnstudio.engine.runner import ModelInfo
+
+HEADERS = ("model", "variant", "accuracy %", "spikes / sample", "firing rate", "SOPs / sample", "energy µJ", "ms / step")
+DATA_KINDS = (("synthetic test split", "synthetic"), ("DVS128 Gesture folder", "dvsgesture"), ("folder of recordings", "folder"))
+PARTS = (("ta", "TA off"), ("ca", "CA off"), ("sa", "SA off"))
+
+
+def format_row(r: dict) -> list[str]:
+    """The table cells of one result row (same figures as ``snnstudio eval``)."""
+    return [r["model"], r["variant"], f"{100 * r['accuracy']:.1f}", f"{r['spike_count']:,.0f}", f"{r['firing_rate']:.4f}",
+            f"{r['sops']:,.0f}", f"{r['energy_uj']:.3f}", f"{r['latency_ms_per_step']:.2f}"]
+
+
+class EvaluatePanel(QWidget):
+    finished = Signal(object)
+
+    def __init__(self, model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(10)
+        side = QWidget()
+        side.setMaximumWidth(300)
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        self.kind = QComboBox()
+        for text, key in DATA_KINDS:
+            self.kind.addItem(text, key)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("folder")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("choose the folder")
+        self.browse.clicked.connect(self._browse)
+        self.limit = QSpinBox()
+        self.limit.setRange(0, 100_000)
+        self.limit.setValue(50)
+        self.limit.setSpecialValueText("all")
+        self.limit.setToolTip("evaluate at most this many samples (class-balanced); 0 = all")
+        grid.addWidget(QLabel("data"), 0, 0)
+        grid.addWidget(self.kind, 0, 1)
+        grid.addWidget(QLabel("limit"), 0, 2)
+        grid.addWidget(self.limit, 0, 3)
+        grid.addWidget(self.path, 1, 1, 1, 2)
+        grid.addWidget(self.browse, 1, 3)
+        grid.setColumnStretch(1, 1)
+        lay.addLayout(grid)
+
+        vgrid = QGridLayout()
+        vgrid.setHorizontalSpacing(6)
+        vgrid.setVerticalSpacing(2)
+        self.base = QCheckBox("as trained")
+        self.base.setChecked(True)
+        self.att_off = QCheckBox("attention off")
+        self.att_off.setChecked(True)
+        self.parts = {key: QCheckBox(text) for key, text in PARTS}
+        self.shortcut_off = QCheckBox("shortcuts off")
+        self.as_shown = QCheckBox("as switched now")
+        self.as_shown.setToolTip("the modules switched off in the Model panel")
+        self.use_neuron = QCheckBox("neuron")
+        self.neuron = QComboBox()
+        try:
+            from snnstudio.engine.models import neuron_choices
+
+            self.neuron.addItems(neuron_choices())
+        except Exception:  # pragma: no cover - the neuron registry is part of the package
+            pass
+        cells = (self.base, self.att_off, self.shortcut_off, *self.parts.values(), self.as_shown, self.use_neuron, self.neuron)
+        for i, w in enumerate(cells):
+            vgrid.addWidget(w, i // 2, i % 2)
+        lay.addLayout(vgrid)
+
+        self.current = QLabel("")
+        self.current.setObjectName("muted")
+        self.current.setWordWrap(True)
+        lay.addWidget(self.current)
+        self.models = QListWidget()
+        self.models.setToolTip("bundled models evaluated beside the loaded one (tick to add)")
+        lay.addWidget(self.models, 1)
+
+        brow = QHBoxLayout()
+        self.run_button = QPushButton("Evaluate")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        brow.addWidget(self.run_button)
+        brow.addWidget(self.cancel_button)
+        lay.addLayout(brow)
+        scroll = QScrollArea()  # the settings scroll rather than force the dock (and the window) to grow
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(100)
+        scroll.setMaximumWidth(320)
+        outer.addWidget(scroll)
+        self._side_layout = lay
+
+        right = QVBoxLayout()
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumWidth(40)
+        right.addWidget(self.table, 1)
+        prow = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.progress.setMinimumWidth(60)
+        self.save_csv = QPushButton("CSV…")
+        self.save_csv.setToolTip("save the table as CSV (the columns of snnstudio eval)")
+        self.save_json = QPushButton("JSON…")
+        self.save_json.setToolTip("save everything (per-class accuracy, confusion, layers) as JSON")
+        self.save_csv.clicked.connect(lambda: self._save_dialog("csv"))
+        self.save_json.clicked.connect(lambda: self._save_dialog("json"))
+        for b in (self.save_csv, self.save_json):
+            b.setEnabled(False)
+        self._side_layout.addWidget(self.progress)
+        prow.addWidget(QLabel("save"))
+        prow.addWidget(self.save_csv)
+        prow.addWidget(self.save_json)
+        self._side_layout.addLayout(prow)
+        self.status = QLabel("")
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        right.addWidget(self.status)
+        outer.addLayout(right, 1)
+
+        self.job: EvaluationJob | None = None
+        self.result: dict | None = None
+        self.cache_dir = None  # None: the engine's default cache
+        self._info: ModelInfo | None = None
+        self._inbox: SimpleQueue = SimpleQueue()  # (handler, args) from the worker thread
+        self._poll = QTimer(self)
+        self._poll.setInterval(50)
+        self._poll.timeout.connect(self._drain)
+        self._fill_models()
+        self._kind_changed()
+        model.model_changed.connect(self.show_model)
+
+    # ------------------------------------------------------------------ set-up
+    def _fill_models(self) -> None:
+        try:
+            from snnstudio.engine.models import bundled
+
+            names = [b["name"] for b in bundled()]
+        except Exception:
+            names = []
+        self.models.clear()
+        for n in names:
+            item = QListWidgetItem(n)
+            item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+            item.setCheckState(Qt.Unchecked)
+            self.models.addItem(item)
+
+    def _kind_changed(self, *_):
+        synthetic = self.kind.currentData() == "synthetic"
+        self.path.setEnabled(not synthetic)
+        self.browse.setEnabled(not synthetic)
+        self.path.setPlaceholderText("(bundled generator)" if synthetic else "folder …")
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of labelled recordings")
+        if folder:
+            self.path.setText(folder)
+
+    def show_model(self, info: ModelInfo | None) -> None:
+        self._info = info
+        names = [m.name for m in info.modules if m.switchable] if info is not None else []
+        has_att = any(n.endswith(".attention") for n in names)
+        self.att_off.setEnabled(has_att)
+        for key, box in self.parts.items():
+            box.setEnabled(any(n.endswith("." + key) for n in names))
+        self.shortcut_off.setEnabled(any(n.endswith(".shortcut") for n in names))
+        off = self._switched_off()
+        self.as_shown.setEnabled(bool(off))
+        self.as_shown.setToolTip("modules switched off now: " + (", ".join(off) or "none"))
+        spec = self.loaded_spec()
+        self.current.setText(f"loaded: <b>{spec or (info.name if info else 'none')}</b>" +
+                             ("" if spec else " (not a trained checkpoint: tick bundled models to evaluate)"))
+        if info is not None and len({k for _, k, _ in info.layers}) == 1:
+            i = self.neuron.findText(info.layers[0][1])
+            if i >= 0 and not self.use_neuron.isChecked():
+                self.neuron.setCurrentIndex(i)
+
+    def _switched_off(self) -> list[str]:
+        info = self._info
+        return [m.name for m in info.modules if m.switchable and not m.enabled] if info is not None else []
+
+    def loaded_spec(self) -> str | None:
+        """The loaded model as a checkpoint spec (bundled name or path), or ``None`` when it is not one."""
+        spec = getattr(self.model, "model_spec", None)
+        if spec is None:
+            return "default"
+        if not isinstance(spec, str):
+            return None
+        from snnstudio.engine.models import bundled
+
+        names = {b["name"] for b in bundled()}
+        if spec in names or spec == "default":
+            return spec
+        from pathlib import Path
+
+        p = Path(spec)
+        if p.suffix in (".json", ".safetensors") or p.with_suffix(".json").is_file():
+            return spec
+        return None
+
+    # ------------------------------------------------------------------ the request
+    def data_spec(self) -> str:
+        kind = self.kind.currentData()
+        if kind == "synthetic":
+            return "synthetic:test"
+        path = self.path.text().strip()
+        if not path:
+            raise ValueError("choose a folder first")
+        return f"dvsgesture:{path}:test" if kind == "dvsgesture" else f"{path}:test"
+
+    def variants(self) -> list[str]:
+        out = []
+        if self.att_off.isEnabled() and self.att_off.isChecked():
+            out.append("attention=off")
+        for key, box in self.parts.items():
+            if box.isEnabled() and box.isChecked():
+                out.append(f"{key}=off")
+        if self.shortcut_off.isEnabled() and self.shortcut_off.isChecked():
+            out.append("shortcut=off")
+        if self.as_shown.isEnabled() and self.as_shown.isChecked():
+            out.append(",".join(f"{n}=off" for n in self._switched_off()))
+        if self.use_neuron.isChecked() and self.neuron.currentText():
+            out.append(f"neuron={self.neuron.currentText()}")
+        return out
+
+    def chosen_models(self) -> list[str]:
+        spec = self.loaded_spec()
+        out = [spec] if spec else []
+        for i in range(self.models.count()):
+            item = self.models.item(i)
+            if item.checkState() == Qt.Checked and item.text() not in out:
+                out.append(item.text())
+        return out
+
+    def request(self) -> EvalRequest:
+        kw = {} if self.cache_dir is None else {"cache_dir": self.cache_dir}
+        return EvalRequest(models=self.chosen_models(), data=self.data_spec(), variants=self.variants(),
+                           include_base=self.base.isChecked(), limit=self.limit.value() or None, **kw)
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> None:
+        if self.job is not None and self.job.running:
+            return
+        try:
+            req = self.request()
+        except ValueError as exc:
+            self._say(str(exc))
+            return
+        if not req.models:
+            self._say("nothing to evaluate: the loaded model is not a trained checkpoint; tick a bundled model")
+            return
+        self.table.setRowCount(0)
+        self.result = None
+        for b in (self.save_csv, self.save_json):
+            b.setEnabled(False)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)  # busy until the first report
+        self.progress.setFormat("starting…")
+        n_var = len(req.variants) + int(req.include_base)
+        self.status.setText(f"evaluating {len(req.models)} model(s) × {n_var} variant(s) on {req.data}"
+                            + (f", first {req.limit} samples" if req.limit else ""))
+        box = self._inbox
+
+        def later(handler):
+            return lambda *args: box.put((handler, args))
+
+        self.job = EvaluationJob(req, on_progress=later(self._on_progress), on_row=later(self._on_row),
+                                 on_done=later(self._on_done), on_error=later(self._on_error)).start()
+        self._poll.start()
+
+    def _drain(self) -> None:
+        """Run the worker's queued callbacks here, on the GUI thread."""
+        while True:
+            try:
+                handler, args = self._inbox.get_nowait()
+            except Empty:
+                break
+            handler(*args)
+        if self.job is None or not self.job.running:
+            if self._inbox.empty():
+                self._poll.stop()
+
+    def cancel(self) -> None:
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.progress.setFormat("cancelling…")
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def _on_progress(self, done: int, total: int, phase: str) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(("framing data %v / %m" if phase == "data" else "batch %v / %m") + "  (%p %)")
+
+    def _on_row(self, row: dict) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        for c, text in enumerate(format_row(row)):
+            item = QTableWidgetItem(text)
+            if c >= 2:
+                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            if row.get("untrained"):
+                item.setToolTip(f"{len(row['untrained'])} tensors of the new neuron are untrained")
+            self.table.setItem(r, c, item)
+
+    def _finish(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+
+    def _on_done(self, result: dict) -> None:
+        self.result = result
+        self._finish()
+        n = len(result["rows"])
+        if result["cancelled"]:
+            self.progress.setFormat(f"cancelled — {n} row(s) done")
+        else:
+            self.progress.setValue(self.progress.maximum())
+            self.progress.setFormat(f"done — {n} row(s)")
+        for b in (self.save_csv, self.save_json):
+            b.setEnabled(n > 0)
+        self.finished.emit(result)
+
+    def _on_error(self, text: str) -> None:
+        if self.job is None or self.job.error is None:  # a variant that does not apply to one model: a note
+            self.status.setText(text)
+            return
+        self._say(text)
+        self._finish()
+        self.progress.setFormat("failed")
+        self.finished.emit(None)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.model.message.emit(f"evaluate: {text}")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path) -> None:
+        """Write the last table: ``.csv`` (the ``snnstudio eval`` columns) or ``.json`` (everything)."""
+        if self.result is None:
+            raise ValueError("no evaluation to save yet")
+        write_result(self.result, path)
+        self.status.setText(f"saved {path}")
+
+    def _save_dialog(self, ext: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the evaluation table", f"evaluation.{ext}", f"{ext.upper()} (*.{ext})")
+        if path:
+            try:
+                self.save(path)
+            except Exception as exc:  # a read-only folder, a full disk: say it, keep running
+                self._say(f"could not save {path}: {exc}")

@@ -1,0 +1,197 @@
+"""Background evaluation (engine.evaluation), the metrics history and the stream recorder, each
+against an oracle: ``snnstudio.train.evaluate`` called directly, the snapshots themselves, and
+the events of the recording that was played."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, load_eval_data, write_result
+
+CHEAP = {"sensor": 64, "fps": 200.0, "duration_us": 600_000, "base_bins": 60, "out_size": 16, "per_class": {"test": 3}}
+
+
+def test_limited_synthetic_split_equals_data_for(tmp_path):
+    """The shortcut (generate only what the limit keeps) gives exactly ``data_for``'s samples."""
+    from snnstudio.train.evaluate import data_for
+
+    cfg = SimpleNamespace(T=10, dt_us=60_000, input_size=(2, 16, 16), num_classes=10)
+    meta = {"data": "synthetic", "data_options": CHEAP}
+    fast = load_eval_data("synthetic:test", cfg, meta, 12, tmp_path / "fast")
+    assert len(list((tmp_path / "fast" / "synthetic").glob("*.npz"))) == 1
+    oracle = data_for("synthetic:test", cfg, meta, 12, tmp_path / "full")
+    np.testing.assert_array_equal(fast.labels, oracle.labels)
+    np.testing.assert_array_equal(fast.frames, oracle.frames)
+    assert fast.class_names == oracle.class_names and fast.frames.sum() > 0
+
+
+def _run(req: EvalRequest, **callbacks) -> EvaluationJob:
+    job = EvaluationJob(req, **callbacks).start()
+    assert job.wait(300)
+    return job
+
+
+def test_rows_equal_train_evaluate_called_directly():
+    from snnstudio.snn.checkpoints import load_checkpoint
+    from snnstudio.train.evaluate import Variant, evaluate_model, parse_variant, resolve_model, variant_model
+
+    rows, progress = [], []
+    req = EvalRequest(["default"], "synthetic:test", ["attention=off", "ta=off"], limit=10)
+    job = _run(req, on_row=rows.append, on_progress=lambda *a: progress.append(a))
+    assert job.error is None and not job.result["cancelled"]
+    assert [r["variant"] for r in rows] == ["as trained", "attention=off", "ta=off"] == [r["variant"] for r in job.result["rows"]]
+    assert progress[-1] == (3, 3, "eval") and ("data" in {p[2] for p in progress} or len(progress) == 3)
+    # the oracle: the same checkpoint, variant and samples through train.evaluate
+    model, cfg, meta = load_checkpoint(resolve_model("default"))
+    ds = load_eval_data("synthetic:test", cfg, meta, 10, req.cache_dir)
+    assert len(ds) == 10 and sorted(ds.labels.tolist()) == list(range(10))
+    for row, text in zip(rows, (None, "attention=off", "ta=off")):
+        vm, vcfg, _ = variant_model(model, cfg, parse_variant(text) if text else Variant())
+        ref = evaluate_model(vm, vcfg, ds)
+        for key in ("accuracy", "samples", "spike_count", "firing_rate", "sops", "macs", "energy_uj"):
+            assert row[key] == pytest.approx(ref[key]), key
+        assert row["confusion"] == ref["confusion"]
+        assert row["latency_ms_per_step"] > 0 and row["model"] == "gesture-lif-tcsa"
+    # switching attention off changes the figures (the variant reached the model)
+    assert rows[1]["spike_count"] != rows[0]["spike_count"]
+
+
+def test_saved_csv_and_json_read_back(tmp_path):
+    from snnstudio.train.evaluate import COLUMNS
+
+    job = _run(EvalRequest(["default"], limit=10))
+    write_result(job.result, tmp_path / "t.csv")
+    write_result(job.result, tmp_path / "t.json")
+    got = list(csv.DictReader(open(tmp_path / "t.csv")))
+    assert tuple(got[0]) == COLUMNS and len(got) == 1
+    assert float(got[0]["accuracy"]) == job.result["rows"][0]["accuracy"]
+    assert float(got[0]["sops"]) == pytest.approx(job.result["rows"][0]["sops"])
+    assert json.load(open(tmp_path / "t.json"))["rows"][0]["confusion"] == job.result["rows"][0]["confusion"]
+    with pytest.raises(Exception, match="csv or .json"):
+        write_result(job.result, tmp_path / "t.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.json"]  # no temp files left
+
+
+def test_cancel_stops_between_batches():
+    started = threading.Event()
+    job = EvaluationJob(EvalRequest(["default"], variants=["attention=off"], limit=10, batch_size=1),
+                        on_progress=lambda d, t, phase: started.set() if phase == "eval" else None).start()
+    assert started.wait(120)
+    job.cancel()
+    assert job.wait(30)
+    assert job.result["cancelled"] and len(job.result["rows"]) < 2
+
+
+def test_bad_requests_are_one_line_errors():
+    errors = []
+    for req in (EvalRequest(["no-such-model"], limit=5), EvalRequest(["default"], limit=0),
+                EvalRequest(["default"], variants=["nosuchmodule=off"], limit=5), EvalRequest([], limit=5),
+                EvalRequest(["default"], data="dvsgesture", limit=5)):
+        job = _run(req, on_error=errors.append)
+        assert job.result is None and job.error
+    assert "no model 'no-such-model'" in errors[0]
+    assert "at least 1" in errors[1]
+    assert "no switchable module matches 'nosuchmodule'" in errors[2]
+    assert "no model to evaluate" in errors[3]
+    assert "dvsgesture needs a folder" in errors[4]
+    assert all("\n" not in e for e in errors)
+
+
+# ------------------------------------------------------------------ history and stream recording
+
+
+def _session_on(rec):
+    from snnstudio.engine.session import Session, SessionConfig
+
+    s = Session(SessionConfig(dt_us=10_000, realtime=False)).start()
+    s.set_model("tiny")
+    s.open(rec)
+    assert s.sync()
+    return s
+
+
+def _bar(duration_us=2_000_000, size=(32, 24)):
+    from snnstudio.events.types import EventRecording, Label, make_events
+
+    rng = np.random.default_rng(1)
+    n = duration_us // 50
+    t = np.sort(rng.integers(0, duration_us, n))
+    x = ((t % 1_000_000) / 1_000_000 * size[0]).astype(int)
+    y = rng.integers(0, size[1], n)
+    return EventRecording(make_events(t, x, y, (rng.random(n) < 0.5).astype(np.int8)), size,
+                          labels=[Label(3, 0, duration_us, "bar")])
+
+
+def test_metrics_history_holds_every_step_and_round_trips():
+    from snnstudio.engine.history import HISTORY_COLUMNS, MetricsHistory
+
+    rec = _bar()
+    s = _session_on(rec)
+    snaps = []
+    s.on_snapshot = snaps.append
+    s.step(15)
+    assert s.sync() and s.wait_for(lambda x: x is not None and x.index >= 14)
+    s.close()
+    h = MetricsHistory()
+    h.add(snaps)
+    rows = list(csv.DictReader(io.StringIO(h.to_csv())))
+    assert len(rows) == 15 and tuple(rows[0]) == HISTORY_COLUMNS
+    for r, snap in zip(rows, snaps):
+        assert int(r["index"]) == snap.index and int(r["t_end_us"]) == snap.t_end_us
+        assert float(r["firing_rate"]) == pytest.approx(snap.metrics.firing_rate)
+        assert int(r["spike_count"]) == snap.metrics.spike_count and int(r["label"]) == 3
+        assert float(r["confidence"]) == pytest.approx(snap.confidence)
+    assert json.loads(h.to_json())["rows"][-1]["index"] == snaps[-1].index
+    h.add([snaps[0]])  # index 0: a new source starts a new history
+    assert len(h) == 1
+
+
+def test_stream_recording_writes_the_played_events(tmp_path):
+    from snnstudio.engine.stream_record import StreamRecording
+    from snnstudio.events.io import read_events
+
+    rec = _bar()
+    s = _session_on(rec)
+    seen = []
+    s.add_window_tap(seen.append)
+    r = StreamRecording(s, tmp_path / "out.aedat4").start()
+    s.step(30)
+    assert s.sync() and s.wait_for(lambda x: x is not None and x.index >= 29)
+    result = r.stop()
+    s.close()
+    assert result.stopped == "end" and result.events > 0
+    back = read_events(tmp_path / "out.aedat4")
+    t0, t1 = seen[0].t_start_us, seen[-1].t_end_us
+    assert t0 == rec.t_start_us and t1 - t0 == 300_000 and len(seen) == 30
+    expected = rec.time_slice(t0, t1)
+    assert len(back) == len(expected) == result.events
+    for f in ("t", "x", "y", "p"):
+        np.testing.assert_array_equal(back.events[f], expected[f])
+    assert back.sensor_size == rec.sensor_size
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".csv")) == ["out.aedat4"]
+
+
+def test_stream_recording_of_n_seconds_and_across_a_loop(tmp_path):
+    from snnstudio.engine.stream_record import StreamRecording
+    from snnstudio.events.io import read_events
+
+    rec = _bar(duration_us=200_000)
+    s = _session_on(rec)
+    r = StreamRecording(s, tmp_path / "loop.aedat4", seconds=0.35).start()
+    s.play()  # loops: 0.35 s of stream crosses the end of the 0.2 s recording once
+    assert r.wait(60)
+    s.close()
+    res = r.result
+    assert res.stopped == "duration" and res.duration_s == pytest.approx(0.35, abs=0.011)
+    back = read_events(tmp_path / "loop.aedat4")
+    t = back.events["t"]
+    assert np.all(np.diff(t.astype(np.int64)) >= 0) and t[-1] < 350_000
+    first = rec.events[rec.events["t"] < 200_000]
+    np.testing.assert_array_equal(t[: len(first)], first["t"])  # the first pass as played

@@ -1,0 +1,412 @@
+"""Evaluate, Export and the live demo, driven through the real window (offscreen), each checked
+against an oracle: ``snnstudio.train.evaluate`` called directly, the snapshots the session
+produced, the events of the recording that was played, files read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gui_helpers import bar_recording
+
+
+@pytest.fixture(autouse=True)
+def _collect_windows_between_tests():
+    """Delete the closed windows and collect their Python wrappers right after each test, while no
+    session worker runs, rather than whenever the collector happens to run later."""
+    yield
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QApplication.processEvents()
+    gc.collect()
+
+
+def _wait_index(qtbot, win, n, timeout=20_000):
+    qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.index >= n, timeout=timeout)
+    return win.model.last
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+def test_evaluate_panel_runs_to_its_table_and_saves_csv(window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from snnstudio.engine.evaluation import load_eval_data
+    from snnstudio.gui.panels.evaluate import format_row
+    from snnstudio.snn.checkpoints import load_checkpoint
+    from snnstudio.train.evaluate import COLUMNS, Variant, evaluate_model, parse_variant, resolve_model, variant_model
+
+    win = window
+    panel = win.evaluate
+    win.docks["Evaluate"].raise_()
+    win.model.set_model("default")
+    qtbot.waitUntil(lambda: panel.loaded_spec() == "default" and panel.att_off.isEnabled(), timeout=20_000)
+    assert all(b.isEnabled() for b in panel.parts.values())
+    panel.limit.setValue(10)
+    panel.parts["sa"].setChecked(True)
+    assert panel.variants() == ["attention=off", "sa=off"] and panel.chosen_models() == ["default"]
+    with qtbot.waitSignal(panel.finished, timeout=180_000) as done:
+        qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+        assert panel.running and panel.cancel_button.isEnabled() and not panel.run_button.isEnabled()
+    result = done.args[0]
+    assert not result["cancelled"] and panel.table.rowCount() == 3
+    # oracle: the same checkpoint, variants and samples through train.evaluate directly
+    model, cfg, meta = load_checkpoint(resolve_model("default"))
+    ds = load_eval_data("synthetic:test", cfg, meta, 10, panel.request().cache_dir)
+    for r, text in enumerate((None, "attention=off", "sa=off")):
+        vm, vcfg, _ = variant_model(model, cfg, parse_variant(text) if text else Variant())
+        ref = {"model": "gesture-lif-tcsa", "variant": text or "as trained", **evaluate_model(vm, vcfg, ds)}
+        ref["latency_ms_per_step"] = result["rows"][r]["latency_ms_per_step"]  # timing: not reproducible
+        cells = [panel.table.item(r, c).text() for c in range(panel.table.columnCount())]
+        assert cells == format_row(ref)
+    assert panel.progress.value() == panel.progress.maximum() and panel.save_csv.isEnabled()
+    panel.save(tmp_path / "table.csv")
+    panel.save(tmp_path / "table.json")
+    got = list(csv.DictReader(open(tmp_path / "table.csv")))
+    assert tuple(got[0]) == COLUMNS and [g["variant"] for g in got] == ["as trained", "attention=off", "sa=off"]
+    for g, row in zip(got, result["rows"]):
+        assert float(g["accuracy"]) == row["accuracy"] and float(g["spike_count"]) == pytest.approx(row["spike_count"])
+    assert json.load(open(tmp_path / "table.json"))["rows"][2]["variant"] == "sa=off"
+
+
+def test_evaluate_cancel_stops_it_and_the_gui_stays_responsive(window, qtbot):
+    from PySide6.QtCore import QTimer
+
+    win = window
+    panel = win.evaluate
+    win.model.set_model("default")
+    qtbot.waitUntil(lambda: panel.loaded_spec() == "default", timeout=20_000)
+    panel.limit.setValue(0)  # everything: generating / evaluating all of it takes minutes
+    panel.use_neuron.setChecked(True)
+    ticks = []
+    timer = QTimer(win)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    panel.run()
+    qtbot.waitUntil(lambda: panel.progress.maximum() > 1 and panel.progress.value() >= 1, timeout=60_000)
+    n = len(ticks)
+    qtbot.wait(300)
+    assert len(ticks) > n + 3  # the event loop keeps running while the evaluation works
+    win.model.step(2)
+    with qtbot.waitSignal(panel.finished, timeout=30_000) as done:
+        panel.cancel_button.click()
+    timer.stop()
+    assert done.args[0]["cancelled"] and panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+    assert "cancelled" in panel.progress.format()
+    assert _wait_index(qtbot, win, 1) is not None and win.isVisible()
+
+
+def test_evaluate_without_a_checkpoint_says_so(window, qtbot):
+    panel = window.evaluate
+    qtbot.waitUntil(lambda: window.model.state.model is not None, timeout=20_000)
+    assert panel.loaded_spec() is None and panel.chosen_models() == []  # the fixture runs "tiny"
+    panel.run()
+    assert "not a trained checkpoint" in panel.status.text() and panel.job is None
+    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=5000)
+
+
+# ------------------------------------------------------------------ export
+
+
+def _colours(img) -> int:
+    return len({img.pixel(x, y) for x in range(0, img.width(), 5) for y in range(0, img.height(), 5)})
+
+
+def test_export_png_of_the_window_and_of_a_panel(window, qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    win = window
+    win.model.step(5)
+    _wait_index(qtbot, win, 4)
+    qtbot.wait(100)
+    p = win.export_png(None, str(tmp_path / "win.png"))
+    img = QImage(str(p))
+    assert (img.width(), img.height()) == (win.width(), win.height()) and _colours(img) > 20
+    p2 = win.export_png("Output", str(tmp_path / "out"))  # the suffix is added
+    assert p2.name == "out.png"
+    img2 = QImage(str(p2))
+    assert (img2.width(), img2.height()) == (win.docks["Output"].width(), win.docks["Output"].height())
+    assert _colours(img2) > 5
+    import cv2
+
+    assert cv2.imread(str(p)).shape == (win.height(), win.width(), 3)
+    # a folder that does not exist: a message, no file, no crash
+    assert win.export_png(None, str(tmp_path / "nope" / "x.png")) is None
+    qtbot.waitUntil(lambda: win.message_bar.isVisible(), timeout=5000)
+    assert "screenshot failed" in win.message_bar.text
+
+
+def test_export_metrics_csv_and_json_hold_every_step(window, qtbot, tmp_path):
+    win = window
+    snaps = []
+    win.model.snapshots.connect(snaps.extend)
+    win.model.step(12)
+    _wait_index(qtbot, win, 11)
+    win.export_metrics("csv", str(tmp_path / "m.csv"))
+    win.export_metrics("json", str(tmp_path / "m.json"))
+    rows = list(csv.DictReader(open(tmp_path / "m.csv")))
+    assert len(rows) == 12  # steps taken
+    for col in ("t_start_us", "t_end_us", "firing_rate", "spike_count", "sops", "energy_pj", "predicted", "confidence"):
+        assert col in rows[0]
+    for r, s in zip(rows, snaps):
+        assert int(r["t_end_us"]) == s.t_end_us and int(r["spike_count"]) == s.metrics.spike_count
+        assert float(r["firing_rate"]) == pytest.approx(s.metrics.firing_rate)
+        assert r["predicted"] == ("" if s.predicted is None else str(s.predicted))
+    js = json.load(open(tmp_path / "m.json"))
+    assert len(js["rows"]) == 12 and js["rows"][-1]["index"] == snaps[-1].index
+
+
+# The clip tests run in a child process: in 3 of 7 in-process runs of this folder, a segfault
+# followed them later in the run (never reproduced in isolation); a child keeps the rest of the
+# suite safe while the clip code is still checked end to end.
+CLIP_SCRIPT = r"""
+import json, sys
+import cv2
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+sys.path.insert(0, sys.argv[2])
+from gui_helpers import bar_recording
+from snnstudio.engine.session import SessionConfig
+from snnstudio.gui.main_window import MainWindow
+from snnstudio.gui.session_model import SessionModel
+from snnstudio.gui import theme
+theme.apply(app, "dark")
+model = SessionModel(SessionConfig(dt_us=10_000))
+win = MainWindow(model, settings=None)
+win.show()
+model.start()
+model.set_model("tiny")
+model.open(bar_recording())
+model.play()
+out = {}
+def wait(cond, ms):
+    import time
+    t = time.monotonic()
+    while not cond() and time.monotonic() - t < ms / 1000:
+        app.processEvents()
+wait(lambda: model.last is not None and model.last.index >= 2, 20000)
+out["started"] = win.export_clip("Output", sys.argv[1] + "/panel.mp4", seconds=None)
+out["checked"] = win.act_clip.isChecked() and win.exporter.clip_running
+wait(lambda: False, 700)
+p = win.exporter.stop_clip()
+out["unchecked"] = not win.act_clip.isChecked()
+out["dock_width"] = win.docks["Output"].width()
+cap = cv2.VideoCapture(str(p)); ok, frame = cap.read()
+out["panel"] = [str(p), bool(ok), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), list(frame.shape), float(frame.std())]
+cap.release()
+out["timed"] = win.export_clip(None, sys.argv[1] + "/win.mp4", seconds=0.5)
+wait(lambda: not win.exporter.clip_running, 10000)
+cap = cv2.VideoCapture(str(win.exporter.last_clip)); out["win"] = [str(win.exporter.last_clip), bool(cap.read()[0])]; cap.release()
+model.close()
+print(json.dumps(out))
+"""
+
+
+def _child(tmp_path, script, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": str(here.parents[1]), "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(here), *args], env=env, capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_export_clip_mp4_of_a_panel_and_of_the_window(tmp_path):
+    out = _child(tmp_path, CLIP_SCRIPT)
+    assert out["started"] and out["checked"] and out["unchecked"] and out["timed"]
+    path, ok, n, shape, std = out["panel"]
+    assert ok and n >= 3 and shape[2] == 3 and std > 1
+    assert abs(shape[1] - out["dock_width"]) <= 1 and path.endswith((".mp4", ".avi"))
+    assert out["win"][1] and out["win"][0].endswith((".mp4", ".avi"))
+    assert not list(tmp_path.glob(".*part*"))  # no temp files left
+
+
+FALLBACK_SCRIPT = r"""
+import json, sys
+import cv2
+import numpy as np
+from snnstudio.gui.export import ClipWriter
+real = cv2.VideoWriter
+def no_mp4(path, fourcc, fps, size):
+    if path.endswith(".mp4"):
+        return real()  # not opened, as on an OpenCV build without an MP4 muxer
+    return real(path, fourcc, fps, size)
+cv2.VideoWriter = no_mp4
+w = ClipWriter(sys.argv[1] + "/c.mp4", (64, 48), 10)
+for i in range(3):
+    w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+p = w.close()
+cv2.VideoWriter = real
+cap = cv2.VideoCapture(str(p))
+print(json.dumps({"fallback": w.fallback, "name": p.name, "read": bool(cap.read()[0]), "n": int(cap.get(cv2.CAP_PROP_FRAME_COUNT))}))
+"""
+
+
+def test_clip_falls_back_to_mjpg_when_mp4_cannot_be_opened(tmp_path):
+    out = _child(tmp_path, FALLBACK_SCRIPT)
+    assert out["fallback"] and "Motion-JPEG" in out["fallback"]
+    assert out["name"] == "c.avi" and out["read"] and out["n"] == 3
+
+
+def test_export_aedat4_recording_holds_the_played_events(window, qtbot, tmp_path):
+    from snnstudio.events.io import read_events
+
+    win = window
+    snaps = []
+    win.model.snapshots.connect(snaps.extend)
+    win.model.step(1)
+    _wait_index(qtbot, win, 0)
+    assert win.export_recording(str(tmp_path / "live.aedat4"))
+    assert win.act_record.isChecked()
+    win.model.step(20)
+    _wait_index(qtbot, win, 20)
+    win.exporter.stop_recording()
+    qtbot.waitUntil(lambda: not win.act_record.isChecked(), timeout=10_000)
+    back = read_events(tmp_path / "live.aedat4")
+    played = [s for s in snaps if s.index >= 1]
+    expected = win.rec.time_slice(played[0].t_start_us, played[-1].t_end_us)
+    assert len(played) == 20 and len(back) == len(expected) > 0
+    for f in ("t", "x", "y", "p"):
+        np.testing.assert_array_equal(back.events[f], expected[f])
+    assert win.exporter.last_recording.events == len(expected)
+
+
+# ------------------------------------------------------------------ status bar, class names
+
+
+def test_status_bar_does_not_say_playing_with_nothing_open(qtbot):
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.gui.main_window import MainWindow
+    from snnstudio.gui.session_model import SessionModel
+
+    model = SessionModel(SessionConfig())
+    win = MainWindow(model, settings=None)
+    qtbot.addWidget(win)
+    win.show()
+    model.start()
+    try:
+        model.play()
+        model.session.sync()
+        qtbot.waitUntil(lambda: win.state_label.text() == "no source", timeout=5000)
+        model.open("network:127.0.0.1:1")  # nothing listens: the open fails
+        model.play()
+        qtbot.waitUntil(lambda: win.message_bar.isVisible(), timeout=15_000)
+        model.session.sync()
+        qtbot.wait(100)
+        assert "playing" not in win.state_label.text()
+    finally:
+        model.close()
+
+
+def test_output_names_an_unnamed_ground_truth_with_the_models_class_names(window, qtbot):
+    from snnstudio.events.types import EventRecording, Label
+
+    win = window
+    rec = bar_recording()
+    unnamed = EventRecording(rec.events, rec.sensor_size, labels=[Label(4, 0, 3_000_000)])
+    win.model.set_model("default")  # class 4 of the checkpoint's class_names is circle_cw
+    win.model.open(unnamed)
+    win.model.step(3)
+    qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.model_name == "gesture-lif-tcsa", timeout=20_000)
+    qtbot.wait(100)
+    assert win.model.last.class_names[4] == "circle_cw"
+    assert win.output.truth.text() == "ground truth: circle cw"
+    ticks = [t for _, t in win.output.bars_plot.getAxis("left")._tickLevels[0]]
+    assert ticks[:2] == ["swipe left", "swipe right"]
+
+
+# ------------------------------------------------------------------ live demo
+
+
+def _demo_window(qtbot, demo):
+    from snnstudio.gui.app import GuiOptions, build_window
+
+    win = build_window(GuiOptions(demo=demo, remember_layout=False))
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_demo_synthetic_shows_the_big_prediction_of_the_output_panel(qtbot):
+    pytest.importorskip("snnstudio.events.sources.synthetic")
+    win = _demo_window(qtbot, "synthetic")
+    try:
+        assert win.demo_mode and win.demo.isVisible() and win.act_demo.isChecked()
+        assert [n for n, d in win.docks.items() if d.isVisible()] == ["Output"]
+        qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.predicted is not None
+                        and win.model.last.label is not None, timeout=60_000)
+        win.model.pause()
+        win.model.session.sync()
+        qtbot.wait(200)
+        s = win.model.last
+        assert s.model_name == "gesture-lif-tcsa" and win.model.state.source_name == "synthetic"
+        big = win.demo.prediction.text()
+        assert big == win.output.predicted.text() == s.class_names[s.predicted].replace("_", " ")
+        assert win.demo.confidence.value() == round(100 * s.confidence)
+        assert win.demo.truth.text().startswith(f"actually: {s.label_name.replace('_', ' ')}")
+        assert win.demo.prediction.font().pointSize() >= 3 * win.output.truth.font().pointSize()
+        win.act_demo.trigger()  # one click ends it: the full layout is back
+        assert not win.demo_mode and not win.demo.isVisible() and win.docks["Layers"].isVisible()
+    finally:
+        win.model.close()
+
+
+def test_demo_camera_without_a_camera_is_a_message_and_the_window_lives(qtbot):
+    win = _demo_window(qtbot, "camera")
+    try:
+        qtbot.waitUntil(lambda: win.message_bar.isVisible(), timeout=30_000)
+        assert win.message_bar.text and win.demo_mode and win.isVisible()
+        assert "playing" not in win.state_label.text()
+        win.model.open(bar_recording())  # still usable
+        win.model.step(2)
+        assert _wait_index(qtbot, win, 1).t_end_us > 0
+    finally:
+        win.model.close()
+
+
+def test_evaluate_on_a_missing_folder_fails_with_a_message(window, qtbot, tmp_path):
+    panel = window.evaluate
+    window.model.set_model("default")
+    qtbot.waitUntil(lambda: panel.loaded_spec() == "default", timeout=20_000)
+    panel.kind.setCurrentIndex(panel.kind.findData("dvsgesture"))
+    assert panel.path.isEnabled()
+    panel.path.setText(str(tmp_path / "DvsGesture"))
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as done:
+        panel.run()
+    assert done.args[0] is None and panel.progress.format() == "failed" and panel.run_button.isEnabled()
+    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=5000)
+    assert "DvsGesture" in window.message_bar.text and panel.table.rowCount() == 0
+
+
+def test_file_export_menu_and_toolbar_run_the_exports(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtGui import QImage
+
+    win = window
+    texts = [a.text() for a in win.export_menu.actions() if a.text()]
+    for want in ("Screenshot…", "Clip of the window…", "Metrics as CSV…", "Metrics as JSON…", "Record the stream to AEDAT4…"):
+        assert want in texts
+    file_menu = win.menuBar().actions()[0].menu()
+    assert win.export_menu.menuAction() in file_menu.actions()
+    assert win.export_button.menu() is win.export_menu
+    monkeypatch.setattr(win, "ask_path", lambda *a: str(tmp_path / "menu.png"))
+    win.model.step(3)
+    _wait_index(qtbot, win, 2)
+    with qtbot.waitSignal(win.exporter.done, timeout=5000):
+        win.act_shot.trigger()
+    assert QImage(str(tmp_path / "menu.png")).width() == win.width()
+    monkeypatch.setattr(win, "ask_path", lambda *a: None)  # the dialog cancelled: nothing happens
+    win.act_clip.trigger()
+    assert not win.exporter.clip_running and not win.act_clip.isChecked()
