@@ -1,11 +1,12 @@
 """Output panel: class probabilities (bars), the predicted label and its confidence, the ground
-truth where the source knows it, the running accuracy over labelled steps, and the confidence of
+truth where the source knows it, the running accuracy (per gesture at its end, and per labelled step), and the confidence of
 the prediction over time. Class names are the model's (a checkpoint's ``class_names``); a ground
 truth the source gives only as an id is named by the model's list too."""
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,6 +18,43 @@ from snnstudio.gui.demo_view import display_name, predicted_name, truth_name
 from snnstudio.gui.plots import quiet
 
 HISTORY = 300
+
+
+@dataclass
+class RunningAccuracy:
+    """Accuracy of a labelled stream, two ways: per labelled gesture, judged by the prediction at
+    its last step (when the model's window has seen the whole gesture — how a gesture classifier is
+    scored), and per labelled step (harsh: early in a gesture the window still holds the last one)."""
+
+    gestures: int = 0
+    gestures_right: int = 0
+    steps: int = 0
+    steps_right: int = 0
+    _label: int | None = None
+    _last: int | None = None
+
+    def add(self, label: int | None, predicted: int | None) -> None:
+        if label != self._label:
+            self.close()
+            self._label = label
+        if label is not None and predicted is not None:
+            self.steps += 1
+            self.steps_right += int(predicted == label)
+            self._last = predicted
+
+    def close(self) -> None:
+        """The current gesture ended: score its last prediction."""
+        if self._label is not None and self._last is not None:
+            self.gestures += 1
+            self.gestures_right += int(self._last == self._label)
+        self._label = self._last = None
+
+    def text(self) -> str:
+        per_step = f"{100 * self.steps_right / self.steps:.0f} % of {self.steps} steps" if self.steps else ""
+        if not self.gestures:
+            return f"running accuracy: {per_step}"
+        return (f"accuracy: {100 * self.gestures_right / self.gestures:.0f} % of {self.gestures} gestures "
+                f"(at each one's end) · {per_step}")
 
 
 class OutputPanel(QWidget):
@@ -57,8 +95,7 @@ class OutputPanel(QWidget):
         self.conf_plot.setMaximumHeight(90)
         lay.addWidget(self.conf_plot, 1)
         self.conf = deque(maxlen=HISTORY)
-        self.correct = 0
-        self.labelled = 0
+        self.score = RunningAccuracy()
         self._names: tuple[str, ...] = ()
         self.heights = np.zeros(0, np.float32)
         self._bars_key = None
@@ -70,12 +107,10 @@ class OutputPanel(QWidget):
     def push(self, snaps) -> None:
         for s in snaps:
             if s.index == 0:
-                self.correct = self.labelled = 0
+                self.score = RunningAccuracy()
                 self.conf.clear()
             self.conf.append(s.confidence)
-            if s.label is not None and s.predicted is not None:
-                self.labelled += 1
-                self.correct += int(s.predicted == s.label)
+            self.score.add(s.label, s.predicted)
 
     def _set_ticks(self, names: tuple[str, ...]) -> None:
         if names != self._names:
@@ -107,6 +142,6 @@ class OutputPanel(QWidget):
             self.confidence.setText(f"{100 * s.confidence:.0f} % confident")
         truth = truth_name(s)
         self.truth.setText("ground truth: unknown" if truth is None else f"ground truth: {display_name(truth)}")
-        if self.labelled:
-            self.accuracy.setText(f"running accuracy: {100 * self.correct / self.labelled:.1f} % of {self.labelled} steps")
+        if self.score.steps:
+            self.accuracy.setText(self.score.text())
         self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))
