@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from snnstudio.engine.background import ThreadJob
 from snnstudio.errors import SnnStudioError
 
 EVAL_COLUMNS = ("model", "variant", "accuracy", "spike_count", "firing_rate", "sops", "energy_uj", "latency_ms_per_step")
@@ -116,7 +117,7 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
     return p
 
 
-class EvaluationJob:
+class EvaluationJob(ThreadJob):
     """One evaluation on its own daemon thread (see module docstring). ``start()``, then
     ``cancel()`` to stop between batches / samples; ``wait()`` joins."""
 
@@ -143,15 +144,6 @@ class EvaluationJob:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
 
     # ------------------------------------------------------------------ worker
     def _emit(self, fn, *args) -> None:

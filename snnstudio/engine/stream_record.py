@@ -20,6 +20,7 @@ from queue import SimpleQueue
 
 import numpy as np
 
+from snnstudio.engine.background import ThreadJob
 from snnstudio.events.sources.base import EventBatch, EventSource
 
 _UNTIL_STOPPED_S = 10.0 * 365 * 24 * 3600  # "no limit" for record()'s required duration
@@ -64,7 +65,7 @@ class _TapSource(EventSource):
             self._q.put(None)
 
 
-class StreamRecording:
+class StreamRecording(ThreadJob):
     """``StreamRecording(session, path, seconds).start()`` … ``stop()``; ``on_done(result, error)``
     is called on the recorder thread when the file is complete (``result`` a
     :class:`~snnstudio.events.sources.recorder.RecordResult`, ``error`` a message or ``None``)."""
@@ -114,16 +115,6 @@ class StreamRecording:
             self.session.remove_window_tap(self._source.push)
         if self.on_done is not None:
             self.on_done(self.result, self.error)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a recording of ``seconds`` to finish by itself; True when it has."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
 
     def stop(self, timeout: float = 10.0) -> object:
         """Stop taking windows, finish the file; returns the ``RecordResult``."""

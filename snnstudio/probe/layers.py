@@ -157,11 +157,3 @@ class HookedProbe:
             self.steps += 1
             self.samples = max(self.samples, int(x.shape[0]))
         return None
-        self.forwards += 1
-        if self.config.step_mode == "m":
-            self.steps += int(x.shape[0])
-            self.samples += int(x.shape[1]) if x.dim() > 1 else 1
-        else:
-            self.steps += 1
-            self.samples = max(self.samples, int(x.shape[0]))
-        return None
