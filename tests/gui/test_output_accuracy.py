@@ -14,7 +14,7 @@ def test_gestures_are_scored_by_their_last_prediction_and_steps_one_by_one():
     assert (score.steps, score.steps_right) == (6, 3)
     score.close()
     assert (score.gestures, score.gestures_right) == (3, 2)
-    assert score.text().startswith("accuracy: 67 % of 3 gestures") and "50 % of 6 steps" in score.text()
+    assert score.text() == "accuracy: 67 % of 3 gestures · 50 % of 6 steps"
 
 
 def test_steps_without_a_prediction_are_not_scored():

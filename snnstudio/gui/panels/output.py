@@ -53,8 +53,7 @@ class RunningAccuracy:
         per_step = f"{100 * self.steps_right / self.steps:.0f} % of {self.steps} steps" if self.steps else ""
         if not self.gestures:
             return f"running accuracy: {per_step}"
-        return (f"accuracy: {100 * self.gestures_right / self.gestures:.0f} % of {self.gestures} gestures "
-                f"(at each one's end) · {per_step}")
+        return f"accuracy: {100 * self.gestures_right / self.gestures:.0f} % of {self.gestures} gestures · {per_step}"
 
 
 class OutputPanel(QWidget):
@@ -72,6 +71,10 @@ class OutputPanel(QWidget):
         self.truth.setObjectName("muted")
         self.accuracy = QLabel("running accuracy: —")
         self.accuracy.setObjectName("muted")
+        self.accuracy.setWordWrap(True)
+        self.accuracy.setToolTip("per gesture: the prediction at each labelled gesture's last step (its window has "
+                                 "seen all of it); per step: every labelled step, including the first ones of a "
+                                 "gesture, when the window still holds the previous one")
         grid.addWidget(self.predicted, 0, 0)
         grid.addWidget(self.confidence, 0, 1)
         grid.addWidget(self.truth, 1, 0)
