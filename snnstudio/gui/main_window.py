@@ -25,6 +25,7 @@ from snnstudio.engine.session import SessionState
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import DEMO_SOURCES, DemoView, demo_target
 from snnstudio.gui.export import Exporter
+from snnstudio.gui.gc_guard import GuiThreadCollector
 from snnstudio.gui.message_bar import MessageBar
 from snnstudio.gui.panels.attention import AttentionPanel
 from snnstudio.gui.panels.compare import ComparePanel
@@ -45,6 +46,8 @@ CLIP_LENGTHS = ((None, "until stopped"), (5.0, "5 s"), (10.0, "10 s"), (30.0, "3
 class MainWindow(QMainWindow):
     def __init__(self, model: SessionModel, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
+        GuiThreadCollector.acquire()  # garbage collection on this thread only (see gc_guard)
+        self._gc_held = True
         self.model = model
         self.settings = settings
         self.setWindowTitle("snnstudio")
@@ -399,4 +402,7 @@ class MainWindow(QMainWindow):
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
             self.settings.sync()
         self.model.close()
+        if self._gc_held:  # after the worker has stopped
+            self._gc_held = False
+            GuiThreadCollector.release()
         super().closeEvent(ev)
