@@ -14,6 +14,8 @@ prediction in large type above the event view, every dock but Output put away un
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from snnstudio.gui.panels.output import OutputPanel
 from snnstudio.gui.panels.source import SourcePanel
 from snnstudio.gui.session_model import SessionModel
 
+STATUS_INTERVAL_S = 0.25
 LAYOUT_VERSION = 3
 CLIP_LENGTHS = ((None, "until stopped"), (5.0, "5 s"), (10.0, "10 s"), (30.0, "30 s"))
 
@@ -116,7 +119,7 @@ class MainWindow(QMainWindow):
         model.state_changed.connect(self._show_state)
         model.snapshot.connect(self._show_counters)
         model.snapshots.connect(self._auto_follow)
-        model.fps_changed.connect(lambda f: self.fps_label.setText(f"display {f:.0f} FPS"))
+        self._counters_shown = 0.0
         self.exporter.done.connect(self._exported)
         self._followed_any = False
         self.resize(1600, 1000)
@@ -266,7 +269,14 @@ class MainWindow(QMainWindow):
         self.state_label.setText(("▶ playing " if s.playing else "❚❚ paused " if not s.ended else "■ ended ") + speed)
 
     def _show_counters(self, snap) -> None:
+        """The status bar's figures, 4 times a second: a label's new text re-lays the bar out, and
+        figures that change every frame cannot be read anyway."""
+        now = time.perf_counter()
+        if now - self._counters_shown < STATUS_INTERVAL_S:
+            return
+        self._counters_shown = now
         c, m = snap.counters, snap.metrics
+        self.fps_label.setText(f"display {self.model.display_fps:.0f} FPS")
         self.events_label.setText(f"{c.events_per_s / 1e3:,.0f} k ev/s")
         self.steps_label.setText(f"{c.steps_per_s:.0f} steps/s")
         self.latency_label.setText(f"latency {m.latency_ms:.1f} ms")

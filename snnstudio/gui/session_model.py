@@ -1,13 +1,19 @@
 """The Qt face of the engine session (the napari pattern): views subscribe to its signals.
 
 :class:`SessionModel` owns an :class:`~snnstudio.engine.session.Session` (which runs its own
-worker thread) and a ``QTimer`` that ticks at the display rate on the GUI thread. Each tick takes
-the snapshots the worker produced since the last tick (a bounded buffer: when the GUI falls behind,
-the oldest are dropped — never queued without end) and emits
+worker thread). A new snapshot wakes the GUI thread at once (one queued signal however many
+snapshots arrive before it is handled), and the GUI ticks — at most ``display_hz`` times a second,
+so a fast engine cannot starve the event loop, and with no fixed timer phase to wait for: latency
+is the draw, not a polling interval. Each tick takes the snapshots the worker produced since the
+last tick (a bounded buffer: when the GUI falls behind, the oldest are dropped — never queued
+without end) and emits
 
 * ``snapshots(list)`` — every new snapshot in order, for views that accumulate history (rasters,
   traces, accuracy);
 * ``snapshot(Snapshot)`` — only the newest, for views that draw the present (frames, bars).
+
+After both, the tick spends its :class:`~snnstudio.gui.frame_budget.FrameBudget` (``budget``) on
+the redraws the analysis panels asked for (rasters, traces, attention), oldest first.
 
 Every delivered snapshot also goes into ``history`` (a
 :class:`~snnstudio.engine.history.MetricsHistory`: the per-step metrics that File → Export saves).
@@ -23,11 +29,12 @@ import threading
 import time
 from collections import deque
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from snnstudio.engine.history import MetricsHistory
 from snnstudio.engine.session import Session, SessionConfig, SessionState
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui.frame_budget import FrameBudget
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
@@ -41,11 +48,16 @@ class SessionModel(QObject):
     message = Signal(str)
     model_changed = Signal(object)
     fps_changed = Signal(float)
+    #: emitted by the worker thread when the first snapshot since the last tick arrives
+    _wake = Signal()
 
-    def __init__(self, config: SessionConfig | None = None, display_hz: float = 40.0, buffer: int = 512, parent=None):
+    def __init__(self, config: SessionConfig | None = None, display_hz: float = 50.0, buffer: int = 512, parent=None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._fresh: deque[Snapshot] = deque(maxlen=buffer)
+        self._wake_pending = False
+        self._last_tick = 0.0
+        self._min_interval = 1.0 / display_hz
         self._model_key = None
         #: what ``set_model`` was last given (``None`` = the default model)
         self.model_spec = None
@@ -59,14 +71,20 @@ class SessionModel(QObject):
         self.last: Snapshot | None = None
         self.display_fps = 0.0
         self._draw_times: deque[float] = deque(maxlen=120)
-        self.timer = QTimer(self)
-        self.timer.setInterval(max(1, int(1000 / display_hz)))
-        self.timer.timeout.connect(self.tick)
+        self._pace = QTimer(self)  # holds a tick back to the display rate
+        self._pace.setSingleShot(True)
+        self._pace.timeout.connect(self.tick)
+        self._wake.connect(self._woken, Qt.QueuedConnection)  # emitted on the worker thread
+        #: the analysis panels' redraws, spread over frames (see :mod:`snnstudio.gui.frame_budget`)
+        self.budget = FrameBudget(parent=self)
 
     # worker thread -------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot) -> None:
         with self._lock:
             self._fresh.append(snap)
+            wake, self._wake_pending = not self._wake_pending, True
+        if wake:
+            self._wake.emit()
 
     def _on_state(self, state: SessionState) -> None:
         self.state_changed.emit(state)
@@ -75,11 +93,11 @@ class SessionModel(QObject):
     def start(self) -> SessionModel:
         self.session.start()
         self.state_changed.connect(self._track_model)
-        self.timer.start()
         return self
 
     def close(self) -> None:
-        self.timer.stop()
+        self._pace.stop()
+        self.budget.clear()
         self.session.close()
 
     @property
@@ -95,17 +113,29 @@ class SessionModel(QObject):
             self._model_key = key
             self.model_changed.emit(info)
 
+    def _woken(self) -> None:
+        if self._pace.isActive():
+            return
+        wait = self._min_interval - (time.perf_counter() - self._last_tick)
+        if wait > 0.001:
+            self._pace.start(int(wait * 1000) + 1)
+        else:
+            self.tick()
+
     def tick(self) -> int:
         """Deliver what the worker produced since the last tick; returns how many snapshots."""
         with self._lock:
             fresh = list(self._fresh)
             self._fresh.clear()
+            self._wake_pending = False
         if not fresh:
             return 0
+        self._last_tick = time.perf_counter()
         self.last = fresh[-1]
         self.history.add(fresh)
         self.snapshots.emit(fresh)
         self.snapshot.emit(fresh[-1])
+        self.budget.run()
         now = time.perf_counter()
         self._draw_times.append(now)
         while self._draw_times and now - self._draw_times[0] > 1.0:

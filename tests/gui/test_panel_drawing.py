@@ -94,6 +94,7 @@ def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):
     panel.show()
     model.snapshots.emit([_snap(5)])
     assert row.count == 6
+    qtbot.waitUntil(lambda: row.raster.image is not None, timeout=2000)  # the frame budget's idle flush
     img = row.raster.image
     assert img.shape == (snaps[0].layers[0].raster.size, 6, 3) and img.dtype == np.uint8
     for k in range(6):  # each column: spike colour where the sampled neuron fired
@@ -111,11 +112,14 @@ def test_membrane_axis_holds_still_until_the_data_leave_it(model, qtbot):
     panel.show()
     vals = [0.2, 0.5, 0.9, 0.4]
     model.snapshots.emit([_snap(i, membrane={1: v}) for i, v in enumerate(vals)])
+    model.budget.flush()  # a tick draws this within its frame budget
     y0 = panel.plot.viewRange()[1]
     assert y0[0] <= 0.0 and y0[1] >= 1.12  # the data and the spike marks above the threshold
     model.snapshots.emit([_snap(4, membrane={1: 0.7})])
+    model.budget.flush()  # a tick draws this within its frame budget
     assert panel.plot.viewRange()[1] == y0  # nothing left the range: the axis is not touched
     model.snapshots.emit([_snap(5, membrane={1: 3.0})])
+    model.budget.flush()  # a tick draws this within its frame budget
     y1 = panel.plot.viewRange()[1]
     assert y1[1] >= 3.0 > y0[1]  # grows at once
     x = panel.plot.viewRange()[0]

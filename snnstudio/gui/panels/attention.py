@@ -53,7 +53,8 @@ class AttentionPanel(QWidget):
         self._drawn: tuple | None = None
         self._sizes: dict = {}
         self._set_visible(False)
-        model.snapshot.connect(self.draw)
+        # drawn within the frame budget (see snnstudio.gui.frame_budget), the newest snapshot
+        model.snapshot.connect(lambda snap: model.budget.request(self, lambda: self.draw(snap)))
 
     def _set_visible(self, has: bool) -> None:
         self.empty.setVisible(not has)

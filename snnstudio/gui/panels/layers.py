@@ -6,6 +6,8 @@ lost when the display is slower than the model). A raster squeezed into fewer pi
 rows or columns is max-pooled to fit (:func:`~snnstudio.gui.plots.pool_to_fit`) rather than
 silently dropping spikes. Images are coloured in numpy and handed over as RGB
 (:func:`~snnstudio.gui.plots.colourise`), and a hidden panel only records (it draws when shown).
+Each row's redraw is one request to the frame budget (:mod:`snnstudio.gui.frame_budget`): the
+rows are recorded every step and drawn as the frame's time allows.
 Clicking a neuron in a raster or a feature map follows it (its membrane appears in the Membrane
 panel).
 """
@@ -185,6 +187,8 @@ class LayersPanel(QWidget):
         if key == self._layout_key:
             return
         self._layout_key = key
+        for name in self.rows:  # their plots go with the old layout
+            self.model.budget.cancel((self, name))
         self.view.clear()
         self.rows = {}
         for i, (name, kind, shape) in enumerate(layers):
@@ -204,8 +208,8 @@ class LayersPanel(QWidget):
                 if row is not None:
                     row.push(layer)
         if self.isVisible():
-            for row in self.rows.values():
-                row.draw()
+            for name, row in self.rows.items():
+                self.model.budget.request((self, name), row.draw)
 
     def follow(self, layer: str, index: int) -> None:
         self.model.follow(layer, index)

@@ -107,16 +107,20 @@ class MembranePanel(QWidget):
         if not snaps or not self.traces:
             return
         self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
-        now = snaps[-1].index
-        dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
         if not self.isVisible():  # the traces keep their history; drawing waits until shown
             return
+        now = snaps[-1].index
+        dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
+        self.model.budget.request(self, lambda: self.draw(now, dt_s))
+
+    def draw(self, now: int, dt_s: float) -> None:
+        """Draw the followed traces up to step ``now`` (``dt_s`` seconds a step)."""
         span = HISTORY * dt_s
         if span != self._x_span:
             self._x_span = span
             self.plot.setXRange(-span, 0, padding=0)
         lo, hi = np.inf, -np.inf
-        for key, tr in self.traces.items():
+        for key, tr in list(self.traces.items()):
             curve, marks = self._curve(key)
             t = (np.fromiter(tr.t, np.float64) - now) * dt_s
             v = np.fromiter(tr.v, np.float64)
