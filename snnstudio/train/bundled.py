@@ -1,8 +1,10 @@
 """The recipes of the bundled checkpoints (``resources/models/``): ``snnstudio train --bundled NAME``.
 
 All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default split sizes:
-50 / 8 / 20 samples per class for train / val / test; the default and its no-attention twin 200 / 20 / 20), 10 steps of 150 ms (1.5 s per sample),
-128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The
+50 / 8 / 20 samples per class for train / val / test), 10 steps of 150 ms (1.5 s per sample),
+128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The default
+and its no-attention twin (the attention comparison) get MA-SNN's own input, 128×128 pooled to
+32×32, 4× the data (200 / 20 / 20 per class) and 50 epochs. The
 MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
 :data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
 """
@@ -18,20 +20,20 @@ _COMMON = {"epochs": 100, "batch_size": 16, "lr": 5e-3, "data": "synthetic",
            "augment": {"flip": 0.5, "shift": 1, "drop": 0.1, "time_jitter_us": 0.0}}
 
 
-def _ma(neuron: str, attention: str, params: dict | None = None) -> dict:
-    m = {**_MA, "attention": attention}
+def _ma(neuron: str, attention: str, params: dict | None = None, size: int = SIZE) -> dict:
+    m = {**_MA, "attention": attention, "input_size": [2, size, size]}
     if neuron != "lif":
         m.update(neuron=neuron, neuron_params=dict(params or {}))
     return m
 
 
 #: the attention comparison (default and no-attention net) is trained on 4× the data: 200 / 20
-#: samples per class for train / val (the test split is the same 20 per class)
-_MORE_DATA = {"epochs": 40, "data_options": {"per_class": {"train": 200, "val": 20, "test": 20}}}
+#: samples per class for train / val (the test split is the same 20 per class), at 32×32
+_MORE_DATA = {"epochs": 50, "data_options": {"per_class": {"train": 200, "val": 20, "test": 20}}}
 
 RECIPES: dict[str, dict] = {
-    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa"), **_MORE_DATA},
-    "gesture-lif-none": {"model": _ma("lif", "none"), **_MORE_DATA},
+    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa", size=32), **_MORE_DATA},
+    "gesture-lif-none": {"model": _ma("lif", "none", size=32), **_MORE_DATA},
     "gesture-lif-ta": {"model": _ma("lif", "ta")},
     "gesture-lif-ca": {"model": _ma("lif", "ca")},
     "gesture-lif-sa": {"model": _ma("lif", "sa")},

@@ -278,6 +278,27 @@ def _run_jobs(fn, jobs: list, workers: int, progress: Callable[[int, int], None]
         return out
 
 
+def _synthetic_path(spec: SyntheticSpec, split: str, cache_dir: Path) -> Path:
+    key = _key({"spec": spec.to_dict(), "split": split, "v": 1, "generator": GENERATOR_VERSION})
+    return cache_dir / "synthetic" / f"{split}-{key}.npz"
+
+
+def _synthetic_spec_for(options: dict | None, out_size: int | None) -> SyntheticSpec:
+    """The generator spec of ``options`` for a model input of ``out_size`` (frames stored at the
+    spec's size when it pools down to ``out_size``, else at ``out_size`` itself)."""
+    spec = SyntheticSpec.from_options(options)
+    if out_size is not None and (out_size > spec.out_size or spec.out_size % out_size):
+        spec = SyntheticSpec.from_options({**dict(options or {}), "out_size": int(out_size)})
+    return spec
+
+
+def synthetic_split_cached(split: str, out_size: int | None, options: dict | None, cache_dir: Path | None) -> bool:
+    """Whether :func:`load_synthetic` would find the whole split in ``cache_dir`` (no generating)."""
+    if cache_dir is None:
+        return False
+    return _synthetic_path(_synthetic_spec_for(options, out_size), _check_split(split), Path(cache_dir)).is_file()
+
+
 def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, workers: int = 1,
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All base frames and labels of a synthetic split, from the cache or generated (then cached)."""
@@ -288,7 +309,7 @@ def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, work
         raise DatasetError(f"synthetic split {split!r} is empty (per_class {split} = 0)")
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / "synthetic" / f"{split}-{_key({'spec': spec.to_dict(), 'split': split, 'v': 1, 'generator': GENERATOR_VERSION})}.npz"
+        path = _synthetic_path(spec, split, Path(cache_dir))
         if path.is_file():
             with np.load(path) as z:
                 return z["frames"], z["labels"]
@@ -305,9 +326,7 @@ def load_synthetic(split: str, T: int, dt_us: int | None = None, out_size: int |
                    progress=None) -> FrameDataset:
     from snnstudio.events.synthetic import GESTURES
 
-    spec = SyntheticSpec.from_options(options)
-    if out_size is not None and (out_size > spec.out_size or spec.out_size % out_size):
-        spec = SyntheticSpec.from_options({**dict(options or {}), "out_size": int(out_size)})
+    spec = _synthetic_spec_for(options, out_size)
     if spec.base_bins % T:
         allowed = [t for t in range(1, spec.base_bins + 1) if spec.base_bins % t == 0]
         raise DatasetError(f"synthetic data is framed in {spec.base_bins} base bins; T must divide it: {allowed}")

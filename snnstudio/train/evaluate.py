@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import statistics
 import time
@@ -246,14 +247,40 @@ def evaluate_model(model, cfg, dataset, *, batch_size: int = EVAL_BATCH, device=
 # tables
 
 
-def data_for(spec: str, cfg, meta: dict, limit: int | None, cache_dir, workers: int = 1):
+def data_for(spec: str, cfg, meta: dict, limit: int | None, cache_dir, workers: int = 1,
+             progress: Callable[[int, int], None] | None = None):
     """The dataset ``spec`` framed for ``cfg``; synthetic / digits use the generator options the
-    model was trained with (its ``meta["data_options"]``), so ``synthetic:test`` is its held-out split."""
-    from snnstudio.train.data import load_dataset, parse_spec
+    model was trained with (its ``meta["data_options"]``), so ``synthetic:test`` is its held-out split.
 
-    ds = parse_spec(spec)
+    With a ``limit`` on a synthetic split that is not cached whole, only the samples the limit keeps
+    are generated: sample ``i`` of a split is gesture ``i % 10`` with seed ``SPLIT_SEED[split] + i``
+    whatever the split's size, and the class-balanced limit of ``n`` keeps exactly samples
+    ``0 … n-1``, so a split of ``ceil(n / 10)`` per class, limited, is the same frames and labels
+    (checked in tests/engine/test_evaluation.py) — an evaluation of 50 samples need not first
+    generate all 200.
+    """
+    from snnstudio.events.synthetic import GESTURES
+    from snnstudio.train import data as D
+
+    ds = D.parse_spec(spec)
     options = meta.get("data_options") if ds.kind == meta.get("data", "").split(":")[0] else None
-    return load_dataset(ds, cfg, options=options, cache_dir=cache_dir, workers=workers).limit(limit)
+    if (ds.kind == "synthetic" and limit is not None
+            and not D.synthetic_split_cached(ds.split, int(cfg.input_size[1]), options, cache_dir)):
+        per_split = D.SyntheticSpec.from_options(options).per_class
+        per_class = max(1, math.ceil(limit / len(GESTURES)))
+        if per_class < per_split[ds.split]:
+            options = {**dict(options or {}), "per_class": {**per_split, ds.split: per_class}}
+    return D.load_dataset(ds, cfg, options=options, cache_dir=cache_dir, workers=workers, progress=progress,
+                          check_classes=False).limit(limit)
+
+
+def dataset_key(cfg, meta: dict) -> tuple:
+    """Models with equal keys are evaluated on the same framed samples (loaded once)."""
+    return (cfg.T, cfg.dt_us, tuple(cfg.input_size), json.dumps(meta.get("data_options"), sort_keys=True))
+
+
+class _Cancelled(Exception):
+    pass
 
 
 def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Sequence[str | Variant] = (), *,
@@ -261,37 +288,56 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
                    device: str = "auto",
                    cache_dir: str | os.PathLike | None = "cache", workers: int = 1,
                    progress: Callable[[int, int], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> dict:
+                   cancel: Callable[[], bool] | None = None,
+                   data_progress: Callable[[int, int], None] | None = None,
+                   on_row: Callable[[dict], None] | None = None,
+                   on_skip: Callable[[str], None] | None = None) -> dict:
     """Rows = every model × (its trained form when ``include_base``, then every variant); with several
-    models, a variant that does not apply to one (no such module) is skipped for it with a warning.
+    models, a variant that does not apply to one (no such module) is skipped for it (``on_skip(message)``,
+    by default a warning).
 
     Returns ``{"data", "limit", "device", "rows": [...], "cancelled"}``; each row has ``model``,
     ``variant``, ``accuracy``, ``spike_count``, ``firing_rate``, ``sops``, ``energy_uj``,
-    ``latency_ms_per_step``, ``layers`` … (see :func:`evaluate_model`).
+    ``latency_ms_per_step``, ``layers`` … (see :func:`evaluate_model`). ``progress(done, total)``
+    counts evaluated batches, ``data_progress(done, total)`` samples framed or generated;
+    ``on_row(row)`` gets each row as it finishes; ``cancel()`` is polled between batches and
+    samples (then ``cancelled`` is True and ``rows`` holds those done).
     """
     from snnstudio.snn.checkpoints import load_checkpoint
     from snnstudio.train.trainer import resolve_device
 
     if not models:
         raise EvaluationError("no model to evaluate")
+    if limit is not None and limit < 1:
+        raise EvaluationError(f"the limit must be at least 1 sample, got {limit}")
     dev = resolve_device(device)
     vs = [parse_variant(v) if isinstance(v, str) else v for v in variants]
     if include_base:
         vs = [Variant()] + vs
     if not vs:
         raise EvaluationError("nothing to evaluate: no variant and include_base=False")
-    loaded = []
-    for m in models:
-        path = resolve_model(m)
-        model, cfg, meta = load_checkpoint(path, device=dev)
-        label = path.stem if Path(str(m)).suffix == "" and "/" not in str(m) else str(m)
-        loaded.append((label, model, cfg, meta, path))
-    datasets = {}
-    for label, _, cfg, meta, _ in loaded:
-        key = (cfg.T, cfg.dt_us, cfg.input_size, json.dumps(meta.get("data_options"), sort_keys=True))
-        if key not in datasets:
-            datasets[key] = data_for(data, cfg, meta, limit, cache_dir, workers)
-    total = sum(-(-len(data_for_key(datasets, cfg, meta)) // batch_size) * len(vs) for _, _, cfg, meta, _ in loaded)
+    result = {"data": data, "limit": limit, "device": str(dev), "rows": [], "cancelled": False}
+
+    def framing(done, total):
+        if cancel is not None and cancel():
+            raise _Cancelled
+        if data_progress is not None:
+            data_progress(done, total)
+
+    loaded, datasets = [], {}
+    try:
+        for m in models:
+            path = resolve_model(m)
+            model, cfg, meta = load_checkpoint(path, device=dev)
+            label = path.stem if Path(str(m)).suffix == "" and "/" not in str(m) else str(m)
+            key = dataset_key(cfg, meta)
+            if key not in datasets:
+                datasets[key] = data_for(data, cfg, meta, limit, cache_dir, workers, framing)
+            loaded.append((label, model, cfg, meta, path, datasets[key]))
+    except _Cancelled:
+        result["cancelled"] = True
+        return result
+    total = sum(-(-len(ds) // batch_size) * len(vs) for *_, ds in loaded)
     done = [0]
 
     def tick():
@@ -299,31 +345,33 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
         if progress is not None:
             progress(done[0], total)
 
-    rows, cancelled = [], False
-    for label, model, cfg, meta, path in loaded:
-        ds = data_for_key(datasets, cfg, meta)
+    for label, model, cfg, meta, path, ds in loaded:
         for v in vs:
+            if cancel is not None and cancel():
+                result["cancelled"] = True
+                return result
             try:
                 vm, vcfg, untrained = variant_model(model, cfg, v, dev)
             except EvaluationError as exc:
                 if len(loaded) == 1:
                     raise
-                warnings.warn(f"{label}: variant skipped: {exc}", SnnStudioWarning, stacklevel=2)
+                message = f"{label}: variant {v.label!r} skipped: {exc}"
+                if on_skip is None:
+                    warnings.warn(message, SnnStudioWarning, stacklevel=2)
+                else:
+                    on_skip(message)
                 continue
             row = evaluate_model(vm, vcfg, ds, batch_size=batch_size, device=dev, progress=tick, cancel=cancel)
             if row is None:
-                cancelled = True
-                break
-            rows.append({"model": label, "variant": v.label, "checkpoint": str(path), "neuron": vcfg.neuron,
-                         "attention": vcfg.attention, "arch": vcfg.arch, "untrained": untrained,
-                         "reported_accuracy": meta.get("accuracy"), **row})
-        if cancelled:
-            break
-    return {"data": data, "limit": limit, "device": str(dev), "rows": rows, "cancelled": cancelled}
-
-
-def data_for_key(datasets: dict, cfg, meta: dict):
-    return datasets[(cfg.T, cfg.dt_us, cfg.input_size, json.dumps(meta.get("data_options"), sort_keys=True))]
+                result["cancelled"] = True
+                return result
+            row = {"model": label, "variant": v.label, "checkpoint": str(path), "neuron": vcfg.neuron,
+                   "attention": vcfg.attention, "arch": vcfg.arch, "untrained": untrained,
+                   "reported_accuracy": meta.get("accuracy"), **row}
+            result["rows"].append(row)
+            if on_row is not None:
+                on_row(row)
+    return result
 
 
 COLUMNS = ("model", "variant", "accuracy", "spike_count", "firing_rate", "sops", "energy_uj", "latency_ms_per_step")

@@ -13,23 +13,30 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, load_eval_data, write_result
+from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
+from snnstudio.train.evaluate import data_for
 
 CHEAP = {"sensor": 64, "fps": 200.0, "duration_us": 600_000, "base_bins": 60, "out_size": 16, "per_class": {"test": 3}}
 
 
-def test_limited_synthetic_split_equals_data_for(tmp_path):
-    """The shortcut (generate only what the limit keeps) gives exactly ``data_for``'s samples."""
-    from snnstudio.train.evaluate import data_for
+def test_limited_synthetic_split_equals_the_whole_split_limited(tmp_path):
+    """``data_for`` with a limit generates only what the limit keeps, and those are exactly the
+    whole split's samples, limited; with the whole split cached it reads the cache instead."""
+    from snnstudio.train.data import load_dataset, parse_spec
 
     cfg = SimpleNamespace(T=10, dt_us=60_000, input_size=(2, 16, 16), num_classes=10)
     meta = {"data": "synthetic", "data_options": CHEAP}
-    fast = load_eval_data("synthetic:test", cfg, meta, 12, tmp_path / "fast")
-    assert len(list((tmp_path / "fast" / "synthetic").glob("*.npz"))) == 1
-    oracle = data_for("synthetic:test", cfg, meta, 12, tmp_path / "full")
+    fast = data_for("synthetic:test", cfg, meta, 12, tmp_path / "fast")
+    (made,) = (tmp_path / "fast" / "synthetic").glob("*.npz")
+    with np.load(made) as z:
+        assert len(z["labels"]) == 20  # 2 per class: what a class-balanced 12 needs, not the split's 30
+    oracle = load_dataset(parse_spec("synthetic:test"), cfg, options=CHEAP, cache_dir=tmp_path / "full").limit(12)
     np.testing.assert_array_equal(fast.labels, oracle.labels)
     np.testing.assert_array_equal(fast.frames, oracle.frames)
     assert fast.class_names == oracle.class_names and fast.frames.sum() > 0
+    again = data_for("synthetic:test", cfg, meta, 12, tmp_path / "full")  # the whole split is cached: read it
+    assert len(list((tmp_path / "full" / "synthetic").glob("*.npz"))) == 1
+    np.testing.assert_array_equal(again.frames, oracle.frames)
 
 
 def _run(req: EvalRequest, **callbacks) -> EvaluationJob:
@@ -50,7 +57,7 @@ def test_rows_equal_train_evaluate_called_directly():
     assert progress[-1] == (3, 3, "eval") and ("data" in {p[2] for p in progress} or len(progress) == 3)
     # the oracle: the same checkpoint, variant and samples through train.evaluate
     model, cfg, meta = load_checkpoint(resolve_model("default"))
-    ds = load_eval_data("synthetic:test", cfg, meta, 10, req.cache_dir)
+    ds = data_for("synthetic:test", cfg, meta, 10, req.cache_dir)
     assert len(ds) == 10 and sorted(ds.labels.tolist()) == list(range(10))
     for row, text in zip(rows, (None, "attention=off", "ta=off")):
         vm, vcfg, _ = variant_model(model, cfg, parse_variant(text) if text else Variant())

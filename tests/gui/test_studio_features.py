@@ -39,10 +39,9 @@ def _wait_index(qtbot, win, n, timeout=20_000):
 def test_evaluate_panel_runs_to_its_table_and_saves_csv(window, qtbot, tmp_path):
     from PySide6.QtCore import Qt
 
-    from snnstudio.engine.evaluation import load_eval_data
     from snnstudio.gui.panels.evaluate import format_row
     from snnstudio.snn.checkpoints import load_checkpoint
-    from snnstudio.train.evaluate import COLUMNS, Variant, evaluate_model, parse_variant, resolve_model, variant_model
+    from snnstudio.train.evaluate import COLUMNS, Variant, data_for, evaluate_model, parse_variant, resolve_model, variant_model
 
     win = window
     panel = win.evaluate
@@ -60,7 +59,7 @@ def test_evaluate_panel_runs_to_its_table_and_saves_csv(window, qtbot, tmp_path)
     assert not result["cancelled"] and panel.table.rowCount() == 3
     # oracle: the same checkpoint, variants and samples through train.evaluate directly
     model, cfg, meta = load_checkpoint(resolve_model("default"))
-    ds = load_eval_data("synthetic:test", cfg, meta, 10, panel.request().cache_dir)
+    ds = data_for("synthetic:test", cfg, meta, 10, panel.request().cache_dir)
     for r, text in enumerate((None, "attention=off", "sa=off")):
         vm, vcfg, _ = variant_model(model, cfg, parse_variant(text) if text else Variant())
         ref = {"model": "gesture-lif-tcsa", "variant": text or "as trained", **evaluate_model(vm, vcfg, ds)}
