@@ -26,8 +26,13 @@ the engine's ``steps_per_s`` / ``realtime_factor_live`` meanwhile, and the **end
 ``latency_ms_p50`` / ``_p95``: per painted frame, from the wall time at which the oldest event
 not yet on screen arrived (the start of the first new step's window on the paced stream clock) to
 the end of the window's paint that shows it — window wait + binning + model + hand-over + the
-panels' update + Qt painting every changed widget. ``display_fps`` counts those paints (frames
-with new data on screen).
+panels' update + Qt painting every changed widget (the strict figure: every event's latency is
+at most this). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
+first event of the newest step on screen to the end of that paint (how far the screen trails the
+stream). ``display_fps`` counts those paints (frames with new data on screen). The Events panel,
+the prediction and the status bar change in every frame; the analysis views (Layers rows,
+Membrane, Attention, the confidence history) are drawn within the frame budget
+(:mod:`snnstudio.gui.frame_budget`): ``analysis_redraws_per_s`` says how often each was.
 
 Goals (the issue): real-time factor ≥ 1, display ≥ 30 FPS, latency ≤ 50 ms. Timings are wall
 clock on whatever else the machine is doing (``load_average`` says what); compare within one run.
@@ -179,15 +184,16 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
     draws: list[float] = []
     e2e: list[tuple[float, float]] = []
     gui_cpu: list[float] = []
+    lag: list[tuple[float, float]] = []
     pending: list[float] = []  # arrival of the oldest event not yet on screen
-    drawn: list[float] = []  # the panels took new data: the next paint shows it
+    drawn: list[float] = []  # arrival of the first event of the newest step the panels took
 
     def fresh(snaps):
         if snaps and snaps[0].wall_window_s is not None and not pending:
             pending.append(snaps[0].wall_window_s[0])
 
-    def updated(_snap):  # connected after the panels: they have taken this snapshot by now
-        drawn.append(time.perf_counter())
+    def updated(snap):  # connected after the panels: they have taken this snapshot by now
+        drawn.append(snap.wall_window_s[0] if snap.wall_window_s is not None else None)
 
     class PaintClock(QObject):
         """Times the window's paint: Qt paints every dirty widget of a window while it handles
@@ -199,11 +205,14 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
             obj.event(ev)
             if drawn:
                 now = time.perf_counter()
+                newest = drawn[-1]
                 drawn.clear()
                 draws.append(now)
                 gui_cpu.append(time.thread_time())  # the GUI thread's CPU clock
                 if pending:
                     e2e.append((now, now - pending.pop()))
+                if newest is not None:
+                    lag.append((now, now - newest))
             return True
 
     clock = PaintClock()
@@ -226,6 +235,13 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
     d = d[steady]
     fps = (d.size - 1) / (d[-1] - d[0]) if d.size > 1 else 0.0
     lat = np.array([v for t, v in e2e if t > start]) * 1e3
+    lag_a = np.array([v for t, v in lag if t > start]) * 1e3
+    budget = model.budget.drawn
+    kinds: dict[str, int] = {}
+    for key, n in budget.items():  # redraws per second of each analysis view (keys: panel or (panel, row))
+        owner = key[0] if isinstance(key, tuple) else key
+        name = type(owner).__name__ + (f":{key[1]}" if isinstance(key, tuple) else "")
+        kinds[name] = kinds.get(name, 0) + n
     steps = float(last.counters.steps_per_s) if last else 0.0
     engine_ms = float(last.counters.cpu_ms_per_step) if last else 0.0
     gui_ms = 1e3 * (g[-1] - g[0]) / (g.size - 1) if g.size > 1 else None  # per frame, steady state
@@ -241,6 +257,11 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
         "realtime_factor_live": float(last.counters.realtime_factor) if last else 0.0,
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else None,
+        "lag_newest_ms_p50": float(np.percentile(lag_a, 50)) if lag_a.size else None,
+        "lag_newest_ms_p95": float(np.percentile(lag_a, 95)) if lag_a.size else None,
+        # analysis views drawn within the frame budget: redraws per second over the whole run
+        "analysis_redraws_per_s": {k: round(n / seconds, 1) for k, n in sorted(kinds.items())},
+        "frame_budget_ms": model.budget.budget_ms,
         "cpu_s_per_s": cpu / seconds,
         # CPU time, which a loaded machine inflates far less than wall time: the engine thread per
         # step, the GUI thread per drawn frame, and the cores both need for 100 steps/s and 30 FPS

@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, QTimer
 class FrameBudget(QObject):
     """Draws requested redraws, oldest first, within ``budget_ms`` per :meth:`run`."""
 
-    def __init__(self, budget_ms: float = 6.0, idle_ms: int = 60, parent=None,
+    def __init__(self, budget_ms: float = 2.0, idle_ms: int = 60, parent=None,
                  clock: Callable[[], float] = time.perf_counter):
         super().__init__(parent)
         self.budget_ms = budget_ms

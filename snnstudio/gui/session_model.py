@@ -51,7 +51,8 @@ class SessionModel(QObject):
     #: emitted by the worker thread when the first snapshot since the last tick arrives
     _wake = Signal()
 
-    def __init__(self, config: SessionConfig | None = None, display_hz: float = 50.0, buffer: int = 512, parent=None):
+    def __init__(self, config: SessionConfig | None = None, display_hz: float = 50.0, buffer: int = 512,
+                 frame_budget_ms: float = 2.0, parent=None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._fresh: deque[Snapshot] = deque(maxlen=buffer)
@@ -76,7 +77,7 @@ class SessionModel(QObject):
         self._pace.timeout.connect(self.tick)
         self._wake.connect(self._woken, Qt.QueuedConnection)  # emitted on the worker thread
         #: the analysis panels' redraws, spread over frames (see :mod:`snnstudio.gui.frame_budget`)
-        self.budget = FrameBudget(parent=self)
+        self.budget = FrameBudget(budget_ms=frame_budget_ms, parent=self)
 
     # worker thread -------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot) -> None:

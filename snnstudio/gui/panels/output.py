@@ -147,4 +147,8 @@ class OutputPanel(QWidget):
         self.truth.setText("ground truth: unknown" if truth is None else f"ground truth: {display_name(truth)}")
         if self.score.steps:
             self.accuracy.setText(self.score.text())
+        # the confidence history is an analysis view: drawn within the frame budget
+        self.model.budget.request(self.conf_curve, self._draw_confidence)
+
+    def _draw_confidence(self) -> None:
         self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))
