@@ -82,9 +82,23 @@ def ablation_markdown(result: dict, budget_note: str = "") -> str:
                      f"{100 * meta.get('val_accuracy', 0):.1f} % | {100 * meta.get('accuracy', 0):.2f} % | "
                      f"{100 * meta.get('accuracy_at_training', meta.get('accuracy', 0)):.2f} % | "
                      f"{meta.get('train_seconds_total', 0) / 60:.1f} min | {meta.get('device')} |")
+    lines += ["", "## Accuracy per class (as trained)", ""] + per_class_markdown(result)
     if budget_note:
         lines += ["", budget_note]
     return "\n".join(lines) + "\n"
+
+
+def per_class_markdown(result: dict) -> list[str]:
+    """Rows = the models as trained, columns = the classes: where each model errs."""
+    rows = [r for r in result["rows"] if r.get("variant") == "as trained" and r.get("per_class_accuracy")]
+    if not rows:
+        return []
+    names = list(rows[0]["per_class_accuracy"])
+    out = ["| model | " + " | ".join(n.replace("_", " ") for n in names) + " |", "|---|" + "---|" * len(names)]
+    for r in rows:
+        acc = r["per_class_accuracy"]
+        out.append(f"| {r['model']} | " + " | ".join("–" if acc.get(n) is None else f"{100 * acc[n]:.0f}" for n in names) + " |")
+    return out
 
 
 #: Run-time switches of the default shown in the table beside the separately trained variants.

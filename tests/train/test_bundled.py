@@ -73,4 +73,11 @@ def test_bundled_ablation_page_is_rebuilt_from_the_checkpoints(tmp_path):
                             cache_dir=tmp_path / "cache")["rows"][0]
     assert result["rows"][-1]["accuracy"] == oracle["accuracy"]
     assert result["rows"][-1]["spike_count"] == oracle["spike_count"]
+    # per class: one line per model as trained, the figures of its confusion matrix
+    per_class = page.split("## Accuracy per class (as trained)")[1]
+    line = next(ln for ln in per_class.splitlines() if ln.startswith("| gesture-lif-none |"))
+    cells = [c.strip() for c in line.strip("|").split("|")][1:]
+    conf = oracle["confusion"]
+    assert cells == [f"{100 * conf[c][c] / sum(conf[c]):.0f}" for c in range(len(conf))]
+    assert "| gesture-lif-tcsa |" in per_class and "attention=off" not in per_class
     assert main(["eval", "--bundled-ablation", str(tmp_path / "nothing-here")]) == 1
