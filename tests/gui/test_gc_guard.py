@@ -31,3 +31,40 @@ def test_a_window_moves_collection_to_the_gui_thread_and_gives_it_back(qtbot):
     assert collected_on == [True]  # on the GUI (main) thread
     win.close()
     assert gc.isenabled()
+
+
+def _force_full(monkeypatch):
+    """Make the next ``collect`` a full one (its counts past every threshold)."""
+    monkeypatch.setattr(gc, "get_count", lambda: (10**6, 10**6, 10**6))
+
+
+def test_full_collections_freeze_the_survivors_and_a_sweep_lifts_the_freeze(qtbot, monkeypatch):
+    from snnstudio.gui import gc_guard
+    from snnstudio.gui.gc_guard import GuiThreadCollector
+
+    GuiThreadCollector.acquire()
+    try:
+        _force_full(monkeypatch)
+        monkeypatch.setattr(gc_guard, "FULL_SWEEP_S", 1e9)
+        GuiThreadCollector.collect()
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # the long-lived objects (this test process's modules …) are out of later scans
+
+        class Cycle:
+            pass
+
+        old = Cycle()
+        old.me = old
+        GuiThreadCollector.collect()  # frozen with the survivors
+        probe = __import__("weakref").ref(old)
+        del old
+        GuiThreadCollector.collect()
+        assert probe() is not None  # a cycle among frozen objects waits for a sweep ...
+        monkeypatch.setattr(gc_guard, "FULL_SWEEP_S", 0.0)
+        GuiThreadCollector.collect()  # ... which lifts the freeze for one complete collection
+        assert probe() is None
+        assert gc.get_freeze_count() > 0  # and freezes the survivors again
+    finally:
+        monkeypatch.undo()
+        GuiThreadCollector.release()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
