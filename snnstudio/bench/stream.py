@@ -29,7 +29,9 @@ the end of the window's paint that shows it — window wait + binning + model + 
 panels' update + Qt painting every changed widget (the strict figure: every event's latency is
 at most this). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
 first event of the newest step on screen to the end of that paint (how far the screen trails the
-stream). ``display_fps`` counts those paints (frames with new data on screen). The Events panel,
+stream). ``display_fps`` counts those paints (frames with new data on screen). ``gui_default_layout``: the same with the window as it opens (Metrics,
+Compare and Evaluate behind their tabs); ``gui_adaptive_step``: every dock, with the studio's
+``adaptive_step`` (a session that keeps falling behind takes a coarser step; ``step_ms`` says which). The Events panel,
 the prediction and the status bar change in every frame; the analysis views (Layers rows,
 Membrane, Attention, the confidence history) are drawn within the frame budget
 (:mod:`snnstudio.gui.frame_budget`): ``analysis_redraws_per_s`` says how often each was.
@@ -158,7 +160,7 @@ def _show_every_dock(win) -> int:
     return sum(1 for d in docks if d.isVisible() and not d.visibleRegion().isEmpty())
 
 
-def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
+def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True, adaptive: bool = False) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else os.environ.get("QT_QPA_PLATFORM", "xcb"))
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
@@ -170,12 +172,13 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
 
     app = QApplication.instance() or QApplication([])
     theme.apply(app, "dark")
-    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True))
+    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True, adaptive_step=adaptive))
     win = MainWindow(model, settings=None)
     win.resize(1600, 1000)
     win.show()
     app.processEvents()
-    visible = _show_every_dock(win)
+    visible = _show_every_dock(win) if every_dock else sum(
+        1 for d in getattr(win, "docks", {}).values() if d.isVisible() and not d.visibleRegion().isEmpty())
     app.processEvents()
     model.start()
     model.set_model(spec)
@@ -247,7 +250,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE) -> dict:
     gui_ms = 1e3 * (g[-1] - g[0]) / (g.size - 1) if g.size > 1 else None  # per frame, steady state
     return {
         "model": info.name if info else spec,
-        "step_ms": (info.step_us or DT_US) / 1000 if info else None,
+        "step_ms": (info.step_us or DT_US) / 1000 if info else None,  # at the end (adaptive: what it chose)
         "frame_ms": (info.frame_us or DT_US) / 1000 if info else None,
         "docks_visible": visible,
         "docks": len(getattr(win, "docks", {})),
@@ -302,6 +305,15 @@ def run(quick: bool = False) -> dict:
         out["gui"] = _display(rec, 5.0 if quick else 10.0)
     except Exception as exc:
         out["gui"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if not quick:
+        try:  # the window as it opens (tabbed docks behind their tabs), the same stream and model
+            out["gui_default_layout"] = _display(rec, 10.0, every_dock=False)
+        except Exception as exc:
+            out["gui_default_layout"] = {"error": f"{type(exc).__name__}: {exc}"}
+        try:  # as the studio runs it: every dock, adaptive step (coarser when it keeps falling behind)
+            out["gui_adaptive_step"] = _display(rec, 10.0, adaptive=True)
+        except Exception as exc:
+            out["gui_adaptive_step"] = {"error": f"{type(exc).__name__}: {exc}"}
     head = out["models"].get(HEADLINE, {})
     out["headline"] = {
         "model": head.get("model", HEADLINE),

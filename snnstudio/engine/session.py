@@ -17,7 +17,9 @@ steps per frame and says so).
 Pacing: a recording plays on the stream clock scaled by ``speed`` (a step is computed once its
 window has fully elapsed in wall time); when the model is slower than that the session catches up
 in batches (up to ``max_batch`` due steps evaluated together, the same results as one by one) and
-otherwise lags, which shows in the counters (``realtime_factor`` < 1). A live source paces itself
+otherwise lags, which shows in the counters (``realtime_factor`` < 1); with ``adaptive_step`` a
+session that keeps falling behind coarsens its step instead (a window model's prediction still
+sees the frames it was trained on, it just updates less often). A live source paces itself
 (the worker blocks on it). Each snapshot carries the wall times at which its window's events
 arrived (``wall_window_s``), from which the GUI side measures end-to-end latency. Errors from the source or the model become a one-line message
 (``on_message``) and pause the session; they never propagate out of the worker.
@@ -66,6 +68,10 @@ class SessionConfig:
     max_batch: int = 4
     #: batch flat-out runs too (``realtime=False``: every window is already due)
     batch_flat_out: bool = False
+    #: when a paced playback keeps falling behind (twice 0.5 s within 5 s) with a sliding-window
+    #: model, take the next coarser step that divides its trained frame and say so (the studio
+    #: turns this on; scripts and benchmarks keep the step they ask for)
+    adaptive_step: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class Session:
         self._thread: threading.Thread | None = None
         self.messages: deque[str] = deque(maxlen=50)
         self._taps: tuple[Callable, ...] = ()
+        self._behind: list[float] = []  # wall times at which paced playback fell far behind
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -525,8 +532,29 @@ class Session:
         due = wall0 + (w.cursor_us + self.config.dt_us - sim0) / 1e6 / self.config.speed
         if now - due > 0.5:  # far behind: stop trying to catch up, re-anchor at now
             self._anchor = (now - self.config.dt_us / 1e6 / self.config.speed, w.cursor_us)
+            self._fell_behind(now)
             return 0.0
         return due - now
+
+    def _fell_behind(self, now: float) -> None:
+        """Paced playback fell 0.5 s behind. With ``adaptive_step``, the second time within 5 s,
+        step by the next coarser divisor of the model's trained frame (whole ms, at least twice
+        the current step)."""
+        if not self.config.adaptive_step:
+            return
+        self._behind = [t for t in self._behind if now - t < 5.0] + [now]
+        runner = self._runner
+        if len(self._behind) < 2 or runner is None or runner.mode != "window" or not runner.trained_frame_us:
+            return
+        frame, cur = int(runner.trained_frame_us), int(self.config.dt_us)
+        coarser = [d for d in range(2 * cur, frame + 1, 1000) if frame % d == 0]
+        if not coarser:
+            return
+        self._behind.clear()
+        self.config.dt_us = self._user_dt_us = coarser[0]
+        self._restart_stream()
+        self._say(f"{runner.name} cannot keep up with {cur / 1000:g} ms steps here: stepping every "
+                  f"{coarser[0] / 1000:g} ms instead (Source → step dt sets it back)")
 
     def _work(self) -> None:
         if self.config.torch_threads:

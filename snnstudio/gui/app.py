@@ -38,7 +38,7 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
     settings = QSettings("snnstudio", "snnstudio") if opts.remember_layout and not opts.screenshot else None
     name = opts.theme or (settings.value("theme", "dark") if settings is not None else "dark")
     theme.apply(app, name if name in theme.THEMES else "dark")
-    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T))
+    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T, adaptive_step=True))
     win = MainWindow(model, settings)
     model.start()
     model.set_model(opts.model)

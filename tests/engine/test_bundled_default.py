@@ -38,3 +38,61 @@ def test_session_keeps_the_step_and_feeds_the_trained_frame_length():
         assert s.config.dt_us == trained and s.state.model.alpha == 1
     finally:
         s.close()
+
+
+def _slow_session(adaptive: bool, delay_s: float):
+    """The default model on a paced 4 s recording, its steps made ``delay_s`` slower each."""
+    import time as _time
+
+    from snnstudio.engine.demo import rotating_bar_recording
+
+    rec = rotating_bar_recording(duration_us=4_000_000, rate_hz=50_000.0, sensor_size=(128, 128))
+    s = Session(SessionConfig(dt_us=10_000, realtime=True, max_batch=1, adaptive_step=adaptive))
+    s.start()
+    s.set_model("default")
+    s.open(rec)
+    s.sync(120)
+    runner = s._runner
+    step = runner.step_events_many
+
+    def slow(*a, **k):
+        _time.sleep(delay_s)
+        return step(*a, **k)
+
+    runner.step_events_many = slow
+    return s
+
+
+def test_adaptive_step_coarsens_a_paced_playback_that_keeps_falling_behind():
+    """40 ms a step against a 10 ms step: the session falls 0.5 s behind twice, then steps by the
+    next divisor of the 150 ms frame at least twice as long (25 ms) and says so; the model still
+    gets 150 ms frames (6 steps each)."""
+    import time as _time
+
+    s = _slow_session(True, 0.04)
+    try:
+        s.play()
+        deadline = _time.monotonic() + 30
+        while s.config.dt_us == 10_000 and _time.monotonic() < deadline:
+            _time.sleep(0.1)
+        s.sync(30)
+        assert s.config.dt_us == 25_000
+        info = s.state.model
+        assert info.step_us == 25_000 and info.alpha == 6 and info.frame_us == 150_000
+        assert any("cannot keep up with 10 ms steps" in m and "every 25 ms" in m for m in s.messages)
+    finally:
+        s.close()
+
+
+def test_without_adaptive_step_the_session_keeps_its_step_and_lags():
+    import time as _time
+
+    s = _slow_session(False, 0.04)
+    try:
+        s.play()
+        _time.sleep(2.5)
+        s.sync(30)
+        assert s.config.dt_us == 10_000
+        assert not any("cannot keep up" in m for m in s.messages)
+    finally:
+        s.close()
