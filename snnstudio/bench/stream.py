@@ -2,7 +2,7 @@
 
 **Headline** (``realtime_factor``, ``latency_ms_p95``, ``probe_overhead``, ``display_fps``): the
 bundled default checkpoint (``default`` → ``gesture-lif-tcsa``: MA-SNN with TCSA attention, LIF,
-T = 10 frames of 150 ms on 16×16 sum-pooled input) at a 10 ms step — each step re-runs its window
+T = 10 frames of 150 ms on 32×32 sum-pooled input) at a 10 ms step — each step re-runs its window
 of the last 10 frames of 15 steps each (see :mod:`snnstudio.engine.runner`); ``headline`` names
 the model, step and frame. Extra rows: ``tiny`` (stateful, single-step) and the zoo's
 ``ma_snn_gesture_small`` (T = 16) and ``ma_snn_gesture`` (T = 60, full run only; 15 ms frames
