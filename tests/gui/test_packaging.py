@@ -37,6 +37,7 @@ def test_spec_builds_from_the_entry_and_bundles_resources():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # bundling torch + Qt: ~5 min on a quiet 2-core machine, 20+ on a busy one
 def test_pyinstaller_folder_runs_snnstudio_version(tmp_path):
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.skip("pyinstaller is not installed (pip install pyinstaller) — the standalone build is not tested")
