@@ -126,3 +126,26 @@ def test_membrane_axis_holds_still_until_the_data_leave_it(model, qtbot):
     from snnstudio.gui.panels.membrane import HISTORY
 
     assert x[0] == pytest.approx(-HISTORY * 0.01) and x[1] == pytest.approx(0.0)
+
+
+def test_membrane_time_axis_sums_the_steps_when_the_step_changes(model, qtbot):
+    """Three 10 ms steps, then two of 50 ms (the adaptive step): the newest sample sits at 0 s and
+    the others at minus the stream time shown since (not steps × the current step)."""
+    from dataclasses import replace
+
+    from snnstudio.gui.panels.membrane import MembranePanel
+
+    panel = MembranePanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+    snaps = [_snap(i, membrane={1: 0.1 * i}) for i in range(3)]
+    t = 30_000
+    for i in (3, 4):
+        snaps.append(replace(_snap(i, membrane={1: 0.1 * i}), t_start_us=t, t_end_us=t + 50_000))
+        t += 50_000
+    model.snapshots.emit(snaps)
+    model.budget.flush()
+    curve, _ = panel.curves[("conv1", 1)]
+    x, y = curve.getData()
+    np.testing.assert_allclose(x, [-0.12, -0.11, -0.10, -0.05, 0.0], atol=1e-9)
+    np.testing.assert_allclose(y, [0.0, 0.1, 0.2, 0.3, 0.4], atol=1e-6)

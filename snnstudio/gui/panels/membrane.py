@@ -1,6 +1,7 @@
 """Membrane panel: the membrane potential ``h`` (before reset) of followed neurons over time,
 against their threshold (dashed), with a tick where the neuron fired. x is time in s before now,
-counted in steps (so it stays monotonic when a recording loops or is seeked).
+summed over the steps shown (so it stays monotonic when a recording loops or is seeked, and stays
+true when the step changes).
 
 Live-plot economy: the axes keep their range (x is the fixed history span; y grows at once but
 shrinks only when the data use less than half of it), so an unchanged axis is a cached pixmap
@@ -58,6 +59,7 @@ class MembranePanel(QWidget):
         self.thresholds: dict[float, pg.InfiniteLine] = {}
         self.plot.disableAutoRange()
         self._x_span: float | None = None
+        self._clock = 0.0
         self._y_range: tuple[float, float] | None = None
         model.snapshots.connect(self.push)
 
@@ -97,10 +99,11 @@ class MembranePanel(QWidget):
 
     def push(self, snaps) -> None:
         for snap in snaps:
+            self._clock += (snap.t_end_us - snap.t_start_us) / 1e6  # s of stream shown so far
             for layer in snap.layers:
                 for idx, v in layer.membrane.items():
                     tr = self.traces.setdefault((layer.name, idx), Trace())
-                    tr.t.append(snap.index)
+                    tr.t.append(self._clock)
                     tr.v.append(v)
                     tr.s.append(layer.spiked.get(idx, False))
                     tr.threshold = layer.threshold
@@ -109,12 +112,12 @@ class MembranePanel(QWidget):
         self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
         if not self.isVisible():  # the traces keep their history; drawing waits until shown
             return
-        now = snaps[-1].index
+        now = self._clock
         dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
         self.model.budget.request(self, lambda: self.draw(now, dt_s))
 
-    def draw(self, now: int, dt_s: float) -> None:
-        """Draw the followed traces up to step ``now`` (``dt_s`` seconds a step)."""
+    def draw(self, now: float, dt_s: float) -> None:
+        """Draw the followed traces up to ``now`` (s on the panel's clock; ``dt_s`` s the step now)."""
         span = HISTORY * dt_s
         if span != self._x_span:
             self._x_span = span
@@ -122,7 +125,7 @@ class MembranePanel(QWidget):
         lo, hi = np.inf, -np.inf
         for key, tr in list(self.traces.items()):
             curve, marks = self._curve(key)
-            t = (np.fromiter(tr.t, np.float64) - now) * dt_s
+            t = np.fromiter(tr.t, np.float64) - now
             v = np.fromiter(tr.v, np.float64)
             s = np.fromiter(tr.s, bool)
             curve.setData(t, v, skipFiniteCheck=True)
