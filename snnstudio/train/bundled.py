@@ -34,9 +34,9 @@ _MORE_DATA = {"epochs": 50, "data_options": {"per_class": {"train": 200, "val": 
 RECIPES: dict[str, dict] = {
     "gesture-lif-tcsa": {"model": _ma("lif", "tcsa", size=32), **_MORE_DATA},
     "gesture-lif-none": {"model": _ma("lif", "none", size=32), **_MORE_DATA},
-    "gesture-lif-ta": {"model": _ma("lif", "ta")},
-    "gesture-lif-ca": {"model": _ma("lif", "ca")},
-    "gesture-lif-sa": {"model": _ma("lif", "sa")},
+    "gesture-lif-ta": {"model": _ma("lif", "ta", size=32), **_MORE_DATA},
+    "gesture-lif-ca": {"model": _ma("lif", "ca", size=32), **_MORE_DATA},
+    "gesture-lif-sa": {"model": _ma("lif", "sa", size=32), **_MORE_DATA},
     "gesture-plif-tcsa": {"model": _ma("plif", "tcsa", {"v_threshold": 0.3, "decay_input": False})},
     "gesture-sliding_psn-tcsa": {"model": _ma("sliding_psn", "tcsa")},
     "gesture-psu-tcsa": {"model": _ma("psu", "tcsa", {"v_threshold": 0.3})},
