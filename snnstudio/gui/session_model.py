@@ -47,7 +47,6 @@ class SessionModel(QObject):
     state_changed = Signal(object)
     message = Signal(str)
     model_changed = Signal(object)
-    fps_changed = Signal(float)
     #: emitted by the worker thread when the first snapshot since the last tick arrives
     _wake = Signal()
 
@@ -143,7 +142,6 @@ class SessionModel(QObject):
             self._draw_times.popleft()
         n = len(self._draw_times)
         self.display_fps = (n - 1) / (self._draw_times[-1] - self._draw_times[0]) if n > 1 else 0.0
-        self.fps_changed.emit(self.display_fps)
         return len(fresh)
 
     # controls (forwarded to the worker queue) -----------------------------
