@@ -1,7 +1,9 @@
 """Entry point of the standalone build: ``snnstudio`` alone (or with a recording / gui options)
 opens the studio; ``snnstudio --version``, ``--help`` or a sub-command (``info``, ``eval`` …)
-runs that command, like the installed ``snnstudio`` script."""
+runs that command, like the installed ``snnstudio`` script. ``freeze_support`` lets the frozen
+program start the studio's engine process (multiprocessing's spawn re-runs this executable)."""
 
+import multiprocessing
 import sys
 
 from snnstudio.cli import _command_modules, main
@@ -15,4 +17,5 @@ def route(argv: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
+    multiprocessing.freeze_support()
     sys.exit(main(route(sys.argv[1:])))

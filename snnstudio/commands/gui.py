@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
     p.add_argument("--T", type=int, default=16, help="time window in steps (default 16)")
     p.add_argument("--theme", choices=("dark", "light"), default=None, help="colour theme (default: the last used, else dark)")
+    p.add_argument("--engine", choices=("process", "thread"), default="process",
+                   help="run the engine in its own process (default: the drawing and the model then use a core "
+                   "each) or in a thread of the window's process")
     p.add_argument("--screenshot", metavar="PNG", help="save a PNG of the window before quitting")
     p.add_argument("--quit-after", type=float, metavar="S", help="quit after S seconds")
 
@@ -35,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
         GuiOptions(
             path=args.path, model=args.model, compare=tuple(args.compare), demo=args.demo, screenshot=args.screenshot,
             quit_after=args.quit_after, theme=args.theme, dt_ms=args.dt, T=args.T,
+            engine=args.engine,
         )
     )

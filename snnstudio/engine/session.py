@@ -91,6 +91,8 @@ class SessionState:
     speed: float = 1.0
     loop: bool = True
     model: ModelInfo | None = None
+    #: the source's label names (class id → name), where it has labels
+    source_classes: dict[int, str] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -316,7 +318,7 @@ class Session:
         self._taps = (*self._taps, fn)
 
     def remove_window_tap(self, fn: Callable) -> None:
-        self._taps = tuple(f for f in self._taps if f is not fn)
+        self._taps = tuple(f for f in self._taps if f != fn)  # != : a bound method is a new object on each access
 
     def call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the worker between steps (errors become messages)."""
@@ -347,6 +349,7 @@ class Session:
             end_us=getattr(w, "end_us", None),
             cursor_us=getattr(w, "cursor_us", None),
             sensor_size=tuple(w.sensor_size) if w is not None else None,
+            source_classes=getattr(w, "class_names", None),
             dt_us=self.config.dt_us,
             window_T=self._runner.window_T if self._runner is not None else self.config.window_T,
             speed=self.config.speed,

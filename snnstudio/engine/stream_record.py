@@ -90,8 +90,7 @@ class StreamRecording(ThreadJob):
             raise SnnStudioError("nothing is playing: open a source before recording it")
         if self.seconds is not None and not self.seconds > 0:
             raise SnnStudioError(f"recording length must be > 0 s, got {self.seconds}")
-        names = getattr(self.session._windows, "class_names", None)
-        self._source = _TapSource(state.sensor_size, names)
+        self._source = _TapSource(state.sensor_size, state.source_classes)
         self._thread = threading.Thread(target=self._work, name="snnstudio-record", daemon=True)
         self._thread.start()
         self._started.wait(10)

@@ -30,6 +30,8 @@ class GuiOptions:
     dt_ms: float = 10.0
     T: int = 16
     remember_layout: bool = True
+    #: "process" (the engine in its own process) or "thread"
+    engine: str = "process"
 
 
 def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindow:
@@ -38,7 +40,8 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
     settings = QSettings("snnstudio", "snnstudio") if opts.remember_layout and not opts.screenshot else None
     name = opts.theme or (settings.value("theme", "dark") if settings is not None else "dark")
     theme.apply(app, name if name in theme.THEMES else "dark")
-    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T, adaptive_step=True))
+    model = SessionModel(SessionConfig(dt_us=int(opts.dt_ms * 1000), window_T=opts.T, adaptive_step=True),
+                         engine=opts.engine)
     win = MainWindow(model, settings)
     model.start()
     model.set_model(opts.model)

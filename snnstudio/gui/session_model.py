@@ -18,6 +18,10 @@ the redraws the analysis panels asked for (rasters, traces, attention), oldest f
 Every delivered snapshot also goes into ``history`` (a
 :class:`~snnstudio.engine.history.MetricsHistory`: the per-step metrics that File → Export saves).
 
+With ``engine="process"`` the session runs in its own process
+(:class:`~snnstudio.engine.process_session.ProcessSession`, the studio's default: the engine and
+the drawing then each have an interpreter of their own); ``"thread"`` keeps it in this process.
+
 State changes (play/pause, position, model) and messages from the worker arrive as
 ``state_changed`` / ``message`` signals, delivered on the GUI thread. This module imports the
 engine only, never torch.
@@ -32,10 +36,12 @@ from collections import deque
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from snnstudio.engine.history import MetricsHistory
-from snnstudio.engine.session import Session, SessionConfig, SessionState
+from snnstudio.engine.session import SessionConfig, SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui.frame_budget import FrameBudget
 
+#: where the engine runs: its own process (the studio) or a thread of this one
+ENGINES = ("process", "thread")
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -51,7 +57,7 @@ class SessionModel(QObject):
     _wake = Signal()
 
     def __init__(self, config: SessionConfig | None = None, display_hz: float = 50.0, buffer: int = 512,
-                 frame_budget_ms: float = 2.0, parent=None):
+                 frame_budget_ms: float = 2.0, engine: str = "thread", parent=None):
         super().__init__(parent)
         self._lock = threading.Lock()
         self._fresh: deque[Snapshot] = deque(maxlen=buffer)
@@ -62,6 +68,13 @@ class SessionModel(QObject):
         #: what ``set_model`` was last given (``None`` = the default model)
         self.model_spec = None
         self.history = MetricsHistory()
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine == "process":
+            from snnstudio.engine.process_session import ProcessSession as Session
+        else:
+            from snnstudio.engine.session import Session
+        self.engine = engine
         self.session = Session(
             config,
             on_snapshot=self._on_snapshot,

@@ -8,6 +8,10 @@ Linear → BN1d → [TA] → neuron. The output is the mean over T of the last l
 
 ``widths`` (conv1, conv2, conv3, fc1) shrinks the net so that small bundled models train on a
 CPU. Any registered neuron works (``neuron`` is a :class:`~snnstudio.snn.layers.NeuronSpec`).
+
+``vote`` > 1 gives the last layer ``vote`` neurons per class and reads each class out as their mean
+rate (SpikingJelly's DVS Gesture voting layer): with T steps one output neuron can only say
+0, 1/T … 1, so ten classes tie often; ``vote`` neurons per class give T·vote levels.
 """
 
 from __future__ import annotations
@@ -59,6 +63,22 @@ class FCAttLayer(nn.Module):
         return self.neuron(x)
 
 
+class VoteReadout(nn.Module):
+    """``[..., classes·vote]`` → ``[..., classes]``: the mean of each class's ``vote`` neurons."""
+
+    def __init__(self, vote: int):
+        super().__init__()
+        if vote < 1:
+            raise ModelError(f"vote must be ≥ 1, got {vote}")
+        self.vote = int(vote)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (-1, self.vote)).mean(-1)
+
+    def extra_repr(self) -> str:
+        return f"vote={self.vote}"
+
+
 class MASNNGesture(SNNModel):
     """MA-SNN's lightweight DVS Gesture net; ``attention`` is "none", "ta", … or "tcsa"."""
 
@@ -73,6 +93,7 @@ class MASNNGesture(SNNModel):
         t_ratio: int = 5,
         c_ratio: int = 8,
         sa_kernel: int = 3,
+        vote: int = 1,
     ):
         super().__init__()
         if len(widths) != 4:
@@ -91,11 +112,13 @@ class MASNNGesture(SNNModel):
         self.conv3 = ConvAttLayer(w2, w3, True, attention, T, spec, **att)
         ta = attention not in ("none", None) and "t" in attention
         self.fc1 = FCAttLayer(w3 * (h // 4) * (w // 4), f1, ta, T, spec, t_ratio)
-        self.fc2 = FCAttLayer(f1, num_classes, ta, T, spec, t_ratio)
+        self.fc2 = FCAttLayer(f1, num_classes * vote, ta, T, spec, t_ratio)
+        self.vote = VoteReadout(vote) if vote > 1 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         multi = self.check_input(x)
         x = self.conv3(self.conv2(self.conv1(x)))
         x = x.flatten(2) if multi else x.flatten(1)
         out = self.fc2(self.fc1(x))
-        return out.mean(0) if multi else out
+        out = out.mean(0) if multi else out
+        return self.vote(out) if self.vote is not None else out

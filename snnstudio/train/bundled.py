@@ -20,8 +20,8 @@ _COMMON = {"epochs": 100, "batch_size": 16, "lr": 5e-3, "data": "synthetic",
            "augment": {"flip": 0.5, "shift": 1, "drop": 0.1, "time_jitter_us": 0.0}}
 
 
-def _ma(neuron: str, attention: str, params: dict | None = None, size: int = SIZE) -> dict:
-    m = {**_MA, "attention": attention, "input_size": [2, size, size]}
+def _ma(neuron: str, attention: str, params: dict | None = None, size: int = SIZE, **changes) -> dict:
+    m = {**_MA, "attention": attention, "input_size": [2, size, size], **changes}
     if neuron != "lif":
         m.update(neuron=neuron, neuron_params=dict(params or {}))
     return m
@@ -31,9 +31,13 @@ def _ma(neuron: str, attention: str, params: dict | None = None, size: int = SIZ
 #: samples per class for train / val (the test split is the same 20 per class), at 32×32
 _MORE_DATA = {"epochs": 50, "data_options": {"per_class": {"train": 200, "val": 20, "test": 20}}}
 
+#: the default and its no-attention twin also get a read-out of 10 voting neurons per class and
+#: a wider FC layer (128), and 60 epochs
+_VOTE = {"widths": [16, 32, 32, 128], "options": {"vote": 10}}
+
 RECIPES: dict[str, dict] = {
-    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa", size=32), **_MORE_DATA},
-    "gesture-lif-none": {"model": _ma("lif", "none", size=32), **_MORE_DATA},
+    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
+    "gesture-lif-none": {"model": _ma("lif", "none", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
     "gesture-lif-ta": {"model": _ma("lif", "ta", size=32), **_MORE_DATA},
     "gesture-lif-ca": {"model": _ma("lif", "ca", size=32), **_MORE_DATA},
     "gesture-lif-sa": {"model": _ma("lif", "sa", size=32), **_MORE_DATA},

@@ -114,10 +114,12 @@ def test_bad_requests_are_one_line_errors():
 # ------------------------------------------------------------------ history and stream recording
 
 
-def _session_on(rec):
+def _session_on(rec, engine="thread"):
+    from snnstudio.engine.process_session import ProcessSession
     from snnstudio.engine.session import Session, SessionConfig
 
-    s = Session(SessionConfig(dt_us=10_000, realtime=False)).start()
+    kind = ProcessSession if engine == "process" else Session
+    s = kind(SessionConfig(dt_us=10_000, realtime=False)).start()
     s.set_model("tiny")
     s.open(rec)
     assert s.sync()
@@ -160,18 +162,20 @@ def test_metrics_history_holds_every_step_and_round_trips():
     assert len(h) == 1
 
 
-def test_stream_recording_writes_the_played_events(tmp_path):
+@pytest.mark.parametrize("engine", ["thread", "process"])
+def test_stream_recording_writes_the_played_events(tmp_path, engine):
     from snnstudio.engine.stream_record import StreamRecording
     from snnstudio.events.io import read_events
 
     rec = _bar()
-    s = _session_on(rec)
+    s = _session_on(rec, engine)
     seen = []
     s.add_window_tap(seen.append)
     r = StreamRecording(s, tmp_path / "out.aedat4").start()
     s.step(30)
     assert s.sync() and s.wait_for(lambda x: x is not None and x.index >= 29)
     result = r.stop()
+    assert s._taps == (seen.append,)  # the recorder's tap is gone, ours stays
     s.close()
     assert result.stopped == "end" and result.events > 0
     back = read_events(tmp_path / "out.aedat4")

@@ -56,8 +56,12 @@ def _parse_header(path: Path, f) -> tuple[int, int, int | None]:
     if len(raw) < 4:
         raise EventFileError(path, "truncated AEDAT4 header")
     (size,) = struct.unpack("<i", raw)
+    if size <= 8:
+        raise EventFileError(path, f"corrupt AEDAT4 header (size field {size})")
+    if len(MAGIC) + 4 + size > os.fstat(f.fileno()).st_size:
+        raise EventFileError(path, "truncated or corrupt AEDAT4 header")
     fb = f.read(size)
-    if size <= 8 or len(fb) < size:
+    if len(fb) < size:
         raise EventFileError(path, "truncated or corrupt AEDAT4 header")
     base = len(MAGIC) + 4
     try:

@@ -67,6 +67,11 @@ def test_aedat4_wrong_magic_truncated_header_and_truncated_packets(tmp_path, rec
     head.write_bytes(data[:40])
     with pytest.raises(EventFileError, match="truncated or corrupt AEDAT4 header"):
         read_events(head)
+    for size in (-5, 0, 2**31 - 1):  # a negative, empty or absurd header size (random bytes after the magic)
+        odd = tmp_path / f"size{size}.aedat4"
+        odd.write_bytes(data[:14] + size.to_bytes(4, "little", signed=True) + data[18:200])
+        with pytest.raises(EventFileError, match="corrupt AEDAT4 header"):
+            read_events(odd)
     for cut in (len(data) - 30, len(data) * 3 // 4, len(data) // 3):
         part = tmp_path / f"cut{cut}.aedat4"
         part.write_bytes(data[:cut])

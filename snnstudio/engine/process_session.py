@@ -1,0 +1,408 @@
+"""A :class:`~snnstudio.engine.session.Session` run in its own process, behind the same API.
+
+Why: binning a 1 M events/s stream and running the default model every 10 ms takes most of a core,
+and so does drawing every panel; in one process the engine's worker thread and the GUI thread take
+turns on one interpreter lock, and the measured window (``snnstudio bench --only stream``) used
+~1.3 of 2 cores, fell behind real time and drew under 30 FPS. Here the engine gets its own
+interpreter: the GUI process keeps only the drawing.
+
+How: the child (started with ``spawn``: a fork would copy Qt's and torch's threads) runs an ordinary
+:class:`Session`. Controls are sent by name over a :func:`multiprocessing.Pipe` and queued there
+exactly as in-process (so their order holds); snapshots, states and messages come back pickled, in
+order, and a reader thread here hands them to the same ``on_snapshot`` / ``on_state`` /
+``on_message`` callbacks. Snapshots are plain dataclasses of numpy arrays (~160 KB, ~0.5 ms to
+pickle for the default model at 128×128). The child never blocks on a slow parent: past
+:data:`MAX_PENDING` unsent snapshots it drops the new ones (the GUI coalesces anyway).
+
+If the child dies (a crash in native code), the parent says so, starts a new one and replays the
+last source, model, comparison and settings, at most :data:`MAX_RESTARTS` times.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from queue import SimpleQueue
+
+from snnstudio.engine.session import Session, SessionConfig, SessionState
+from snnstudio.engine.snapshot import Snapshot
+from snnstudio.errors import SnnStudioError
+
+#: snapshots queued in the child and not yet sent, beyond which new ones are dropped
+MAX_PENDING = 64
+#: times a dead engine process is restarted before the session gives up
+MAX_RESTARTS = 3
+
+_exiting = False
+
+
+@atexit.register
+def _at_exit() -> None:  # runs before multiprocessing terminates its daemon children: no restart then
+    global _exiting
+    _exiting = True
+
+
+#: controls forwarded by name (the Session methods of the same name)
+CONTROLS = ("open", "set_model", "set_neuron", "set_compare", "play", "pause", "toggle_play", "step",
+            "step_back", "seek", "set_speed", "set_loop", "set_realtime", "set_dt", "set_window",
+            "set_enabled", "follow")
+#: controls whose last call is replayed, in this order, into a restarted engine
+_REPLAYED = ("set_model", "set_compare", "set_dt", "set_window", "set_speed", "set_loop", "set_realtime", "open")
+
+
+# ---------------------------------------------------------------------------- child side
+class _Outbox:
+    """The child's sender thread: everything goes out in order; snapshots past ``MAX_PENDING``
+    waiting are dropped rather than block the engine."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._q: SimpleQueue = SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._send, name="snnstudio-outbox", daemon=True)
+        self._thread.start()
+
+    def put(self, item) -> None:
+        self._q.put(item)
+
+    def snapshot(self, snap: Snapshot) -> None:
+        with self._lock:
+            if self._pending >= MAX_PENDING:
+                return
+            self._pending += 1
+        self._q.put(("snapshot", snap))
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join(5.0)
+
+    def _send(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if item[0] == "snapshot":
+                with self._lock:
+                    self._pending -= 1
+            try:
+                self._conn.send(item)
+            except (OSError, EOFError, BrokenPipeError):  # the parent is gone
+                return
+
+
+def _child_main(conn, config: SessionConfig) -> None:
+    """The engine process: a Session driven by the commands arriving on ``conn``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    out = _Outbox(conn)
+    session = Session(config, on_snapshot=out.snapshot, on_message=lambda m: out.put(("message", m)),
+                      on_state=lambda s: out.put(("state", s)))
+    session.start()
+    tap = lambda win: out.put(("window", win))  # noqa: E731
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                break  # the parent died
+            kind = msg[0]
+            if kind == "close":
+                break
+            try:
+                if kind == "sync":
+                    session.call(lambda tok=msg[1]: out.put(("synced", tok)))
+                elif kind == "taps":
+                    session.remove_window_tap(tap)
+                    if msg[1]:
+                        session.add_window_tap(tap)
+                elif kind in CONTROLS:
+                    getattr(session, kind)(*msg[1], **msg[2])
+                else:
+                    out.put(("message", f"engine: unknown command {kind!r}"))
+            except Exception as exc:
+                out.put(("message", f"engine: {type(exc).__name__}: {exc}"))
+    finally:
+        session.close()
+        out.close()
+
+
+# ---------------------------------------------------------------------------- parent side
+class ProcessSession:
+    """The :class:`Session` API (controls, ``latest``, ``state``, ``messages``, ``sync``,
+    ``wait_for``, window taps) over an engine process. Callbacks run on this side's reader
+    thread, as the in-process session runs them on its worker."""
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+        on_state: Callable[[SessionState], None] | None = None,
+    ):
+        self.config = config or SessionConfig()
+        self.on_snapshot = on_snapshot
+        self.on_message = on_message
+        self.on_state = on_state
+        self.messages: deque[str] = deque(maxlen=50)
+        c = self.config
+        self._state = SessionState(dt_us=c.dt_us, window_T=c.window_T, speed=c.speed, loop=c.loop)
+        self._latest: Snapshot | None = None
+        self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._taps: tuple[Callable, ...] = ()
+        self._synced: dict[int, threading.Event] = {}
+        self._token = 0
+        self._replay: dict[str, tuple] = {}
+        self._restarts = 0
+        self._closing = False
+        self._conn = None
+        self._proc = None
+        self._reader: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> ProcessSession:
+        if self._proc is None:
+            self._spawn()
+        return self
+
+    def _spawn(self) -> None:
+        ctx = mp.get_context("spawn")
+        here, there = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_child_main, args=(there, self.config), name="snnstudio-engine", daemon=True)
+        self._proc.start()
+        there.close()
+        self._conn = here
+        self._reader = threading.Thread(target=self._read, args=(here, self._proc), name="snnstudio-engine-reader",
+                                        daemon=True)
+        self._reader.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closing = True
+        self._send(("close",))
+        proc, reader = self._proc, self._reader
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(1.0)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout)
+        if self._conn is not None:
+            self._conn.close()
+        for ev in list(self._synced.values()):
+            ev.set()
+
+    def __enter__(self) -> ProcessSession:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the engine process is running."""
+        return self._proc is not None and self._proc.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    # ------------------------------------------------------------------ reading
+    def latest(self) -> Snapshot | None:
+        return self._latest
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self._latest):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self._latest
+
+    def sync(self, timeout: float = 30.0) -> bool:
+        """Block until every control sent so far has run in the engine and everything it sent
+        before has been delivered here."""
+        with self._send_lock:
+            self._token += 1
+            tok = self._token
+            ev = self._synced[tok] = threading.Event()
+        self._send(("sync", tok))
+        try:
+            return ev.wait(timeout) and self.alive
+        finally:
+            self._synced.pop(tok, None)
+
+    # ------------------------------------------------------------------ controls
+    def _control(self, name: str, *args, **kw) -> None:
+        if name in _REPLAYED:
+            self._replay[name] = (args, kw)
+        self._send((name, args, kw))
+
+    def open(self, target, live: bool | None = None) -> None:
+        """As :meth:`Session.open`, for a path or spec string or an in-memory recording (a live
+        source object cannot cross to the engine process: pass its spec, e.g. ``"webcam:0"``)."""
+        from snnstudio.events.sources.base import EventSource
+
+        if isinstance(target, EventSource):
+            raise SnnStudioError("an engine process opens sources by spec (\"camera\", \"webcam:0\" …), not as objects")
+        self._control("open", target, live=live)
+
+    def set_model(self, spec=None) -> None:
+        self._control("set_model", spec)
+
+    def set_neuron(self, name: str) -> None:
+        self._control("set_neuron", name)
+
+    def set_compare(self, specs) -> None:
+        self._control("set_compare", list(specs))
+
+    def play(self) -> None:
+        self._control("play")
+
+    def pause(self) -> None:
+        self._control("pause")
+
+    def toggle_play(self) -> None:
+        self._control("toggle_play")
+
+    def step(self, n: int = 1) -> None:
+        self._control("step", n)
+
+    def step_back(self) -> None:
+        self._control("step_back")
+
+    def seek(self, t_us: int) -> None:
+        self._control("seek", int(t_us))
+
+    def set_speed(self, speed: float) -> None:
+        if speed > 0:
+            self.config.speed = float(speed)
+        self._control("set_speed", speed)
+
+    def set_loop(self, loop: bool) -> None:
+        self.config.loop = bool(loop)
+        self._control("set_loop", loop)
+
+    def set_realtime(self, realtime: bool) -> None:
+        self.config.realtime = bool(realtime)
+        self._control("set_realtime", realtime)
+
+    def set_dt(self, dt_us: int) -> None:
+        self._control("set_dt", dt_us)
+
+    def set_window(self, T: int) -> None:
+        self._control("set_window", T)
+
+    def set_enabled(self, module: str, enabled: bool) -> None:
+        self._control("set_enabled", module, enabled)
+
+    def follow(self, layer: str, index: int, on: bool = True) -> None:
+        self._control("follow", layer, index, on)
+
+    def add_window_tap(self, fn: Callable) -> None:
+        """As :meth:`Session.add_window_tap`; the windows are sent over from the engine process
+        while any tap is set, and ``fn`` runs on this side's reader thread."""
+        self._taps = (*self._taps, fn)
+        self._send(("taps", True))
+
+    def remove_window_tap(self, fn: Callable) -> None:
+        self._taps = tuple(f for f in self._taps if f != fn)  # != : a bound method is a new object on each access
+        if not self._taps:
+            self._send(("taps", False))
+
+    # ------------------------------------------------------------------ plumbing
+    def _send(self, msg) -> None:
+        with self._send_lock:
+            conn = self._conn
+            if conn is None:
+                return
+            try:
+                conn.send(msg)
+            except (OSError, EOFError, BrokenPipeError, ValueError):
+                pass  # the engine is gone: the reader says so and restarts it
+
+    def _say(self, text: str) -> None:
+        self.messages.append(text)
+        if self.on_message is not None:
+            try:
+                self.on_message(text)
+            except Exception:
+                traceback.print_exc()
+
+    def _read(self, conn, proc) -> None:
+        while True:
+            try:
+                kind, *rest = conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as exc:  # an unpicklable item: say so, keep reading
+                self._say(f"engine: could not read a result ({type(exc).__name__}: {exc})")
+                continue
+            try:
+                self._deliver(kind, rest[0] if rest else None)
+            except Exception:
+                traceback.print_exc()
+        if not (self._closing or _exiting):
+            self._died(proc)
+
+    def _deliver(self, kind: str, item) -> None:
+        if kind == "snapshot":
+            self._state = replace(self._state, cursor_us=item.t_end_us)
+            with self._cond:
+                self._latest = item
+                self._cond.notify_all()
+            if self.on_snapshot is not None:
+                self.on_snapshot(item)
+        elif kind == "state":
+            self._state = item
+            self.config.dt_us, self.config.window_T = item.dt_us, item.window_T
+            self.config.speed, self.config.loop = item.speed, item.loop
+            if self.on_state is not None:
+                self.on_state(item)
+        elif kind == "message":
+            self._say(item)
+        elif kind == "synced":
+            ev = self._synced.get(item)
+            if ev is not None:
+                ev.set()
+        elif kind == "window":
+            for tap in self._taps:
+                tap(item)
+
+    def _died(self, proc) -> None:
+        proc.join(2.0)
+        code = proc.exitcode
+        self._state = replace(self._state, playing=False)
+        if self._restarts >= MAX_RESTARTS:
+            self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
+                      "it was not restarted again: reopen the window to try once more")
+            with self._send_lock:
+                self._conn = None
+            return
+        self._restarts += 1
+        self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it with the same "
+                  "source and model, paused")
+        with self._send_lock:
+            self._spawn()
+        for name in _REPLAYED:
+            if name in self._replay:
+                args, kw = self._replay[name]
+                self._send((name, args, kw))
+        if self._taps:
+            self._send(("taps", True))
+        if self.on_state is not None:
+            self.on_state(self._state)

@@ -1,0 +1,151 @@
+"""The engine in its own process: the same snapshots, states and messages as in-process, controls
+in order, windows tapped across, and a dead engine restarted with what it had open."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from engine_helpers import random_recording
+from snnstudio.engine.process_session import MAX_RESTARTS, ProcessSession
+from snnstudio.engine.session import Session, SessionConfig
+from snnstudio.events.types import Label
+
+
+def _at(session, index, timeout=60):
+    snap = session.wait_for(lambda s: s is not None and s.index >= index, timeout)
+    assert snap is not None and snap.index >= index, f"no snapshot {index} within {timeout} s"
+    return snap
+
+
+@pytest.fixture
+def proc():
+    s = ProcessSession(SessionConfig(dt_us=20_000, realtime=False)).start()
+    yield s
+    s.close()
+
+
+def test_steps_give_the_same_snapshots_as_the_in_process_session(proc):
+    rec = random_recording(labels=[Label(2, 0, 500_000, "two")])
+    got = []
+    proc.on_snapshot = got.append
+    with Session(SessionConfig(dt_us=20_000, realtime=False)) as ref:
+        for s in (proc, ref):
+            s.set_model("tiny")
+            s.open(rec)
+            s.step(12)
+        a, b = _at(proc, 11), _at(ref, 11)
+    assert [s.index for s in got] == list(range(12))  # every step, in order, through the callback
+    assert (a.t_start_us, a.t_end_us, a.n_events, a.label_name) == (b.t_start_us, b.t_end_us, b.n_events, "two")
+    np.testing.assert_array_equal(a.frame, b.frame)
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    assert len(a.layers) == len(b.layers) > 0
+    for la, lb in zip(a.layers, b.layers):
+        assert la.name == lb.name and la.spike_count == lb.spike_count
+        np.testing.assert_array_equal(la.raster, lb.raster)
+    assert proc.state.cursor_us == a.t_end_us and proc.state.source_classes == {2: "two"}
+    assert proc.pid != os.getpid()
+
+
+def test_controls_reach_the_engine_and_its_state_comes_back(proc):
+    proc.set_model("tiny")
+    proc.open(random_recording())
+    proc.set_speed(2.0)
+    proc.set_dt(5_000)
+    proc.set_loop(False)
+    assert proc.sync(60)
+    st = proc.state
+    assert (st.speed, st.dt_us, st.loop, st.model.name) == (2.0, 5_000, False, "tiny")
+    assert (proc.config.speed, proc.config.dt_us, proc.config.loop) == (2.0, 5_000, False)
+    proc.step(3)
+    snap = _at(proc, 2)
+    assert snap.t_end_us - snap.t_start_us == 5_000
+    proc.seek(300_000)
+    proc.step()
+    snap = proc.wait_for(lambda s: s is not None and s.t_start_us >= 300_000, 30)
+    assert 300_000 <= snap.t_start_us < 305_000
+
+
+def test_a_bad_file_is_a_message_and_the_engine_keeps_running(proc, tmp_path):
+    bad = tmp_path / "broken.aedat4"
+    bad.write_bytes(b"#!AER-DAT4.0\r\n" + os.urandom(300))
+    said = []
+    proc.on_message = said.append
+    proc.set_model("tiny")
+    proc.open(bad)
+    assert proc.sync(60)
+    assert said and "broken.aedat4" in said[-1] and "corrupt AEDAT4 header" in said[-1] and proc.alive
+    proc.open(random_recording())
+    proc.step()
+    assert _at(proc, 0).n_events > 0
+
+
+def test_window_taps_receive_what_the_engine_plays(proc):
+    rec = random_recording()
+    seen = []
+    proc.set_model("tiny")
+    proc.open(rec)
+    assert proc.sync(60)
+    proc.add_window_tap(seen.append)
+    proc.step(5)
+    _at(proc, 4)
+    assert proc.sync(30)
+    t0 = int(rec.t_start_us)
+    assert [w.t_start_us for w in seen] == [t0 + 20_000 * i for i in range(5)]
+    np.testing.assert_array_equal(np.concatenate([w.events for w in seen]), rec.time_slice(t0, t0 + 100_000))
+    proc.remove_window_tap(seen.append)
+    proc.step(2)
+    _at(proc, 6)
+    assert proc.sync(30) and len(seen) == 5
+
+
+def test_a_killed_engine_is_restarted_with_its_source_and_model(proc):
+    said = []
+    proc.on_message = said.append
+    proc.set_model("tiny")
+    proc.open(random_recording())
+    proc.set_dt(10_000)
+    assert proc.sync(60)
+    first = proc.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (proc.pid == first or not proc.alive) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.pid != first and proc.alive
+    assert proc.sync(60)
+    assert any("stopped unexpectedly" in m for m in said)
+    st = proc.state
+    assert (st.model.name, st.dt_us, st.sensor_size, st.playing) == ("tiny", 10_000, (32, 24), False)
+    proc.step()
+    snap = _at(proc, 0)
+    assert snap.t_end_us - snap.t_start_us == 10_000 and snap.t_start_us < 10_000  # a fresh engine, from the start
+
+
+def test_an_engine_that_keeps_dying_is_given_up_with_a_message():
+    said = []
+    s = ProcessSession(SessionConfig(realtime=False), on_message=said.append).start()
+    try:
+        for _ in range(MAX_RESTARTS + 1):
+            assert s.sync(60)
+            os.kill(s.pid, signal.SIGKILL)
+            s._proc.join(10)
+            deadline = time.monotonic() + 20
+            while len(said) <= _ and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert "not restarted again" in said[-1] and not s.alive
+        s.play()  # controls to a dead engine are dropped, not raised
+        assert s.sync(0.5) is False
+    finally:
+        s.close()
+
+
+def test_live_source_objects_must_be_opened_by_spec(proc):
+    from snnstudio.errors import SnnStudioError
+    from engine_helpers import ChunkedSource
+
+    with pytest.raises(SnnStudioError, match="by spec"):
+        proc.open(ChunkedSource(random_recording()))
