@@ -98,6 +98,8 @@ class MASNNGesture(SNNModel):
         super().__init__()
         if len(widths) != 4:
             raise ModelError(f"ma_snn_gesture widths are (conv1, conv2, conv3, fc1), got {tuple(widths)}")
+        if int(vote) < 1:
+            raise ModelError(f"vote (output neurons per class) must be ≥ 1, got {vote}")
         c, h, w = input_shape
         if h % 4 or w % 4:
             raise ModelError(f"ma_snn_gesture input height and width must be multiples of 4, got {h}×{w}")

@@ -50,6 +50,21 @@ def test_output_is_mean_over_T_of_last_spikes():
     assert torch.allclose(spikes, spikes.round(), atol=1e-6) and set(spikes.round().unique().tolist()) <= {0.0, 1.0}
 
 
+def test_voting_read_out_averages_each_class_group_of_neurons():
+    torch.manual_seed(0)
+    m = build_model(_small(options={"vote": 4}))
+    _louder(m)
+    out = m(_events())
+    spikes = m.fc2.neuron.last_spikes
+    assert spikes.shape == (6, 2, 44) and out.shape == (2, 11)
+    by_hand = torch.stack([spikes[:, :, 4 * k : 4 * k + 4].mean((0, 2)) for k in range(11)], dim=1)
+    assert spikes.sum() > 0 and torch.allclose(out, by_hand)
+    levels = set((out * 24).round().unique().tolist())  # T·vote = 24 levels, where one neuron gives 6
+    assert levels <= set(range(25)) and torch.allclose(out * 24, (out * 24).round(), atol=1e-5)
+    with pytest.raises(ModelError, match="vote"):
+        build_model(_small(options={"vote": 0}))
+
+
 def test_single_step_equals_multi_step_without_attention():
     torch.manual_seed(0)
     m = build_model(_small(attention="none"))
