@@ -21,7 +21,10 @@ Per model (``models``), headless, flat out:
   model step on the same sub-bins (the same sliding frames and forward), minus 1.
 
 The window (``gui``): the offscreen studio with **every dock visible** (tabified ones split out)
-playing the stream in real time with the default model: ``display_fps`` (draws per second),
+playing the stream in real time with the default model, the engine in its own process as the
+studio runs it (:mod:`snnstudio.engine.process_session`; ``gui_engine_thread``: the same with the
+engine in a thread of the window's process, for comparison; ``cpu_s_per_s`` and
+``engine_process_cpu_s_per_s`` say how many cores each process used): ``display_fps`` (draws per second),
 the engine's ``steps_per_s`` / ``realtime_factor_live`` meanwhile, and the **end-to-end latency**
 ``latency_ms_p50`` / ``_p95``: per painted frame, from the wall time at which the oldest event
 not yet on screen arrived (the start of the first new step's window on the paced stream clock) to
@@ -160,7 +163,20 @@ def _show_every_dock(win) -> int:
     return sum(1 for d in docks if d.isVisible() and not d.visibleRegion().isEmpty())
 
 
-def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True, adaptive: bool = False) -> dict:
+def _proc_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux ``/proc``; 0 elsewhere)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True, adaptive: bool = False,
+             engine: str = "process") -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else os.environ.get("QT_QPA_PLATFORM", "xcb"))
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
@@ -172,7 +188,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
 
     app = QApplication.instance() or QApplication([])
     theme.apply(app, "dark")
-    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True, adaptive_step=adaptive))
+    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True, adaptive_step=adaptive), engine=engine)
     win = MainWindow(model, settings=None)
     win.resize(1600, 1000)
     win.show()
@@ -184,6 +200,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     model.set_model(spec)
     model.open(rec)
     model.play()
+    engine_pid = getattr(model.session, "pid", None)
     draws: list[float] = []
     e2e: list[tuple[float, float]] = []
     gui_cpu: list[float] = []
@@ -222,10 +239,17 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     win.installEventFilter(clock)
     model.snapshots.connect(fresh)
     model.snapshot.connect(updated)
-    QTimer.singleShot(int(seconds * 1000), app.quit)
+    ecpu: list[float] = [_proc_cpu_s(engine_pid)]
+
+    def finish():  # read the engine's CPU clock first: Qt 6's quit() closes the window, and with it the engine
+        ecpu.append(_proc_cpu_s(engine_pid))
+        app.quit()
+
+    QTimer.singleShot(int(seconds * 1000), finish)
     cpu0 = time.process_time()
     app.exec()
     cpu = time.process_time() - cpu0
+    engine_cpu = ecpu[-1] - ecpu[0]
     last = model.last
     info = model.state.model
     win.removeEventFilter(clock)
@@ -250,6 +274,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     gui_ms = 1e3 * (g[-1] - g[0]) / (g.size - 1) if g.size > 1 else None  # per frame, steady state
     return {
         "model": info.name if info else spec,
+        "engine": engine,
         "step_ms": (info.step_us or DT_US) / 1000 if info else None,  # at the end (adaptive: what it chose)
         "frame_ms": (info.frame_us or DT_US) / 1000 if info else None,
         "docks_visible": visible,
@@ -265,7 +290,8 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
         # analysis views drawn within the frame budget: redraws per second over the whole run
         "analysis_redraws_per_s": {k: round(n / seconds, 1) for k, n in sorted(kinds.items())},
         "frame_budget_ms": model.budget.budget_ms,
-        "cpu_s_per_s": cpu / seconds,
+        "cpu_s_per_s": cpu / seconds,  # the window's process
+        "engine_process_cpu_s_per_s": engine_cpu / seconds if engine_pid else None,
         # CPU time, which a loaded machine inflates far less than wall time: the engine thread per
         # step, the GUI thread per drawn frame, and the cores both need for 100 steps/s and 30 FPS
         "engine_cpu_ms_per_step": engine_ms,
@@ -306,6 +332,10 @@ def run(quick: bool = False) -> dict:
     except Exception as exc:
         out["gui"] = {"error": f"{type(exc).__name__}: {exc}"}
     if not quick:
+        try:  # the same window with the engine in a thread of the window's process (side by side)
+            out["gui_engine_thread"] = _display(rec, 10.0, engine="thread")
+        except Exception as exc:
+            out["gui_engine_thread"] = {"error": f"{type(exc).__name__}: {exc}"}
         try:  # the window as it opens (tabbed docks behind their tabs), the same stream and model
             out["gui_default_layout"] = _display(rec, 10.0, every_dock=False)
         except Exception as exc:
@@ -325,7 +355,8 @@ def run(quick: bool = False) -> dict:
         "sensor": [128, 128],
         "events_per_s": RATE_HZ,
         "what": "realtime_factor, probe_overhead: headless session flat out; display_fps, latency_ms_p95 "
-        "(end to end, event arrival → panels drawn): the offscreen window with every dock visible, playing in real time",
+        "(end to end, event arrival → panels drawn): the offscreen window with every dock visible, playing in real time, "
+        "the engine in its own process as the studio runs it",
     }
     out["realtime_factor"] = head.get("realtime_factor")
     out["realtime_factor_catch_up"] = head.get("realtime_factor_catch_up")
