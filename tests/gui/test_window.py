@@ -21,6 +21,29 @@ def _wait_index(qtbot, win, n, timeout=15_000):
     return win.model.last
 
 
+def test_the_clock_ticks_at_most_ten_times_a_second_playing_and_to_the_step_paused(window, qtbot):
+    from snnstudio.gui.panels.source import CLOCK_INTERVAL_S
+
+    win = window
+    shown = []
+    win.source.time.setText = lambda text, f=win.source.time.setText: (shown.append(text), f(text))
+    win.model.play()
+    first = _wait_index(qtbot, win, 3).index
+    qtbot.wait(1000)
+    steps = win.model.last.index - first
+    assert steps >= 40 and 3 <= len(shown) <= 1.0 / CLOCK_INTERVAL_S + 4  # ~10 updates for ~100 steps
+    win.model.pause()
+    win.model.session.sync()
+    qtbot.waitUntil(lambda: not win.model.state.playing, timeout=5000)
+    qtbot.waitUntil(lambda: win.model.last.index == win.model.session.latest().index, timeout=5000)
+    qtbot.wait(100)
+    assert win.source.time.text().endswith(f"step {win.model.last.index}")
+    win.act_step.trigger()
+    _wait_index(qtbot, win, win.model.last.index + 1)
+    qtbot.wait(50)
+    assert win.source.time.text().endswith(f"step {win.model.last.index}")  # stepping: every step
+
+
 def test_plays_pauses_and_steps(window, qtbot):
     win = window
     win.model.play()

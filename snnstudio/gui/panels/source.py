@@ -4,6 +4,8 @@ bar (play/pause, step, seek, speed, loop) and the stream settings (step ``dt`` i
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,6 +29,10 @@ from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui.session_model import SPEEDS
 
 FILE_FILTER = "Event recordings (*.aedat *.aedat4 *.raw *.dat *.h5 *.hdf5 *.npy *.npz *.es *.csv *.txt);;All files (*)"
+
+
+#: the shortest interval between two updates of the position while playing (s)
+CLOCK_INTERVAL_S = 0.1
 
 
 def fmt_time(us: int | None) -> str:
@@ -119,6 +125,7 @@ class SourcePanel(QWidget):
         lay.addLayout(form)
         lay.addStretch(1)
         self._state: SessionState | None = None
+        self._clock_shown = 0.0
         model.state_changed.connect(self.show_state)
         model.snapshot.connect(self.show_snapshot)
 
@@ -167,8 +174,16 @@ class SourcePanel(QWidget):
         self.loop.blockSignals(True)
         self.loop.setChecked(s.loop)
         self.loop.blockSignals(False)
+        if not s.playing and self.model.last is not None:
+            self.show_snapshot(self.model.last)  # where it stopped, to the step
 
     def show_snapshot(self, snap: Snapshot) -> None:
+        """Position slider and clock: every step when paused or stepping, at most
+        1 / :data:`CLOCK_INTERVAL_S` times a second while playing (a repaint of the panel each)."""
+        now = time.perf_counter()
+        if self._state is not None and self._state.playing and now - self._clock_shown < CLOCK_INTERVAL_S:
+            return
+        self._clock_shown = now
         s0, s1 = snap.recording_start_us, snap.recording_end_us
         if s0 is not None and s1 is not None and s1 > s0 and not self.slider.isSliderDown():
             self.slider.blockSignals(True)
