@@ -23,14 +23,12 @@ from __future__ import annotations
 import atexit
 import multiprocessing as mp
 import threading
-import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from queue import SimpleQueue
 
-from snnstudio.engine.session import Session, SessionConfig, SessionState
+from snnstudio.engine.session import Session, SessionConfig, SnapshotSlot
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.errors import SnnStudioError
 
@@ -135,29 +133,15 @@ def _child_main(conn, config: SessionConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- parent side
-class ProcessSession:
+class ProcessSession(SnapshotSlot):
     """The :class:`Session` API (controls, ``latest``, ``state``, ``messages``, ``sync``,
     ``wait_for``, window taps) over an engine process. Callbacks run on this side's reader
     thread, as the in-process session runs them on its worker."""
 
-    def __init__(
-        self,
-        config: SessionConfig | None = None,
-        on_snapshot: Callable[[Snapshot], None] | None = None,
-        on_message: Callable[[str], None] | None = None,
-        on_state: Callable[[SessionState], None] | None = None,
-    ):
-        self.config = config or SessionConfig()
-        self.on_snapshot = on_snapshot
-        self.on_message = on_message
-        self.on_state = on_state
-        self.messages: deque[str] = deque(maxlen=50)
-        c = self.config
-        self._state = SessionState(dt_us=c.dt_us, window_T=c.window_T, speed=c.speed, loop=c.loop)
-        self._latest: Snapshot | None = None
-        self._cond = threading.Condition()
+    def __init__(self, *args, **kw):
+        """As :class:`Session`: ``config``, ``on_snapshot``, ``on_message``, ``on_state``."""
+        super().__init__(*args, **kw)
         self._send_lock = threading.Lock()
-        self._taps: tuple[Callable, ...] = ()
         self._synced: dict[int, threading.Event] = {}
         self._token = 0
         self._replay: dict[str, tuple] = {}
@@ -200,12 +184,6 @@ class ProcessSession:
         for ev in list(self._synced.values()):
             ev.set()
 
-    def __enter__(self) -> ProcessSession:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     @property
     def alive(self) -> bool:
         """Whether the engine process is running."""
@@ -216,23 +194,6 @@ class ProcessSession:
         return None if self._proc is None else self._proc.pid
 
     # ------------------------------------------------------------------ reading
-    def latest(self) -> Snapshot | None:
-        return self._latest
-
-    @property
-    def state(self) -> SessionState:
-        return self._state
-
-    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self._latest):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            return self._latest
-
     def sync(self, timeout: float = 30.0) -> bool:
         """Block until every control sent so far has run in the engine and everything it sent
         before has been delivered here."""
@@ -334,14 +295,6 @@ class ProcessSession:
                 conn.send(msg)
             except (OSError, EOFError, BrokenPipeError, ValueError):
                 pass  # the engine is gone: the reader says so and restarts it
-
-    def _say(self, text: str) -> None:
-        self.messages.append(text)
-        if self.on_message is not None:
-            try:
-                self.on_message(text)
-            except Exception:
-                traceback.print_exc()
 
     def _read(self, conn, proc) -> None:
         while True:

@@ -112,9 +112,11 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Session:
-    """A streaming session (see module docstring). Call :meth:`start` then the controls;
-    :meth:`close` stops the worker and releases the source."""
+class SnapshotSlot:
+    """What a session's readers see, shared by :class:`Session` and the engine-process proxy: the
+    config and callbacks, the newest snapshot in a one-slot ``latest()`` (``_latest`` under
+    ``_cond``, notified on each new one), the newest ``state``, the last ``messages``, and
+    ``with session:`` (``start`` … ``close``)."""
 
     def __init__(
         self,
@@ -123,14 +125,64 @@ class Session:
         on_message: Callable[[str], None] | None = None,
         on_state: Callable[[SessionState], None] | None = None,
     ):
-        self.config = config or SessionConfig()
+        self.config = c = config or SessionConfig()
         self.on_snapshot = on_snapshot
         self.on_message = on_message
         self.on_state = on_state
-        self._q: SimpleQueue[Callable[[], None]] = SimpleQueue()
+        self.messages: deque[str] = deque(maxlen=50)
         self._cond = threading.Condition()
         self._latest: Snapshot | None = None
-        self._state = SessionState(dt_us=self.config.dt_us, window_T=self.config.window_T, speed=self.config.speed, loop=self.config.loop)
+        self._state = SessionState(dt_us=c.dt_us, window_T=c.window_T, speed=c.speed, loop=c.loop)
+        self._taps: tuple[Callable, ...] = ()
+
+    def start(self):
+        raise NotImplementedError
+
+    def close(self, timeout: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def latest(self) -> Snapshot | None:
+        """The newest snapshot (coalescing slot), or ``None`` before the first step."""
+        return self._latest
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
+        """Block until ``predicate(latest())`` holds (or ``timeout`` s); returns the snapshot."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self._latest):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self._latest
+
+    def _say(self, text: str) -> None:
+        self.messages.append(text)
+        if self.on_message is not None:
+            try:
+                self.on_message(text)
+            except Exception:
+                traceback.print_exc()
+
+
+class Session(SnapshotSlot):
+    """A streaming session (see module docstring). Call :meth:`start` then the controls;
+    :meth:`close` stops the worker and releases the source."""
+
+    def __init__(self, *args, **kw):
+        """``config``, ``on_snapshot``, ``on_message``, ``on_state`` (see :class:`SnapshotSlot`)."""
+        super().__init__(*args, **kw)
+        self._q: SimpleQueue[Callable[[], None]] = SimpleQueue()
         self._windows: RecordingWindows | StreamWindows | None = None
         self._runner: ModelRunner | None = None
         self._model_spec = None
@@ -146,8 +198,6 @@ class Session:
         self._dropped = 0
         self._stop = False
         self._thread: threading.Thread | None = None
-        self.messages: deque[str] = deque(maxlen=50)
-        self._taps: tuple[Callable, ...] = ()
         self._behind: list[float] = []  # wall times at which paced playback fell far behind
 
     # ------------------------------------------------------------------ lifecycle
@@ -167,32 +217,6 @@ class Session:
                 self._windows.close()
             except Exception:  # closing a dead device must not raise at shutdown
                 pass
-
-    def __enter__(self) -> Session:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ reading
-    def latest(self) -> Snapshot | None:
-        """The newest snapshot (coalescing slot), or ``None`` before the first step."""
-        return self._latest
-
-    @property
-    def state(self) -> SessionState:
-        return self._state
-
-    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
-        """Block until ``predicate(latest())`` holds (or ``timeout`` s); returns the snapshot."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self._latest):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            return self._latest
 
     def sync(self, timeout: float = 30.0) -> bool:
         """Block until every control queued so far has run (tests, scripts)."""
@@ -329,14 +353,6 @@ class Session:
         if self._runner is None:
             raise SnnStudioError("no model is loaded")
         return self._runner
-
-    def _say(self, text: str) -> None:
-        self.messages.append(text)
-        if self.on_message is not None:
-            try:
-                self.on_message(text)
-            except Exception:
-                traceback.print_exc()
 
     def _publish_state(self, **changes) -> None:
         w = self._windows
