@@ -176,7 +176,7 @@ def _proc_cpu_s(pid: int | None) -> float:
 
 
 def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True, adaptive: bool = False,
-             engine: str = "process") -> dict:
+             engine: str = "process", display_hz: float | None = None) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else os.environ.get("QT_QPA_PLATFORM", "xcb"))
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
@@ -188,7 +188,8 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
 
     app = QApplication.instance() or QApplication([])
     theme.apply(app, "dark")
-    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True, adaptive_step=adaptive), engine=engine)
+    kw = {} if display_hz is None else {"display_hz": display_hz}
+    model = SessionModel(SessionConfig(dt_us=DT_US, realtime=True, adaptive_step=adaptive), engine=engine, **kw)
     win = MainWindow(model, settings=None)
     win.resize(1600, 1000)
     win.show()
@@ -275,6 +276,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     return {
         "model": info.name if info else spec,
         "engine": engine,
+        "display_hz_cap": 1.0 / model._min_interval,
         "step_ms": (info.step_us or DT_US) / 1000 if info else None,  # at the end (adaptive: what it chose)
         "frame_ms": (info.frame_us or DT_US) / 1000 if info else None,
         "docks_visible": visible,

@@ -210,12 +210,36 @@ class ModelRunner:
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
         self.ops = self._op_counter()
+        #: the model with its conv/BN/pool fused (:mod:`snnstudio.snn.fuse`), run on the steps
+        #: whose cost is not measured (window mode: no state carried between steps); or None
+        self._fast = self._fused()
         #: SOPs/energy are measured every ``cost_every`` steps (the last value is carried between)
         self.cost_every = cost_every
         self._step_count = 0
         self._last_cost: tuple[float | None, float | None] = (None, None)
         self.reset()
         self._warm_up()
+
+    def _fused(self):
+        from snnstudio.snn.fuse import fused_for_streaming
+
+        try:
+            fast = fused_for_streaming(self.model)
+        except Exception:  # an unusual layer: stream the model as built
+            return None
+        if fast is None:
+            return None
+        neurons = [(n, m) for n, m in fast.named_modules() if isinstance(m, SpikingNeuron)]
+        if [n for n, _ in neurons] != [n for n, _ in self.neurons]:
+            return None
+        return fast, neurons, _attention_blocks(fast)
+
+    def _net(self, measure: bool = False):
+        """``(model, neurons, attention)`` to run a step with: the fused copy in window mode
+        unless the step's cost is measured (op counts are of the model as built)."""
+        if self._fast is not None and self.mode == "window" and not measure:
+            return self._fast
+        return self.model, self.neurons, self.attention
 
     def _op_counter(self):
         """SOPs and energy per step from ``snnstudio.probe.OpCounter`` (None if not installed)."""
@@ -229,15 +253,17 @@ class ModelRunner:
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget the stream: neuron state, the frame window and the read-out history."""
-        for _, m in self.neurons:
-            m.step_mode = "s" if self.mode == "stateful" else "m"
-            m.reset()
-        for m in self.model.modules():
-            if m is not self.model and not isinstance(m, SpikingNeuron) and hasattr(m, "reset") and callable(m.reset):
-                try:
+        models = [self.model] + ([self._fast[0]] if getattr(self, "_fast", None) is not None else [])
+        for model in models:
+            for m in model.modules():
+                if isinstance(m, SpikingNeuron):
+                    m.step_mode = "s" if self.mode == "stateful" else "m"
                     m.reset()
-                except TypeError:
-                    pass
+                elif m is not model and hasattr(m, "reset") and callable(m.reset):
+                    try:
+                        m.reset()
+                    except TypeError:
+                        pass
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
@@ -317,6 +343,8 @@ class ModelRunner:
         if m is None or not hasattr(m, "enabled"):
             raise ModelError(f"module {module!r} cannot be switched (it has no 'enabled' flag)")
         m.enabled = bool(enabled)
+        if self._fast is not None:
+            self._fast[0].get_submodule(module).enabled = bool(enabled)
 
     def info(self) -> ModelInfo:
         rows = []
@@ -419,13 +447,14 @@ class ModelRunner:
         T, B = self.window_T, len(xs)
         frames = np.stack([self._window.push(x).copy() for x in xs], axis=1)  # [T, B, 2, h, w]
         self._step_count += B
-        out = self.model(torch.from_numpy(frames)).detach().float()
+        net, neurons, blocks = self._net()
+        out = net(torch.from_numpy(frames)).detach().float()
         readouts = (out.reshape(T, B, -1).mean(0) if out.dim() >= 3 else out.reshape(B, -1)).numpy()
         lead = (T, B)
         results = []
         for b in range(B):
-            layers = tuple(self._layer(name, m, lead, b) for name, m in self.neurons)
-            attention = tuple(self._attention(name, m, parts, b) for name, m, parts in self.attention)
+            layers = tuple(self._layer(name, m, lead, b) for name, m in neurons)
+            attention = tuple(self._attention(name, m, parts, b) for name, m, parts in blocks)
             readout = readouts[b].copy()
             self.n_classes = int(readout.size)
             results.append((layers, attention, readout, self._last_cost))
@@ -441,6 +470,7 @@ class ModelRunner:
             self.ops.detach()
             self.ops.clear()
             self.ops.attach()
+        net, neurons, blocks = self._net(measure)
         if self.mode == "stateful":
             if self.step_input_ndim == 4:
                 out, lead = self.model(x[None]), (1,)
@@ -448,7 +478,7 @@ class ModelRunner:
                 out, lead = self.model(x[None, None]), (1, 1)
         else:
             frames = self._window.push(x.numpy())
-            out = self.model(torch.from_numpy(frames)[:, None])
+            out = net(torch.from_numpy(frames)[:, None])
             lead = (self.window_T, 1)
         o = out.detach().float()
         if self.mode == "window":
@@ -457,8 +487,8 @@ class ModelRunner:
             self._outputs.append(o.reshape(-1).numpy().copy())
             readout = np.mean(np.stack(self._outputs), axis=0)
         self.n_classes = int(readout.size)
-        layers = tuple(self._layer(name, m, lead) for name, m in self.neurons)
-        attention = tuple(self._attention(name, m, parts) for name, m, parts in self.attention)
+        layers = tuple(self._layer(name, m, lead) for name, m in neurons)
+        attention = tuple(self._attention(name, m, parts) for name, m, parts in blocks)
         if measure:
             self.ops.detach()
             rep = self.ops.report()

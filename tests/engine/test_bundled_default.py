@@ -96,3 +96,41 @@ def test_without_adaptive_step_the_session_keeps_its_step_and_lags():
         assert not any("cannot keep up" in m for m in s.messages)
     finally:
         s.close()
+
+
+def test_the_default_streams_through_its_fused_copy_with_the_same_read_out():
+    """Window steps run the conv/BN/pool-fused copy (snnstudio.snn.fuse), metered steps the model
+    as built; both give the read-out the model as built gives, and the op counts are its own."""
+    import numpy as np
+
+    from snnstudio.engine.demo import rotating_bar_recording
+    from snnstudio.engine.runner import ModelRunner
+
+    loaded = load_model("default")
+    rec = rotating_bar_recording(duration_us=1_000_000, rate_hz=200_000.0, sensor_size=(128, 128))
+
+    def run(fuse: bool):
+        r = ModelRunner(loaded.module, loaded.name, step_us=10_000, cost_every=4)
+        assert (r._fast is not None) and r.mode == "window"
+        if not fuse:
+            r._fast = None
+        out = []
+        for k in range(60):
+            t0 = int(rec.t_start_us) + 10_000 * k
+            ev = rec.time_slice(t0, t0 + 10_000)
+            out.append(r.step_events(ev, rec.sensor_size, t0))
+        return r, out
+
+    fast_runner, fast = run(True)
+    _, plain = run(False)
+    spikes = flips = 0
+    for (la, _, ra, ca), (lb, _, rb, cb) in zip(fast, plain):
+        np.testing.assert_allclose(ra, rb, atol=0.02)
+        assert ca == cb  # SOPs / energy: measured on the model as built, on the same steps
+        for a, b in zip(la, lb):
+            spikes += a.spike_count
+            flips += abs(a.spike_count - b.spike_count)
+    assert spikes > 1000 and flips <= 1e-3 * spikes
+    assert fast_runner.model.conv2.pool is not None and fast_runner._fast[0].conv2.pool is None
+    fast_runner.set_enabled("conv2.attention", False)  # a switch reaches both copies
+    assert fast_runner._fast[0].conv2.attention.enabled is False and fast_runner.model.conv2.attention.enabled is False

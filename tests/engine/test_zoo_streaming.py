@@ -60,9 +60,10 @@ def test_window_zoo_net_shows_attention_of_the_window():
     assert names[:3] == ["conv1.attention", "conv2.attention", "conv3.attention"]
     a = attention[0]
     att = oracle.conv1.attention
-    np.testing.assert_allclose(a.ta, att.ta.last_weights[:, 0].numpy(), rtol=1e-6)
-    np.testing.assert_allclose(a.ca, att.ca.last_weights[0].numpy(), rtol=1e-6)
-    np.testing.assert_allclose(a.sa, att.sa.last_weights[0].numpy(), rtol=1e-6)
+    # the runner streams a conv/BN-fused copy (snnstudio.snn.fuse): equal up to float rounding
+    np.testing.assert_allclose(a.ta, att.ta.last_weights[:, 0].numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(a.ca, att.ca.last_weights[0].numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(a.sa, att.sa.last_weights[0].numpy(), rtol=1e-4, atol=1e-7)
     assert a.ta.shape == (4,) and a.sa.ndim == 2
     # SOPs / energy of one step = the op counter's count over the window / T
     from snnstudio.probe import EnergyConfig, OpCounter
