@@ -1,6 +1,6 @@
 """Start the studio: a QApplication, the theme, a session on the given source and model, the
 window — playing at once, no dialog first. ``screenshot`` + ``quit_after`` grab the playing
-window into a PNG and quit (for docs and CI)."""
+window into a PNG and quit (for docs and CI), printing how many steps were shown."""
 
 from __future__ import annotations
 
@@ -88,6 +88,9 @@ def run_gui(opts: GuiOptions) -> int:
                 win.model.tick()
                 app.processEvents()
                 win.grab().save(opts.screenshot)
+            last = win.model.last
+            print(f"snnstudio: {0 if last is None else last.index + 1} steps shown, engine in a {opts.engine}"
+                  + (f", model {last.model_name}" if last is not None else ""), flush=True)
             win.close()
             app.quit()
 

@@ -1,10 +1,12 @@
 """packaging/: the standalone build's entry routes like the installed script, and the PyInstaller
-spec builds a folder whose ``snnstudio --version`` runs (slow: minutes, about 1 GB with torch)."""
+spec builds a folder whose ``snnstudio --version`` runs and whose studio plays, its engine in a
+process of its own (slow: minutes, about 1 GB with torch)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +61,9 @@ def test_pyinstaller_folder_runs_snnstudio_version(tmp_path):
     # the sub-commands are discovered inside the frozen app too
     r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=300, env=clean, cwd=tmp_path)
     assert r.returncode == 0 and "gui" in r.stdout and "eval" in r.stdout
+    # the studio itself, whose engine runs in a process the frozen program starts (freeze_support)
+    r = subprocess.run([str(exe), "--model", "tiny", "--quit-after", "20"], capture_output=True, text=True, timeout=300,
+                       env={**clean, "QT_QPA_PLATFORM": "offscreen"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    shown = re.search(r"snnstudio: (\d+) steps shown, engine in a process", r.stdout)
+    assert shown and int(shown.group(1)) > 0, (r.stdout + r.stderr)[-2000:]

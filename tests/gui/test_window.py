@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -231,10 +232,12 @@ def test_screenshot_command_writes_a_png_of_the_playing_window(tmp_path):
 
     env = {**os.environ, **env}
     r = subprocess.run(
-        [sys.executable, "-m", "snnstudio", "gui", "--model", "tiny", "--screenshot", str(out), "--quit-after", "3"],
-        env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "snnstudio", "gui", "--model", "tiny", "--screenshot", str(out), "--quit-after", "10"],
+        env=env, capture_output=True, text=True, timeout=180,
     )
     assert r.returncode == 0, r.stderr
+    shown = re.search(r"snnstudio: (\d+) steps shown, engine in a process, model tiny", r.stdout)
+    assert shown and int(shown.group(1)) > 0, r.stdout + r.stderr  # the engine process ran and delivered
     img = QImage(str(out))
     assert img.width() >= 1200 and img.height() >= 800
     # not a blank window: many distinct colours
