@@ -2,9 +2,10 @@
 
 All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default split sizes:
 50 / 8 / 20 samples per class for train / val / test), 10 steps of 150 ms (1.5 s per sample),
-128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The default
-and its no-attention twin (the attention comparison) get MA-SNN's own input, 128×128 pooled to
-32×32, 4× the data (200 / 20 / 20 per class) and 50 epochs. The
+128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The five
+attention models get MA-SNN's own input, 128×128 pooled to 32×32, and 4× the data (200 / 20 / 20
+per class); the default and its no-attention twin also a read-out of 10 voting neurons per class,
+a 128-wide FC layer and 60 epochs (TA, CA and SA alone: 64 wide, one neuron per class, 50). The
 MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
 :data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
 """
