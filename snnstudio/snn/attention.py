@@ -89,9 +89,8 @@ class TemporalAttention(_Part):
                 f"temporal attention is built for T = {self.T} steps, got a window of {x.shape[0]}"
             )
         flat = x.flatten(2)  # [T, B, N]
-        avg = flat.mean(2).transpose(0, 1)  # [B, T]
-        mx = flat.amax(2).transpose(0, 1)
-        w = torch.sigmoid(self.mlp(avg) + self.mlp(mx)).transpose(0, 1)  # [T, B]
+        pooled = torch.stack([flat.mean(2), flat.amax(2)]).transpose(1, 2)  # [2 (avg, max), B, T]
+        w = torch.sigmoid(self.mlp(pooled).sum(0)).transpose(0, 1)  # one shared-MLP call for both: [T, B]
         self.last_weights = w.detach()
         return w.reshape(*w.shape, *([1] * (x.ndim - 2)))
 
@@ -115,8 +114,8 @@ class ChannelAttention(_Part):
     def weights(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] != self.channels:
             raise ModelError(f"channel attention is built for {self.channels} channels, got {x.shape[2]}")
-        z = x.transpose(0, 1).transpose(1, 2).flatten(2)  # [B, C, T*H*W]
-        w = torch.sigmoid(self.mlp(z.mean(2)) + self.mlp(z.amax(2)))  # [B, C]
+        dims = (0, *range(3, x.ndim))  # pool over T and the positions, no copy of x
+        w = torch.sigmoid(self.mlp(torch.stack([x.mean(dims), x.amax(dims)])).sum(0))  # [B, C]
         self.last_weights = w.detach()
         return w.reshape(1, *w.shape, *([1] * (x.ndim - 3)))
 
@@ -133,8 +132,7 @@ class SpatialAttention(_Part):
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
-        z = x.transpose(0, 1).flatten(1, 2)  # [B, T*C, H, W]
-        pooled = torch.stack([z.mean(1), z.amax(1)], dim=1)  # [B, 2, H, W]
+        pooled = torch.stack([x.mean((0, 2)), x.amax((0, 2))], dim=1)  # over T and C, no copy of x: [B, 2, H, W]
         w = torch.sigmoid(self.conv(pooled))[:, 0]  # [B, H, W]
         self.last_weights = w.detach()
         return w[None, :, None]
