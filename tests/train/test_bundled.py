@@ -31,6 +31,11 @@ def test_bundled_checkpoint(ck):
     recipe = RECIPES[ck["name"]]["model"]
     assert cfg.T == recipe["T"] and list(cfg.input_size) == recipe["input_size"]
     assert cfg.attention == recipe.get("attention", cfg.attention)
+    from snnstudio.train.bundled import recipe as full_recipe
+    from snnstudio.train.trainer import TrainConfig
+
+    built = TrainConfig(**{k: v for k, v in full_recipe(ck["name"]).items() if k != "name"}).model_config()
+    assert cfg.widths == built.widths and cfg.options == built.options  # e.g. the voting read-out
     assert cfg.num_classes == 10 and meta["train_command"].startswith(f"snnstudio train --bundled {ck['name']}")
     assert len(meta["log"]) == meta["epochs"]
 
