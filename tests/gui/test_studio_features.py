@@ -409,3 +409,29 @@ def test_file_export_menu_and_toolbar_run_the_exports(window, qtbot, tmp_path, m
     monkeypatch.setattr(win, "ask_path", lambda *a: None)  # the dialog cancelled: nothing happens
     win.act_clip.trigger()
     assert not win.exporter.clip_running and not win.act_clip.isChecked()
+
+
+def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.gui.main_window import MainWindow
+    from snnstudio.gui.panels.attention import NO_ATTENTION, NOT_YET
+    from snnstudio.gui.session_model import SessionModel
+
+    model = SessionModel(SessionConfig())
+    win = MainWindow(model, settings=None)
+    qtbot.addWidget(win)
+    win.show()
+    model.start()
+    try:
+        model.set_model("default")  # TCSA, nothing open yet: no snapshot, no weights
+        qtbot.waitUntil(lambda: win.attention.empty.text() == NOT_YET, timeout=20_000)
+        assert win.attention.empty.isVisible() and not win.attention.view.isVisible()
+        model.set_model("tiny")  # no attention at all
+        qtbot.waitUntil(lambda: win.attention.empty.text() == NO_ATTENTION, timeout=20_000)
+        model.set_model("default")
+        model.open(bar_recording(size=(128, 128)))
+        model.step(2)
+        qtbot.waitUntil(lambda: win.attention.view.isVisible(), timeout=20_000)
+        assert not win.attention.empty.isVisible() and win.attention.shown == "conv1.attention"
+    finally:
+        model.close()

@@ -13,13 +13,17 @@ from snnstudio.gui import theme
 from snnstudio.gui.plots import cache_static, quiet
 
 
+NO_ATTENTION = "This model has no attention blocks."
+NOT_YET = "The attention weights appear with the model's first step: open a source and play or step."
+
+
 class AttentionPanel(QWidget):
     def __init__(self, model, parent=None):
         super().__init__(parent)
         t = theme.current()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
-        self.empty = QLabel("This model has no attention blocks.")
+        self.empty = QLabel(NO_ATTENTION)
         self.empty.setObjectName("muted")
         lay.addWidget(self.empty)
         row = QHBoxLayout()
@@ -55,6 +59,15 @@ class AttentionPanel(QWidget):
         self._set_visible(False)
         # drawn within the frame budget (see snnstudio.gui.frame_budget), the newest snapshot
         model.snapshot.connect(lambda snap: model.budget.request(self, lambda: self.draw(snap)))
+        model.model_changed.connect(self._on_model)
+
+    def _on_model(self, info) -> None:
+        """A new model: say whether it has attention (its weights come with its first step)."""
+        has = bool(info is not None and info.attention)
+        self.empty.setText(NOT_YET if has else NO_ATTENTION)
+        self._names = ()
+        self._drawn = None
+        self._set_visible(False)
 
     def _set_visible(self, has: bool) -> None:
         self.empty.setVisible(not has)
@@ -67,6 +80,7 @@ class AttentionPanel(QWidget):
         names = tuple(a.name for a in snap.attention)
         self._set_visible(bool(names))
         if not names:
+            self.empty.setText(NO_ATTENTION)
             return
         if names != self._names:
             self._names = names
