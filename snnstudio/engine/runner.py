@@ -211,8 +211,9 @@ class ModelRunner:
         self.n_classes = 0
         self.ops = self._op_counter()
         #: the model with its conv/BN/pool fused (:mod:`snnstudio.snn.fuse`), run on the steps
-        #: whose cost is not measured (window mode: no state carried between steps); or None
-        self._fast = self._fused()
+        #: whose cost is not measured (window mode: no state carried between steps); built on the
+        #: first window step (``False`` until then), ``None`` when nothing fuses
+        self._fast = False
         #: SOPs/energy are measured every ``cost_every`` steps (the last value is carried between)
         self.cost_every = cost_every
         self._step_count = 0
@@ -237,8 +238,11 @@ class ModelRunner:
     def _net(self, measure: bool = False):
         """``(model, neurons, attention)`` to run a step with: the fused copy in window mode
         unless the step's cost is measured (op counts are of the model as built)."""
-        if self._fast is not None and self.mode == "window" and not measure:
-            return self._fast
+        if self.mode == "window" and not measure:
+            if self._fast is False:
+                self._fast = self._fused()  # a deep copy: neurons already in multi-step mode
+            if self._fast is not None:
+                return self._fast
         return self.model, self.neurons, self.attention
 
     def _op_counter(self):
@@ -253,7 +257,7 @@ class ModelRunner:
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Forget the stream: neuron state, the frame window and the read-out history."""
-        models = [self.model] + ([self._fast[0]] if getattr(self, "_fast", None) is not None else [])
+        models = [self.model] + ([self._fast[0]] if getattr(self, "_fast", None) else [])
         for model in models:
             for m in model.modules():
                 if isinstance(m, SpikingNeuron):
@@ -343,7 +347,7 @@ class ModelRunner:
         if m is None or not hasattr(m, "enabled"):
             raise ModelError(f"module {module!r} cannot be switched (it has no 'enabled' flag)")
         m.enabled = bool(enabled)
-        if self._fast is not None:
+        if self._fast:
             self._fast[0].get_submodule(module).enabled = bool(enabled)
 
     def info(self) -> ModelInfo:

@@ -3,6 +3,8 @@ any test in this folder; ``conftest`` is ambiguous when the whole suite runs).""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from snnstudio.events.types import EventRecording, Label, make_events
@@ -18,3 +20,21 @@ def bar_recording(duration_us=3_000_000, size=(64, 48), seed=0) -> EventRecordin
     x = np.clip(np.round(xc + np.where(on, 1, -1)), 0, size[0] - 1)
     y = rng.integers(0, size[1], n)
     return EventRecording(make_events(t, x, y, on.astype(np.int8)), size, labels=[Label(1, 0, duration_us, "sweep")])
+
+
+@contextmanager
+def empty_window(qtbot):
+    """A shown studio window over a started session with nothing open (closed afterwards)."""
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.gui.main_window import MainWindow
+    from snnstudio.gui.session_model import SessionModel
+
+    model = SessionModel(SessionConfig())
+    win = MainWindow(model, settings=None)
+    qtbot.addWidget(win)
+    win.show()
+    model.start()
+    try:
+        yield win
+    finally:
+        model.close()

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from gui_helpers import bar_recording
+from gui_helpers import bar_recording, empty_window
 
 
 @pytest.fixture(autouse=True)
@@ -287,16 +287,8 @@ def test_export_aedat4_recording_holds_the_played_events(window, qtbot, tmp_path
 
 
 def test_status_bar_does_not_say_playing_with_nothing_open(qtbot):
-    from snnstudio.engine.session import SessionConfig
-    from snnstudio.gui.main_window import MainWindow
-    from snnstudio.gui.session_model import SessionModel
-
-    model = SessionModel(SessionConfig())
-    win = MainWindow(model, settings=None)
-    qtbot.addWidget(win)
-    win.show()
-    model.start()
-    try:
+    with empty_window(qtbot) as win:
+        model = win.model
         model.play()
         model.session.sync()
         qtbot.waitUntil(lambda: win.state_label.text() == "no source", timeout=5000)
@@ -306,8 +298,6 @@ def test_status_bar_does_not_say_playing_with_nothing_open(qtbot):
         model.session.sync()
         qtbot.wait(100)
         assert "playing" not in win.state_label.text()
-    finally:
-        model.close()
 
 
 def test_output_names_an_unnamed_ground_truth_with_the_models_class_names(window, qtbot):
@@ -412,17 +402,10 @@ def test_file_export_menu_and_toolbar_run_the_exports(window, qtbot, tmp_path, m
 
 
 def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
-    from snnstudio.engine.session import SessionConfig
-    from snnstudio.gui.main_window import MainWindow
     from snnstudio.gui.panels.attention import NO_ATTENTION, NOT_YET
-    from snnstudio.gui.session_model import SessionModel
 
-    model = SessionModel(SessionConfig())
-    win = MainWindow(model, settings=None)
-    qtbot.addWidget(win)
-    win.show()
-    model.start()
-    try:
+    with empty_window(qtbot) as win:
+        model = win.model
         model.set_model("default")  # TCSA, nothing open yet: no snapshot, no weights
         qtbot.waitUntil(lambda: win.attention.empty.text() == NOT_YET, timeout=20_000)
         assert win.attention.empty.isVisible() and not win.attention.view.isVisible()
@@ -433,5 +416,3 @@ def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
         model.step(2)
         qtbot.waitUntil(lambda: win.attention.view.isVisible(), timeout=20_000)
         assert not win.attention.empty.isVisible() and win.attention.shown == "conv1.attention"
-    finally:
-        model.close()
