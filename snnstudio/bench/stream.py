@@ -32,7 +32,8 @@ the end of the window's paint that shows it — window wait + binning + model + 
 panels' update + Qt painting every changed widget (the strict figure: every event's latency is
 at most this). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
 first event of the newest step on screen to the end of that paint (how far the screen trails the
-stream). ``display_fps`` counts those paints (frames with new data on screen). ``gui_default_layout``: the same with the window as it opens (Metrics,
+stream). ``latency_parts_ms_p50`` / ``_p95`` split each frame's latency at the newest step on it
+(:data:`LATENCY_PARTS`). ``display_fps`` counts those paints (frames with new data on screen). ``gui_default_layout``: the same with the window as it opens (Metrics,
 Compare and Evaluate behind their tabs); ``gui_adaptive_step``: every dock, with the studio's
 ``adaptive_step`` (a session that keeps falling behind takes a coarser step; ``step_ms`` says which). The Events panel,
 the prediction and the status bar change in every frame; the analysis views (Layers rows,
@@ -53,6 +54,11 @@ import numpy as np
 DT_US = 10_000
 RATE_HZ = 1_000_000.0
 HEADLINE = "default"
+#: the end-to-end latency of a painted frame, cut where the newest step on it passed each stage:
+#: its oldest event's arrival → the newest step's window end (the window itself plus the steps
+#: that waited for this paint), → the engine published the snapshot (queue + binning + model +
+#: read-out), → the window's process received it, → the tick that draws it began, → the paint ended
+LATENCY_PARTS = ("stream", "engine", "hand_over", "gui_wait", "draw")
 
 
 def _stream(duration_s: float):
@@ -209,12 +215,28 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     pending: list[float] = []  # arrival of the oldest event not yet on screen
     drawn: list[float] = []  # arrival of the first event of the newest step the panels took
 
+    received: dict[int, float] = {}  # snapshot index → when the window's process got it
+    parts: list[tuple[float, tuple[float, ...]]] = []  # per paint: the newest step's path, in ms
+    tick: list[float] = []  # when the tick that draws the newest snapshot began
+    shown: list = []  # the newest snapshot the panels took
+    deliver = model.session.on_snapshot
+
+    def arrived(snap):  # the reader thread (process engine) or the engine thread
+        received[snap.index] = time.perf_counter()
+        if len(received) > 4096:
+            received.pop(next(iter(received)))
+        deliver(snap)
+
+    model.session.on_snapshot = arrived
+
     def fresh(snaps):
+        tick[:] = [time.perf_counter()]
         if snaps and snaps[0].wall_window_s is not None and not pending:
             pending.append(snaps[0].wall_window_s[0])
 
     def updated(snap):  # connected after the panels: they have taken this snapshot by now
         drawn.append(snap.wall_window_s[0] if snap.wall_window_s is not None else None)
+        shown[:] = [snap]
 
     class PaintClock(QObject):
         """Times the window's paint: Qt paints every dirty widget of a window while it handles
@@ -231,7 +253,14 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
                 draws.append(now)
                 gui_cpu.append(time.thread_time())  # the GUI thread's CPU clock
                 if pending:
-                    e2e.append((now, now - pending.pop()))
+                    oldest = pending.pop()
+                    e2e.append((now, now - oldest))
+                    snap = shown[0] if shown else None
+                    got = received.get(snap.index) if snap is not None else None
+                    if snap is not None and snap.wall_window_s and snap.wall_ready_s and got and tick:
+                        end = snap.wall_window_s[1]
+                        parts.append((now, tuple(1e3 * v for v in (
+                            end - oldest, snap.wall_ready_s - end, got - snap.wall_ready_s, tick[0] - got, now - tick[0]))))
                 if newest is not None:
                     lag.append((now, now - newest))
             return True
@@ -264,6 +293,7 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     fps = (d.size - 1) / (d[-1] - d[0]) if d.size > 1 else 0.0
     lat = np.array([v for t, v in e2e if t > start]) * 1e3
     lag_a = np.array([v for t, v in lag if t > start]) * 1e3
+    path = np.array([p for t, p in parts if t > start]).reshape(-1, len(LATENCY_PARTS))
     budget = model.budget.drawn
     kinds: dict[str, int] = {}
     for key, n in budget.items():  # redraws per second of each analysis view (keys: panel or (panel, row))
@@ -287,6 +317,9 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
         "realtime_factor_live": float(last.counters.realtime_factor) if last else 0.0,
         "latency_ms_p50": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_ms_p95": float(np.percentile(lat, 95)) if lat.size else None,
+        # where the latency goes, per painted frame (the parts add up to its end-to-end latency)
+        "latency_parts_ms_p50": {k: round(float(np.percentile(path[:, i], 50)), 2) for i, k in enumerate(LATENCY_PARTS)} if path.size else None,
+        "latency_parts_ms_p95": {k: round(float(np.percentile(path[:, i], 95)), 2) for i, k in enumerate(LATENCY_PARTS)} if path.size else None,
         "lag_newest_ms_p50": float(np.percentile(lag_a, 50)) if lag_a.size else None,
         "lag_newest_ms_p95": float(np.percentile(lag_a, 95)) if lag_a.size else None,
         # analysis views drawn within the frame budget: redraws per second over the whole run

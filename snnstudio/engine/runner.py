@@ -31,6 +31,7 @@ changes the model's output. Everything returned is numpy (the GUI never sees a t
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -171,6 +172,7 @@ class ModelRunner:
         sensor_hw: tuple[int, int] = (128, 128),
         cost_every: int = 16,
         step_us: int | None = None,
+        cost_interval_s: float | None = None,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -215,7 +217,12 @@ class ModelRunner:
         #: first window step (``False`` until then), ``None`` when nothing fuses
         self._fast = False
         #: SOPs/energy are measured every ``cost_every`` steps (the last value is carried between)
+        #: — a metered step runs the model as built with counting hooks, ~2× a window step — and,
+        #: with ``cost_interval_s``, also whenever that much wall time has passed since the last
+        #: (a streaming session: rarely at 100 steps/s, on every step when stepping by hand)
         self.cost_every = cost_every
+        self.cost_interval_s = cost_interval_s
+        self._last_measure = -math.inf
         self._step_count = 0
         self._last_cost: tuple[float | None, float | None] = (None, None)
         self.reset()
@@ -268,6 +275,8 @@ class ModelRunner:
                         m.reset()
                     except TypeError:
                         pass
+        self._step_count = 0  # the first step of a stream is metered
+        self._last_measure = -math.inf
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
@@ -466,7 +475,10 @@ class ModelRunner:
 
     @torch.inference_mode()
     def _advance(self, x: torch.Tensor):
-        measure = self.ops is not None and self._step_count % self.cost_every == 0
+        measure = self.ops is not None and (self._step_count % self.cost_every == 0 or (
+            self.cost_interval_s is not None and time.perf_counter() - self._last_measure >= self.cost_interval_s))
+        if measure:
+            self._last_measure = time.perf_counter()
         self._step_count += 1
         if measure:
             # hooks only on measured steps (they cost ~40 % of a forward); clear() then attach()

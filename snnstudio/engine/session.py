@@ -455,6 +455,10 @@ class Session(SnapshotSlot):
             feature_channels=self.config.feature_channels,
             sensor_hw=(size[1], size[0]),
             step_us=self.config.dt_us,
+            # SOPs / energy twice a second while playing (a metered step costs ~2 window steps,
+            # and it lands on one step's latency), on every step stepped by hand
+            cost_every=128,
+            cost_interval_s=0.5,
         )
 
     def _set_model(self, spec) -> None:
@@ -686,8 +690,9 @@ class Session(SnapshotSlot):
                 others.append([self._snapshot(r, win, frame, res, lat_r, counters, share_frame=snap.frame)
                                for (win, frame, counters, _), res, snap in zip(extras, res_r, snaps)])
             snaps = [replace(snap, compare=tuple(o[i] for o in others)) for i, snap in enumerate(snaps)]
+        ready = time.perf_counter()
         for snap in snaps:
-            snap = replace(snap, index=self._index) if snap.index != self._index else snap
+            snap = replace(snap, index=self._index, wall_ready_s=ready)
             self._index += 1
             with self._cond:
                 self._latest = snap

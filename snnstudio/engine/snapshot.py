@@ -118,6 +118,9 @@ class Snapshot:
     #: (paced playback: when the stream clock passed the window's start and end; live: the end
     #: is when the source delivered the window) — end-to-end latency = drawn − ``wall_window_s[0]``
     wall_window_s: tuple[float, float] | None = None
+    #: ``time.perf_counter()`` wall time at which the engine published this snapshot (the
+    #: clock is system-wide, so it compares across the engine's and the window's processes)
+    wall_ready_s: float | None = None
 
     @property
     def time_us(self) -> int:

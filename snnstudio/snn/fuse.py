@@ -8,6 +8,14 @@ the pool). For the MA-SNN gesture net's conv2 (16→32 channels at 32×32, poole
 2.2× fewer multiply-adds, and the BN and pool passes go: the bundled default's window forward
 runs ~1.6× faster on one CPU thread.
 
+MA-SNN's attention (:class:`~snnstudio.snn.attention.MultiDimAttention`, TA → CA → SA → ReLU)
+is rewritten to pool the input once (:class:`PooledOnceAttention`): TA and CA both pool means and
+maxima, and because every weight is a sigmoid (positive), the pools of the TA-scaled current
+follow from per-(step, channel) means and maxima of the input — ``mean(w_t·x) = Σ_t w_t·m_t / T``,
+``max(w_t·x) = max_t w_t·M_t``. The TA and CA weights are then applied in one product, SA's pool
+reads that product, and its weight and the ReLU are applied in place: 5 passes over the layer's
+current instead of 10, and a third of the small ops.
+
 Only the MA-SNN layer classes (:class:`~snnstudio.snn.ma_snn.ConvAttLayer`,
 :class:`~snnstudio.snn.ma_snn.FCAttLayer`), whose forward order is known, are fused; everything
 else is copied as is. The result equals the original up to float rounding (a spike can flip where
@@ -20,8 +28,11 @@ from __future__ import annotations
 import copy
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
+
+from snnstudio.snn.attention import MultiDimAttention
 
 
 def _wraps(module, kind) -> bool:
@@ -61,6 +72,66 @@ def conv_then_avgpool2(conv: nn.Conv2d) -> nn.Conv2d:
     return out
 
 
+def _mlp_pair(part, avg: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(mlp(avg) + mlp(peak))`` of a TA/CA part, both rows ``[B, n]`` in one call."""
+    B = avg.shape[0]
+    h = F.linear(torch.relu(F.linear(torch.cat([avg, peak]), part.fc1.weight, part.fc1.bias)), part.fc2.weight, part.fc2.bias)
+    return torch.sigmoid(h[:B] + h[B:])
+
+
+class PooledOnceAttention(MultiDimAttention):
+    """:class:`MultiDimAttention` computed with one pooling pass for TA and CA (see the module
+    docstring); the same parts (``ta``, ``ca``, ``sa``: weights, ``enabled``, ``last_weights``)
+    and the same result up to float rounding. Inference only (it writes into its own temporaries)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.ndim not in (3, 5):
+            return super().forward(x)
+        parts = self.parts() if self.enabled else []
+        on = {k: getattr(self, k) for k in ("ta", "ca", "sa") if hasattr(self, k) and getattr(self, k).enabled and self.enabled}
+        for p in parts:
+            if p not in on.values():
+                p.last_weights = None
+        if not on:
+            return x
+        T, B = x.shape[:2]
+        if x.ndim == 3:  # [T, B, F]: an FC layer, TA only
+            ta = on["ta"]
+            if x.shape[0] != ta.T:
+                return super().forward(x)
+            wt = _mlp_pair(ta, x.mean(2).t(), x.amax(2).t()).t()  # [T, B]
+            ta.last_weights = wt
+            return (x * wt[:, :, None]).clamp_min_(0)
+        C = x.shape[2]
+        scale = None  # [T, B, C]: the TA and CA weights together
+        if "ta" in on or "ca" in on:
+            flat = x.flatten(3)
+            m, M = flat.mean(3), flat.amax(3)  # [T, B, C]: per step and channel
+            if "ta" in on:
+                ta = on["ta"]
+                if T != ta.T:
+                    return super().forward(x)
+                wt = _mlp_pair(ta, m.mean(2).t(), M.amax(2).t()).t()  # [T, B]
+                ta.last_weights = wt
+                scale = wt[:, :, None].expand(T, B, C)
+                m, M = m * wt[:, :, None], M * wt[:, :, None]  # the pools of w_t·x (w_t > 0)
+            if "ca" in on:
+                ca = on["ca"]
+                if C != ca.channels:
+                    return super().forward(x)
+                wc = _mlp_pair(ca, m.mean(0), M.amax(0))  # [B, C]
+                ca.last_weights = wc
+                scale = wc[None].expand(T, B, C) if scale is None else scale * wc[None]
+        y = x * scale[..., None, None] if scale is not None else x.clone()
+        if "sa" in on:
+            sa = on["sa"]
+            pooled = torch.stack([y.mean((0, 2)), y.amax((0, 2))], dim=1)  # [B, 2, H, W]
+            ws = torch.sigmoid(sa.conv(pooled))[:, 0]  # [B, H, W]
+            sa.last_weights = ws
+            y.mul_(ws[None, :, None])
+        return y.clamp_min_(0)
+
+
 def fused_for_streaming(model: nn.Module) -> nn.Module | None:
     """An eval-mode deep copy of ``model`` with its conv/BN/pool and linear/BN pairs fused, or
     ``None`` when nothing in it fuses (the caller then keeps the original)."""
@@ -84,6 +155,10 @@ def fused_for_streaming(model: nn.Module) -> nn.Module | None:
                 continue
             m.fc.layer = fuse_linear_bn_eval(m.fc.layer, m.bn.layer)
             m.bn = nn.Identity()
+            fused += 1
+    for m in fast.modules():
+        if type(m) is MultiDimAttention:  # same children and state, the pooled-once forward
+            m.__class__ = PooledOnceAttention
             fused += 1
     for p in fast.parameters():
         p.requires_grad_(False)

@@ -121,3 +121,39 @@ def test_rates_to_probabilities():
     logits = np.array([1.0, 3.0, -2.0])
     e = np.exp(logits - 3)
     np.testing.assert_allclose(rates_to_probabilities(logits), e / e.sum(), rtol=1e-6)
+
+
+def test_cost_is_metered_every_n_steps_or_after_an_interval(monkeypatch):
+    """A metered step runs the op counter; between them the last cost is carried. With
+    ``cost_interval_s`` a step is also metered when that much wall time has passed."""
+    import snnstudio.engine.runner as runner_mod
+
+    from snnstudio.engine.models import load_model
+
+    clock = [100.0]
+    monkeypatch.setattr(runner_mod.time, "perf_counter", lambda: clock[0])
+    module = load_model("tiny").module
+    frames = [np.random.default_rng(i).poisson(0.3, (2, 128, 128)).astype(np.float32) for i in range(12)]
+
+    def metered(runner, advance_s):
+        hits = []
+        real = runner.ops.report
+
+        def report():
+            hits.append(True)
+            return real()
+
+        runner.ops.report = report
+        for k, f in enumerate(frames):
+            before = len(hits)
+            runner.step(f)
+            clock[0] += advance_s
+            yield len(hits) > before
+
+    every4 = ModelRunner(module, cost_every=4)
+    assert list(metered(every4, 0.001)) == [k % 4 == 0 for k in range(12)]
+    slow = ModelRunner(module, cost_every=100, cost_interval_s=0.5)
+    assert all(metered(slow, 0.6))  # stepping by hand: each step 0.6 s after the last, each metered
+    fast = ModelRunner(module, cost_every=100, cost_interval_s=0.5)
+    got = list(metered(fast, 0.01))  # playing at 100 steps/s: once, at the start (then 0.5 s later)
+    assert got[0] and not any(got[1:])

@@ -88,6 +88,15 @@ class ResetNeuron(SpikingNeuron):
         if x.dim() < 1 or x.shape[0] == 0:
             raise ModelError(f"{type(self).__name__}: multi-step input must be [T, ...] with T ≥ 1, got {tuple(x.shape)}")
         v0 = self.v if (self.keep_state and self.v is not None) else None
+        if not torch.is_grad_enabled() and self.backend in ("auto", "native") and native.supports(x, self.surrogate):
+            lib = native.load()
+            if lib is not None:  # inference: the C kernel straight, no autograd node (~7× less call overhead)
+                v_start = v0 if v0 is not None else self.v_init
+                s, h, v_last = native.forward(lib, x.contiguous(), *(float(k) for k in (a, b, c)), v_start, cfg)
+                if self.keep_state:
+                    self.v = v_last
+                self._keep(h, s)
+                return s
         if self.backend != "plain" and not self.surrogate.learnable:
             use_native = False
             if self.backend in ("auto", "native") and native.supports(x, self.surrogate):

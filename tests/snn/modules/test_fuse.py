@@ -64,3 +64,66 @@ def test_nothing_to_fuse_gives_none_and_training_mode_bn_is_left_alone():
     assert fused_for_streaming(net) is None
     cfg = default_config("spikformer_small", T=2, input_size=(2, 16, 16), widths=(32,), options={"heads": 2})
     assert fused_for_streaming(build_model(cfg).eval()) is None
+
+
+def _attention_pair(kinds, T, C, seed, sample_ndim=3):
+    import copy
+
+    from snnstudio.snn.attention import MultiDimAttention
+    from snnstudio.snn.fuse import PooledOnceAttention
+
+    torch.manual_seed(seed)
+    ref = MultiDimAttention(kinds, T=T, channels=C, t_ratio=2, c_ratio=2, sample_ndim=sample_ndim)
+    for p in ref.parameters():  # weights of both signs, so that the MLPs' ReLUs matter
+        p.data.normal_(0, 0.8)
+    fast = copy.deepcopy(ref)
+    fast.__class__ = PooledOnceAttention
+    return ref, fast
+
+
+@pytest.mark.parametrize("kinds", ["tcs", "tc", "ts", "cs", "t", "c", "s"])
+@pytest.mark.parametrize("off", [None, "ta", "ca", "sa", "all"])
+def test_pooled_once_attention_equals_the_parts_run_in_turn(kinds, off):
+    """TA and CA pooled from one pass over the current (the pools of w_t·x from per-step maxima and
+    means), SA on their product, ReLU in place: the output and every part's weights equal
+    MultiDimAttention's, with any part (or the block) switched off, for B > 1."""
+    T, B, C = 5, 3, 6
+    ref, fast = _attention_pair(kinds, T, C, seed=len(kinds))
+    for m in (ref, fast):
+        if off == "all":
+            m.enabled = False
+        elif off and hasattr(m, off):
+            getattr(m, off).enabled = False
+    x = torch.randn(T, B, C, 7, 9) * 2 - 0.3
+    with torch.inference_mode():
+        want, got = ref(x), fast(x.clone())
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    for k in ("ta", "ca", "sa"):
+        if hasattr(ref, k):
+            a, b = getattr(ref, k).last_weights, getattr(fast, k).last_weights
+            assert (a is None) == (b is None), k
+            if a is not None:
+                torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+    if off == "all" or (off and kinds == off[0]):
+        assert torch.equal(got, x)  # nothing on: the input unchanged, no ReLU
+
+
+def test_pooled_once_attention_on_fc_layers_and_under_autograd():
+    T, B, F_ = 6, 4, 10
+    ref, fast = _attention_pair("t", T, F_, seed=3, sample_ndim=1)
+    x = torch.randn(T, B, F_)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(fast.ta.last_weights, ref.ta.last_weights, rtol=1e-5, atol=1e-6)
+    xg = x.clone().requires_grad_()
+    fast(xg).sum().backward()  # with autograd it runs the parts as built (no in-place on a graph)
+    assert xg.grad is not None and xg.grad.abs().sum() > 0
+
+
+def test_the_fused_copy_uses_pooled_once_attention():
+    from snnstudio.snn.fuse import PooledOnceAttention
+
+    cfg = default_config("ma_snn_gesture_small", T=4, attention="tcsa")
+    fast = fused_for_streaming(_trained_like(build_model(cfg)))
+    assert isinstance(fast.conv1.attention, PooledOnceAttention) and isinstance(fast.fc1.attention, PooledOnceAttention)
+    assert fast.conv1.attention.ta is not None and hasattr(fast.conv1.attention.sa, "last_weights")

@@ -237,3 +237,32 @@ def test_bench_compiled_peer_reports_a_compile_failure(monkeypatch):
     monkeypatch.setattr(torch, "compile", broken)
     call, info = bench._compiled_peer(torch.nn.Identity(), torch.ones(2, 3))
     assert call is None and info == {"error": "RuntimeError: no C++ compiler for inductor"}
+
+
+@pytest.mark.parametrize("name,kw", [("lif", {"tau": 1.43, "decay_input": False, "v_threshold": 0.3}),
+                                     ("if", {"v_reset": None}), ("plif", {"init_tau": 3.0})])
+def test_inference_calls_the_kernel_straight_with_the_training_paths_results(lib, name, kw, monkeypatch):
+    """Without autograd (inference) a reset neuron calls the C kernel directly; its spikes, membrane
+    records and kept state are those of the autograd paths (native and the plain oracle)."""
+    x = _x((7, 2, 300), seed=4, scale=0.8, shift=0.2)
+    calls = []
+    real = native.forward
+    monkeypatch.setattr(native, "forward", lambda *a: calls.append(1) or real(*a))
+    for keep in (False, True):
+        fast, oracle = build_neuron(name, keep_state=keep, **kw), build_neuron(name, keep_state=keep, backend="plain", **kw)
+        for chunk in (x[:4], x[4:]):  # two calls: the second continues from the state when keep_state
+            with torch.inference_mode():
+                got = fast(chunk)
+            want = oracle(chunk.clone().requires_grad_()).detach()
+            assert torch.equal(got, want) and got.sum() > 0
+            torch.testing.assert_close(fast.last_v, oracle.last_v.detach())
+        if keep:
+            torch.testing.assert_close(fast.v, oracle.v)
+    assert len(calls) == 4  # every inference call went through the kernel, no autograd node
+    with torch.no_grad():  # no_grad is inference too
+        build_neuron(name, **kw)(x)
+    assert len(calls) == 5
+    grad = build_neuron(name, **kw)
+    xg = x.clone().requires_grad_()
+    grad(xg).sum().backward()  # with autograd: the autograd function (gradients flow)
+    assert xg.grad is not None and len(calls) == 6
