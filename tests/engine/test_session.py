@@ -255,3 +255,28 @@ def test_streams_a_real_recording(samples_dir, name):
         assert snap.frame.sum() == snap.n_events > 0
     finally:
         s.close()
+
+
+def test_a_session_builds_the_neuron_kernels_aside_when_they_are_missing(monkeypatch):
+    """First start after an install: the engine compiles the C neuron kernels in a background
+    thread (the eager fallback runs the default model ~1.8× slower) and steps meanwhile."""
+    import threading
+
+    from snnstudio.snn.functional import native
+
+    built = threading.Event()
+    monkeypatch.setattr(native, "load", lambda: None)
+    monkeypatch.setattr(native, "build", lambda: built.set())
+    s, _ = _session()
+    try:
+        assert built.wait(10), "the session did not start the kernel build"
+    finally:
+        s.close()
+    built.clear()
+    monkeypatch.setattr(native, "load", lambda: object())  # already built: nothing to do
+    s, _ = _session()
+    try:
+        s.sync(30)
+        assert not built.wait(0.3)
+    finally:
+        s.close()
