@@ -444,11 +444,17 @@ class ModelRunner:
         other (every module is per sample), for a fraction of the per-call overhead: how the
         session catches up when it falls behind. A stateful model steps through them in order."""
         w, h = sensor_size
+        ih, iw = self.input_hw
         xs = []
         for events, t0, frame in windows:
-            if frame is not None and tuple(self.input_hw) == (h, w):
+            if frame is not None and (ih, iw) == (h, w):
                 x = np.ascontiguousarray(frame, np.float32)
                 xs.append(x if x.flags.writeable else x.copy())  # a frozen snapshot frame
+            elif frame is not None and frame.shape == (2, h, w) and h % ih == 0 and w % iw == 0:
+                # the full-size counts summed over blocks: what sub_bin's x·w // W mapping bins,
+                # without a second pass over the events (~10× cheaper at 1 M events/s)
+                x = frame.reshape(2, ih, h // ih, iw, w // iw).sum(axis=(2, 4), dtype=np.float32)
+                xs.append(x)
             else:
                 xs.append(self.sub_bin(events, sensor_size, t0))
         if self.mode != "window" or len(xs) == 1:
@@ -522,8 +528,10 @@ class ModelRunner:
         self._shapes[name] = shape
         t_lead = lead[0] if len(lead) == 2 else 1
         n_batch = lead[-1]
-        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5)
-        spikes = (s.reshape(t_lead, n_batch, -1)[-1, b] > 0.5).numpy().view(np.uint8)
+        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5); compared in numpy on a view
+        # of the last step (a torch comparison costs more in dispatch than in work at these sizes)
+        last = s.reshape(t_lead, n_batch, -1)[-1, b]
+        spikes = (last.numpy() > 0.5).view(np.uint8) if last.dtype == torch.float32 else (last > 0.5).numpy().view(np.uint8)
         n = spikes.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
@@ -532,7 +540,8 @@ class ModelRunner:
             self._raster_index[name] = idx
         count = int(np.count_nonzero(spikes))
         if len(shape) >= 2:
-            per_channel = spikes.reshape(shape[0], -1).mean(1, dtype=np.float32)
+            per = spikes.reshape(shape[0], -1)
+            per_channel = np.count_nonzero(per, axis=1).astype(np.float32) / np.float32(per.shape[1])
         else:
             per_channel = spikes.astype(np.float32)
         fmap = None

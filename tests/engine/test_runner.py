@@ -157,3 +157,24 @@ def test_cost_is_metered_every_n_steps_or_after_an_interval(monkeypatch):
     fast = ModelRunner(module, cost_every=100, cost_interval_s=0.5)
     got = list(metered(fast, 0.01))  # playing at 100 steps/s: once, at the start (then 0.5 s later)
     assert got[0] and not any(got[1:])
+
+
+def test_a_step_given_the_full_size_counts_pools_them_exactly_as_binning_its_events():
+    """Sensor 128×96 into a 32×24 model input: the window's full-size count frame summed over 4×4
+    blocks is the model input sub_bin makes from the events (the engine passes the frame it has
+    counted for the Events panel instead of binning the events twice)."""
+    from snnstudio.engine.windows import count_frame
+
+    rec = random_recording(n=40_000, size=(128, 96), seed=5)
+    runner = ModelRunner(SmallNet(hw=(24, 32)), sensor_hw=(96, 128), step_us=DT)
+    assert runner.input_hw == (24, 32)
+    t0 = int(rec.t_start_us) + 3 * DT
+    ev = rec.time_slice(t0, t0 + DT)
+    frame = count_frame(ev, rec.sensor_size)
+    want = runner.sub_bin(ev, rec.sensor_size, t0)
+    seen = []
+    real = runner._advance
+    runner._advance = lambda x: seen.append(x.numpy().copy()) or real(x)
+    runner.step_events(ev, rec.sensor_size, t0, frame=frame)
+    np.testing.assert_array_equal(seen[0], want)
+    assert want.sum() == len(ev) > 0
