@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QStyle, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from snnstudio.engine.session import SessionState
 from snnstudio.gui import theme
@@ -40,6 +40,7 @@ from snnstudio.gui.panels.model_tree import ModelPanel
 from snnstudio.gui.panels.output import OutputPanel
 from snnstudio.gui.panels.source import SourcePanel
 from snnstudio.gui.session_model import SessionModel
+from snnstudio.gui.steady_label import SteadyLabel
 
 STATUS_INTERVAL_S = 0.25
 LAYOUT_VERSION = 3
@@ -247,12 +248,13 @@ class MainWindow(QMainWindow):
 
     def _build_status(self) -> None:
         sb = self.statusBar()
-        self.state_label = QLabel("paused")
-        self.events_label = QLabel("0 ev/s")
-        self.steps_label = QLabel("0 steps/s")
-        self.fps_label = QLabel("display 0 FPS")
-        self.latency_label = QLabel("latency – ms")
-        self.rt_label = QLabel("real-time ×0")
+        # fixed-width figures: a text of another width would re-lay the bar out (see steady_label)
+        self.state_label = SteadyLabel("paused", "▶ playing 0.25×")
+        self.events_label = SteadyLabel("0 ev/s", "99,999 k ev/s")
+        self.steps_label = SteadyLabel("0 steps/s", "9999 steps/s")
+        self.fps_label = SteadyLabel("display 0 FPS", "display 999 FPS")
+        self.latency_label = SteadyLabel("latency – ms", "latency 9999.9 ms")
+        self.rt_label = SteadyLabel("real-time ×0", "real-time ×0.00  ·  dropped 9,999,999")
         for w in (self.state_label, self.events_label, self.steps_label, self.fps_label, self.latency_label, self.rt_label):
             sb.addPermanentWidget(w)
 

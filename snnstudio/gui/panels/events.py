@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
+from snnstudio.gui.steady_label import SteadyLabel
 
 
 def _rgb(hex_colour: str) -> np.ndarray:
@@ -65,7 +66,7 @@ class EventsPanel(QWidget):
         self.plot.addItem(self.image)
         self.plot.addItem(self.overlay)
         row = QHBoxLayout()
-        self.info = QLabel("no events yet")
+        self.info = SteadyLabel("no events yet", "9,999,999 events in 150 ms   ·   1280×720")
         self.info.setObjectName("muted")
         self.show_attention = QCheckBox("spatial attention")
         self.show_attention.toggled.connect(self._toggle_overlay)

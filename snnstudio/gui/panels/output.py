@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import display_name, predicted_name, truth_name
 from snnstudio.gui.plots import quiet
+from snnstudio.gui.steady_label import SteadyLabel
 
 HISTORY = 300
 
@@ -64,14 +65,13 @@ class OutputPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
         grid = QGridLayout()
-        self.predicted = QLabel("—")
+        self.predicted = SteadyLabel("—", "swipe right")  # per-step text: sizes that never change
         self.predicted.setObjectName("big")
-        self.confidence = QLabel("")
-        self.truth = QLabel("ground truth: unknown")
+        self.confidence = SteadyLabel("", "100 % confident")
+        self.truth = SteadyLabel("ground truth: unknown")
         self.truth.setObjectName("muted")
-        self.accuracy = QLabel("running accuracy: —")
+        self.accuracy = SteadyLabel("running accuracy: —", "accuracy: 100 % of 999", lines=2)
         self.accuracy.setObjectName("muted")
-        self.accuracy.setWordWrap(True)
         self.accuracy.setToolTip("per gesture: the prediction at each labelled gesture's last step (its window has "
                                  "seen all of it); per step: every labelled step, including the first ones of a "
                                  "gesture, when the window still holds the previous one")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from snnstudio.engine.session import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui.session_model import SPEEDS
+from snnstudio.gui.steady_label import SteadyLabel
 
 FILE_FILTER = "Event recordings (*.aedat *.aedat4 *.raw *.dat *.h5 *.hdf5 *.npy *.npz *.es *.csv *.txt);;All files (*)"
 
@@ -94,7 +95,7 @@ class SourcePanel(QWidget):
             bar.addWidget(w)
         bar.addWidget(self.slider, 1)
         lay.addLayout(bar)
-        self.time = QLabel("–:– / –:–")
+        self.time = SteadyLabel("–:– / –:–", "00:00.000 / 00:00.000   ·   step 99999")
         self.time.setObjectName("muted")
         lay.addWidget(self.time)
 
