@@ -30,7 +30,10 @@ the engine's ``steps_per_s`` / ``realtime_factor_live`` meanwhile, and the **end
 not yet on screen arrived (the start of the first new step's window on the paced stream clock) to
 the end of the window's paint that shows it — window wait + binning + model + hand-over + the
 panels' update + Qt painting every changed widget (the strict figure: every event's latency is
-at most this). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
+at most this). The first paint after a tick shows the new events (the Events panel), the
+prediction and the status; the plots whose scenes were changed later in the tick (the output bars,
+the analysis views) come in the next one to three paints, 3–6 ms on (measured by holding the
+window's paint until every scene was ready: the draw part then took ~13 ms instead of ~7). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
 first event of the newest step on screen to the end of that paint (how far the screen trails the
 stream). ``latency_parts_ms_p50`` / ``_p95`` split each frame's latency at the newest step on it
 (:data:`LATENCY_PARTS`). ``display_fps`` counts those paints (frames with new data on screen). ``gui_default_layout``: the same with the window as it opens (Metrics,
