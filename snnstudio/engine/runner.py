@@ -31,6 +31,7 @@ changes the model's output. Everything returned is numpy (the GUI never sees a t
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -173,6 +174,7 @@ class ModelRunner:
         cost_every: int = 16,
         step_us: int | None = None,
         cost_interval_s: float | None = None,
+        meter_aside: bool = False,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -222,6 +224,17 @@ class ModelRunner:
         #: (a streaming session: rarely at 100 steps/s, on every step when stepping by hand)
         self.cost_every = cost_every
         self.cost_interval_s = cost_interval_s
+        #: window mode with a fused copy: meter in a background thread, off the step's path (a
+        #: metered step took two window steps and delayed the steps queued behind it)
+        self.meter_aside = meter_aside
+        self._meter_lock = threading.Lock()
+        self._ops_lock = threading.Lock()  # the op counter's hooks: one user at a time
+        self._meter_wake = threading.Event()
+        self._meter_next: torch.Tensor | None = None
+        self._meter_thread: threading.Thread | None = None
+        self._last_step_wall = -math.inf
+        #: windows metered aside: [taken, finished]
+        self.meter_windows = [0, 0]
         self._last_measure = -math.inf
         self._step_count = 0
         self._last_cost: tuple[float | None, float | None] = (None, None)
@@ -428,7 +441,8 @@ class ModelRunner:
             for s in sub_bins[-self.window_T :]:
                 self._advance(torch.from_numpy(np.ascontiguousarray(s, np.float32)))
         if self.ops is not None:
-            self.ops.clear()
+            with self._ops_lock:
+                self.ops.clear()
 
     def step(self, frame: np.ndarray):
         """Advance one step on a ``[2, H, W]`` count frame (pooled to the input size); returns
@@ -486,6 +500,17 @@ class ModelRunner:
         if measure:
             self._last_measure = time.perf_counter()
         self._step_count += 1
+        now = time.perf_counter()
+        playing, self._last_step_wall = now - self._last_step_wall < 0.1, now  # stepped by hand: meter in line
+        aside = measure and playing and self.meter_aside and self.mode == "window" and self._net()[0] is not self.model
+        if aside:  # the fused copy runs this step; the model as built is metered on its window aside
+            measure = False
+        if not measure:
+            return self._step_on(x, False, aside)
+        with self._ops_lock:  # not while the background meter uses the counter's hooks
+            return self._step_on(x, True, False)
+
+    def _step_on(self, x: torch.Tensor, measure: bool, aside: bool):
         if measure:
             # hooks only on measured steps (they cost ~40 % of a forward); clear() then attach()
             # so that the hooks write into the fresh records
@@ -502,6 +527,8 @@ class ModelRunner:
             frames = self._window.push(x.numpy())
             out = net(torch.from_numpy(frames)[:, None])
             lead = (self.window_T, 1)
+            if aside:
+                self._meter_aside(torch.from_numpy(frames.copy())[:, None])
         o = out.detach().float()
         if self.mode == "window":
             readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
@@ -517,6 +544,49 @@ class ModelRunner:
             steps = rep["steps_per_sample"] or 1.0
             self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
         return layers, attention, readout, self._last_cost
+
+    def _meter_aside(self, frames: torch.Tensor) -> None:
+        """Meter the model as built on ``frames`` (one window, ``[T, 1, ...]``) in a background
+        thread; the cost lands in ``_last_cost`` when done (a window already waiting is replaced,
+        one being metered is finished first). The thread ends after 2 s without work."""
+        with self._meter_lock:
+            self._meter_next = frames
+            if self._meter_thread is None:
+                self._meter_thread = threading.Thread(target=self._meter_loop, name="snn-meter", daemon=True)
+                self._meter_thread.start()
+            self._meter_wake.set()
+
+    def _meter_loop(self) -> None:
+        while True:
+            if not self._meter_wake.wait(2.0):
+                with self._meter_lock:
+                    if self._meter_next is None:
+                        self._meter_thread = None
+                        return
+            with self._meter_lock:
+                frames, self._meter_next = self._meter_next, None
+                self._meter_wake.clear()
+                if frames is not None:
+                    self.meter_windows[0] += 1
+            ops = self.ops
+            if frames is None or ops is None:
+                continue
+            try:
+                with self._ops_lock, torch.inference_mode():
+                    ops.detach()
+                    ops.clear()
+                    ops.attach()
+                    try:
+                        self.model(frames)
+                    finally:
+                        ops.detach()
+                    rep = ops.report()
+                steps = rep["steps_per_sample"] or 1.0
+                self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
+            except Exception:  # a model changed under the meter: the next window is metered again
+                pass
+            finally:
+                self.meter_windows[1] += 1
 
     def _layer(self, name: str, m: SpikingNeuron, lead: int, b: int = 0) -> LayerSnapshot:
         """Read out the last time step of batch element ``b`` of one spiking layer. The arrays

@@ -466,10 +466,11 @@ class Session(SnapshotSlot):
             feature_channels=self.config.feature_channels,
             sensor_hw=(size[1], size[0]),
             step_us=self.config.dt_us,
-            # SOPs / energy twice a second while playing (a metered step costs ~2 window steps,
-            # and it lands on one step's latency), on every step stepped by hand
+            # SOPs / energy twice a second while playing, on every step stepped by hand, metered
+            # in a background thread (a metered step costs ~2 window steps)
             cost_every=128,
             cost_interval_s=0.5,
+            meter_aside=True,
         )
 
     def _set_model(self, spec) -> None:

@@ -178,3 +178,34 @@ def test_a_step_given_the_full_size_counts_pools_them_exactly_as_binning_its_eve
     runner.step_events(ev, rec.sensor_size, t0, frame=frame)
     np.testing.assert_array_equal(seen[0], want)
     assert want.sum() == len(ev) > 0
+
+
+def test_a_playing_window_runner_meters_aside_with_the_same_cost():
+    """Playing (steps < 0.1 s apart), a window model with a fused copy meters the model as built
+    in a background thread: the step does not wait for it, and the cost that lands equals the one
+    metered in line on the same window (the oracle: a runner metering every step in line)."""
+    import time as _time
+
+    from snnstudio.engine.models import load_model
+
+    loaded, other = load_model("default"), load_model("default")  # a model each: hooks are per module
+    rec = random_recording(n=200_000, duration_us=2_000_000, size=(128, 128), seed=2)
+    steps = [(rec.time_slice(int(rec.t_start_us) + k * DT, int(rec.t_start_us) + (k + 1) * DT), int(rec.t_start_us) + k * DT)
+             for k in range(40)]
+    inline = ModelRunner(loaded.module, loaded.name, step_us=DT, cost_every=1)
+    aside = ModelRunner(other.module, other.name, step_us=DT, cost_every=10**6, cost_interval_s=0.0, meter_aside=True)
+    assert aside.mode == "window"
+    for ev, t0 in steps[:-1]:
+        inline.step_events(ev, rec.sensor_size, t0)
+        aside.step_events(ev, rec.sensor_size, t0)
+    ev, t0 = steps[-1]
+    want = inline.step_events(ev, rec.sensor_size, t0)[3]
+    aside.step_events(ev, rec.sensor_size, t0)  # hands this window to the meter
+    deadline = _time.monotonic() + 30
+    # the last window handed over is taken last: wait until it is taken and every taken one is done
+    while (aside._meter_next is not None or aside.meter_windows[0] != aside.meter_windows[1]) and _time.monotonic() < deadline:
+        _time.sleep(0.01)
+    assert want[0] is not None and want[0] > 0
+    assert aside._last_cost[0] == pytest.approx(want[0], rel=1e-3)
+    assert aside._last_cost[1] == pytest.approx(want[1], rel=1e-3)
+    assert aside._meter_thread is not None  # it ran in a thread (gone after 2 s idle)
