@@ -17,8 +17,9 @@ Per model (``models``), headless, flat out:
   with up to 4 steps evaluated as one batch, as a session that has fallen behind does;
 * ``step_latency_ms_p50`` / ``_p95`` — one step, window complete → snapshot ready (binning +
   model + read-out + snapshot);
-* ``probe_overhead`` — runner step (read-out of every layer, SOPs every 8th step) over the bare
-  model step on the same sub-bins (the same sliding frames and forward), minus 1.
+* ``probe_overhead`` — runner step (read-out of every layer, SOPs metered as the session does)
+  over the bare model step on the same sub-bins (the same sliding frames and forward — a window
+  model's fused streaming copy, as the runner runs it), minus 1.
 
 The window (``gui``): the offscreen studio with **every dock visible** (tabified ones split out)
 playing the stream in real time with the default model, the engine in its own process as the
@@ -126,10 +127,12 @@ def _probe_overhead(rec, spec, steps: int, repeat: int) -> dict:
     from snnstudio.engine.runner import ModelRunner
     from snnstudio.events.frames import SlidingFrames
 
-    runner = ModelRunner(load_model(spec).module, sensor_hw=(128, 128), step_us=DT_US)
+    runner = ModelRunner(load_model(spec).module, sensor_hw=(128, 128), step_us=DT_US,
+                         cost_every=128, cost_interval_s=0.5, meter_aside=True)  # as a session meters
     t0 = rec.t_start_us
     subs = [runner.sub_bin(rec.time_slice(t0 + i * DT_US, t0 + (i + 1) * DT_US), rec.sensor_size, t0 + i * DT_US) for i in range(steps)]
-    model = runner.model
+    with torch.inference_mode():
+        model = runner._net()[0]  # what the runner's steps run (a window model: its fused copy)
     h, w = runner.input_hw
 
     def bare():  # the same sub-bins, sliding frames and forward, without read-out, snapshot or op counting
