@@ -23,6 +23,12 @@ instead of single-step on frames shorter than it was trained on. Otherwise a sta
 single-step, one frame per step, its state carried over (the session then gives a trained model
 its trained ``dt`` as the step, see :class:`~snnstudio.engine.session.Session`).
 
+Window steps run a fused streaming copy of the model (:mod:`snnstudio.snn.fuse`: conv/BN/pool
+folded, MA-SNN attention pooled once). SOPs and energy are metered on the model as built (the
+papers' architecture) every ``cost_every`` steps and, with ``cost_interval_s``, whenever that much
+time has passed; with ``meter_aside`` a playing window model is metered in a background thread,
+off the step's path. A step carries the last metered cost.
+
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
 changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
