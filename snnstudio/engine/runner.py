@@ -241,8 +241,6 @@ class ModelRunner:
         self._last_step_wall = -math.inf
         #: windows metered aside: [taken, finished]
         self.meter_windows = [0, 0]
-        self._last_measure = -math.inf
-        self._step_count = 0
         self._last_cost: tuple[float | None, float | None] = (None, None)
         self.reset()
         self._warm_up()
@@ -294,7 +292,7 @@ class ModelRunner:
                         m.reset()
                     except TypeError:
                         pass
-        self._step_count = 0  # the first step of a stream is metered
+        self._step_count = 0  # the first step of a stream is metered (reset runs in __init__ too)
         self._last_measure = -math.inf
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
