@@ -182,11 +182,17 @@ class MultiDimAttention(nn.Module):
     def parts(self) -> list[_Part]:
         return [getattr(self, n) for n in ("ta", "ca", "sa") if hasattr(self, n)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def active_parts(self) -> list[_Part]:
+        """The parts switched on (none while the block is off); the others' weights are cleared
+        (no stale weights for the probes)."""
         active = [p for p in self.parts() if p.enabled] if self.enabled else []
         for p in self.parts():
             if p not in active:
-                p.last_weights = None  # no stale weights for the probes
+                p.last_weights = None
+        return active
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        active = self.active_parts()
         if not active:
             return x
         for part in active:

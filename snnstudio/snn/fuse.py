@@ -87,11 +87,8 @@ class PooledOnceAttention(MultiDimAttention):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or x.ndim not in (3, 5):
             return super().forward(x)
-        parts = self.parts() if self.enabled else []
-        on = {k: getattr(self, k) for k in ("ta", "ca", "sa") if hasattr(self, k) and getattr(self, k).enabled and self.enabled}
-        for p in parts:
-            if p not in on.values():
-                p.last_weights = None
+        active = self.active_parts()
+        on = {k: getattr(self, k) for k in ("ta", "ca", "sa") if getattr(self, k, None) in active}
         if not on:
             return x
         T, B = x.shape[:2]

@@ -96,6 +96,13 @@ def test_pooled_once_attention_equals_the_parts_run_in_turn(kinds, off):
             getattr(m, off).enabled = False
     x = torch.randn(T, B, C, 7, 9) * 2 - 0.3
     with torch.inference_mode():
+        for m in (ref, fast):  # weights from a run with every part on, which a part switched off must clear
+            on = [(p, p.enabled) for p in m.parts()] + [(m, m.enabled)]
+            for p, _ in on:
+                p.enabled = True
+            m(x.clone())
+            for p, was in on:
+                p.enabled = was
         want, got = ref(x), fast(x.clone())
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     for k in ("ta", "ca", "sa"):
