@@ -8,8 +8,8 @@ running accuracy, the playback clock) did that on every frame: 15.4 ms of GUI-th
 frame against 11.7–12.6 ms with their sizes pinned (``snnstudio bench --only stream`` setting,
 every dock visible, side by side; a QLabel that only reports a constant size hint still climbs).
 
-:class:`SteadyLabel` is a plain widget in the layout, with a size hint that depends on its font
-and line count only, holding a QLabel placed by hand (no layout): the label's geometry requests
+:class:`SteadyLabel` is a plain widget in the layout, with a size hint that depends on its
+template text, font and line count only, holding a QLabel placed by hand (no layout): the label's geometry requests
 stop at the holder, so a new text repaints the text and nothing else. The inner label keeps the
 object name, so the theme's ``QLabel#muted`` / ``QLabel#big`` rules apply.
 """
