@@ -145,7 +145,7 @@ def _stage_and_camera(rng: np.random.Generator, framing: str, shape: BodyShape, 
                 Si + np.array([-s * rng.uniform(0.0, 0.12), rng.uniform(0.3, 0.45), -rng.uniform(0.2, 0.35)])]
         if framing == "closeup":
             dist = rng.uniform(0.3, 0.55)
-            f = rng.uniform(25.0, 60.0) * k * dist / shape.hand_len
+            f = rng.uniform(30.0, 70.0) * k * dist / shape.hand_len  # nominal; the drawn hand is ~0.8 of it
             cam = Camera.look_at(centre, dist, rng.uniform(0.5, 1.1), rng.uniform(-0.5, 0.5), roll, f,
                                  (W / 2 + rng.uniform(-0.15, 0.15) * W, H / 2 + rng.uniform(-0.2, 0.05) * H))
         else:

@@ -102,7 +102,7 @@ def _stroke(name: str, rng: np.random.Generator, u: np.ndarray, t: np.ndarray, t
     elif name in ("push", "pull"):
         depth = min(rng.uniform(0.15, 0.32), 0.45 * cam_dist)
         grow = min_jerk(uc) if name == "push" else 1.0 - min_jerk(uc)
-        d[:, 2] = depth * (0.5 - grow)  # toward the camera as it grows
+        d[:, 2] = depth * (1.0 - grow)  # toward the camera as it grows, ending at the (reachable) centre
         d[:, 0] = rng.uniform(-0.04, 0.04) * grow
         d[:, 1] = rng.uniform(-0.04, 0.04) * grow
         grip = np.clip(rng.uniform(-0.3, 0.3) * grow, 0, 1)
