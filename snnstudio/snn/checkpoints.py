@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -38,15 +37,40 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return p.with_name(p.name + ".json"), p.with_name(p.name + ".safetensors")
 
 
+def _checkpoint_error(path: Path, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path}: {problem}")
+
+
 def _atomic_write(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    """``write(tmp_path)`` into a temp file beside ``target`` (its link target), then rename it over."""
+    from snnstudio.safe_files import TempFile
+
+    tmp = TempFile(target, error=_checkpoint_error)
     try:
-        write(tmp)
-        os.replace(tmp, target)
+        write(str(tmp.path))
+    except OSError as exc:
+        tmp.discard()
+        raise CheckpointError(f"{target}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.discard()
         raise
+    tmp.commit()
+
+
+def check_checkpoint_output(dir_or_stem: str | os.PathLike, name: str | None = None) -> tuple[Path, Path]:
+    """Raise :class:`CheckpointError` unless :func:`save_checkpoint` can write there (checked before
+    training starts): the folder exists and is writable, neither file is a special file."""
+    from snnstudio.safe_files import check_output
+
+    target = Path(dir_or_stem)
+    if target.is_dir() and name:
+        target = target / name
+    json_path, st_path = checkpoint_paths(target)
+    if not json_path.parent.is_dir():
+        raise CheckpointError(f"{json_path.parent}: no such folder to save the checkpoint in")
+    for p in (st_path, json_path):
+        check_output(p, error=_checkpoint_error)
+    return json_path, st_path
 
 
 def save_checkpoint(dir_or_stem: str | os.PathLike, model, cfg, meta: dict | None = None) -> Path:
@@ -75,6 +99,10 @@ def save_checkpoint(dir_or_stem: str | os.PathLike, model, cfg, meta: dict | Non
         text = json.dumps(doc, indent=2, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{json_path}: metadata is not JSON-able: {exc}") from None
+    for p in (st_path, json_path):  # before any of them is written: never one without the other
+        from snnstudio.safe_files import resolve_output
+
+        resolve_output(p, error=_checkpoint_error)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     _atomic_write(st_path, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
     _atomic_write(json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))

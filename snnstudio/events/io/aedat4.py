@@ -341,7 +341,8 @@ class Aedat4Writer:
         self.labels: list[Label] = list(labels)
         self.events_written = 0
         self._last_t: int | None = None
-        self._tmp = temp_path_beside(self.path)
+        self._temp = temp_path_beside(self.path)
+        self._tmp = self._temp.path
         self._faery_dtype = faery.EVENTS_DTYPE
         try:
             self._encoder = faery.aedat.Encoder(
@@ -350,9 +351,10 @@ class Aedat4Writer:
                 compression=_COMPRESSION[compression],
             )
             self._encoder.__enter__()
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self._tmp.unlink()
+        except BaseException as exc:
+            self._temp.discard()
+            if isinstance(exc, Exception) and not isinstance(exc, EventFileError):
+                raise EventFileError(self.path, f"cannot write AEDAT4: {_one_line(exc)}") from None
             raise
         self._closed = False
 
@@ -386,7 +388,10 @@ class Aedat4Writer:
                 packet["x"] = part["x"]
                 packet["y"] = part["y"]
                 packet["on"] = part["p"]
-            self._encoder.write(0, packet)
+            try:
+                self._encoder.write(0, packet)
+            except OSError as exc:
+                raise EventFileError(self.path, f"cannot write: {exc.strerror or exc}") from None
         self.events_written += n
         self._last_t = int(events["t"][-1])
 
@@ -403,11 +408,12 @@ class Aedat4Writer:
         self._closed = True
         try:
             self._encoder.__exit__(None, None, None)
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self._tmp.unlink()
+        except BaseException as exc:
+            self._temp.discard()
+            if isinstance(exc, Exception):
+                raise EventFileError(self.path, f"cannot finish AEDAT4: {_one_line(exc)}") from None
             raise
+        self._temp.commit()
         if self.labels:
             from snnstudio.events.io.labels import sidecar_path, write_labels
 
@@ -420,8 +426,7 @@ class Aedat4Writer:
         self._closed = True
         with contextlib.suppress(Exception):
             self._encoder.__exit__(None, None, None)
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        self._temp.discard()
 
     def __enter__(self) -> Aedat4Writer:
         return self
