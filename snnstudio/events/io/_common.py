@@ -158,6 +158,22 @@ class BlockChecker:
         self.last_t = int(t[-1])
 
 
+#: largest sensor a file may declare (pixels per side); real sensors are at most 1280x720 today
+MAX_SENSOR_SIDE = 8192
+
+
+def check_sensor_size(size: tuple[int, int], path: str | Path | None, field: str = "sensor size") -> tuple[int, int]:
+    """``size`` as two ints, or :class:`EventFileError` naming ``field`` when a side is not in
+    1..:data:`MAX_SENSOR_SIDE` (a header declaring 65535x65535 would make frames of tens of GB)."""
+    try:
+        w, h = int(size[0]), int(size[1])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise EventFileError(path, f"{field} {size!r} is not two integers") from None
+    if not (1 <= w <= MAX_SENSOR_SIDE and 1 <= h <= MAX_SENSOR_SIDE):
+        raise EventFileError(path, f"{field} {w}x{h} is outside 1..{MAX_SENSOR_SIDE} pixels per side")
+    return w, h
+
+
 def infer_sensor_size(events: np.ndarray, minimum: tuple[int, int] = (1, 1)) -> tuple[int, int]:
     """Smallest sensor holding every event (``max + 1``), at least ``minimum``."""
     if events.shape[0] == 0:
