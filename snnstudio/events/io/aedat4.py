@@ -36,6 +36,7 @@ from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
+    check_sensor_size,
     rechunk,
     temp_path_beside,
     warn_truncated,
@@ -175,7 +176,7 @@ def _camera_name(dec, track_id: int) -> str | None:
         return None
 
 
-def _describe(dec, track) -> tuple[tuple[int, int], str | None, dict]:
+def _describe(dec, track, path: Path) -> tuple[tuple[int, int], str | None, dict]:
     names = {"events": "events", "frame": "frames", "imus": "imu", "triggers": "triggers"}
     streams = [names.get(t.data_type, t.data_type) for t in dec.tracks()]
     meta: dict = {"streams": streams}
@@ -186,8 +187,8 @@ def _describe(dec, track) -> tuple[tuple[int, int], str | None, dict]:
         meta["note"] = ("only the event stream is decoded" + ("; triggers are in meta['triggers']"
                         if "triggers" in others else "") + ("; " + ", ".join(unread) + " left unread"
                                                             if unread else ""))
-    w, h = track.dimensions
-    return (int(w), int(h)), _camera_name(dec, track.id), meta
+    size = check_sensor_size(track.dimensions, path, "event stream sensor size")
+    return size, _camera_name(dec, track.id), meta
 
 
 def _packets(dec, track, real: Path, meta: dict | None) -> Iterator[np.ndarray]:
@@ -243,7 +244,7 @@ def read(path: str | Path) -> EventRecording:
     path = Path(path)
     with _readable_copy(path) as readable:
         dec, track = _decoder(readable, path)
-        size, sensor, meta = _describe(dec, track)
+        size, sensor, meta = _describe(dec, track, path)
         parts = list(_packets(dec, track, path, meta))
         del dec
     if not parts:
@@ -261,7 +262,7 @@ def header(path: str | Path) -> tuple[tuple[int, int], str | None, dict]:
     path = Path(path)
     with _readable_copy(path) as readable:
         dec, track = _decoder(readable, path)
-        return _describe(dec, track)
+        return _describe(dec, track, path)
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
@@ -271,7 +272,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     def gen() -> Iterator[np.ndarray]:
         with _readable_copy(path) as readable:
             dec, track = _decoder(readable, path)
-            size, _, _ = _describe(dec, track)
+            size, _, _ = _describe(dec, track, path)
             done = 0
             last = None
             for a in _packets(dec, track, path, None):
