@@ -70,6 +70,7 @@ def _parse_header(path: Path, f) -> tuple[int, int, int | None]:
         (vt_rel,) = struct.unpack_from("<i", fb, table)
         vt = table - vt_rel
         (vt_size,) = struct.unpack_from("<H", fb, vt)
+        _check_description(path, fb, table, vt, vt_size)
         off = struct.unpack_from("<H", fb, vt + 6)[0] if vt_size > 6 else 0
         if off:
             (pos,) = struct.unpack_from("<q", fb, table + off)
@@ -77,6 +78,23 @@ def _parse_header(path: Path, f) -> tuple[int, int, int | None]:
     except struct.error:
         raise EventFileError(path, "corrupt AEDAT4 header (flatbuffer)") from None
     return base + size, -1, None
+
+
+def _check_description(path: Path, fb: bytes, table: int, vt: int, vt_size: int) -> None:
+    """The header's ``infoNode`` string (flatbuffer field 2) must lie inside the header and be
+    UTF-8: faery aborts the whole process (a Rust panic) on one that is not."""
+    off = struct.unpack_from("<H", fb, vt + 8)[0] if vt_size > 8 else 0
+    if not off:
+        return
+    (rel,) = struct.unpack_from("<I", fb, table + off)
+    at = table + off + rel
+    (n,) = struct.unpack_from("<I", fb, at)
+    if at + 4 + n > len(fb):
+        raise EventFileError(path, "corrupt AEDAT4 header (description runs past the header)")
+    try:
+        fb[at + 4 : at + 4 + n].decode("utf-8")
+    except UnicodeDecodeError:
+        raise EventFileError(path, "corrupt AEDAT4 header (description is not UTF-8)") from None
 
 
 def _complete_prefix(path: Path) -> tuple[int, int | None, bool]:
