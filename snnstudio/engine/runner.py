@@ -193,6 +193,10 @@ class ModelRunner:
         # zoo models (SNNModel) take one step as [B, C, H, W]; other models get [T=1, B, C, H, W]
         self.step_input_ndim = 4 if hasattr(model, "check_input") else 5
         self.sensor_hw = tuple(sensor_hw)
+        #: the part of the sensor the model sees ``(x0, y0, w, h)`` (None: all of it) and the factor
+        #: its counts are scaled by (the event-rate normalisation); see :meth:`set_input_map`
+        self.input_box: tuple[int, int, int, int] | None = None
+        self.input_gain = 1.0
         self.neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
         if not self.neurons:
             raise ModelError(f"model {self.name!r} has no spiking neurons to show")
@@ -400,8 +404,53 @@ class ModelRunner:
         )
 
     # ------------------------------------------------------------------ stepping
+    def set_input_map(self, box: tuple[int, int, int, int] | None, gain: float = 1.0) -> None:
+        """See only ``box`` = ``(x0, y0, w, h)`` of the sensor (the region of interest, in sensor
+        pixels; ``None``: the whole sensor), its counts pooled to the input size and multiplied by
+        ``gain`` (:mod:`snnstudio.events.preprocess`: the event-rate normalisation)."""
+        H, W = self.sensor_hw
+        if box is not None:
+            x0, y0, bw, bh = (int(v) for v in box)
+            if x0 < 0 or y0 < 0 or bw <= 0 or bh <= 0 or x0 + bw > W or y0 + bh > H:
+                raise ModelError(f"input box {box} is not inside the {W}x{H} sensor")
+            box = None if (x0, y0, bw, bh) == (0, 0, W, H) else (x0, y0, bw, bh)
+        self.input_box = box
+        self.input_gain = float(gain)
+
+    def _crop(self, frame: np.ndarray) -> np.ndarray:
+        """A ``[..., H, W]`` frame cut to the input box."""
+        if self.input_box is None:
+            return frame
+        x0, y0, bw, bh = self.input_box
+        return frame[..., y0:y0 + bh, x0:x0 + bw]
+
+    def _crop_events(self, events: np.ndarray, sensor_size: tuple[int, int]):
+        """Events inside the input box, shifted to its origin, and the box's ``(w, h)``."""
+        if self.input_box is None:
+            return events, tuple(sensor_size)
+        x0, y0, bw, bh = self.input_box
+        x = events["x"].astype(np.int64) - x0
+        y = events["y"].astype(np.int64) - y0
+        keep = (x >= 0) & (x < bw) & (y >= 0) & (y < bh)
+        out = events[keep].copy()
+        out["x"] = x[keep]
+        out["y"] = y[keep]
+        return out, (bw, bh)
+
+    def bin_steps(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int, n: int, dt_us: int) -> np.ndarray:
+        """``n`` steps of ``dt_us`` from ``t_start_us`` as model inputs ``[n, 2, h, w]`` (float32):
+        cut to the input box, sum-pooled to the input size (``x·w // W``), scaled by the gain."""
+        h, w = self.input_hw
+        events, size = self._crop_events(events, sensor_size)
+        out = None if (w, h) == tuple(size) else (w, h)
+        x = bin_events(events, tuple(size), dt_us=int(dt_us), t_start_us=int(t_start_us), n_frames=int(n), out_size=out)
+        x = x.astype(np.float32, copy=False)
+        return x * np.float32(self.input_gain) if self.input_gain != 1.0 else x
+
     def _prepare(self, frame: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(frame, np.float32))
+        x = torch.from_numpy(np.ascontiguousarray(self._crop(frame), np.float32))
+        if self.input_gain != 1.0:
+            x = x * self.input_gain
         h, w = self.input_hw
         if x.shape[-2:] != (h, w):
             H, W = x.shape[-2:]
@@ -426,9 +475,7 @@ class ModelRunner:
         model's input size (``bin_events`` sum-pooling, ``x·w // W``; no full-size frame)."""
         if not self.step_us:
             raise ModelError(f"model {self.name!r}: set the step length (set_step) before feeding events")
-        h, w = self.input_hw
-        out = None if (w, h) == tuple(sensor_size) else (w, h)
-        return bin_events(events, tuple(sensor_size), dt_us=self.step_us, t_start_us=int(t_start_us), n_frames=1, out_size=out)[0]
+        return self.bin_steps(events, sensor_size, t_start_us, 1, self.step_us)[0]
 
     def step_events(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int, frame: np.ndarray | None = None):
         """Advance one step on its events (see :meth:`sub_bin`); returns what :meth:`step` does.
@@ -461,18 +508,24 @@ class ModelRunner:
         runs their windows as one batch ``[T, B, ...]`` — the same outputs as one step after the
         other (every module is per sample), for a fraction of the per-call overhead: how the
         session catches up when it falls behind. A stateful model steps through them in order."""
-        w, h = sensor_size
+        W, H = sensor_size
+        w, h = (self.input_box[2], self.input_box[3]) if self.input_box is not None else (W, H)
         ih, iw = self.input_hw
+        gain = np.float32(self.input_gain)
         xs = []
         for events, t0, frame in windows:
+            if frame is not None and frame.shape != (2, H, W):
+                frame = None
             if frame is not None and (ih, iw) == (h, w):
-                x = np.ascontiguousarray(frame, np.float32)
+                x = np.ascontiguousarray(self._crop(frame), np.float32)
+                if gain != 1.0:
+                    x = x * gain
                 xs.append(x if x.flags.writeable else x.copy())  # a frozen snapshot frame
-            elif frame is not None and frame.shape == (2, h, w) and h % ih == 0 and w % iw == 0:
+            elif frame is not None and h % ih == 0 and w % iw == 0:
                 # the full-size counts summed over blocks: what sub_bin's x·w // W mapping bins,
                 # without a second pass over the events (~10× cheaper at 1 M events/s)
-                x = frame.reshape(2, ih, h // ih, iw, w // iw).sum(axis=(2, 4), dtype=np.float32)
-                xs.append(x)
+                x = np.ascontiguousarray(self._crop(frame)).reshape(2, ih, h // ih, iw, w // iw).sum(axis=(2, 4), dtype=np.float32)
+                xs.append(x * gain if gain != 1.0 else x)
             else:
                 xs.append(self.sub_bin(events, sensor_size, t0))
         if self.mode != "window" or len(xs) == 1:

@@ -42,8 +42,7 @@ from snnstudio.engine.runner import ModelInfo, ModelRunner, _ro, rates_to_probab
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
-from snnstudio.events.frames import bin_events
-from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess, preprocess_recording
+from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
 
@@ -112,6 +111,8 @@ class SessionState:
     #: the preprocessing in force (mirror resolved for the open source) and what it does to it
     preprocess: Preprocess | None = None
     preprocess_note: str = ""
+    #: the region of the sensor the model sees ``(x0, y0, w, h)`` (sensor pixels)
+    input_box: tuple[int, int, int, int] | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -218,6 +219,10 @@ class Session(SnapshotSlot):
         self._stop = False
         self._thread: threading.Thread | None = None
         self._behind: list[float] = []  # wall times at which paced playback fell far behind
+        #: what was opened last (to open it again with new preprocessing) and how the models see it:
+        #: (preprocessing, source size, box the model sees, rate factor)
+        self._target = None
+        self._input: tuple | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -252,9 +257,10 @@ class Session(SnapshotSlot):
         """Map sources onto the model's sensor this way from now on (region of interest, mirror,
         flicker...); the open source is opened again with it, at the same position when seekable."""
 
+        self.config.preprocess = pre
+
         def cmd():
-            self.config.preprocess = pre
-            target = getattr(self, "_target", None)
+            target = self._target
             if target is None or isinstance(target, EventSource):  # a source object cannot be reopened
                 self._publish_state()
                 return
@@ -421,29 +427,30 @@ class Session(SnapshotSlot):
 
             if not demo.bundled_demo_files() and demo.synthetic_available():
                 target = "synthetic"
-        self._open_pre: tuple[Preprocess | None, tuple[int, int] | None] = (None, None)
+        self._input = None  # (preprocessing, source size, box, gain) of what is being opened
         if isinstance(target, str) and _is_live_spec(target):
             from snnstudio.engine.prefetch import Prefetched
             from snnstudio.events.sources import open_source
 
             kind = target.split(":", 1)[0]
             pre = self._preprocess_for(kind)
-            if kind in ("video", "webcam"):
+            if kind in ("video", "webcam"):  # mirrored and scaled before the emulator
                 source = open_source(target, preprocess=pre)
-                self._open_pre = (pre, source.frame_size)
+                self._input = (pre, source.frame_size, source.model_box, 1.0)
             else:
                 source = open_source(target)
-                self._open_pre = (pre, tuple(source.sensor_size))
-                if not pre.is_identity(source.sensor_size):
-                    source = PreprocessedSource(source, pre)
-            opened = self._open_pre
+                size = tuple(source.sensor_size)
+                if pre.mirror:
+                    source = PreprocessedSource(source, Preprocess(out_size=None, mirror=True, rate="none"))
+                self._input = (pre, size, *pre.input_map(size))
+            opened = self._input
             if kind in SELF_PACED:
                 self._open(source, True)
             else:  # a generator: read ahead losslessly, paced on the session's clock
                 self._open(Prefetched(source), False)
-            self._target, self._open_pre = target, opened
-            pre, size = opened
-            self._state = replace(self._state, source_name=target, preprocess=pre, preprocess_note=pre.describe(size))
+            self._target, self._input = target, opened
+            self._apply_input()
+            self._state = replace(self._state, source_name=target)
             self._publish_state()
             return
         if isinstance(target, (str, Path)):
@@ -463,10 +470,10 @@ class Session(SnapshotSlot):
                 rec = read_events(path)
                 name = path.name
             self._target = target
-            windows = RecordingWindows(self._preprocessed(rec))
+            windows = RecordingWindows(self._mirrored(rec))
         elif isinstance(target, EventRecording):
             self._target = target
-            windows = RecordingWindows(self._preprocessed(target))
+            windows = RecordingWindows(self._mirrored(target))
             name = target.path.name if target.path else "recording in memory"
         elif isinstance(target, EventSource):
             self._target = target
@@ -476,14 +483,15 @@ class Session(SnapshotSlot):
             raise SourceError(f"cannot open {type(target).__name__!r} as an event source")
         if windows.seekable and len(windows.recording) == 0:
             raise SourceError(f"{name}: the recording has no events")
-        pre, src_size = self._open_pre
-        note = pre.describe(src_size) if pre is not None and src_size else ""
+        if self._input is None:  # a source object: not mirrored, mapped onto the model's sensor
+            pre = self._preprocess_for("")
+            size = tuple(windows.sensor_size)
+            self._input = (pre, size, *pre.input_map(size))
         old, self._windows = self._windows, windows
         if old is not None:
             old.close()
         self._index = 0
-        self._state = replace(self._state, source_name=name, ended=False,
-                              preprocess=pre, preprocess_note=note)
+        self._state = replace(self._state, source_name=name, ended=False)
         if self._runner is None or self._runner.sensor_hw != (windows.sensor_size[1], windows.sensor_size[0]):
             self._set_model(self._model_spec)
             if self._compare_specs:
@@ -491,6 +499,7 @@ class Session(SnapshotSlot):
         else:
             for r in self._runners():
                 r.reset()
+        self._apply_input()
         self._latest = None
         self._anchor = None
         self._publish_state()
@@ -503,11 +512,26 @@ class Session(SnapshotSlot):
         trained = getattr(self._runner.model, "trained_sensor", None)
         return default_preprocess(kind, self.config.preprocess).for_model(trained)
 
-    def _preprocessed(self, rec: EventRecording) -> EventRecording:
-        """``rec`` mapped onto the model's sensor by ``config.preprocess`` (recordings are never mirrored by default)."""
+    def _mirrored(self, rec: EventRecording) -> EventRecording:
+        """``rec`` flipped left-right when the preprocessing says so (recordings: off by default);
+        records what the model will see of it."""
         pre = self._preprocess_for("file")
-        self._open_pre = (pre, tuple(rec.sensor_size))
-        return preprocess_recording(rec, pre)
+        size = tuple(rec.sensor_size)
+        self._input = (pre, size, *pre.input_map(size))
+        if not pre.mirror or len(rec) == 0:
+            return rec
+        from snnstudio.events.filters import flip
+
+        return replace(rec, events=flip(rec.events, size, x=True), meta={**rec.meta, "mirrored": True})
+
+    def _apply_input(self) -> None:
+        """Give every runner the part of the sensor it sees and the rate factor; say so in the state."""
+        if self._input is None:
+            return
+        pre, size, box, gain = self._input
+        for r in self._runners():
+            r.set_input_map(box, gain)
+        self._state = replace(self._state, preprocess=pre, preprocess_note=pre.describe(size), input_box=box)
 
     def _build_runner(self, spec) -> ModelRunner:
         from snnstudio.engine.models import load_model
@@ -531,7 +555,13 @@ class Session(SnapshotSlot):
         )
 
     def _set_model(self, spec) -> None:
+        old = self._input[0].out_size if self._input is not None else None
         self._runner, self._model_spec = self._build_runner(spec), spec
+        if self._input is not None and self._target is not None and not isinstance(self._target, EventSource) \
+                and getattr(self._runner.model, "trained_sensor", None) != old:
+            self._open(self._target, None)  # a model trained on another sensor: map the source anew
+            return
+        self._apply_input()
         # a trained model sees the world in frames of its own dt: when that is a multiple of the
         # step, it gets frames of that many steps (the step stays, the prediction updates every
         # step, see runner); otherwise it runs at its trained dt as the step (the user can
@@ -544,6 +574,7 @@ class Session(SnapshotSlot):
         if len(specs) > 3:
             raise SnnStudioError(f"compare runs up to 4 models side by side, got {1 + len(specs)}")
         self._companions = [self._build_runner(spec) for spec in specs]
+        self._apply_input()
         self._compare_specs = list(specs)
         self._restart_stream()
 
@@ -593,10 +624,7 @@ class Session(SnapshotSlot):
             past = w.next_window(k * dt)
             for r in runners:
                 n = min(k, r.prime_steps)
-                h, wd = r.input_hw
-                out = None if (wd, h) == tuple(w.sensor_size) else (wd, h)
-                subs = bin_events(past.events, tuple(w.sensor_size), dt_us=dt, t_start_us=t_us - n * dt, n_frames=n, out_size=out)
-                r.prime(subs)
+                r.prime(r.bin_steps(past.events, tuple(w.sensor_size), t_us - n * dt, n, dt))
         w.seek(t_us)
         self._anchor = None
         self._state = replace(self._state, ended=False)

@@ -5,19 +5,29 @@ A model is trained on one sensor (the synthetic gestures: 128×128, square). A w
 16:9, a DVS camera 346×260 or 640×480, a person is anywhere in the picture. :class:`Preprocess`
 says how to map any of them onto the trained sensor:
 
-1. **Region of interest** — a box of the trained sensor's aspect ratio (square by default),
-   given as its centre (fractions of the width and height) and its size (a fraction of the
-   largest such box that fits); ``None`` = centred and as large as fits. Never squeezed.
-2. **Mirror** — a left-right flip of the picture (a front-facing "selfie" camera: the person's
-   own "swipe left" moves to the left of the screen). ``None`` = the source kind's default: on
-   for webcams, off for everything else (:func:`default_preprocess`).
-3. **Resize** to ``out_size`` (``(width, height)``, µs-free: pixels).
-4. **Frames** (``video:`` / ``webcam``, before the DVS emulator): crop, flip and resize the luma
-   frame (``cv2.INTER_AREA``), then :class:`FlickerSuppressor` takes out mains-light flicker.
-5. **Events** (DVS recordings, cameras, network streams): :class:`EventPreprocessor` crops,
-   flips and maps coordinates onto ``out_size``, and normalises the event rate: a sensor with
-   ``k`` times the pixels in the box emits ``k`` times the events for the same scene, so each
-   event is kept with probability ``out pixels / box pixels`` (seeded, reproducible).
+1. **Mirror** — a left-right flip of the whole picture (a front-facing "selfie" camera: the
+   person's own "swipe left" moves to the left of the screen). ``None`` = the source kind's
+   default: on for webcams, off for everything else (:func:`default_preprocess`).
+2. **Region of interest** — on the (mirrored) picture, a box of the trained sensor's aspect
+   ratio (square by default), given as its centre (fractions of the width and height) and its
+   size (a fraction of the largest such box that fits); ``None`` = centred and as large as fits.
+   Never squeezed.
+3. **Resize** the box to ``out_size`` (``(width, height)`` pixels).
+4. **Event rate** — a sensor with ``k`` times the pixels in the box emits ``k`` times the events
+   for the same scene, so counts are scaled by ``out pixels / box pixels`` (``rate="area"``).
+
+Two paths apply the same mapping:
+
+* **Frames** (``video:`` / ``webcam``, before the DVS emulator): :class:`FramePreprocessor`
+  mirrors the luma frame and scales the *whole* frame so that the box becomes ``out_size``
+  (``cv2.INTER_AREA``), then :class:`FlickerSuppressor` takes out mains-light flicker. The
+  emulator runs on that (the picture around the box costs little and lets the studio show it
+  and the box be moved); the model sees ``model_box`` of it, one to one.
+* **Events** (DVS recordings, cameras, network streams): the studio mirrors the events and its
+  runner cuts the box out of each count frame, pools it to the input size and scales it by the
+  rate factor (:meth:`Preprocess.input_map`). For data sets and exports,
+  :class:`EventPreprocessor` does the same to the events themselves (thinning each event with
+  the rate factor as probability, seeded).
 
 Why hand-written: tonic's ``CenterCrop``/``Downsample`` work on whole recordings with fixed
 pixel boxes and no rate normalisation, and no library suppresses flicker in emulated frames;
@@ -117,6 +127,27 @@ class Preprocess:
         y0 = int(round(cy * H - bh / 2))
         return min(max(x0, 0), W - bw), min(max(y0, 0), H - bh), bw, bh
 
+    def input_map(self, sensor_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], float]:
+        """For an event sensor (already mirrored): the box the model sees and the factor its
+        counts are scaled by (``out pixels / box pixels`` with ``rate="area"``, never above 1)."""
+        box = self.box(sensor_size)
+        ow, oh = self.output_size(sensor_size)
+        gain = min(1.0, (ow * oh) / (box[2] * box[3])) if self.rate == "area" else 1.0
+        return box, gain
+
+    def frame_scale(self, frame_size: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+        """For a picture of ``frame_size`` ``(W, H)`` (mirrored first when asked): the size to
+        scale the whole picture to so that the box becomes ``out_size``, and the box in it
+        ``(x0, y0, out_w, out_h)``."""
+        W, H = int(frame_size[0]), int(frame_size[1])
+        x0, y0, bw, bh = self.box((W, H))
+        ow, oh = self.output_size((W, H))
+        s = ow / bw
+        sw, sh = max(ow, int(round(W * s))), max(oh, int(round(H * oh / bh)))
+        bx = min(max(0, int(round(x0 * s))), sw - ow)
+        by = min(max(0, int(round(y0 * oh / bh))), sh - oh)
+        return (sw, sh), (bx, by, ow, oh)
+
     def output_size(self, sensor_size: tuple[int, int]) -> tuple[int, int]:
         """The sensor the model sees after preprocessing ``(width, height)``."""
         out = self._out()
@@ -171,15 +202,15 @@ def default_preprocess(kind: str, base: Preprocess | None = None) -> Preprocess:
 
 
 def crop_resize_frame(frame: np.ndarray, pre: Preprocess) -> np.ndarray:
-    """A ``[H, W]`` luma frame cropped to the region of interest, flipped when mirrored and
-    resized to ``out_size`` (area interpolation). Same dtype as the input."""
+    """A ``[H, W]`` luma frame flipped when mirrored, cropped to the region of interest and
+    resized to ``out_size`` (area interpolation): what the model sees. Same dtype as the input."""
     import cv2
 
     H, W = frame.shape[:2]
+    if pre.mirror:
+        frame = frame[:, ::-1]
     x0, y0, bw, bh = pre.box((W, H))
     out = frame[y0:y0 + bh, x0:x0 + bw]
-    if pre.mirror:
-        out = out[:, ::-1]
     ow, oh = pre.output_size((W, H))
     if (bw, bh) != (ow, oh):
         out = cv2.resize(np.ascontiguousarray(out), (ow, oh), interpolation=cv2.INTER_AREA)
@@ -239,14 +270,16 @@ _LOG_TABLE = np.log1p(np.arange(256, dtype=np.float32))
 
 
 class FramePreprocessor:
-    """The frame path of :class:`Preprocess` for one source: crop/flip/resize, then flicker
-    suppression (when on). ``__call__(frame, t_us)`` takes a ``[H, W]`` uint8 luma frame."""
+    """The frame path of :class:`Preprocess` for one source: mirror, scale the whole picture so
+    the region of interest becomes ``out_size``, then flicker suppression (when on).
+    ``sensor_size`` is the scaled picture's ``(width, height)``, ``model_box`` the region in it.
+    ``__call__(frame, t_us)`` takes a ``[H, W]`` uint8 luma frame."""
 
-    def __init__(self, pre: Preprocess, sensor_size: tuple[int, int]):
+    def __init__(self, pre: Preprocess, frame_size: tuple[int, int]):
         self.pre = pre
-        self.in_size = (int(sensor_size[0]), int(sensor_size[1]))
-        self.sensor_size = pre.output_size(self.in_size)
-        self._identity = pre.is_identity(self.in_size)
+        self.in_size = (int(frame_size[0]), int(frame_size[1]))
+        self.sensor_size, self.model_box = pre.frame_scale(self.in_size)
+        self._scale = self.sensor_size != self.in_size
         self.flicker = FlickerSuppressor() if pre.flicker else None
 
     def reset(self) -> None:
@@ -254,13 +287,18 @@ class FramePreprocessor:
             self.flicker.reset()
 
     def __call__(self, frame: np.ndarray, t_us: int) -> np.ndarray:
-        out = frame if self._identity else crop_resize_frame(frame, self.pre)
+        import cv2
+
+        out = frame[:, ::-1] if self.pre.mirror else frame
+        if self._scale:
+            out = cv2.resize(np.ascontiguousarray(out), self.sensor_size, interpolation=cv2.INTER_AREA)
+        out = np.ascontiguousarray(out)
         return self.flicker(out, t_us) if self.flicker is not None else out
 
 
 class EventPreprocessor:
-    """The event path of :class:`Preprocess` for one sensor: crop to the region of interest,
-    flip when mirrored, map coordinates onto ``out_size`` (``x' = (x − x0)·out_w // box_w``)
+    """The event path of :class:`Preprocess` for one sensor: flip when mirrored, crop to the
+    region of interest, map coordinates onto ``out_size`` (``x' = (x − x0)·out_w // box_w``)
     and, with ``rate="area"``, keep each event with probability ``out pixels / box pixels``
     (never above 1). Stateless but for its seeded generator: a stream processed batch by batch
     gives the same events as one call on the whole stream only up to the thinning's draws, which
@@ -284,7 +322,10 @@ class EventPreprocessor:
         if self._identity or events.size == 0:
             return events
         x0, y0, bw, bh = self.box
-        x = events["x"].astype(np.int64) - x0
+        x = events["x"].astype(np.int64)
+        if self.pre.mirror:
+            x = self.in_size[0] - 1 - x
+        x -= x0
         y = events["y"].astype(np.int64) - y0
         inside = (x >= 0) & (x < bw) & (y >= 0) & (y < bh)
         if self.keep < 1.0:
@@ -292,8 +333,6 @@ class EventPreprocessor:
         idx = np.flatnonzero(inside)
         ow, oh = self.sensor_size
         x, y = x[idx], y[idx]
-        if self.pre.mirror:
-            x = bw - 1 - x
         out = np.empty(idx.size, EVENT_DTYPE)
         out["t"] = events["t"][idx]
         out["x"] = x * ow // bw

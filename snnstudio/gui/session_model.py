@@ -172,6 +172,12 @@ class SessionModel(QObject):
         """Region of interest, mirror, flicker (:class:`~snnstudio.events.preprocess.Preprocess`)."""
         self.session.set_preprocess(pre)
 
+    def update_preprocess(self, **changes) -> None:
+        """The session's preprocessing with ``changes`` (e.g. ``roi=(0.5, 0.5, 0.8)``, ``mirror=True``)."""
+        from dataclasses import replace
+
+        self.session.set_preprocess(replace(self.session.config.preprocess, **changes))
+
     def set_compare(self, specs) -> None:
         self.session.set_compare(specs)
 

@@ -171,9 +171,10 @@ def test_flicker_suppression_keeps_a_moving_hand():
 
 def test_frame_preprocessor_runs_the_whole_frame_path():
     fp = FramePreprocessor(Preprocess(out_size=(32, 32), flicker=True), (64, 48))
-    assert fp.sensor_size == (32, 32)
+    # the whole picture is scaled so that the centred 48×48 box becomes 32×32
+    assert fp.sensor_size == (43, 32) and fp.model_box == (5, 0, 32, 32)
     f = np.full((48, 64), 100, np.uint8)
-    assert fp(f, 0).shape == (32, 32)
+    assert fp(f, 0).shape == (32, 43)
     # a global jump in brightness is divided out (flicker) — the slow level follows later
     out = fp(np.full((48, 64), 130, np.uint8), 33_333)
     assert abs(int(out.mean()) - 100) <= 10
@@ -206,7 +207,8 @@ def test_video_source_emulates_the_region_of_interest_and_mirrors(tmp_path):
 
     path = _moving_bar_video(tmp_path / "right.avi", +1)
     src = VideoEventSource(path, preprocess=Preprocess(out_size=(64, 64)))
-    assert src.sensor_size == (64, 64) and src.frame_size == (160, 120)
+    # the whole picture at the scale that makes the centred 120×120 box 64×64
+    assert src.sensor_size == (85, 64) and src.frame_size == (160, 120) and src.model_box == (11, 0, 64, 64)
     assert src.preprocess.mirror is False  # a video file is not a selfie camera
     assert _centroid_drift(src) > 0.5  # moves right on the model's sensor
     mirrored = VideoEventSource(path, preprocess=Preprocess(out_size=(64, 64), mirror=True))
@@ -218,3 +220,30 @@ def test_video_source_emulates_the_region_of_interest_and_mirrors(tmp_path):
     n_coarse = sum(b.events.size for b in coarse.batches())
     n_fine = sum(b.events.size for b in fine.batches())
     assert n_coarse < 0.5 * n_fine
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+@pytest.mark.parametrize("roi", [None, (0.3, 0.6, 0.5)])
+def test_the_model_box_of_the_scaled_picture_is_the_cropped_resized_picture(mirror, roi):
+    """Frame path (scale everything, cut the box) = crop then resize, up to resampling."""
+    rng = np.random.default_rng(4)
+    frame = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320)).astype(np.float32), (0, 0), 15)
+    frame = cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    pre = Preprocess(out_size=(64, 64), roi=roi, mirror=mirror, flicker=False)
+    fp = FramePreprocessor(pre, (320, 240))
+    x0, y0, w, h = fp.model_box
+    seen = fp(frame, 0)[y0:y0 + h, x0:x0 + w].astype(np.float32)
+    direct = crop_resize_frame(frame, pre).astype(np.float32)
+    assert seen.shape == direct.shape == (64, 64)
+    assert np.abs(seen - direct).mean() < 3.0  # same picture (the box can sit ½ px apart)
+    assert np.corrcoef(seen.ravel(), direct.ravel())[0, 1] > 0.97
+
+
+def test_input_map_is_the_event_path_on_count_frames():
+    """Cutting the box out of a count frame, pooling and scaling by the rate factor equals, in
+    expectation, mapping the events (EventPreprocessor) and counting them."""
+    pre = Preprocess(out_size=(128, 128))
+    box, gain = pre.input_map((640, 480))
+    assert box == (80, 0, 480, 480) and gain == pytest.approx(128 * 128 / 480 ** 2)
+    assert Preprocess(out_size=(128, 128), rate="none").input_map((640, 480))[1] == 1.0
+    assert Preprocess(out_size=(128, 128)).input_map((64, 64)) == ((0, 0, 64, 64), 1.0)  # never amplified

@@ -449,8 +449,16 @@ def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
         panel.roi_x.setValue(25)
         qtbot.waitUntil(lambda: "ROI 240×240 at (40, 120)" in panel.input_note.text(), timeout=30_000)
         panel.mirror.setChecked(True)
-        qtbot.waitUntil(lambda: model.state.preprocess.mirror is True, timeout=30_000)
-        assert panel.input_note.text().endswith(", mirrored")
-        assert model.state.sensor_size == (128, 128)
+        qtbot.waitUntil(lambda: panel.input_note.text().endswith(", mirrored"), timeout=30_000)
+        assert model.state.preprocess.mirror is True
+        assert model.state.sensor_size == (640, 480)  # the Events view shows the whole sensor
+        # the square on the Events view is the box the model sees; dragging it moves the region
+        roi = win.events.roi
+        qtbot.waitUntil(lambda: roi.isVisible() and tuple(roi.pos()) == (40.0, 120.0), timeout=30_000)
+        assert tuple(roi.size()) == (240.0, 240.0)
+        roi.setPos((400, 0), finish=True)
+        qtbot.waitUntil(lambda: model.state.input_box == (400, 0, 240, 240), timeout=30_000)
+        assert model.state.preprocess.roi == (round(520 / 640, 4), 0.25, 0.5)
+        assert panel.roi_x.value() == round(100 * 520 / 640)  # the Source panel follows
     finally:
         model.close()

@@ -33,9 +33,11 @@ class VideoEventSource(EventSource):
     ``size``: (width, height) to resize frames to (default: the video's own). ``config``: the
     emulator's pixel model. ``fps``: frame rate of a file whose container does not say (default
     30), or to override it. ``max_frames``: stop after that many frames. ``batch_us``: re-slice
-    into fixed windows instead of one batch per frame. ``preprocess``: map the picture onto the
-    model's sensor before emulation (its ``mirror=None`` means on for a webcam, off for a file);
-    ``sensor_size`` is then its output size and ``frame_size`` the camera's own.
+    into fixed windows instead of one batch per frame. ``preprocess``: mirror the picture and scale
+    it so its region of interest has the model's sensor size before emulation (its
+    ``mirror=None`` means on for a webcam, off for a file); ``sensor_size`` is then the scaled
+    picture's, ``model_box`` ``(x0, y0, w, h)`` the region the model sees in it, and
+    ``frame_size`` the camera's own.
     """
 
     def __init__(
@@ -80,9 +82,11 @@ class VideoEventSource(EventSource):
         self.frame_size = (int(frame.shape[1]), int(frame.shape[0]))
         self.preprocess: Preprocess | None = None
         self._pre: FramePreprocessor | None = None
+        self.model_box: tuple[int, int, int, int] | None = None
         if preprocess is not None:
             self.preprocess = default_preprocess("webcam" if self.is_camera else "video", preprocess)
             self._pre = FramePreprocessor(self.preprocess, self.frame_size)
+            self.model_box = self._pre.model_box
         native = cap.get(cv2.CAP_PROP_FPS)
         if fps is not None:
             if not fps > 0:

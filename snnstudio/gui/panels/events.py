@@ -4,16 +4,20 @@ The image is an RGB composite ``[H, W, 3]`` (uint8): ON counts in the theme's ON
 counts in its OFF colour, on the background; counts saturate at ``saturation`` events per pixel
 (a 16-colour table indexed by the clipped counts: exact and ~50× cheaper than blending floats).
 The overlay is the last attention block's spatial map, upsampled to the sensor and drawn
-semi-transparently on top.
+semi-transparently on top. A square marks the region of interest the model sees
+(:mod:`snnstudio.events.preprocess`); drag it to move it, drag its corner to resize it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from snnstudio.engine.session import SessionState
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.events.preprocess import Preprocess
 from snnstudio.gui import theme
 from snnstudio.gui.steady_label import SteadyLabel
 
@@ -78,7 +82,52 @@ class EventsPanel(QWidget):
         self._size: tuple[int, int] | None = None
         self._overlay_ready = False
         self._last: Snapshot | None = None
+        self.roi = pg.ROI((0, 0), (1, 1), pen=pg.mkPen(theme.current().text, width=1.5), movable=True,
+                          rotatable=False, resizable=False, removable=False)
+        self.roi.addScaleHandle((1, 1), (0, 0), lockAspect=True)
+        self.roi.setToolTip("what the model sees: drag to move, drag the corner to resize")
+        self.roi.setZValue(10)
+        self.roi.setVisible(False)
+        self.roi.sigRegionChangeFinished.connect(self._roi_moved)
+        self.plot.addItem(self.roi)
+        self._roi_state: tuple | None = None  # (sensor size, box, preprocessing) the square shows
+        self._placing = False
         model.snapshot.connect(self.draw)
+        model.state_changed.connect(self.show_state)
+
+    def show_state(self, s: SessionState) -> None:
+        """Place the region-of-interest square where the session says the model looks."""
+        if s.input_box is None or s.sensor_size is None or s.preprocess is None or s.preprocess.out_size is None:
+            self.roi.setVisible(False)
+            self._roi_state = None
+            return
+        state = (tuple(s.sensor_size), tuple(s.input_box), s.preprocess)
+        if state == self._roi_state:
+            return
+        self._roi_state = state
+        W, H = s.sensor_size
+        x0, y0, w, h = s.input_box
+        self._placing = True
+        try:
+            self.roi.maxBounds = QRectF(0, 0, W, H)
+            self.roi.setPos((x0, y0), update=False, finish=False)
+            self.roi.setSize((w, h), update=True, finish=False)
+        finally:
+            self._placing = False
+        self.roi.setVisible(True)
+
+    def _roi_moved(self) -> None:
+        """The user moved or resized the square: the new region as fractions of the picture."""
+        if self._placing or self._roi_state is None:
+            return
+        (W, H), _box, pre = self._roi_state
+        x, y = self.roi.pos()
+        w, h = self.roi.size()
+        largest = Preprocess(out_size=pre.out_size).box((W, H))[2]
+        size = float(np.clip(w / largest, 0.05, 1.0))
+        cx = float(np.clip((x + w / 2) / W, 0.0, 1.0))
+        cy = float(np.clip((y + h / 2) / H, 0.0, 1.0))
+        self.model.update_preprocess(roi=(round(cx, 4), round(cy, 4), round(size, 4)))
 
     def _toggle_overlay(self, on: bool) -> None:
         if self._last is not None:

@@ -193,8 +193,8 @@ class SourcePanel(QWidget):
             self._mirror_chosen = True
         self._send_input()
 
-    def input_preprocess(self) -> Preprocess:
-        """The :class:`Preprocess` the input controls describe."""
+    def input_changes(self) -> dict:
+        """The :class:`Preprocess` fields the input controls set (mirror only once the user chose)."""
         size = self.roi_size.value() / 100.0
         roi = None if (self.roi_x.value(), self.roi_y.value(), size) == (50, 50, 1.0) else \
             (self.roi_x.value() / 100.0, self.roi_y.value() / 100.0, size)
@@ -204,13 +204,15 @@ class SourcePanel(QWidget):
         if (t, self.noise.value(), self.cutoff.value()) != (d.on_threshold, d.shot_noise_rate_hz, d.cutoff_hz):
             emulator = EmulatorConfig(on_threshold=t, off_threshold=t, shot_noise_rate_hz=self.noise.value(),
                                       cutoff_hz=self.cutoff.value())
-        mirror = self.mirror.isChecked() if self._mirror_chosen else None
-        return Preprocess(roi=roi, mirror=mirror, flicker=self.flicker.isChecked(), emulator=emulator)
+        changes = dict(roi=roi, flicker=self.flicker.isChecked(), emulator=emulator)
+        if self._mirror_chosen:
+            changes["mirror"] = self.mirror.isChecked()
+        return changes
 
     def _send_input(self, *_):
         if getattr(self, "_showing", False):
             return
-        self.model.set_preprocess(self.input_preprocess())
+        self.model.update_preprocess(**self.input_changes())
 
     def _show_input(self, pre: Preprocess | None, note: str) -> None:
         self.input_note.setText(f"model sees: {note}" if note else "")
