@@ -119,11 +119,12 @@ def _gestures_from_labels(labels, class_names, class_map: dict | None) -> list:
 
 
 def _clip_gestures(clips, class_names, clip_end_us: int) -> list:
+    """Real-video rows → gestures; ``clip_end_us``: where the played clip ended (its last step's end)."""
     from snnstudio.engine.predict import Gesture
-    from snnstudio.train.videos import class_index
+    from snnstudio.train.videos import class_index, gesture_end_us
 
-    return [Gesture(class_index(class_names, c.label, f"line {c.line}"), c.start_us, c.end_us(clip_end_us), c.label)
-            for c in clips]
+    return [Gesture(class_index(class_names, c.label, f"line {c.line}"), c.start_us, gesture_end_us(c, clip_end_us),
+                    c.label) for c in clips]
 
 
 def _rows_for_video(csv_path: Path, video: Path) -> list:

@@ -175,8 +175,7 @@ class Predictor:
 
     # callbacks (worker thread)
     def _got(self, snap) -> None:
-        if self._stop_us is not None and snap.t_end_us > self._stop_us:
-            self._done.set()
+        if self._done.is_set():  # past the stop: the worker may make a step or two before it pauses
             return
         probs = tuple(float(p) for p in snap.probabilities) if snap.probabilities is not None else ()
         self._q.put(Step(int(snap.t_start_us), int(snap.t_end_us), snap.predicted, float(snap.confidence), probs,
@@ -202,8 +201,8 @@ class Predictor:
 
     def run(self, target, *, live: bool | None = None, stop_us: int | None = None, seconds: float | None = None,
             on_step: Callable[[Step], None] | None = None, name: str = "") -> Timeline:
-        """Play ``target`` (anything ``Session.open`` takes) flat out; stop at its end, at the first
-        step ending at or after ``stop_us`` (µs, stream clock), after ``seconds`` of stream time,
+        """Play ``target`` (anything ``Session.open`` takes) flat out; stop at its end, after the
+        first step ending at or after ``stop_us`` (µs, stream clock; that step is kept), after ``seconds`` of stream time,
         or on Ctrl-C (the steps so far are kept, then ``KeyboardInterrupt`` propagates unless
         some steps were made). ``on_step(step)`` is called in this thread as steps arrive."""
         s = self.session

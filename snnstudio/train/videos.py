@@ -302,14 +302,35 @@ def frame_clip(clip: VideoClip, T: int, dt_us: int, out_hw: tuple[int, int], pre
     except SourceError as exc:
         raise VideoLabelsError(f"line {clip.line}: {exc}") from None
     clip = with_stamped_fps(clip, fps)
-    end = clip.end_us(clip_end)
-    if end > clip_end + 1:
-        raise VideoLabelsError(f"{clip.path.name} (line {clip.line}): end_frame {clip.end_frame} is past the "
-                               f"clip's last frame (it ends at {clip_end} µs)")
-    frames = frame_window(events, sensor, end, T, dt_us, out_hw)
+    frames = frame_window(events, sensor, gesture_end_us(clip, clip_end), T, dt_us, out_hw)
     if cpath is not None:
         _save_npz(cpath, frames=frames)
     return frames
+
+
+#: how many frames a label's end may lie past the clip's last frame (a re-encoded clip can lose
+#: its last frame or two): its end is then the clip's, with a warning; further is an error
+END_SLACK_FRAMES = 3
+
+
+def gesture_end_us(clip: VideoClip, clip_end_us: int) -> int:
+    """The end (µs, exclusive) of ``clip``'s gesture in a clip whose events end at ``clip_end_us``:
+    :meth:`VideoClip.end_us`, clamped to the clip's end when it lies at most
+    :data:`END_SLACK_FRAMES` frames past it (warning); more is a :class:`VideoLabelsError`."""
+    import warnings
+
+    from snnstudio.errors import SnnStudioWarning
+
+    end = clip.end_us(clip_end_us)
+    if end <= clip_end_us:
+        return end
+    frames_past = (end - clip_end_us) * clip.fps / 1e6
+    if frames_past > END_SLACK_FRAMES:
+        raise VideoLabelsError(f"{clip.path.name} (line {clip.line}): end_frame {clip.end_frame} is "
+                               f"{frames_past:.0f} frames past the clip's last frame")
+    warnings.warn(f"{clip.path.name} (line {clip.line}): end_frame {clip.end_frame} is past the clip's last frame; "
+                  f"the gesture is taken to end with the clip", SnnStudioWarning, stacklevel=2)
+    return int(clip_end_us)
 
 
 def load_videos(root: str | Path, T: int, dt_us: int, out_hw: tuple[int, int], class_names: Sequence[str],
