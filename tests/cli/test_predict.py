@@ -176,3 +176,19 @@ def test_labels_that_name_another_file_are_a_clear_error(capsys, tmp_path):
     bad.write_text("file,label,start_frame,end_frame,fps\nleft.mp4,wave,9,5,20\n")
     assert main(["predict", f"video:{CLIPS / 'left.mp4'}", "--labels", str(bad)]) == 1
     assert "end_frame 5 is before start_frame 9" in capsys.readouterr().err
+
+
+def test_roi_and_mirror_flags_reach_the_sessions_preprocessing(capsys):
+    from snnstudio.commands.predict import add_arguments, preprocess_of
+    import argparse
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    pre = preprocess_of(p.parse_args(["x", "--roi", "0.25,0.5,0.5", "--no-mirror"]))
+    assert pre.roi == (0.25, 0.5, 0.5) and pre.mirror is False
+    assert preprocess_of(p.parse_args(["x"])).mirror is None  # the source kind decides (webcams mirrored)
+    # 64×48 clip: the largest square is 48×48, half of it 24×24, centred at (16, 24)
+    assert main(["predict", f"video:{CLIPS / 'left.mp4'}", "--roi", "0.25,0.5,0.5", "--seconds", "0.2", "--json"]) == 0
+    lines = _json_lines(capsys.readouterr().out)
+    assert "ROI 24×24 at (4, 12)" in lines[-1]["preprocess"]
+    assert lines[-1]["steps"] == 20
