@@ -3,7 +3,8 @@
 The output format comes from OUT's extension (``--format`` overrides): .aedat4, .aedat (AEDAT
 3.1), .raw (EVT3), .dat, .npz, .npy, .h5/.hdf5, .csv/.txt. Labels travel as the
 ``<stem>_labels.csv`` sidecar. Writing AEDAT4 streams (bounded memory, any input size); other
-outputs read the input whole. The output is written to a temp file and renamed when complete.
+outputs read the input whole. The output is written to a temp file and renamed when complete;
+an OUT that is a device, FIFO or folder is refused, a symbolic link is written through.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         read_events,
         write_events,
     )
+    from snnstudio.events.io._common import check_output
 
     src, dst = args.input, args.output
     if dst.exists() and not args.force:
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if src.resolve() == dst.resolve():
         raise EventFileError(dst, "input and output are the same file")
     out_format = args.format or format_for_extension(dst)
+    check_output(dst)  # a device, a folder, a missing or read-only folder: said now, not after reading
     if out_format == "aedat4" and not args.sort:
         chunks = iter_event_chunks(src, format=args.in_format)
         if chunks.sensor_size is not None:

@@ -38,7 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from snnstudio.train.evaluate import ablation_table, table_rows, write_table
+    from snnstudio.train.evaluate import ablation_table, check_table_output, table_rows, write_table
+
+    for path in args.out:  # before the evaluation runs, not after
+        check_table_output(path)
 
     if args.bundled_ablation is not None:
         from snnstudio.train.bundled import write_bundled_ablation

@@ -23,7 +23,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gap", type=float, nargs=2, default=(0.3, 0.8), metavar=("MIN", "MAX"),
                    help="seconds between gestures of a sequence (default 0.3 0.8)")
     p.add_argument("--sensor", default="128x128", metavar="WxH", help="sensor size (default 128x128)")
-    p.add_argument("--fps", type=float, default=500.0, help="render rate of the hand scene (default 500)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="render rate (default: 500 for generator 2 and v3 --mode dvs; v3 video: drawn 15-60)")
+    p.add_argument("--generator", type=int, choices=(2, 3), default=2,
+                   help="2: a hand sprite (default); 3: a whole person filmed like a video (one gesture only)")
+    p.add_argument("--mode", choices=("video", "dvs"), default="video",
+                   help="generator 3: emulate a video camera (default) or render at --fps like a DVS")
+    p.add_argument("--framing", choices=("closeup", "desk", "full"), default=None,
+                   help="generator 3: close-up arm, webcam at a desk or full body (default: drawn)")
     p.add_argument("--clean", action="store_true", help="plain static scene and ideal sensor (no noise)")
     p.add_argument("--demo", action="store_true",
                    help="write the bundled demo instead: every gesture once, ~23 s (seed from --seed)")
@@ -62,12 +69,18 @@ def run(args: argparse.Namespace) -> int:
     gap_lo, gap_hi = sorted(args.gap)
     if gap_lo < 0:
         raise SnnStudioError(f"--gap must be >= 0 s, got {args.gap}")
-    if not 50 <= args.fps <= 10_000:
-        raise SnnStudioError(f"--fps must be between 50 and 10000, got {args.fps}")
+    lo_fps = 50 if args.generator == 2 or args.mode == "dvs" else 5
+    if args.fps is not None and not lo_fps <= args.fps <= 10_000:
+        raise SnnStudioError(f"--fps must be between {lo_fps} and 10000, got {args.fps}")
+    if args.generator == 3 and (args.demo or args.count != 1 or name == "all"):
+        raise SnnStudioError("--generator 3 writes one gesture per file (no --count, --demo or 'all')")
     sensor = _sensor(args.sensor)
     duration_us = int(round(args.duration * 1e6))
-    common = dict(sensor_size=sensor, fps=args.fps, clean=args.clean)
-    if args.demo:
+    common = dict(sensor_size=sensor, fps=args.fps if args.fps is not None else 500.0, clean=args.clean)
+    if args.generator == 3:
+        rec = generate_gesture(name, seed=args.seed, duration_us=duration_us, sensor_size=sensor, fps=args.fps,
+                               clean=args.clean, version=3, mode=args.mode, framing=args.framing)
+    elif args.demo:
         rec = make_demo_recording(args.seed)
     elif name == "all":
         rec = generate_sequence(list(GESTURES) * args.count, args.seed, duration_us=duration_us,

@@ -61,8 +61,24 @@ def _from_checkpoint(path: Path) -> LoadedModel:
     ckpt = _optional("snnstudio.snn.checkpoints")
     if ckpt is None:
         raise ModelError(f"{path}: loading checkpoints needs snnstudio.snn.checkpoints (not installed)")
-    model, cfg, _meta = ckpt.load_checkpoint(path)
+    model, cfg, meta = ckpt.load_checkpoint(path)
+    model.trained_sensor = trained_sensor(meta)
     return LoadedModel(model, Path(path).stem, getattr(cfg, "class_names", None))
+
+
+def trained_sensor(meta: dict | None) -> tuple[int, int] | None:
+    """The event sensor ``(width, height)`` a checkpoint was trained on: its ``sensor_size``
+    metadata, else the synthetic gestures' 128×128 for models trained on them, else ``None``
+    (unknown: sources are then shown to it as they are)."""
+    meta = meta or {}
+    size = meta.get("sensor_size")
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    if str(meta.get("data", "")).split(":", 1)[0] == "synthetic":
+        from snnstudio.events.synthetic.generator import DEFAULT_SENSOR
+
+        return tuple(DEFAULT_SENSOR)
+    return None
 
 
 def load_model(spec: str | nn.Module | None = None, n_classes: int = 11) -> LoadedModel:
@@ -119,4 +135,5 @@ def with_neuron(current: nn.Module, name: str, label: str = "") -> LoadedModel:
     own = model.state_dict()
     keep = {k: v for k, v in old.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(keep, strict=False)
+    model.trained_sensor = getattr(current, "trained_sensor", None)
     return LoadedModel(model.eval(), f"{label or 'model'} [{name}]", new_cfg.class_names)

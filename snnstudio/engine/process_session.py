@@ -49,9 +49,9 @@ def _at_exit() -> None:  # runs before multiprocessing terminates its daemon chi
 #: controls forwarded by name (the Session methods of the same name)
 CONTROLS = ("open", "set_model", "set_neuron", "set_compare", "play", "pause", "toggle_play", "step",
             "step_back", "seek", "set_speed", "set_loop", "set_realtime", "set_dt", "set_window",
-            "set_enabled", "follow")
+            "set_enabled", "follow", "set_preprocess")
 #: controls whose last call is replayed, in this order, into a restarted engine
-_REPLAYED = ("set_model", "set_compare", "set_dt", "set_window", "set_speed", "set_loop", "set_realtime", "open")
+_REPLAYED = ("set_model", "set_compare", "set_dt", "set_window", "set_speed", "set_loop", "set_realtime", "set_preprocess", "open")
 
 
 # ---------------------------------------------------------------------------- child side
@@ -224,6 +224,10 @@ class ProcessSession(SnapshotSlot):
 
     def set_model(self, spec=None) -> None:
         self._control("set_model", spec)
+
+    def set_preprocess(self, pre) -> None:
+        self.config.preprocess = pre
+        self._control("set_preprocess", pre)
 
     def set_neuron(self, name: str) -> None:
         self._control("set_neuron", name)

@@ -43,6 +43,7 @@ from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.frames import bin_events
+from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess, preprocess_recording
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
 
@@ -72,6 +73,10 @@ class SessionConfig:
     #: model, take the next coarser step that divides its trained frame and say so (the studio
     #: turns this on; scripts and benchmarks keep the step they ask for)
     adaptive_step: bool = False
+    #: how every source is mapped onto the model's sensor (region of interest, mirror — ``None``:
+    #: on for webcams —, resize, flicker suppression, event-rate normalisation); see
+    #: :mod:`snnstudio.events.preprocess`. ``Preprocess(out_size=None)`` shows sources as they are
+    preprocess: Preprocess = field(default_factory=Preprocess)
 
 
 def _build_kernels_aside() -> None:
@@ -104,6 +109,9 @@ class SessionState:
     model: ModelInfo | None = None
     #: the source's label names (class id → name), where it has labels
     source_classes: dict[int, str] | None = None
+    #: the preprocessing in force (mirror resolved for the open source) and what it does to it
+    preprocess: Preprocess | None = None
+    preprocess_note: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -239,6 +247,23 @@ class Session(SnapshotSlot):
     def open(self, target: str | Path | EventRecording | EventSource, live: bool | None = None) -> None:
         """Open a file path, an in-memory recording or a live source (replaces the current one)."""
         self._q.put(lambda: self._open(target, live))
+
+    def set_preprocess(self, pre: Preprocess) -> None:
+        """Map sources onto the model's sensor this way from now on (region of interest, mirror,
+        flicker...); the open source is opened again with it, at the same position when seekable."""
+
+        def cmd():
+            self.config.preprocess = pre
+            target = getattr(self, "_target", None)
+            if target is None or isinstance(target, EventSource):  # a source object cannot be reopened
+                self._publish_state()
+                return
+            cursor = self._windows.cursor_us if self._windows is not None and self._windows.seekable else None
+            self._open(target, None)
+            if cursor is not None:
+                self._seek(cursor, show=not self._playing)
+
+        self._q.put(cmd)
 
     def set_model(self, spec=None) -> None:
         """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
@@ -396,17 +421,29 @@ class Session(SnapshotSlot):
 
             if not demo.bundled_demo_files() and demo.synthetic_available():
                 target = "synthetic"
+        self._open_pre: tuple[Preprocess | None, tuple[int, int] | None] = (None, None)
         if isinstance(target, str) and _is_live_spec(target):
             from snnstudio.engine.prefetch import Prefetched
             from snnstudio.events.sources import open_source
 
             kind = target.split(":", 1)[0]
-            source = open_source(target)
+            pre = self._preprocess_for(kind)
+            if kind in ("video", "webcam"):
+                source = open_source(target, preprocess=pre)
+                self._open_pre = (pre, source.frame_size)
+            else:
+                source = open_source(target)
+                self._open_pre = (pre, tuple(source.sensor_size))
+                if not pre.is_identity(source.sensor_size):
+                    source = PreprocessedSource(source, pre)
+            opened = self._open_pre
             if kind in SELF_PACED:
                 self._open(source, True)
             else:  # a generator: read ahead losslessly, paced on the session's clock
                 self._open(Prefetched(source), False)
-            self._state = replace(self._state, source_name=target)
+            self._target, self._open_pre = target, opened
+            pre, size = opened
+            self._state = replace(self._state, source_name=target, preprocess=pre, preprocess_note=pre.describe(size))
             self._publish_state()
             return
         if isinstance(target, (str, Path)):
@@ -425,22 +462,28 @@ class Session(SnapshotSlot):
                     raise SourceError(f"{path}: reading event files needs snnstudio.events.io (not installed)") from None
                 rec = read_events(path)
                 name = path.name
-            windows = RecordingWindows(rec)
+            self._target = target
+            windows = RecordingWindows(self._preprocessed(rec))
         elif isinstance(target, EventRecording):
-            windows = RecordingWindows(target)
+            self._target = target
+            windows = RecordingWindows(self._preprocessed(target))
             name = target.path.name if target.path else "recording in memory"
         elif isinstance(target, EventSource):
+            self._target = target
             windows = StreamWindows(target, live=True if live is None else live)
             name = getattr(target, "name", None) or type(target).__name__
         else:
             raise SourceError(f"cannot open {type(target).__name__!r} as an event source")
         if windows.seekable and len(windows.recording) == 0:
             raise SourceError(f"{name}: the recording has no events")
+        pre, src_size = self._open_pre
+        note = pre.describe(src_size) if pre is not None and src_size else ""
         old, self._windows = self._windows, windows
         if old is not None:
             old.close()
         self._index = 0
-        self._state = replace(self._state, source_name=name, ended=False)
+        self._state = replace(self._state, source_name=name, ended=False,
+                              preprocess=pre, preprocess_note=note)
         if self._runner is None or self._runner.sensor_hw != (windows.sensor_size[1], windows.sensor_size[0]):
             self._set_model(self._model_spec)
             if self._compare_specs:
@@ -451,6 +494,20 @@ class Session(SnapshotSlot):
         self._latest = None
         self._anchor = None
         self._publish_state()
+
+    def _preprocess_for(self, kind: str) -> Preprocess:
+        """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's
+        trained sensor (the model is loaded first when none is yet)."""
+        if self._runner is None:
+            self._runner = self._build_runner(self._model_spec)
+        trained = getattr(self._runner.model, "trained_sensor", None)
+        return default_preprocess(kind, self.config.preprocess).for_model(trained)
+
+    def _preprocessed(self, rec: EventRecording) -> EventRecording:
+        """``rec`` mapped onto the model's sensor by ``config.preprocess`` (recordings are never mirrored by default)."""
+        pre = self._preprocess_for("file")
+        self._open_pre = (pre, tuple(rec.sensor_size))
+        return preprocess_recording(rec, pre)
 
     def _build_runner(self, spec) -> ModelRunner:
         from snnstudio.engine.models import load_model

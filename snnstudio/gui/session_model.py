@@ -168,6 +168,10 @@ class SessionModel(QObject):
     def set_neuron(self, name: str) -> None:
         self.session.set_neuron(name)
 
+    def set_preprocess(self, pre) -> None:
+        """Region of interest, mirror, flicker (:class:`~snnstudio.events.preprocess.Preprocess`)."""
+        self.session.set_preprocess(pre)
+
     def set_compare(self, specs) -> None:
         self.session.set_compare(specs)
 

@@ -515,10 +515,24 @@ def load_graph(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such NIR file")
-    try:
-        return nir.read(path)
-    except Exception as exc:  # h5py/nir raise many kinds
-        raise ModelError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
+    import h5py
+
+    from snnstudio.safe_hdf5 import check_hdf5
+
+    def error(p: Path, problem: str) -> ModelError:
+        return ModelError(f"{p}: {problem}")
+
+    try:  # one open file for the check and the read: nothing can be swapped in between
+        with open(path, "rb") as fh:
+            with h5py.File(fh, "r") as h5:
+                check_hdf5(h5, path, error)  # no data from other files, no inflated datasets
+            fh.seek(0)
+            return nir.read(fh)
+    except ModelError:
+        raise
+    except (Exception, RecursionError) as exc:  # h5py/nir raise many kinds
+        text = " ".join(str(exc).split())[:200]
+        raise ModelError(f"{path}: not a readable NIR file ({type(exc).__name__}: {text})") from None
 
 
 def load_nir(path: str | Path, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> NIRNetwork:
@@ -862,6 +876,17 @@ def save_nir(model_or_graph, path: str | Path, example_input: torch.Tensor | Non
         if example_input is None:
             raise ModelError("save_nir of a model needs example_input [T, B, ...]")
         graph = export_nir(model_or_graph, example_input, dt=dt)
+    from snnstudio.safe_files import TempFile
+
     path = Path(path)
-    nir.write(path, graph)
+    tmp = TempFile(path, error=lambda p, problem: ModelError(f"{p}: {problem}"))  # temp + rename, regular files only
+    try:
+        nir.write(tmp.path, graph)
+    except OSError as exc:
+        tmp.discard()
+        raise ModelError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.discard()
+        raise
+    tmp.commit()
     return path

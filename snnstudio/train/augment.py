@@ -17,6 +17,12 @@ distribution — instead of re-decoding events every epoch:
   ``q = σ / (dt·√(2π))`` (for σ ≲ dt; capped at 0.5), so each count sends ``Binomial(n, q)``
   events to each neighbour (the first and last frames lose what leaves the range).
 
+* **gain** — the event rate scaled per sample by ``2^U(−gain, gain)`` (a brighter or darker
+  scene, a more or less sensitive sensor): thinning (``Binomial(n, g)``) below 1, and above 1
+  each count adds ``Poisson(n·(g − 1))`` events, so the expected count is ``g·n`` either way.
+* **noise** — background activity: every frame cell gains ``Poisson(λ)`` events of each
+  polarity, ``λ ~ U(0, noise)`` per sample (a noisy sensor, video block artefacts).
+
 All draws come from one ``torch.Generator`` (the trainer seeds it), so a run is reproducible.
 """
 
@@ -34,13 +40,16 @@ class AugmentConfig:
     shift: int = 2  #: max translation in frame pixels
     drop: float = 0.1  #: max fraction of events dropped (per-sample rate ~ U(0, drop))
     time_jitter_us: float = 0.0  #: std of the per-event time jitter (µs)
+    gain: float = 0.0  #: max |log2| of the per-sample event-rate gain (0: off)
+    noise: float = 0.0  #: max mean background events per frame cell and polarity (0: off)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @property
     def active(self) -> bool:
-        return bool(self.flip > 0 or self.shift > 0 or self.drop > 0 or self.time_jitter_us > 0)
+        return bool(self.flip > 0 or self.shift > 0 or self.drop > 0 or self.time_jitter_us > 0
+                    or self.gain > 0 or self.noise > 0)
 
 
 def _binomial(n: torch.Tensor, p: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -82,4 +91,12 @@ def augment_batch(x: torch.Tensor, y: torch.Tensor, cfg: AugmentConfig, dt_us: i
         x = x - fwd - back
         x[1:] += fwd[:-1]
         x[:-1] += back[1:]
+    if cfg.gain > 0:
+        gain = torch.pow(2.0, (torch.rand(B, generator=g) * 2 - 1) * cfg.gain).view(1, B, 1, 1, 1)
+        thinned = _binomial(x, gain.clamp(max=1.0), g)
+        extra = torch.poisson(x * (gain - 1).clamp(min=0.0), generator=g)
+        x = thinned + extra
+    if cfg.noise > 0:
+        lam = (torch.rand(B, generator=g) * cfg.noise).view(1, B, 1, 1, 1)
+        x = x + torch.poisson(lam.expand_as(x).contiguous(), generator=g)
     return x, y

@@ -136,6 +136,9 @@ def write_bundled_ablation(models_dir=None, data: str = "synthetic:test", *, lim
         row["model"] = Path(row["checkpoint"]).stem
     notes = root / "ABLATION_NOTES.md"
     note = notes.read_text(encoding="utf-8") if notes.is_file() else ""
-    (root / "ABLATION.md").write_text(ablation_markdown(result, note), encoding="utf-8")
-    (root / "ABLATION.csv").write_text(to_csv(result), encoding="utf-8")
+    from snnstudio.safe_files import atomic_write
+
+    for name, text in (("ABLATION.md", ablation_markdown(result, note)), ("ABLATION.csv", to_csv(result))):
+        with atomic_write(root / name, "w", encoding="utf-8") as (_, f):
+            f.write(text)
     return result

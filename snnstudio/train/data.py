@@ -211,6 +211,10 @@ class SyntheticSpec:
     duration_us: int = 1_500_000
     base_bins: int = 60
     out_size: int = 32
+    #: generator version: 2 (hand sprite at ``fps``) or 3 (a person filmed like a video)
+    generator: int = 2
+    #: v3 only: "video" (camera rate drawn per sample; ``fps`` unused) or "dvs" (rendered at ``fps``)
+    mode: str = "video"
 
     @classmethod
     def from_options(cls, options: dict | None) -> SyntheticSpec:
@@ -226,12 +230,22 @@ class SyntheticSpec:
                 raise DatasetError(f"per_class must map train/val/test to counts ≥ 0, got {options['per_class']}")
             options["per_class"] = pc
         spec = cls(**options)
+        if spec.generator not in (2, 3):
+            raise DatasetError(f"synthetic generator must be 2 or 3, got {spec.generator!r}")
+        if spec.mode not in ("video", "dvs"):
+            raise DatasetError(f"synthetic mode must be 'video' or 'dvs', got {spec.mode!r}")
         if spec.duration_us % spec.base_bins:
             raise DatasetError(f"duration_us {spec.duration_us} is not a multiple of base_bins {spec.base_bins}")
         return spec
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The options; a v2 spec leaves out the v3 fields, so its cache keys and stored options are
+        those of before they existed."""
+        d = asdict(self)
+        if self.generator == 2:
+            d.pop("generator")
+            d.pop("mode")
+        return d
 
     @property
     def base_dt_us(self) -> int:
@@ -249,8 +263,9 @@ def synthetic_sample(spec: SyntheticSpec, split: str, index: int) -> tuple[np.nd
     from snnstudio.events.synthetic import GESTURES, generate_gesture
 
     cid = index % len(GESTURES)
+    fps = None if (spec.generator == 3 and spec.mode == "video") else spec.fps
     rec = generate_gesture(GESTURES[cid], seed=SPLIT_SEED[split] + index, duration_us=spec.duration_us,
-                           sensor_size=(spec.sensor, spec.sensor), fps=spec.fps)
+                           sensor_size=(spec.sensor, spec.sensor), fps=fps, version=spec.generator, mode=spec.mode)
     label = rec.labels[0]
     frames = bin_events(rec, dt_us=spec.base_dt_us, t_start_us=label.start_us, n_frames=spec.base_bins,
                         out_size=(spec.out_size, spec.out_size))

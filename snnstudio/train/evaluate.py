@@ -427,8 +427,26 @@ def to_csv(result: dict) -> str:
     return buf.getvalue()
 
 
+def _evaluation_error(path: Path, problem: str) -> EvaluationError:
+    return EvaluationError(f"{path}: {problem}")
+
+
+def check_table_output(path: str | os.PathLike) -> Path:
+    """Raise :class:`EvaluationError` unless :func:`write_table` can write ``path`` (a known
+    extension, an existing writable folder, not a special file) — checked before evaluating."""
+    from snnstudio.safe_files import check_output
+
+    p = Path(path)
+    if p.suffix not in (".json", ".csv", ".md"):
+        raise EvaluationError(f"{p}: write a table as .json, .csv or .md")
+    return check_output(p, error=_evaluation_error)
+
+
 def write_table(result: dict, path: str | os.PathLike) -> None:
-    """``.json`` (everything), ``.csv`` (headline columns) or ``.md`` (markdown table)."""
+    """``.json`` (everything), ``.csv`` (headline columns) or ``.md`` (markdown table); written to a
+    temp file and renamed (see :mod:`snnstudio.safe_files`)."""
+    from snnstudio.safe_files import atomic_write
+
     p = Path(path)
     if p.suffix == ".json":
         text = json.dumps(result, indent=2)
@@ -438,4 +456,5 @@ def write_table(result: dict, path: str | os.PathLike) -> None:
         text = to_markdown(result)
     else:
         raise EvaluationError(f"{p}: write a table as .json, .csv or .md")
-    p.write_text(text, encoding="utf-8")
+    with atomic_write(p, "w", error=_evaluation_error, encoding="utf-8") as (_, f):
+        f.write(text)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from snnstudio.config import config_from_dict
 from snnstudio.errors import SnnStudioError
+from snnstudio.safe_files import atomic_write, check_output
 from snnstudio.train.augment import AugmentConfig
 
 
@@ -309,7 +310,7 @@ def _train(cfg: TrainConfig, resume: bool, log, dist: _Dist, device) -> dict:
     say = log if dist.main else (lambda *_: None)
     out = Path(cfg.out)
     if dist.main:
-        out.mkdir(parents=True, exist_ok=True)
+        check_train_outputs(out, cfg.name)
     mcfg = cfg.model_config()
     if resume and not _state_path(out).is_file():
         raise TrainError(f"{_state_path(out)}: nothing to resume (no saved training state in {out})")
@@ -427,8 +428,10 @@ def _train(cfg: TrainConfig, resume: bool, log, dist: _Dist, device) -> dict:
             if improved:
                 save_checkpoint(out / "best", model, mcfg, meta)
             save_checkpoint(out / "last", model, mcfg, meta)
-            torch.save({"optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                        "epoch": epoch, "best": best, "history": json.dumps(history)}, _state_path(out))
+            state = {"optimizer": opt.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                     "epoch": epoch, "best": best, "history": json.dumps(history)}
+            with atomic_write(_state_path(out), error=_train_error) as (_, f):
+                torch.save(state, f)
             _write_logs(out, history)
         if dist.world > 1:
             import torch.distributed as tdist
@@ -506,15 +509,37 @@ def _finish(cfg, mcfg, out: Path, history, best, train_seconds, device, scale, d
 
 def _write_logs(out: Path, history: list[dict]) -> None:
     cols = list(history[0])
-    tmp = out / "log.csv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(out / "log.csv", "w", error=_train_error, newline="", encoding="utf-8") as (_, f):
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         w.writerows(history)
-    os.replace(tmp, out / "log.csv")
-    tmp = out / "log.json.tmp"
-    tmp.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "log.json")
+    with atomic_write(out / "log.json", "w", error=_train_error, encoding="utf-8") as (_, f):
+        f.write(json.dumps(history, indent=1) + "\n")
+
+
+def _train_error(path: Path, problem: str) -> TrainError:
+    return TrainError(f"{path}: {problem}")
+
+
+def check_train_outputs(out: Path, name: str) -> None:
+    """Make the run folder and check every file a run writes there can be written (before any
+    data is loaded or an epoch runs): raise :class:`TrainError` naming the first that cannot."""
+    from snnstudio.errors import CheckpointError
+    from snnstudio.snn.checkpoints import check_checkpoint_output
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainError(f"{out}: cannot make the run folder: {exc.strerror or exc}") from None
+    if not out.is_dir():
+        raise TrainError(f"{out}: not a folder")
+    try:
+        for stem in ("best", "last", name):
+            check_checkpoint_output(out / stem)
+    except CheckpointError as exc:
+        raise TrainError(str(exc)) from None
+    for p in (_state_path(out), out / "log.csv", out / "log.json"):
+        check_output(p, error=_train_error)
 
 
 class _progress:

@@ -416,3 +416,41 @@ def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
         model.step(2)
         qtbot.waitUntil(lambda: win.attention.view.isVisible(), timeout=20_000)
         assert not win.attention.empty.isVisible() and win.attention.shown == "conv1.attention"
+
+
+def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
+    """A 640×480 recording is shown to the default model through a centred square; the input
+    controls move and shrink it and mirror it, and the panel says what the model sees."""
+    import numpy as np
+
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.events.types import EventRecording, make_events
+    from snnstudio.gui.main_window import MainWindow
+    from snnstudio.gui.session_model import SessionModel
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    rec = EventRecording(make_events(np.sort(rng.integers(0, 500_000, n)), rng.integers(0, 640, n),
+                                     rng.integers(0, 480, n), rng.integers(0, 2, n)), (640, 480))
+    model = SessionModel(SessionConfig(realtime=False))
+    win = MainWindow(model, settings=None)
+    qtbot.addWidget(win)
+    model.start()
+    try:
+        model.open(rec)
+        panel = win.source
+        qtbot.waitUntil(lambda: "→ 128×128" in panel.input_note.text(), timeout=30_000)
+        assert panel.input_note.text() == "model sees: 640×480 → ROI 480×480 at (80, 0) → 128×128"
+        assert not panel.mirror.isChecked()  # a recording is not a selfie camera
+        panel.roi_size.setValue(50)
+        qtbot.waitUntil(lambda: model.state.preprocess is not None and model.state.preprocess.roi == (0.5, 0.5, 0.5),
+                        timeout=30_000)
+        qtbot.waitUntil(lambda: "ROI 240×240 at (200, 120)" in panel.input_note.text(), timeout=30_000)
+        panel.roi_x.setValue(25)
+        qtbot.waitUntil(lambda: "ROI 240×240 at (40, 120)" in panel.input_note.text(), timeout=30_000)
+        panel.mirror.setChecked(True)
+        qtbot.waitUntil(lambda: model.state.preprocess.mirror is True, timeout=30_000)
+        assert panel.input_note.text().endswith(", mirrored")
+        assert model.state.sensor_size == (128, 128)
+    finally:
+        model.close()

@@ -399,3 +399,29 @@ def test_ma_lif_like_neuron_round_trips_exactly_with_its_initial_state():
     del no_init.nodes["1"].metadata["v_init"]  # a reader that drops it starts at v_reset: different
     with torch.no_grad():
         assert not torch.equal(import_nir(no_init)(x), want)
+
+
+@pytest.mark.parametrize("how", ["external_link", "external_storage", "virtual"])
+def test_a_nir_file_reading_other_files_is_refused(tmp_path, how):
+    import h5py
+
+    from snnstudio.snn.nir_io import load_graph
+
+    ones = np.ones(3)
+    graph = nir.NIRGraph.from_list(nir.Affine(weight=np.eye(3), bias=np.zeros(3)), nir.IF(r=ones, v_threshold=ones))
+    path = save_nir(graph, tmp_path / "g.nir")
+    load_graph(path)  # readable as written
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(9, dtype="<f8").tobytes())
+    with h5py.File(path, "r+") as f:
+        if how == "external_link":
+            f["node/extra"] = h5py.ExternalLink(str(secret), "/x")
+        elif how == "external_storage":
+            f["node"].create_dataset("extra", shape=(9,), dtype="<f8", external=[(str(secret), 0, 72)])
+        else:
+            layout = h5py.VirtualLayout(shape=(9,), dtype="<f8")
+            layout[:] = h5py.VirtualSource(str(tmp_path / "other.h5"), "x", shape=(9,))
+            f["node"].create_virtual_dataset("extra", layout)
+    with pytest.raises(ModelError, match=r"g\.nir: /node/extra (is an external link|keeps its data in another"
+                                         r" file|is a virtual dataset)"):
+        load_nir(path)

@@ -80,3 +80,31 @@ def test_time_jitter_moves_counts_like_jittering_events():
     assert float(got.sum()) == pytest.approx(float(want.sum()), rel=0.002)
     q = sigma / (dt * math.sqrt(2 * math.pi))
     assert float(x.sum() - got.sum()) == pytest.approx(q * float(x[0].sum() + x[-1].sum()), rel=0.05)
+
+
+def test_gain_scales_each_sample_by_a_power_of_two_drawn_in_range():
+    """Expected count g·n: per sample, the ratio of counts is the drawn gain, within 2^±gain."""
+    x = torch.full((4, 256, 2, 8, 8), 20.0)
+    got, _ = augment_batch(x, torch.zeros(256, dtype=torch.long),
+                           AugmentConfig(flip=0, shift=0, drop=0, gain=1.0), 100_000, None,
+                           torch.Generator().manual_seed(0))
+    ratio = got.sum(dim=(0, 2, 3, 4)) / x.sum(dim=(0, 2, 3, 4))
+    assert ratio.min() > 0.45 and ratio.max() < 2.1  # 2^-1 .. 2^1, up to sampling noise
+    # log2 of the gain is uniform in [-1, 1]: a quarter of the samples below 2^-0.5, a quarter above 2^0.5
+    assert 0.15 < float((ratio < 2 ** -0.5).float().mean()) < 0.35
+    assert 0.15 < float((ratio > 2 ** 0.5).float().mean()) < 0.35
+    assert (got == got.round()).all() and (got >= 0).all()
+
+
+def test_noise_adds_poisson_background_to_empty_cells():
+    x = torch.zeros(10, 200, 2, 8, 8)
+    got, _ = augment_batch(x, torch.zeros(200, dtype=torch.long),
+                           AugmentConfig(flip=0, shift=0, drop=0, noise=2.0), 100_000, None,
+                           torch.Generator().manual_seed(0))
+    per_sample = got.mean(dim=(0, 2, 3, 4))  # λ of each sample
+    assert float(per_sample.mean()) == pytest.approx(1.0, abs=0.15)  # λ ~ U(0, 2)
+    assert float(per_sample.min()) < 0.2 and float(per_sample.max()) > 1.8
+    # a Poisson count's variance equals its mean, per sample
+    var = got.var(dim=(0, 2, 3, 4))
+    big = per_sample > 0.5
+    assert torch.allclose(var[big], per_sample[big], rtol=0.25)

@@ -35,6 +35,7 @@ file gives a :class:`~snnstudio.errors.SnnStudioWarning` and its complete part. 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import warnings
 from collections.abc import Callable, Iterator
@@ -43,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snnstudio.errors import EventFileError, SnnStudioWarning, UnknownFormatError
+from snnstudio.errors import EventFileError, SnnStudioError, SnnStudioWarning, UnknownFormatError
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
@@ -109,6 +110,22 @@ FORMATS: dict[str, EventFormat] = {f.name: f for f in (
 )}
 
 
+@contextlib.contextmanager
+def _loader_errors(path: Path, what: str) -> Iterator[None]:
+    """The safety net of every read: an exception a damaged or hostile file provokes in a decoder
+    (numpy, h5py, faery, the C decoders) that is not already an :class:`SnnStudioError` becomes an
+    :class:`EventFileError` naming the file and the exception."""
+    try:
+        yield
+    except SnnStudioError:
+        raise
+    except MemoryError:
+        raise EventFileError(path, f"{what}: not enough memory for what the file declares") from None
+    except Exception as exc:  # noqa: BLE001 - decoders of hostile input raise anything
+        text = " ".join(str(exc).split())[:160] or "no details"
+        raise EventFileError(path, f"{what}: damaged file ({type(exc).__name__}: {text})") from None
+
+
 def _format(name: str, path: Path) -> EventFormat:
     fmt = FORMATS.get(name.lower())
     if fmt is None:
@@ -159,6 +176,13 @@ def read_events(path: str | Path, *, format: str | None = None, sort: bool = Fal
     if not path.is_file():
         raise EventFileError(path, "no such file")
     fmt = _format(name, path)
+    with _loader_errors(path, f"cannot read {fmt.name}"):
+        rec = _read(fmt, path, sort)
+    rec.path = path
+    return attach_labels(rec, path)
+
+
+def _read(fmt: EventFormat, path: Path, sort: bool) -> EventRecording:
     if sort:
         with tolerate_disorder() as disorder:
             rec = fmt.read(path)
@@ -167,11 +191,10 @@ def read_events(path: str | Path, *, format: str | None = None, sort: bool = Fal
             rec.events = rec.events[np.argsort(rec.events["t"], kind="stable")]
             rec.meta["unsorted_steps"] = steps
             warnings.warn(f"{path}: timestamps went backwards {steps} times; events sorted by time",
-                          SnnStudioWarning, stacklevel=2)
+                          SnnStudioWarning, stacklevel=3)
     else:
         rec = fmt.read(path)
-    rec.path = path
-    return attach_labels(rec, path)
+    return rec
 
 
 class EventChunks:
@@ -196,13 +219,14 @@ class EventChunks:
         self.meta: dict = {}
         self._recording: EventRecording | None = None
         if self._fmt.streamer is None:
-            self._recording = self._fmt.read(self.path)
+            with _loader_errors(self.path, f"cannot read {self.format}"):
+                self._recording = self._fmt.read(self.path)
             self.sensor_size = self._recording.sensor_size
             self.sensor = self._recording.sensor
             self.meta = self._recording.meta
         else:
-            with warnings.catch_warnings():  # the iteration itself warns about truncation
-                warnings.simplefilter("ignore", SnnStudioWarning)
+            with warnings.catch_warnings(), _loader_errors(self.path, f"cannot read the {self.format} header"):
+                warnings.simplefilter("ignore", SnnStudioWarning)  # the iteration itself warns about truncation
                 size, self.sensor, self.meta = self._fmt.header(self.path)
             self.sensor_size = tuple(size) if size is not None else None
         side = sidecar_path(self.path)
@@ -213,6 +237,13 @@ class EventChunks:
             ev = self._recording.events
             yield from (ev[k : k + self.chunk_events] for k in range(0, ev.shape[0], self.chunk_events))
             return
+        yield from self._stream()
+
+    def _stream(self) -> Iterator[np.ndarray]:
+        with _loader_errors(self.path, f"cannot read {self.format}"):
+            yield from self._chunks()
+
+    def _chunks(self) -> Iterator[np.ndarray]:
         w = h = 0
         for ev in rechunk(self._fmt.iter_chunks(self.path, self.chunk_events), self.chunk_events):
             if self.sensor_size is None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from snnstudio import safe_files as _safe
 from snnstudio.errors import EventFileError, SnnStudioWarning
 from snnstudio.events.types import EVENT_DTYPE
 
@@ -25,24 +24,8 @@ from snnstudio.events.types import EVENT_DTYPE
 DEFAULT_CHUNK_EVENTS = 1 << 20
 
 
-def _file_mode(path: Path) -> int:
-    """The mode a plainly created file would get (0o666 minus the umask), or the target's own."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        pass
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _mkstemp_beside(path: Path) -> tuple[int, Path]:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EventFileError(path, f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600 files; the result should look like any other
-    return fd, Path(tmp)
+def _event_file_error(path: Path, problem: str) -> EventFileError:
+    return EventFileError(path, problem)
 
 
 @contextlib.contextmanager
@@ -50,24 +33,22 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[tuple[Path, obj
     """Yield ``(tmp_path, file)`` for a temp file beside ``path``; rename it over ``path`` on success.
 
     On an exception the temp file is removed and ``path`` is left untouched (never a partial file).
+    An existing ``path`` that is not a regular file (device, FIFO, folder) is refused; a symbolic
+    link is written through (see :mod:`snnstudio.safe_files`). Errors are :class:`EventFileError`.
     """
-    path = Path(path)
-    fd, tmp_path = _mkstemp_beside(path)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield tmp_path, f
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
+    with _safe.atomic_write(path, mode, error=_event_file_error) as pair:
+        yield pair
 
 
-def temp_path_beside(path: str | Path) -> Path:
-    """A fresh, closed temp file name beside ``path`` (for writers that open the file themselves)."""
-    fd, tmp = _mkstemp_beside(Path(path))
-    os.close(fd)
-    return tmp
+def check_output(path: str | Path) -> Path:
+    """Raise :class:`EventFileError` unless ``path`` can be written (before long work starts)."""
+    return _safe.check_output(path, error=_event_file_error)
+
+
+def temp_path_beside(path: str | Path) -> _safe.TempFile:
+    """A fresh :class:`~snnstudio.safe_files.TempFile` beside ``path``'s target (for writers that
+    open the file themselves): write ``.path``, then ``.commit()`` or ``.discard()``."""
+    return _safe.TempFile(path, error=_event_file_error)
 
 
 def warn_truncated(path: str | Path, detail: str) -> None:
@@ -175,6 +156,22 @@ class BlockChecker:
         self.max_x, self.max_y = max(self.max_x, mx), max(self.max_y, my)
         self.done += n
         self.last_t = int(t[-1])
+
+
+#: largest sensor a file may declare (pixels per side); real sensors are at most 1280x720 today
+MAX_SENSOR_SIDE = 8192
+
+
+def check_sensor_size(size: tuple[int, int], path: str | Path | None, field: str = "sensor size") -> tuple[int, int]:
+    """``size`` as two ints, or :class:`EventFileError` naming ``field`` when a side is not in
+    1..:data:`MAX_SENSOR_SIDE` (a header declaring 65535x65535 would make frames of tens of GB)."""
+    try:
+        w, h = int(size[0]), int(size[1])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise EventFileError(path, f"{field} {size!r} is not two integers") from None
+    if not (1 <= w <= MAX_SENSOR_SIDE and 1 <= h <= MAX_SENSOR_SIDE):
+        raise EventFileError(path, f"{field} {w}x{h} is outside 1..{MAX_SENSOR_SIDE} pixels per side")
+    return w, h
 
 
 def infer_sensor_size(events: np.ndarray, minimum: tuple[int, int] = (1, 1)) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     BlockChecker,
     atomic_write,
+    check_sensor_size,
     warn_truncated,
 )
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -69,7 +70,7 @@ def _header(path: Path, buf) -> tuple[int, tuple[int, int] | None, str | None]:
             if key.startswith(name):
                 size = s
     if m := _SIZE_RE.search(text):
-        size = (int(m.group(1)), int(m.group(2)))
+        size = check_sensor_size((int(m.group(1)), int(m.group(2))), path, "header sensor size")
     return end + len(END_HEADER), size, sensor
 
 

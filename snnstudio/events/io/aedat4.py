@@ -36,6 +36,7 @@ from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
+    check_sensor_size,
     rechunk,
     temp_path_beside,
     warn_truncated,
@@ -69,6 +70,7 @@ def _parse_header(path: Path, f) -> tuple[int, int, int | None]:
         (vt_rel,) = struct.unpack_from("<i", fb, table)
         vt = table - vt_rel
         (vt_size,) = struct.unpack_from("<H", fb, vt)
+        _check_description(path, fb, table, vt, vt_size)
         off = struct.unpack_from("<H", fb, vt + 6)[0] if vt_size > 6 else 0
         if off:
             (pos,) = struct.unpack_from("<q", fb, table + off)
@@ -76,6 +78,23 @@ def _parse_header(path: Path, f) -> tuple[int, int, int | None]:
     except struct.error:
         raise EventFileError(path, "corrupt AEDAT4 header (flatbuffer)") from None
     return base + size, -1, None
+
+
+def _check_description(path: Path, fb: bytes, table: int, vt: int, vt_size: int) -> None:
+    """The header's ``infoNode`` string (flatbuffer field 2) must lie inside the header and be
+    UTF-8: faery aborts the whole process (a Rust panic) on one that is not."""
+    off = struct.unpack_from("<H", fb, vt + 8)[0] if vt_size > 8 else 0
+    if not off:
+        return
+    (rel,) = struct.unpack_from("<I", fb, table + off)
+    at = table + off + rel
+    (n,) = struct.unpack_from("<I", fb, at)
+    if at + 4 + n > len(fb):
+        raise EventFileError(path, "corrupt AEDAT4 header (description runs past the header)")
+    try:
+        fb[at + 4 : at + 4 + n].decode("utf-8")
+    except UnicodeDecodeError:
+        raise EventFileError(path, "corrupt AEDAT4 header (description is not UTF-8)") from None
 
 
 def _complete_prefix(path: Path) -> tuple[int, int | None, bool]:
@@ -175,7 +194,7 @@ def _camera_name(dec, track_id: int) -> str | None:
         return None
 
 
-def _describe(dec, track) -> tuple[tuple[int, int], str | None, dict]:
+def _describe(dec, track, path: Path) -> tuple[tuple[int, int], str | None, dict]:
     names = {"events": "events", "frame": "frames", "imus": "imu", "triggers": "triggers"}
     streams = [names.get(t.data_type, t.data_type) for t in dec.tracks()]
     meta: dict = {"streams": streams}
@@ -186,8 +205,8 @@ def _describe(dec, track) -> tuple[tuple[int, int], str | None, dict]:
         meta["note"] = ("only the event stream is decoded" + ("; triggers are in meta['triggers']"
                         if "triggers" in others else "") + ("; " + ", ".join(unread) + " left unread"
                                                             if unread else ""))
-    w, h = track.dimensions
-    return (int(w), int(h)), _camera_name(dec, track.id), meta
+    size = check_sensor_size(track.dimensions, path, "event stream sensor size")
+    return size, _camera_name(dec, track.id), meta
 
 
 def _packets(dec, track, real: Path, meta: dict | None) -> Iterator[np.ndarray]:
@@ -243,7 +262,7 @@ def read(path: str | Path) -> EventRecording:
     path = Path(path)
     with _readable_copy(path) as readable:
         dec, track = _decoder(readable, path)
-        size, sensor, meta = _describe(dec, track)
+        size, sensor, meta = _describe(dec, track, path)
         parts = list(_packets(dec, track, path, meta))
         del dec
     if not parts:
@@ -261,7 +280,7 @@ def header(path: str | Path) -> tuple[tuple[int, int], str | None, dict]:
     path = Path(path)
     with _readable_copy(path) as readable:
         dec, track = _decoder(readable, path)
-        return _describe(dec, track)
+        return _describe(dec, track, path)
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
@@ -271,7 +290,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
     def gen() -> Iterator[np.ndarray]:
         with _readable_copy(path) as readable:
             dec, track = _decoder(readable, path)
-            size, _, _ = _describe(dec, track)
+            size, _, _ = _describe(dec, track, path)
             done = 0
             last = None
             for a in _packets(dec, track, path, None):
@@ -341,7 +360,8 @@ class Aedat4Writer:
         self.labels: list[Label] = list(labels)
         self.events_written = 0
         self._last_t: int | None = None
-        self._tmp = temp_path_beside(self.path)
+        self._temp = temp_path_beside(self.path)
+        self._tmp = self._temp.path
         self._faery_dtype = faery.EVENTS_DTYPE
         try:
             self._encoder = faery.aedat.Encoder(
@@ -350,9 +370,10 @@ class Aedat4Writer:
                 compression=_COMPRESSION[compression],
             )
             self._encoder.__enter__()
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self._tmp.unlink()
+        except BaseException as exc:
+            self._temp.discard()
+            if isinstance(exc, Exception) and not isinstance(exc, EventFileError):
+                raise EventFileError(self.path, f"cannot write AEDAT4: {_one_line(exc)}") from None
             raise
         self._closed = False
 
@@ -386,7 +407,10 @@ class Aedat4Writer:
                 packet["x"] = part["x"]
                 packet["y"] = part["y"]
                 packet["on"] = part["p"]
-            self._encoder.write(0, packet)
+            try:
+                self._encoder.write(0, packet)
+            except OSError as exc:
+                raise EventFileError(self.path, f"cannot write: {exc.strerror or exc}") from None
         self.events_written += n
         self._last_t = int(events["t"][-1])
 
@@ -403,11 +427,12 @@ class Aedat4Writer:
         self._closed = True
         try:
             self._encoder.__exit__(None, None, None)
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self._tmp.unlink()
+        except BaseException as exc:
+            self._temp.discard()
+            if isinstance(exc, Exception):
+                raise EventFileError(self.path, f"cannot finish AEDAT4: {_one_line(exc)}") from None
             raise
+        self._temp.commit()
         if self.labels:
             from snnstudio.events.io.labels import sidecar_path, write_labels
 
@@ -420,8 +445,7 @@ class Aedat4Writer:
         self._closed = True
         with contextlib.suppress(Exception):
             self._encoder.__exit__(None, None, None)
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        self._temp.discard()
 
     def __enter__(self) -> Aedat4Writer:
         return self

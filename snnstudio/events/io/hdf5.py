@@ -7,14 +7,16 @@ the ``events`` group; ``sensor`` is the camera name. Also read: a single compoun
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from snnstudio.errors import EventFileError
+from snnstudio.errors import EventFileError, SnnStudioError
 from snnstudio.events.io import _native
-from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, atomic_write, infer_sensor_size
+from snnstudio.events.io._common import DEFAULT_CHUNK_EVENTS, atomic_write, check_sensor_size, infer_sensor_size
+from snnstudio.safe_hdf5 import check_hdf5
 from snnstudio.events.io.numpy_files import _NAMES, _to_events
 from snnstudio.events.types import EventRecording
 
@@ -22,12 +24,36 @@ MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def _open(path: Path):
+    """The file opened read-only, after :func:`~snnstudio.safe_hdf5.check_hdf5` (no data from other
+    files, no dataset declaring more than the file stores)."""
     import h5py
 
     try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise EventFileError(path, f"cannot open HDF5 file: {exc}") from None
+        h5 = h5py.File(path, "r")
+    except Exception as exc:  # OSError mostly; h5py raises others on damaged superblocks
+        raise EventFileError(path, f"cannot open HDF5 file: {_one_line(exc)}") from None
+    try:
+        check_hdf5(h5, path, EventFileError)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+@contextlib.contextmanager
+def _as_event_errors(path: Path) -> Iterator[None]:
+    """Anything h5py/numpy raise on a damaged file becomes an :class:`EventFileError`."""
+    try:
+        yield
+    except SnnStudioError:
+        raise
+    except (Exception, RecursionError) as exc:
+        raise EventFileError(path, f"damaged HDF5 file ({type(exc).__name__}: {_one_line(exc)})") from None
 
 
 def _columns(h5, path: Path):
@@ -56,19 +82,27 @@ def _columns(h5, path: Path):
     return None, cols
 
 
-def _size_and_sensor(h5) -> tuple[tuple[int, int] | None, str | None]:
+def _size_and_sensor(h5, path: Path) -> tuple[tuple[int, int] | None, str | None]:
     size = sensor = None
     for obj in (h5, h5.get("events")):
         if obj is None:
             continue
         a = obj.attrs
-        if "sensor_size" in a:
-            size = tuple(int(v) for v in np.asarray(a["sensor_size"])[:2])
-        elif "width" in a and "height" in a:
-            size = (int(a["width"]), int(a["height"]))
+        try:
+            if "sensor_size" in a:
+                v = np.asarray(a["sensor_size"]).ravel()
+                if v.shape[0] < 2:
+                    raise ValueError("needs 2 values")
+                size, field = (int(v[0]), int(v[1])), "sensor_size"
+            elif "width" in a and "height" in a:
+                size, field = (int(np.asarray(a["width"]).item()), int(np.asarray(a["height"]).item())), "width/height"
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise EventFileError(path, f"attribute sensor_size/width/height is not two integers ({exc})") from None
+        if size is not None:
+            check_sensor_size(size, path, f"attribute {field}")
         if "sensor" in a:
             s = a["sensor"]
-            sensor = s.decode() if isinstance(s, bytes) else str(s)
+            sensor = (s.decode(errors="replace") if isinstance(s, bytes) else str(s))[:200]
     return size, sensor
 
 
@@ -81,11 +115,11 @@ def _slice(compound, cols, path: Path, i0: int, i1: int) -> np.ndarray:
 
 def read(path: str | Path) -> EventRecording:
     path = Path(path)
-    with _open(path) as h5:
+    with _as_event_errors(path), _open(path) as h5:
         compound, cols = _columns(h5, path)
         n = (compound if compound is not None else cols["t"]).shape[0]
         ev = _slice(compound, cols, path, 0, n)
-        size, sensor = _size_and_sensor(h5)
+        size, sensor = _size_and_sensor(h5, path)
     if ev.shape[0] == 0:
         raise EventFileError(path, "file holds no events")
     meta = {}
@@ -98,9 +132,9 @@ def read(path: str | Path) -> EventRecording:
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
     path = Path(path)
-    with _open(path) as h5:
+    with _as_event_errors(path), _open(path) as h5:
         compound, cols = _columns(h5, path)
-        size, _ = _size_and_sensor(h5)
+        size, _ = _size_and_sensor(h5, path)
         n = (compound if compound is not None else cols["t"]).shape[0]
         last = None
         for k in range(0, n, chunk_events):
@@ -133,7 +167,7 @@ def write(path: str | Path, recording: EventRecording) -> None:
 def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
     """(sensor size or None, sensor name, meta) from the attributes alone."""
     path = Path(path)
-    with _open(path) as h5:
+    with _as_event_errors(path), _open(path) as h5:
         _columns(h5, path)
-        size, sensor = _size_and_sensor(h5)
+        size, sensor = _size_and_sensor(h5, path)
     return size, sensor, {}

@@ -11,6 +11,7 @@ Without ``sensor_size`` the sensor size is inferred from the coordinates (``meta
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -24,6 +25,7 @@ from snnstudio.events.io import _native
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     atomic_write,
+    check_sensor_size,
     infer_sensor_size,
 )
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
@@ -31,6 +33,10 @@ from snnstudio.events.types import EVENT_DTYPE, EventRecording
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_HEADER = 10_000
+#: most members of an .npz, and most bytes a compressed member may expand to per byte stored
+#: (deflate cannot exceed about 1032:1)
+MAX_MEMBERS = 64
+MAX_EXPANSION = 1100
 _NAMES = {
     "t": ("t", "ts", "timestamp", "timestamps"),
     "x": ("x",),
@@ -73,22 +79,45 @@ def _to_events(cols: dict[str, np.ndarray], path: Path) -> np.ndarray:
     return ev
 
 
-def _check_npy_header(path: Path, f) -> None:
-    major, _ = np.lib.format.read_magic(f)
+def _check_npy_header(path: Path, f, available: int, what: str = ".npy") -> None:
+    """Refuse a header longer than :data:`MAX_HEADER` or declaring more data than the ``available``
+    bytes (the file's, or the zip member's declared size) before numpy allocates for it."""
+    major, minor = np.lib.format.read_magic(f)
     if major == 1:
         hlen = int.from_bytes(f.read(2), "little")
     else:
         hlen = int.from_bytes(f.read(4), "little")
     if hlen > MAX_HEADER:
-        raise EventFileError(path, f".npy header of {hlen} bytes is larger than the {MAX_HEADER} allowed")
+        raise EventFileError(path, f"{what} header of {hlen} bytes is larger than the {MAX_HEADER} allowed")
+    start = 6 + 2 + (2 if major == 1 else 4)
+    head = f.read(hlen)
+    try:
+        import ast
+
+        d = ast.literal_eval(head.decode("latin-1"))
+        shape, descr = d["shape"], d["descr"]
+        dtype = np.lib.format.descr_to_dtype(descr)
+        count = 1
+        for n in shape:
+            if not isinstance(n, int) or n < 0:
+                raise ValueError(f"bad shape {shape!r}")
+            count *= n
+    except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError) as exc:
+        raise EventFileError(path, f"{what} header does not parse ({type(exc).__name__})") from None
+    declared = count * dtype.itemsize
+    if dtype.hasobject:
+        raise EventFileError(path, f"{what} holds Python objects; pickled object arrays are refused")
+    if declared > available - start - hlen:
+        raise EventFileError(path, f"{what} header declares shape {tuple(shape)} ({declared:,} bytes) but only "
+                                   f"{max(available - start - hlen, 0):,} bytes follow")
 
 
 def _load_npy(path: Path, mmap: bool) -> np.ndarray:
     try:
         with open(path, "rb") as f:
-            _check_npy_header(path, f)
+            _check_npy_header(path, f, os.fstat(f.fileno()).st_size)
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except ValueError as exc:
+    except (ValueError, EOFError) as exc:
         raise EventFileError(path, f"cannot load .npy ({exc}); pickled object arrays are refused") from None
     except OSError as exc:
         raise EventFileError(path, f"cannot load .npy: {exc}") from None
@@ -164,20 +193,52 @@ def _npz_events(path: Path, z) -> np.ndarray | None:
     return data[start:].view(EVENT_DTYPE)
 
 
+def _check_npz(path: Path, z) -> None:
+    """Every member's declared size against the file's size and deflate's largest expansion, and
+    every member's ``.npy`` header against its declared size — before numpy allocates anything."""
+    size = path.stat().st_size
+    infos = z.zip.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise EventFileError(path, f".npz holds {len(infos)} members (at most {MAX_MEMBERS})")
+    for info in infos:
+        name = info.filename
+        if info.compress_size > size:
+            raise EventFileError(path, f".npz member {name} claims {info.compress_size:,} bytes in a {size:,}-byte file")
+        stored = info.compress_type == zipfile.ZIP_STORED
+        if (stored and info.file_size != info.compress_size) or \
+                info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+            raise EventFileError(path, f".npz member {name} claims {info.file_size:,} bytes from "
+                                       f"{info.compress_size:,} stored")
+        if name.endswith(".npy"):
+            with z.zip.open(info) as f:
+                _check_npy_header(path, _Prefix(f.read(MAX_HEADER + 16)), info.file_size, f".npz member {name}")
+
+
+class _Prefix(io.BytesIO):
+    """The first bytes of a member, read like a file (a short read means a short member)."""
+
+
 def read_npz(path: str | Path) -> EventRecording:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "zip"):
+                raise ValueError("not a zip archive")
+            _check_npz(path, z)
             names = list(z.files)
             if "events" in names:
                 own = _npz_events(path, z)  # fast path: already a fresh EVENT_DTYPE array
                 cols = {"_own_events": own} if own is not None else _fields(z["events"], path)
             else:
                 cols = {n: z[n] for n in names if n not in ("sensor_size", "sensor")}
-            size = tuple(int(v) for v in z["sensor_size"][:2]) if "sensor_size" in names else None
+            size = (check_sensor_size(np.asarray(z["sensor_size"]).ravel()[:2], path, "member sensor_size")
+                    if "sensor_size" in names else None)
             sensor = str(z["sensor"]) if "sensor" in names else None
-    except (ValueError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise EventFileError(path, f"cannot load .npz ({exc}); pickled object arrays are refused") from None
+    except (ValueError, zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
+            zlib.error, KeyError, IndexError, TypeError) as exc:
+        text = " ".join(str(exc).split())[:200]
+        raise EventFileError(path, f"cannot load .npz ({type(exc).__name__}: {text}); pickled object arrays "
+                                   "are refused") from None
     ev = _to_events(cols, path)
     if ev.shape[0] == 0:
         raise EventFileError(path, "file holds no events")

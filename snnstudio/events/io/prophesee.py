@@ -44,7 +44,7 @@ import numpy as np
 
 from snnstudio.errors import EventFileError
 from snnstudio.events.io import _native
-from snnstudio.events.io._common import BlockChecker, warn_truncated
+from snnstudio.events.io._common import BlockChecker, check_sensor_size, warn_truncated
 from snnstudio.events.io.detect import prophesee_header, prophesee_kind
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
@@ -123,7 +123,12 @@ def _open(path: Path, expect: str) -> tuple[_File, np.ndarray]:
         t0 = int(fields.get("t0", "0") or 0)
     except ValueError:
         t0 = 0
-    return _File(path, expect, start, fields, _sensor_size(fields), sensor, t0), buf
+    if not 0 <= t0 < 1 << 62:  # added to every timestamp: must not overflow int64
+        raise EventFileError(path, f"header t0 {t0} is outside 0..2**62 µs")
+    size = _sensor_size(fields)
+    if size is not None:
+        size = check_sensor_size(size, path, "header sensor size (format/geometry/width/height)")
+    return _File(path, expect, start, fields, size, sensor, t0), buf
 
 
 def _words(info: _File, buf: np.ndarray, width: int) -> np.ndarray:

@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from snnstudio.errors import EventFileError
-from snnstudio.events.io._common import atomic_write, check_events, infer_sensor_size, warn_truncated
+from snnstudio.events.io._common import (
+    atomic_write,
+    check_events,
+    check_sensor_size,
+    infer_sensor_size,
+    warn_truncated,
+)
 from snnstudio.events.types import EVENT_DTYPE, EventRecording
 
 _NAMES = {"t": {"t", "ts", "timestamp", "time", "t_us", "timestamp_us"}, "x": {"x"}, "y": {"y"},
@@ -72,7 +78,8 @@ def read(path: str | Path) -> EventRecording:
             continue
         if line.startswith(b"#"):
             if m := _SIZE_RE.search(line):
-                size = (int(m.group(1)), int(m.group(2)))
+                size = check_sensor_size((int(m.group(1)), int(m.group(2))), path,
+                                         f"line {lineno + 1}: sensor_size")
             if m := _SENSOR_RE.search(line):
                 sensor = m.group(1).decode(errors="replace")
             pos, lineno = end + 1, lineno + 1
@@ -90,7 +97,11 @@ def read(path: str | Path) -> EventRecording:
             pos, lineno = end + 1, lineno + 1
             continue
         if len(cols) == 2 and size is None:
-            size = (int(cols[0]), int(cols[1]))
+            try:
+                size = (int(cols[0]), int(cols[1]))
+            except ValueError:
+                raise EventFileError(path, f"line {lineno + 1}: 'width height' line holds non-integers") from None
+            size = check_sensor_size(size, path, f"line {lineno + 1}: sensor size")
             pos, lineno = end + 1, lineno + 1
             continue
         break
@@ -145,7 +156,18 @@ def read(path: str | Path) -> EventRecording:
         if c.shape[0] and (c.min() < -32768 or c.max() > 32767):
             raise EventFileError(path, f"column {k} does not fit 16 bits")
         ev[k] = c
-    ev["p"] = cols["p"] > 0
+    p = cols["p"]
+    bad = (p != 0) & (p != 1) & (p != -1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EventFileError(path, f"event {i} has polarity {p[i]:g} ({int(np.count_nonzero(bad)):,} events with "
+                                   "a polarity not 0, 1 or -1)")
+    ev["p"] = p > 0
+    for k in ("x", "y"):
+        if ev.shape[0] and int(ev[k].min()) < 0:
+            i = int(np.flatnonzero(ev[k] < 0)[0])
+            raise EventFileError(path, f"event {i} has {k}={int(ev[k][i])} (negative coordinate; "
+                                       f"{int(np.count_nonzero(ev[k] < 0)):,} events)")
     if size is None:
         size = infer_sensor_size(ev)
         meta["sensor_size_inferred"] = True

@@ -1,7 +1,10 @@
 """A webcam or a video file turned into events: frames from ``cv2.VideoCapture`` through the
 :class:`~snnstudio.events.emulator.EventEmulator`.
 
-Frames are converted to luma (and resized when ``size`` is given). A video file's frames are
+Frames are converted to luma, then either go through a
+:class:`~snnstudio.events.preprocess.Preprocess` (region of interest, mirror, resize to the
+model's sensor, flicker suppression — what the studio and ``predict`` use) or, without one, are
+resized when ``size`` is given. A video file's frames are
 stamped ``index · 1e6 / fps`` µs (its own frame rate, or ``fps``); a camera's frames with the
 monotonic clock since it was opened. ``batches()`` yields one batch per frame interval
 (``[t_prev + 1, t + 1)``: the emulator's events of ``(t_prev, t]``), or fixed ``batch_us``
@@ -19,6 +22,7 @@ import numpy as np
 
 from snnstudio.errors import DeviceNotFoundError, SourceError
 from snnstudio.events.emulator import EmulatorConfig, EventEmulator
+from snnstudio.events.preprocess import FramePreprocessor, Preprocess, default_preprocess
 from snnstudio.events.sources.base import EventBatch, EventSource
 from snnstudio.events.types import EVENT_DTYPE
 
@@ -29,7 +33,9 @@ class VideoEventSource(EventSource):
     ``size``: (width, height) to resize frames to (default: the video's own). ``config``: the
     emulator's pixel model. ``fps``: frame rate of a file whose container does not say (default
     30), or to override it. ``max_frames``: stop after that many frames. ``batch_us``: re-slice
-    into fixed windows instead of one batch per frame.
+    into fixed windows instead of one batch per frame. ``preprocess``: map the picture onto the
+    model's sensor before emulation (its ``mirror=None`` means on for a webcam, off for a file);
+    ``sensor_size`` is then its output size and ``frame_size`` the camera's own.
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class VideoEventSource(EventSource):
         fps: float | None = None,
         max_frames: int | None = None,
         batch_us: int | None = None,
+        preprocess: Preprocess | None = None,
     ):
         import cv2
 
@@ -70,6 +77,12 @@ class VideoEventSource(EventSource):
             if size[0] <= 0 or size[1] <= 0:
                 raise ValueError(f"size must be positive (width, height), got {size}")
         self._size = size
+        self.frame_size = (int(frame.shape[1]), int(frame.shape[0]))
+        self.preprocess: Preprocess | None = None
+        self._pre: FramePreprocessor | None = None
+        if preprocess is not None:
+            self.preprocess = default_preprocess("webcam" if self.is_camera else "video", preprocess)
+            self._pre = FramePreprocessor(self.preprocess, self.frame_size)
         native = cap.get(cv2.CAP_PROP_FPS)
         if fps is not None:
             if not fps > 0:
@@ -77,9 +90,11 @@ class VideoEventSource(EventSource):
             self.fps = float(fps)
         else:
             self.fps = float(native) if native and np.isfinite(native) and native > 0 else 30.0
-        self._first = self._luma(frame)
+        self._first = self._luma(frame, 0)
         h, w = self._first.shape
         self.sensor_size = (w, h)
+        if config is None and self.preprocess is not None:
+            config = self.preprocess.emulator
         self.emulator = EventEmulator(w, h, config)
         self.max_frames = max_frames
         if batch_us is not None and int(batch_us) <= 0:
@@ -91,12 +106,14 @@ class VideoEventSource(EventSource):
         self._lock = threading.Lock()
         self._t_open = time.monotonic_ns() // 1000
 
-    def _luma(self, frame: np.ndarray) -> np.ndarray:
+    def _luma(self, frame: np.ndarray, t_us: int) -> np.ndarray:
         cv2 = self._cv2
         if frame.ndim == 3:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         if frame.dtype != np.uint8:
             frame = cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        if self._pre is not None:
+            return self._pre(np.ascontiguousarray(frame), t_us)
         if self._size is not None and (frame.shape[1], frame.shape[0]) != self._size:
             frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(frame)
@@ -125,7 +142,9 @@ class VideoEventSource(EventSource):
             ok, frame = self._cap.read()
             if not ok or frame is None:
                 raise SourceError(f"{self.name}: cannot rewind the video")
-            self._first = self._luma(frame)
+            if self._pre is not None:
+                self._pre.reset()
+            self._first = self._luma(frame, 0)
         self._started = True
         emu = self.emulator
         emu.reset()
@@ -143,7 +162,7 @@ class VideoEventSource(EventSource):
             t = self._stamp(index)
             if t <= t_prev:  # a camera clock that did not advance: keep time strictly increasing
                 t = t_prev + 1
-            events = emu.feed(self._luma(frame), t)
+            events = emu.feed(self._luma(frame, t), t)
             yield EventBatch(events, t_prev + 1, t + 1)
             t_prev = t
             index += 1

@@ -1,5 +1,8 @@
 """Synthetic labelled hand-gesture recordings (the training set of the bundled models).
 
+Generator v3 (:mod:`.people`, ``version=3``) films a whole person instead: a 3-D skeleton
+(:mod:`.body`) moved by :mod:`.people_motion`, drawn by :mod:`.person` in a room (:mod:`.room`).
+
 A textured hand (:mod:`.hand`) performs a gesture (:mod:`.motion`) in a cluttered scene
 (:mod:`.scene`), rendered at 500 fps and turned into events by :mod:`snnstudio.events.emulator`
 (:mod:`.generator`). Class ids and names: :data:`GESTURES` (id = index).
@@ -10,6 +13,7 @@ from snnstudio.events.synthetic.generator import (
     DEFAULT_FPS,
     DEFAULT_SENSOR,
     GENERATOR_VERSION,
+    GENERATOR_VERSIONS,
     GestureStream,
     dataset_sample,
     generate_gesture,
@@ -25,6 +29,7 @@ __all__ = [
     "DEFAULT_FPS",
     "DEFAULT_SENSOR",
     "GENERATOR_VERSION",
+    "GENERATOR_VERSIONS",
     "GESTURES",
     "GestureStream",
     "dataset_sample",

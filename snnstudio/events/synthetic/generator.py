@@ -24,6 +24,10 @@ from snnstudio.events.types import EVENT_DTYPE, EventRecording, Label
 #: framed-dataset caches are keyed on it, so a stale cache is never reused silently.
 #: 1: the bundled models' training data; 2: random lead-in, wider amplitude/radius/position ranges.
 GENERATOR_VERSION = 2
+#: the generators :func:`generate_gesture` and :func:`dataset_sample` offer (``version=``): 2 = a hand
+#: sprite at 500 fps (this module), 3 = a whole person filmed like a video (:mod:`.people`). Data
+#: caches name the version they were made with (``SyntheticSpec.generator``), so the two never mix.
+GENERATOR_VERSIONS = (2, 3)
 
 DEFAULT_DURATION_US = 1_500_000
 DEFAULT_FPS = 500
@@ -139,12 +143,28 @@ def generate_gesture(
     seed: int | None = 0,
     duration_us: int = DEFAULT_DURATION_US,
     sensor_size: tuple[int, int] = DEFAULT_SENSOR,
-    fps: float = DEFAULT_FPS,
+    fps: float | None = None,
     clean: bool = False,
+    version: int = 2,
+    mode: str = "video",
+    framing: str | None = None,
 ) -> EventRecording:
     """One labelled sample of gesture ``name`` (or ``"random"``): events in ``[0, duration_us)``
-    and one :class:`Label` covering them. ``clean``: static plain scene, ideal sensor (for tests)."""
+    and one :class:`Label` covering them. ``clean``: static plain scene, ideal sensor (for tests).
+
+    ``version`` 2 (default): a hand sprite rendered at ``fps`` (default 500). ``version`` 3: a person
+    (:func:`snnstudio.events.synthetic.people.generate_person_gesture`), ``mode`` ``"video"`` (a
+    camera rate drawn per sample unless ``fps`` is given) or ``"dvs"``, ``framing`` drawn unless given.
+    """
     name = _resolve_name(name, seed)
+    if version == 3:
+        from snnstudio.events.synthetic.people import generate_person_gesture
+
+        return generate_person_gesture(name, seed=seed, duration_us=duration_us, sensor_size=sensor_size,
+                                       mode=mode, fps=fps, framing=framing, clean=clean)
+    if version != 2:
+        raise ValueError(f"generator version must be one of {GENERATOR_VERSIONS}, got {version!r}")
+    fps = DEFAULT_FPS if fps is None else fps
     stream = GestureStream(seed, sensor_size, fps=fps, clean=clean)
     events, label = stream.gesture(name, duration_us)
     return EventRecording(
@@ -216,16 +236,19 @@ def dataset_sample(
     seed: int = 0,
     duration_us: int = DEFAULT_DURATION_US,
     sensor_size: tuple[int, int] = DEFAULT_SENSOR,
-    fps: float = DEFAULT_FPS,
+    fps: float | None = None,
+    version: int = 2,
+    mode: str = "video",
 ) -> EventRecording:
     """Sample ``index`` of a balanced synthetic data set: class ``index % 10``, scene and sensor
     drawn from ``(seed, index)``. Distinct ``seed`` values (e.g. 0 train, 1 test) give disjoint sets;
-    the same ``(index, seed)`` always gives the same sample."""
+    the same ``(index, seed)`` always gives the same sample. ``version``/``mode``: as
+    :func:`generate_gesture` (v2 renders at ``fps``, default 500)."""
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}")
     sample_seed = int(np.random.SeedSequence([int(seed), int(index), 0x5E5]).generate_state(1)[0])
     rec = generate_gesture(GESTURES[index % len(GESTURES)], seed=sample_seed, duration_us=duration_us,
-                           sensor_size=sensor_size, fps=fps)
+                           sensor_size=sensor_size, fps=fps, version=version, mode=mode)
     rec.meta.update(index=int(index), dataset_seed=int(seed))
     return rec
 

@@ -1,6 +1,8 @@
 """Source panel: what is playing (open a file — also by drag-and-drop on the window — or connect a
-live source by its spec: ``camera``, ``webcam``, ``network:HOST:PORT``, ``synthetic``), the playback
-bar (play/pause, step, seek, speed, loop) and the stream settings (step ``dt`` in ms, window T)."""
+live source by its spec: ``camera``, ``webcam``, ``video:PATH``, ``network:HOST:PORT``,
+``synthetic``), the playback bar (play/pause, step, seek, speed, loop), the stream settings (step
+``dt`` in ms, window T) and the input mapping (:class:`~snnstudio.events.preprocess.Preprocess`:
+region of interest, mirror, flicker suppression and the emulator's pixel settings)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
+    QGroupBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from snnstudio.engine.session import SessionState
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.events.emulator import EmulatorConfig
+from snnstudio.events.preprocess import Preprocess
 from snnstudio.gui.session_model import SPEEDS
 from snnstudio.gui.steady_label import SteadyLabel
 
@@ -124,11 +130,106 @@ class SourcePanel(QWidget):
         form.addRow("step dt", self.dt)
         form.addRow("window T", self.T)
         lay.addLayout(form)
+        lay.addWidget(self._input_group())
         lay.addStretch(1)
         self._state: SessionState | None = None
         self._clock_shown = 0.0
         model.state_changed.connect(self.show_state)
         model.snapshot.connect(self.show_snapshot)
+
+    def _input_group(self) -> QGroupBox:
+        """Region of interest, mirror, flicker and the emulator's pixel settings."""
+        box = QGroupBox("Input to the model")
+        form = QFormLayout(box)
+        self.input_note = QLabel("")
+        self.input_note.setObjectName("muted")
+        self.input_note.setWordWrap(True)
+        form.addRow(self.input_note)
+        self.mirror = QCheckBox("mirror (selfie view)")
+        self.mirror.setToolTip("flip left-right before the model sees it: on by default for webcams, so your own "
+                               "swipe to the left is swipe_left on screen and in the prediction")
+        self.flicker = QCheckBox("suppress light flicker")
+        self.flicker.setToolTip("take 50/60 Hz lamp flicker out of camera and video frames before the emulator")
+        self.flicker.setChecked(True)
+        flags = QHBoxLayout()
+        flags.addWidget(self.mirror)
+        flags.addWidget(self.flicker)
+        form.addRow(flags)
+
+        def spin(lo, hi, value, step, suffix="", decimals=2, tip=""):
+            w = QDoubleSpinBox()
+            w.setRange(lo, hi)
+            w.setDecimals(decimals)
+            w.setSingleStep(step)
+            w.setValue(value)
+            w.setSuffix(suffix)
+            w.setToolTip(tip)
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(self._send_input)
+            return w
+
+        self.roi_x = spin(0, 100, 50, 5, " %", 0, "centre of the region of interest, % of the picture's width")
+        self.roi_y = spin(0, 100, 50, 5, " %", 0, "centre of the region of interest, % of the picture's height")
+        self.roi_size = spin(10, 100, 100, 5, " %", 0, "size of the square region, % of the largest that fits")
+        roi = QHBoxLayout()
+        for w in (self.roi_x, self.roi_y, self.roi_size):
+            roi.addWidget(w)
+        form.addRow("ROI x · y · size", roi)
+        d = EmulatorConfig()
+        self.threshold = spin(0.05, 1.5, d.on_threshold, 0.05, "", 2, "emulated pixels' contrast threshold (log units)")
+        self.noise = spin(0, 50, d.shot_noise_rate_hz, 0.1, " Hz", 1, "emulated shot noise per pixel")
+        self.cutoff = spin(0, 2000, d.cutoff_hz, 10, " Hz", 0, "emulated photoreceptor bandwidth (0: off)")
+        pix = QHBoxLayout()
+        for w in (self.threshold, self.noise, self.cutoff):
+            pix.addWidget(w)
+        form.addRow("threshold · noise · cut-off", pix)
+        self._mirror_chosen = False  # until the user flips it, each source takes its own default
+        self.mirror.toggled.connect(self._mirror_toggled)
+        self.flicker.toggled.connect(self._send_input)
+        return box
+
+    def _mirror_toggled(self, _on: bool) -> None:
+        if not getattr(self, "_showing", False):
+            self._mirror_chosen = True
+        self._send_input()
+
+    def input_preprocess(self) -> Preprocess:
+        """The :class:`Preprocess` the input controls describe."""
+        size = self.roi_size.value() / 100.0
+        roi = None if (self.roi_x.value(), self.roi_y.value(), size) == (50, 50, 1.0) else \
+            (self.roi_x.value() / 100.0, self.roi_y.value() / 100.0, size)
+        t = self.threshold.value()
+        d = EmulatorConfig()
+        emulator = None
+        if (t, self.noise.value(), self.cutoff.value()) != (d.on_threshold, d.shot_noise_rate_hz, d.cutoff_hz):
+            emulator = EmulatorConfig(on_threshold=t, off_threshold=t, shot_noise_rate_hz=self.noise.value(),
+                                      cutoff_hz=self.cutoff.value())
+        mirror = self.mirror.isChecked() if self._mirror_chosen else None
+        return Preprocess(roi=roi, mirror=mirror, flicker=self.flicker.isChecked(), emulator=emulator)
+
+    def _send_input(self, *_):
+        if getattr(self, "_showing", False):
+            return
+        self.model.set_preprocess(self.input_preprocess())
+
+    def _show_input(self, pre: Preprocess | None, note: str) -> None:
+        self.input_note.setText(f"model sees: {note}" if note else "")
+        if pre is None:
+            return
+        self._showing = True
+        try:
+            self.mirror.setChecked(bool(pre.mirror))
+            self.flicker.setChecked(pre.flicker)
+            cx, cy, size = pre.roi if pre.roi is not None else (0.5, 0.5, 1.0)
+            for w, v in ((self.roi_x, cx * 100), (self.roi_y, cy * 100), (self.roi_size, size * 100)):
+                if not w.hasFocus():
+                    w.setValue(v)
+            e = pre.emulator or EmulatorConfig()
+            for w, v in ((self.threshold, e.on_threshold), (self.noise, e.shot_noise_rate_hz), (self.cutoff, e.cutoff_hz)):
+                if not w.hasFocus():
+                    w.setValue(v)
+        finally:
+            self._showing = False
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an event recording", "", FILE_FILTER)
@@ -175,6 +276,7 @@ class SourcePanel(QWidget):
         self.loop.blockSignals(True)
         self.loop.setChecked(s.loop)
         self.loop.blockSignals(False)
+        self._show_input(s.preprocess, s.preprocess_note)
         if not s.playing and self.model.last is not None:
             self.show_snapshot(self.model.last)  # where it stopped, to the step
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnstudio.errors import SnnStudioError
+from snnstudio.errors import EventFileError, SnnStudioError
 from snnstudio.events.io import _native, iter_event_chunks, prophesee, read_events, write_events
 from snnstudio.events.types import EVENT_DTYPE
 
@@ -112,8 +112,8 @@ def test_native_path_is_the_one_running(monkeypatch, tmp_path, make_recording):
             raise RuntimeError(f"native {name} called")
 
     monkeypatch.setattr(_native, "lib", lambda: Broken() if _native.enabled() else None)
-    with pytest.raises(RuntimeError, match="native aedat2_decode called"):
-        read_events(path)
+    with pytest.raises(EventFileError, match=r"damaged file \(RuntimeError: native aedat2_decode called\)"):
+        read_events(path)  # any decoder exception reaches the caller as the project's error
     monkeypatch.setenv(_native.ENV, "0")
     np.testing.assert_array_equal(read_events(path).events, rec.events)
 

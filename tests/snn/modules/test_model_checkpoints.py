@@ -162,3 +162,47 @@ def test_models_command_json(capsys, saved, tmp_path):
     assert [c["name"] for c in data["checkpoints"]] == ["gesture"]
     assert main(["models"]) == 0
     assert "tcsa" in capsys.readouterr().out
+
+
+def test_saved_checkpoints_have_ordinary_permissions_and_links_are_written_through(tmp_path):
+    import os
+    import stat
+
+    cfg = _cfg()
+    mask = os.umask(0o022)
+    try:
+        p = save_checkpoint(tmp_path / "plain", build_model(cfg), cfg)
+    finally:
+        os.umask(mask)
+    for f in (p, p.with_suffix(".safetensors")):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644  # not mkstemp's 0o600
+    real = tmp_path / "store"
+    real.mkdir()
+    (tmp_path / "linked.json").symlink_to(real / "target.json")
+    (tmp_path / "linked.safetensors").symlink_to(real / "target.safetensors")
+    save_checkpoint(tmp_path / "linked", build_model(cfg), cfg)
+    assert (tmp_path / "linked.json").is_symlink() and (real / "target.json").is_file()
+    load_checkpoint(tmp_path / "linked")
+    assert not [q for q in list(tmp_path.iterdir()) + list(real.iterdir()) if q.name.startswith(".")]
+
+
+def test_saving_over_a_fifo_is_refused_before_anything_is_written(tmp_path):
+    import os
+
+    cfg = _cfg()
+    os.mkfifo(tmp_path / "m.json")
+    with pytest.raises(CheckpointError, match=r"m\.json: exists and is a FIFO"):
+        save_checkpoint(tmp_path / "m", build_model(cfg), cfg)
+    assert not (tmp_path / "m.safetensors").exists()  # never weights without their config
+
+
+def test_train_checks_its_outputs_before_loading_data(tmp_path):
+    from snnstudio.train.trainer import TrainError, check_train_outputs
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.csv").mkdir()
+    with pytest.raises(TrainError, match=r"log\.csv: exists and is a folder"):
+        check_train_outputs(tmp_path / "run", "demo")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TrainError, match="cannot make the run folder"):
+        check_train_outputs(tmp_path / "file" / "run", "demo")

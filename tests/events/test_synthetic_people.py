@@ -1,0 +1,151 @@
+"""Generator v3 (a synthetic person filmed like a video): motion per class, framings, labels,
+reproducibility, and generator v2 left exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from snnstudio.events.synthetic import GESTURES, dataset_sample, generate_gesture
+from snnstudio.events.synthetic.people import FRAMINGS
+
+DUR = 600_000
+
+
+def _v3(name, seed=0, framing="desk", duration_us=DUR, **kw):
+    kw.setdefault("clean", True)
+    kw.setdefault("fps", 30.0)
+    return generate_gesture(name, seed=seed, duration_us=duration_us, version=3, framing=framing, **kw).events
+
+
+def _centroids(ev, k):
+    """Event centroids (x, y) of ``k`` consecutive equal-count chunks (idle time skipped)."""
+    return np.array([[ev["x"][i].mean(), ev["y"][i].mean()] for i in np.array_split(np.arange(len(ev)), k)])
+
+
+def _box_area(ev):
+    x, y = ev["x"].astype(float), ev["y"].astype(float)
+    return (np.percentile(x, 95) - np.percentile(x, 5)) * (np.percentile(y, 95) - np.percentile(y, 5))
+
+
+@pytest.mark.parametrize("framing", ["closeup", "desk"])
+@pytest.mark.parametrize("name, axis, sign", [("swipe_right", 0, 1), ("swipe_left", 0, -1),
+                                              ("swipe_down", 1, 1), ("swipe_up", 1, -1)])
+def test_swipes_move_the_event_centroid_their_way(framing, name, axis, sign):
+    c = _centroids(_v3(name, seed=2, framing=framing), 6)
+    move = c[-1] - c[0]
+    assert sign * move[axis] > 8, (name, framing, move)
+    assert abs(move[axis]) > abs(move[1 - axis]), (name, framing, move)
+
+
+@pytest.mark.parametrize("seed, framing", [(1, "closeup"), (2, "closeup"), (1, "desk"), (2, "desk")])
+def test_push_grows_the_active_region_and_pull_shrinks_it(seed, framing):
+    ratios = {}
+    for name in ("push", "pull"):
+        ev = _v3(name, seed=seed, framing=framing)
+        q = len(ev) // 4
+        ratios[name] = _box_area(ev[-q:]) / _box_area(ev[:q])
+    assert ratios["push"] > 1.15 and ratios["pull"] < 1 / 1.15, ratios
+
+
+@pytest.mark.parametrize("framing", ["closeup", "desk"])
+def test_circles_turn_the_right_way(framing):
+    for seed in (0, 1):
+        turn = {}
+        for name in ("circle_cw", "circle_ccw"):
+            d = _centroids(_v3(name, seed=seed, framing=framing), 12)
+            d -= d.mean(0)
+            turn[name] = float((d[:-1, 0] * d[1:, 1] - d[:-1, 1] * d[1:, 0]).sum())  # y down: > 0 is clockwise
+        assert turn["circle_cw"] > 0 > turn["circle_ccw"], (framing, seed, turn)
+
+
+def _reversals(ev, duration_us, bin_us=50_000):
+    """Direction reversals of the event centroid's x over time bins, counting only swings back by
+    more than a quarter of its whole range (hysteresis: jitter does not count)."""
+    edges = np.arange(0, duration_us + 1, bin_us)
+    idx = np.searchsorted(ev["t"], edges)
+    x = np.array([ev["x"][a:b].mean() for a, b in zip(idx[:-1], idx[1:]) if b - a > 20])
+    thr = 0.25 * np.ptp(x)
+    count, direction, extreme = 0, 0, x[0]
+    for v in x[1:]:
+        if direction >= 0 and v > extreme or direction <= 0 and v < extreme:
+            extreme = v
+        elif abs(v - extreme) > thr:
+            count += direction != 0
+            direction = 1 if v > extreme else -1
+            extreme = v
+        if direction == 0 and abs(v - x[0]) > thr:
+            direction = 1 if v > x[0] else -1
+    return count
+
+
+def test_wave_oscillates_sideways_and_a_swipe_does_not():
+    dur = 1_500_000  # a wave needs its cycles: one whole sample
+    for seed in (0, 3):
+        wave = _v3("wave", seed=seed, framing="closeup", duration_us=dur)
+        swipe = _v3("swipe_left", seed=seed, framing="closeup", duration_us=dur)
+        assert _reversals(wave, dur) >= 2 > _reversals(swipe, dur), seed
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_every_class_renders_events_in_every_framing_within_its_label(framing):
+    for i, name in enumerate(GESTURES):
+        rec = generate_gesture(name, seed=10 + i, duration_us=300_000, version=3, framing=framing)
+        ev = rec.events
+        [label] = rec.labels
+        assert (label.name, label.start_us, label.end_us) == (name, 0, 300_000)
+        assert rec.meta["framing"] == framing and 15 <= rec.meta["fps"] <= 60
+        assert len(ev) > 200, (name, framing, len(ev))
+        assert ev["t"].min() >= label.start_us and ev["t"].max() < label.end_us
+        assert np.all(np.diff(ev["t"]) >= 0)
+        assert ev["x"].max() < 128 and ev["y"].max() < 128
+
+
+def test_same_seed_same_events_other_seed_other_events():
+    a = generate_gesture("circle_cw", seed=5, duration_us=300_000, version=3)
+    b = generate_gesture("circle_cw", seed=5, duration_us=300_000, version=3)
+    c = generate_gesture("circle_cw", seed=6, duration_us=300_000, version=3)
+    assert np.array_equal(a.events, b.events) and a.meta == b.meta
+    assert not np.array_equal(a.events, c.events)
+    d1 = dataset_sample(13, seed=0, duration_us=300_000, version=3)
+    d2 = dataset_sample(13, seed=0, duration_us=300_000, version=3)
+    assert np.array_equal(d1.events, d2.events) and d1.labels[0].name == GESTURES[3]
+    assert not np.array_equal(d1.events, dataset_sample(13, seed=1, duration_us=300_000, version=3).events)
+
+
+def test_dvs_mode_renders_at_the_given_rate():
+    rec = generate_gesture("swipe_up", seed=1, duration_us=200_000, version=3, mode="dvs", fps=500)
+    assert rec.meta["mode"] == "dvs" and rec.meta["fps"] == 500
+    # events of every 2 ms frame interval: far more distinct timestamps than a 30 fps video gives
+    assert len(np.unique(rec.events["t"] // 2000)) > 60
+
+
+def test_generator_v2_is_unchanged():
+    """Fingerprints of v2 samples taken before v3 existed: v2 must stay bit for bit the same."""
+    rec = generate_gesture("swipe_left", seed=3, duration_us=200_000)
+    assert hashlib.sha256(rec.events.tobytes()).hexdigest() == \
+        "04e82e81b9bfcfc432444964cabbc2cffd5e28f2882752fd9d62727ec2696ee6"
+    rec = dataset_sample(17, seed=1, duration_us=200_000)
+    assert hashlib.sha256(rec.events.tobytes()).hexdigest() == \
+        "fc82f08b3cf80e17d281488dca3f17a21af5ccb501ec0e10794a68642f517ded"
+
+
+def test_an_other_sample_moves_its_centroid_less_than_a_swipe():
+    """Typically: some non-gestures (reaching, scratching) move the hand too, so medians are compared."""
+    paths = {"other": [], "swipe_right": []}
+    for seed in range(6):
+        for name in paths:
+            c = _centroids(_v3(name, seed=seed, framing="desk"), 6)
+            paths[name].append(float(np.linalg.norm(c[-1] - c[0])))
+    assert np.median(paths["other"]) < 0.5 * np.median(paths["swipe_right"]), paths
+
+
+def test_unknown_framing_and_mode_are_refused():
+    with pytest.raises(ValueError, match="framing"):
+        generate_gesture("wave", seed=0, duration_us=100_000, version=3, framing="aerial")
+    with pytest.raises(ValueError, match="mode"):
+        generate_gesture("wave", seed=0, duration_us=100_000, version=3, mode="film")
+    with pytest.raises(ValueError, match="version"):
+        generate_gesture("wave", seed=0, duration_us=100_000, version=4)
