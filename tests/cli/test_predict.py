@@ -192,3 +192,31 @@ def test_roi_and_mirror_flags_reach_the_sessions_preprocessing(capsys):
     lines = _json_lines(capsys.readouterr().out)
     assert "ROI 24×24 at (4, 12)" in lines[-1]["preprocess"]
     assert lines[-1]["steps"] == 20
+
+
+def test_the_last_step_of_a_whole_clip_is_evals_sample_of_it():
+    """Both paths frame the same events: a whole 20 fps clip ends at 1 450 001 µs, on the 10 ms step
+    grid (steps end at 1 + k·10 000), so predict's last step sees the T frames eval's loader makes
+    for that clip, and its probabilities are the model's read-out of eval's sample."""
+    import torch
+
+    from snnstudio.engine.predict import Predictor
+    from snnstudio.engine.runner import rates_to_probabilities
+    from snnstudio.snn.checkpoints import load_checkpoint
+    from snnstudio.snn.layers import reset_states
+    from snnstudio.train.evaluate import resolve_model
+    from snnstudio.train.trainer import to_input
+    from snnstudio.train.videos import load_videos
+
+    model, cfg, _ = load_checkpoint(resolve_model("default"))
+    ds = load_videos(CLIPS, cfg.T, cfg.dt_us, tuple(cfg.input_size[1:]), cfg.class_names, cache_dir=None)
+    with torch.no_grad():
+        reset_states(model)
+        rates = model(to_input(torch.from_numpy(ds.frames.astype(np.int32)), "cpu")).numpy()
+    with Predictor("default") as p:
+        for i in (0, 3):  # right.mp4 and still.mp4: labelled as whole clips
+            tl = p.run(f"video:{ds.info['clips'][i]}")
+            last = tl.steps[-1]
+            assert last.t_end_us == 1_450_001
+            assert np.allclose(last.probabilities, rates_to_probabilities(rates[i]), atol=1e-5)
+            assert last.predicted == int(np.argmax(rates[i]))
