@@ -287,6 +287,10 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     if clips is not None:
         gestures = _clip_gestures(clips, names, end)
     else:
+        if not labels and kind not in ("file", "video"):  # a live labelled source (synthetic): its own ground truth
+            from snnstudio.engine.predict import labels_from_steps
+
+            labels, class_map = labels_from_steps(tl.steps, tl.source_classes), tl.source_classes
         gestures = _gestures_from_labels(labels, names, class_map)
     results = [score_gesture(tl.steps, g) for g in gestures]
     summary = summarize(results, names) if results else None

@@ -74,6 +74,8 @@ class Timeline:
     ended: bool = False
     #: what the session's preprocessing did to the source (``640×480 → ROI 480×480 … → 128×128``)
     preprocess_note: str = ""
+    #: the source's own label names (class id → name), where it has labels
+    source_classes: dict[int, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +104,24 @@ def score_gesture(steps: Sequence[Step], g: Gesture) -> GestureResult:
     pred = inside[-1].predicted if inside else None
     return GestureResult(g, pred, pred is not None and pred == g.class_id,
                          time_to_recognition(steps, g.class_id, g.start_us, g.end_us), len(inside))
+
+
+def labels_from_steps(steps: Sequence[Step], class_names: dict[int, str] | None = None) -> list:
+    """The ground truth a live labelled source (the synthetic generator) stamped on its steps, as
+    :class:`~snnstudio.events.types.Label` ranges: one per run of steps with the same label
+    (``[first step's start, last step's end)`` µs; unlabelled steps separate runs)."""
+    from snnstudio.events.types import Label
+
+    out: list = []
+    run: list[Step] = []
+    for s in [*steps, None]:
+        if run and (s is None or s.label != run[-1].label):
+            cid = run[0].label
+            out.append(Label(cid, run[0].t_start_us, run[-1].t_end_us, (class_names or {}).get(cid)))
+            run = []
+        if s is not None and s.label is not None:
+            run.append(s)
+    return out
 
 
 def summarize(results: Sequence[GestureResult], class_names: Sequence[str]) -> dict:
@@ -220,7 +240,7 @@ class Predictor:
         self.class_names = tuple(st.model.class_names) if st.model else ()
         tl = Timeline(class_names=tuple(st.model.class_names) if st.model else (), step_us=int(st.dt_us),
                       model=st.model.name if st.model else str(self.model), source=name or st.source_name,
-                      preprocess_note=getattr(st, "preprocess_note", ""))
+                      preprocess_note=st.preprocess_note, source_classes=st.source_classes)
         error = None
         s.play()
         try:

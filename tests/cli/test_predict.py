@@ -220,3 +220,12 @@ def test_the_last_step_of_a_whole_clip_is_evals_sample_of_it():
             assert last.t_end_us == 1_450_001
             assert np.allclose(last.probabilities, rates_to_probabilities(rates[i]), atol=1e-5)
             assert last.predicted == int(np.argmax(rates[i]))
+
+
+def test_a_live_sources_step_labels_become_gesture_ranges():
+    from snnstudio.engine.predict import labels_from_steps
+
+    steps = [Step(i * 10, (i + 1) * 10, 0, 0.5, (), lab) for i, lab in enumerate([None, 3, 3, 3, None, None, 5, 5, 3])]
+    labels = labels_from_steps(steps, {3: "wave", 5: "push"})
+    assert [(lb.class_id, lb.start_us, lb.end_us, lb.name) for lb in labels] == [
+        (3, 10, 40, "wave"), (5, 60, 80, "push"), (3, 80, 90, "wave")]
