@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", default=[], metavar="M",
                    help="a bundled name (see `snnstudio models`), 'default', or a checkpoint path; repeatable")
     p.add_argument("--data", default="synthetic:test",
-                   help="synthetic:test (held-out), digits:test, dvsgesture:DIR[:split], or a folder[:split]")
+                   help="synthetic:test (held-out), digits:test, dvsgesture:DIR[:split], videos:DIR (clips + labels.csv), "
+                        "or a folder[:split]")
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N samples (class-balanced)")
     p.add_argument("--set", action="append", default=[], dest="sets", metavar="MODULE=on|off[,…]",
                    help="a variant with modules switched, e.g. attention=off or conv3.attention.ta=off; repeatable")
@@ -79,12 +80,23 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     t = Table(title=f"evaluation on {args.data}" + (f" (first {args.limit})" if args.limit else ""))
-    for col in ("model", "variant", "accuracy", "spikes/sample", "firing rate", "SOPs/sample", "energy µJ", "ms/step"):
+    split = any("motion_accuracy" in r for r in result["rows"])  # classes include `other`: show it apart
+    cols = ["model", "variant", "accuracy"] + (["motion", "other"] if split else [])
+    for col in cols + ["spikes/sample", "firing rate", "SOPs/sample", "energy µJ", "ms/step"]:
         t.add_column(col)
-    for row in table_rows(result):
-        t.add_row(*row)
+    for r, row in zip(result["rows"], table_rows(result)):
+        extra = [_percent(r.get("motion_accuracy")), _percent(r.get("other_accuracy"))] if split else []
+        t.add_row(*row[:3], *extra, *row[3:])
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
     console.print(t)
+    if split:
+        for r in result["rows"]:
+            per = ", ".join(f"{k} {_percent(v)}" for k, v in r["per_class_accuracy"].items() if v is not None)
+            console.print(f"{r['model']} ({r['variant']}) per class: {per}")
     return 0
+
+
+def _percent(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"

@@ -14,6 +14,9 @@ Sources (:func:`load_dataset` takes a spec string):
   ``_labels.csv``): users 1–23 train (every 10th labelled sample of them is held out as val),
   24–29 test; one sample per labelled range. No download is possible: a missing folder says
   where to put the files.
+* ``videos:DIR`` — labelled video clips (``DIR/labels.csv``: file, label, start_frame, end_frame,
+  fps) through the studio's video path, one sample per row ending at the gesture's end; no
+  split (every clip is evaluated), see :mod:`snnstudio.train.videos`.
 * ``DIR[:SPLIT]`` — any folder of labelled recordings in a readable format, one sub-folder per
   class (class names = sorted sub-folder names). With ``DIR/train`` and ``DIR/test`` those are
   the splits (val = every 10th train file); otherwise a stable hash of each file's relative path
@@ -107,7 +110,7 @@ class FrameDataset:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """A parsed ``--data`` string: ``kind`` (synthetic, digits, dvsgesture, folder), ``path``, ``split``."""
+    """A parsed ``--data`` string: ``kind`` (synthetic, digits, dvsgesture, videos, folder), ``path``, ``split``."""
 
     kind: str
     split: str
@@ -127,6 +130,10 @@ def parse_spec(text: str, default_split: str = "test") -> DataSpec:
     if head in ("synthetic", "digits"):
         split = rest or default_split
         return DataSpec(head, _check_split(split))
+    if head == "videos":
+        if not rest:
+            raise DatasetError("videos needs a folder with a labels.csv: videos:DIR")
+        return DataSpec("videos", default_split, Path(rest))
     if head == "dvsgesture":
         if not rest:
             raise DatasetError("dvsgesture needs a folder: dvsgesture:DIR[:split]")
@@ -623,6 +630,10 @@ def load_dataset(spec: str | DataSpec, cfg, *, split: str | None = None, options
             raise DatasetError(f"{ds.kind} frames are square; the model takes {h}×{w}")
         loader = load_synthetic if ds.kind == "synthetic" else load_digits_saccades
         out = loader(sp, cfg.T, cfg.dt_us, h, options, cache, workers, progress)
+    elif ds.kind == "videos":  # every labelled clip (no split), see snnstudio.train.videos
+        from snnstudio.train.videos import load_videos
+
+        out = load_videos(ds.path, cfg.T, cfg.dt_us, (h, w), cfg.class_names, None, cache, progress)
     elif ds.kind == "dvsgesture":
         out = load_dvs_gesture(ds.path, sp, cfg.T, cfg.dt_us, (h, w), cache, progress)
     else:

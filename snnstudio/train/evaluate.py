@@ -10,7 +10,8 @@ True stops early (the rows done so far are returned, ``"cancelled": True``).
 Figures per row (all per sample, i.e. one inference over its ``T`` steps):
 
 * ``accuracy`` — top-1 on the evaluated samples; ``per_class_accuracy``; ``confusion``
-  ``[true][predicted]`` counts;
+  ``[true][predicted]`` counts; where a class is named ``other`` (the gesture sets),
+  ``motion_accuracy`` (the other classes' samples) and ``other_accuracy`` apart;
 * ``spike_count`` — spikes of every neuron layer; ``firing_rate`` — spikes / neuron-steps over
   all neuron layers pooled (:func:`snnstudio.probe.meters.total_activity`); ``layers`` — the same
   per neuron layer;
@@ -223,6 +224,7 @@ def evaluate_model(model, cfg, dataset, *, batch_size: int = EVAL_BATCH, device=
                  for c, name in enumerate(dataset.class_names)}
     return {
         "accuracy": float(np.trace(confusion) / n) if n else 0.0,
+        **motion_other_accuracy(confusion, dataset.class_names),
         "samples": n,
         "spike_count": float(total.spikes_per_sample),
         "firing_rate": float(total.firing_rate),
@@ -240,6 +242,27 @@ def evaluate_model(model, cfg, dataset, *, batch_size: int = EVAL_BATCH, device=
             for a in act.values()
         ],
         "ops_layers": report["layers"],
+    }
+
+
+def motion_other_accuracy(confusion, class_names: Sequence[str]) -> dict:
+    """``{"motion_accuracy", "other_accuracy"}`` when the classes include ``other`` (else ``{}``):
+    top-1 accuracy over the samples of the motion classes (every class but ``other``) and over
+    those of ``other`` (``None`` where there are no such samples). ``confusion`` is
+    ``[true][predicted]`` counts."""
+    import numpy as np
+
+    names = list(class_names)
+    if "other" not in names:
+        return {}
+    c = np.asarray(confusion)
+    o = names.index("other")
+    motion = [i for i in range(len(names)) if i != o]
+    n_motion = int(c[motion].sum())
+    n_other = int(c[o].sum())
+    return {
+        "motion_accuracy": float(sum(c[i, i] for i in motion) / n_motion) if n_motion else None,
+        "other_accuracy": float(c[o, o] / n_other) if n_other else None,
     }
 
 
