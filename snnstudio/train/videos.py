@@ -38,7 +38,7 @@ from snnstudio.errors import SnnStudioError
 LABELS_NAME = "labels.csv"
 REQUIRED_COLUMNS = ("file", "label", "start_frame", "end_frame", "fps")
 #: bump when the framing below changes (invalidates cached clips)
-_VERSION = 1
+_VERSION = 2  # 2: the model box cut from the whole scaled picture
 
 
 class VideoLabelsError(SnnStudioError, ValueError):
@@ -209,9 +209,10 @@ def open_video(path: str | Path, preprocess=None, fps: float | None = None):
 
 def video_events(path: str | Path, preprocess=None, fps: float | None = None
                  ) -> tuple[np.ndarray, tuple[int, int], int, float]:
-    """``(events, sensor_size, end_us, fps)``: every event of the clip (``EVENT_DTYPE``, t in µs
-    from frame 0), the sensor they are on (``(width, height)``, after preprocessing), the end (µs,
-    exclusive) of the source's last batch and the frame rate its frames were stamped at."""
+    """``(events, sensor_size, end_us, fps)``: every event the model sees of the clip
+    (``EVENT_DTYPE``, t in µs from frame 0; those inside the source's ``model_box``, shifted to
+    its origin), the sensor they are on (``(width, height)``: the box, the model's sensor), the end
+    (µs, exclusive) of the source's last batch and the frame rate its frames were stamped at."""
     from snnstudio.events.types import empty_events
 
     src = open_video(path, preprocess, fps)
@@ -222,7 +223,14 @@ def video_events(path: str | Path, preprocess=None, fps: float | None = None
                 chunks.append(batch.events)
             end = int(batch.t_end_us)
         events = np.concatenate(chunks) if chunks else empty_events()
-        return events, tuple(src.sensor_size), end, float(src.fps)
+        x0, y0, bw, bh = src.model_box
+        x = events["x"].astype(np.int64) - x0
+        y = events["y"].astype(np.int64) - y0
+        keep = (x >= 0) & (x < bw) & (y >= 0) & (y < bh)
+        events = events[keep]
+        events["x"] = x[keep]
+        events["y"] = y[keep]
+        return events, (bw, bh), end, float(src.fps)
     finally:
         src.close()
 
