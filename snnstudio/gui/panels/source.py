@@ -6,7 +6,9 @@ region of interest, mirror, flicker suppression and the emulator's pixel setting
 
 from __future__ import annotations
 
+import html
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -14,12 +16,15 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGroupBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QStyle,
@@ -56,11 +61,22 @@ class SourcePanel(QWidget):
         super().__init__(parent)
         self.model = model
         st = self.style()
-        lay = QVBoxLayout(self)
+        # the panel scrolls rather than squeeze its rows when its dock is short
+        inner = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        lay = QVBoxLayout(inner)
         lay.setContentsMargins(8, 6, 8, 6)
         top = QHBoxLayout()
         self.name = QLabel("nothing open")
         self.name.setWordWrap(True)
+        # a long path must not widen the panel: it is shortened to its file name (full in the tooltip)
+        self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.open_button = QPushButton("Open…")
         self.open_button.clicked.connect(self.choose_file)
         self.demo_button = QPushButton("Demo")
@@ -134,6 +150,9 @@ class SourcePanel(QWidget):
         lay.addStretch(1)
         self._state: SessionState | None = None
         self._clock_shown = 0.0
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setMinimumWidth(inner.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self.setMinimumHeight(min(inner.sizeHint().height(), 260))
         model.state_changed.connect(self.show_state)
         model.snapshot.connect(self.show_snapshot)
 
@@ -265,7 +284,12 @@ class SourcePanel(QWidget):
         self._state = s
         st = self.style()
         self.play.setIcon(st.standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
-        self.name.setText(f"<b>{s.source_name or 'nothing open'}</b>" + (f"  <span>{s.sensor_size[0]}×{s.sensor_size[1]}</span>" if s.sensor_size else ""))
+        shown = s.source_name or "nothing open"
+        kind, sep, rest = shown.partition(":")
+        if "/" in shown or "\\" in shown:
+            shown = (f"{kind}:" if sep and len(kind) > 1 else "") + Path(rest if sep and len(kind) > 1 else shown).name
+        self.name.setToolTip(s.source_name or "")
+        self.name.setText(f"<b>{html.escape(shown)}</b>" + (f"  <span>{s.sensor_size[0]}×{s.sensor_size[1]}</span>" if s.sensor_size else ""))
         self.slider.setEnabled(s.seekable)
         self.back.setEnabled(s.seekable)
         if not self.dt.hasFocus():
