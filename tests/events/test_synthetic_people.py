@@ -4,6 +4,7 @@ reproducibility, and generator v2 left exactly as it was."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,25 @@ def test_unknown_framing_and_mode_are_refused():
         generate_gesture("wave", seed=0, duration_us=100_000, version=3, mode="film")
     with pytest.raises(ValueError, match="version"):
         generate_gesture("wave", seed=0, duration_us=100_000, version=4)
+
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+
+
+def _quiet_rate_per_pixel(rec) -> float:
+    """Events per pixel per second in the quietest tenth of 10 ms bins (the noise floor)."""
+    t = rec.events["t"] - rec.events["t"][0]
+    h = np.histogram(t, bins=int(t[-1] // 10_000) + 1)[0] / 0.01
+    return float(np.percentile(h, 10) / (rec.sensor_size[0] * rec.sensor_size[1]))
+
+
+@pytest.mark.skipif(not (SAMPLES / "dvs128_hand_2024_06_13.aedat4").is_file(), reason="needs ../shared/samples")
+def test_dvs_mode_noise_floor_matches_the_real_dvs128_recordings():
+    from snnstudio.events.io import read_events
+
+    real = [_quiet_rate_per_pixel(read_events(SAMPLES / f)) for f in ("dvs128_hand_2024_06_13.aedat4",
+                                                                      "dvs128_walking_jaer.aedat")]
+    lo, hi = min(real), max(real)
+    synth = [_quiet_rate_per_pixel(generate_gesture("other", seed=s, version=3, mode="dvs", framing="full",
+                                                    duration_us=600_000)) for s in range(4)]
+    assert lo / 3 < float(np.median(synth)) < hi * 3, (real, synth)
