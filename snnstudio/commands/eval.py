@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundled-ablation", nargs="?", const="", default=None, metavar="DIR",
                    help="evaluate every bundled checkpoint (in DIR, default resources/models) and rewrite "
                         "its ABLATION.md / ABLATION.csv")
+    p.add_argument("--real", default=None, metavar="videos:DIR",
+                   help="with --bundled-ablation: also evaluate every bundled model on these labelled real "
+                        "clips (a folder with a labels.csv) and add a section on them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         from snnstudio.train.bundled import write_bundled_ablation
 
         result = write_bundled_ablation(args.bundled_ablation or None, args.data, device=args.device,
-                                        cache_dir=args.cache_dir, workers=args.workers)
+                                        cache_dir=args.cache_dir, workers=args.workers, real_data=args.real,
+                                        limit=args.limit)
         print(f"wrote ABLATION.md and ABLATION.csv ({len(result['rows'])} rows)")
         return 0
     models = args.model or ["default"]

@@ -60,7 +60,7 @@ def recipe(name: str) -> dict:
     return {**_COMMON, "name": name, "out": f"runs/{name}", **RECIPES[name]}
 
 
-def ablation_markdown(result: dict, budget_note: str = "") -> str:
+def ablation_markdown(result: dict, budget_note: str = "", real: dict | None = None) -> str:
     """``ABLATION.md``: the ablation table of the bundled models plus how each was trained."""
     import json
 
@@ -88,6 +88,8 @@ def ablation_markdown(result: dict, budget_note: str = "") -> str:
                      f"{100 * meta.get('accuracy_at_training', meta.get('accuracy', 0)):.2f} % | "
                      f"{meta.get('train_seconds_total', 0) / 60:.1f} min | {meta.get('device')} |")
     lines += ["", "## Accuracy per class (as trained)", ""] + per_class_markdown(result)
+    if real is not None:
+        lines += ["", f"## On real clips of people (`{real['data']}`)", ""] + real_clips_markdown(real)
     if budget_note:
         lines += ["", budget_note]
     return "\n".join(lines) + "\n"
@@ -106,16 +108,44 @@ def per_class_markdown(result: dict) -> list[str]:
     return out
 
 
+def real_clips_markdown(result: dict) -> list[str]:
+    """Rows = the models as trained on labelled real clips: accuracy over all clips, over the
+    motion gestures and over ``other`` (the prediction at each gesture's end), spikes, energy,
+    and accuracy per class present in the clips."""
+    rows = [r for r in result["rows"] if r.get("variant") == "as trained"]
+    if not rows:
+        return []
+    present = [n for n, a in (rows[0].get("per_class_accuracy") or {}).items() if a is not None]
+    n = rows[0].get("samples", 0)
+    out = [f"{n} clips; the prediction at each labelled gesture's end (T = 10 steps of 150 ms before it), "
+           "through the studio's video path (centred square, 128×128, emulator defaults). A model that always "
+           "answers `other` gets the `other` column right and every motion class wrong.", ""]
+    head = ["model", "all", "motion", "other", "spikes / clip", "energy (µJ)"] + [c.replace("_", " ") for c in present]
+    out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        acc = r.get("per_class_accuracy") or {}
+
+        def pct(v):
+            return "–" if v is None else f"{100 * v:.1f}"
+
+        cells = [r["model"], pct(r["accuracy"]), pct(r.get("motion_accuracy")), pct(r.get("other_accuracy")),
+                 f"{r['spike_count']:,.0f}", f"{r['energy_uj']:.1f}"] + [pct(acc.get(c)) for c in present]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 #: Run-time switches of the default shown in the table beside the separately trained variants.
 DEFAULT_SWITCHES = ("attention=off", "ta=off", "ca=off", "sa=off")
 
 
 def write_bundled_ablation(models_dir=None, data: str = "synthetic:test", *, limit: int | None = None,
-                           device: str = "cpu", cache_dir="cache", workers: int = 1, progress=None) -> dict:
+                           device: str = "cpu", cache_dir="cache", workers: int = 1, progress=None,
+                           real_data: str | None = None) -> dict:
     """Evaluate every bundled checkpoint (plus the default's attention switched off at run time) on
     ``data`` and write ``ABLATION.md`` and ``ABLATION.csv`` into ``models_dir`` (default: the bundled
     ``resources/models``). The hand-written part of the page (recipe, budget, what it shows) is
-    ``ABLATION_NOTES.md`` there. Returns the table."""
+    ``ABLATION_NOTES.md`` there. ``real_data`` (``videos:DIR``): also every model on those real
+    clips, as a section of its own (``result["real"]``). Returns the table."""
     from pathlib import Path
 
     from snnstudio.snn.checkpoints import bundled_models_dir
@@ -134,11 +164,17 @@ def write_bundled_ablation(models_dir=None, data: str = "synthetic:test", *, lim
         result["rows"] = result["rows"][:1] + switched["rows"] + result["rows"][1:]
     for row in result["rows"]:
         row["model"] = Path(row["checkpoint"]).stem
+    real = None
+    if real_data:
+        real = ablation_table(paths, real_data, **kw)
+        for row in real["rows"]:
+            row["model"] = Path(row["checkpoint"]).stem
+        result["real"] = real
     notes = root / "ABLATION_NOTES.md"
     note = notes.read_text(encoding="utf-8") if notes.is_file() else ""
     from snnstudio.safe_files import atomic_write
 
-    for name, text in (("ABLATION.md", ablation_markdown(result, note)), ("ABLATION.csv", to_csv(result))):
+    for name, text in (("ABLATION.md", ablation_markdown(result, note, real)), ("ABLATION.csv", to_csv(result))):
         with atomic_write(root / name, "w", encoding="utf-8") as (_, f):
             f.write(text)
     return result

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,29 @@ def test_bundled_ablation_page_is_rebuilt_from_the_checkpoints(tmp_path):
     assert cells == [f"{100 * conf[c][c] / sum(conf[c]):.0f}" for c in range(len(conf))]
     assert "| gesture-lif-tcsa |" in per_class and "attention=off" not in per_class
     assert main(["eval", "--bundled-ablation", str(tmp_path / "nothing-here")]) == 1
+
+
+def test_bundled_ablation_adds_the_real_clips_section(tmp_path):
+    """With real clips (`--real videos:DIR`) the page gets a section with one row per model whose
+    figures are those of evaluating it on the clips directly."""
+    import shutil
+
+    from snnstudio.cli import main
+    from snnstudio.train.evaluate import ablation_table
+
+    src = bundled_models_dir()
+    for ext in (".json", ".safetensors"):
+        shutil.copy(src / f"gesture-lif-none{ext}", tmp_path / f"gesture-lif-none{ext}")
+    clips = Path(__file__).resolve().parents[1] / "data" / "videos"
+    assert main(["eval", "--bundled-ablation", str(tmp_path), "--real", f"videos:{clips}", "--limit", "10",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    page = (tmp_path / "ABLATION.md").read_text()
+    real = page.split("## On real clips of people")[1]
+    line = next(ln for ln in real.splitlines() if ln.startswith("| gesture-lif-none |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    oracle = ablation_table([str(tmp_path / "gesture-lif-none.json")], f"videos:{clips}", device="cpu",
+                            cache_dir=tmp_path / "cache")["rows"][0]
+    assert cells[1] == f"{100 * oracle['accuracy']:.1f}"
+    present = [c for c, a in oracle["per_class_accuracy"].items() if a is not None]
+    assert len(cells) == 6 + len(present)
+    assert cells[6:] == [f"{100 * oracle['per_class_accuracy'][c]:.1f}" for c in present]
