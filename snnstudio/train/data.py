@@ -301,7 +301,12 @@ def _run_jobs(fn, jobs: list, workers: int, progress: Callable[[int, int], None]
 
 
 def _synthetic_path(spec: SyntheticSpec, split: str, cache_dir: Path) -> Path:
-    key = _key({"spec": spec.to_dict(), "split": split, "v": 1, "generator": GENERATOR_VERSION})
+    params = {"spec": spec.to_dict(), "split": split, "v": 1, "generator": GENERATOR_VERSION}
+    if spec.generator == 3:  # v2 keys stay those of before v3 existed
+        from snnstudio.events.synthetic.people import REVISION
+
+        params["revision"] = REVISION
+    key = _key(params)
     return cache_dir / "synthetic" / f"{split}-{key}.npz"
 
 
