@@ -67,7 +67,7 @@ from snnstudio.train.augment import AugmentConfig
 ADAPT_MODES = ("auto", "readout", "last", "all")
 #: default epochs of each adapt mode (over ``copies`` augmented copies of every example)
 DEFAULT_EPOCHS = {"readout": 20, "last": 20, "all": 6}
-DEFAULT_LR = {"readout": 1e-2, "last": 3e-3, "all": 1e-3}
+DEFAULT_LR = {"readout": 5e-3, "last": 2e-3, "all": 1e-3}
 #: the fine-tuning default: the base trainer's shift/drop, plus time jitter, gain and noise
 DEFAULT_AUGMENT = AugmentConfig(flip=0.5, shift=2, drop=0.2, time_jitter_us=0.0, gain=0.5, noise=0.02)
 
@@ -742,3 +742,58 @@ def replay_for(model_path: str | Path, names: Sequence[str], per_class: int = 4,
     sub = ds.subset(np.flatnonzero(np.isin(ds.labels, want)))
     sub.name = f"synthetic:val (replay, {per_class} per class)"
     return sub
+
+
+def load_examples(spec: str, model_path: str | Path, *, classes: Sequence[str] | None = None,
+                  cache_dir: str | Path | None = "cache", progress: Callable[[int, int], None] | None = None):
+    """The examples of ``spec`` framed for the checkpoint ``model_path``: ``videos:DIR`` (every row of
+    its labels.csv; labels may be classes the model does not have yet), a folder of recordings with
+    one sub-folder per class (every file, whatever split it would hash to), or any other
+    :func:`~snnstudio.train.data.load_dataset` spec."""
+    from snnstudio.snn.checkpoints import read_checkpoint_json
+    from snnstudio.train.data import DatasetError, FrameDataset, load_dataset, load_folder, parse_spec
+
+    cfg, _ = read_checkpoint_json(model_path)
+    ds = parse_spec(spec)
+    c, h, w = cfg.input_size
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if ds.kind == "videos":
+        from snnstudio.train.videos import labels_csv_of, load_videos, read_video_labels
+
+        labels = [clip.label for clip in read_video_labels(labels_csv_of(ds.path))]
+        wanted = [str(e).partition("=")[0].strip() for e in (classes or [])]
+        names = list(dict.fromkeys(list(cfg.class_names) + wanted + labels))
+        return load_videos(ds.path, cfg.T, cfg.dt_us, (h, w), names, None, cache, progress)
+    if ds.kind == "folder":
+        if not ds.path.is_dir():
+            raise DatasetError(f"{ds.path}: no such folder (expected videos:DIR or a folder with one sub-folder "
+                               f"of recordings per class)")
+        parts = []
+        for split in ("train", "val", "test"):
+            try:
+                parts.append(load_folder(ds.path, split, cfg.T, cfg.dt_us, (h, w), cache, progress))
+            except DatasetError as exc:
+                if "no recordings in the" not in str(exc):
+                    raise
+        if not parts:
+            raise DatasetError(f"{ds.path}: no recordings in its class sub-folders")
+        first = parts[0]
+        return FrameDataset(np.concatenate([p.frames for p in parts]), np.concatenate([p.labels for p in parts]),
+                            first.class_names, str(ds.path), first.dt_us, None, {"kind": "folder", "root": str(ds.path)})
+    return load_dataset(ds, cfg, cache_dir=cache, check_classes=False)
+
+
+def output_stem(out: str, default_dir: Path | None = None) -> Path:
+    """Where ``--out`` saves: a bare name (no folder, no suffix) goes into the user's models folder
+    (:func:`~snnstudio.snn.checkpoints.user_models_dir`, made when missing); anything else is a path."""
+    from snnstudio.snn.checkpoints import user_models_dir
+
+    p = Path(out).expanduser()
+    if p.parent == Path(".") and p.suffix not in (".json", ".safetensors") and not str(out).startswith("."):
+        folder = default_dir or user_models_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FinetuneError(f"{folder}: cannot make the models folder: {exc.strerror or exc}") from None
+        return folder / p.name
+    return p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
