@@ -97,9 +97,9 @@ def run(quick: bool = False) -> dict:
     cfg, _ = read_checkpoint_json(base)
     old = list(cfg.class_names)
     result: dict = {"torch_threads": torch.get_num_threads(), "base": base.stem}
-    cache = tempfile.mkdtemp(prefix="snnstudio-bench-ft-")
     t0 = time.perf_counter()
-    replay = replay_for(base, old, per_class=4, cache_dir=cache, workers=1)
+    with tempfile.TemporaryDirectory(prefix="snnstudio-bench-ft-") as cache:
+        replay = replay_for(base, old, per_class=4, cache_dir=cache, workers=1)
     result["replay_generation_s"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     diag_all = generated(cfg, [1], 5 + (10 if quick else 20), seed=77, version=2, rotate_to=NEW_CLASS)
