@@ -338,18 +338,44 @@ def bundled_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources" / "models"
 
 
-def bundled_checkpoints(models_dir: str | os.PathLike | None = None) -> list[dict]:
-    """The checkpoints found as ``*.json`` in ``models_dir`` (default :func:`bundled_models_dir`).
+def user_models_dir() -> Path:
+    """Where models the user teaches (``snnstudio train --finetune … --out NAME``) are saved:
+    ``$SNNSTUDIO_USER_MODELS``, else ``$XDG_DATA_HOME/snnstudio/models``, else
+    ``%LOCALAPPDATA%/snnstudio/models`` on Windows, else ``~/.local/share/snnstudio/models``."""
+    env = os.environ.get("SNNSTUDIO_USER_MODELS")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "snnstudio" / "models"
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "snnstudio" / "models"
+    return Path.home() / ".local" / "share" / "snnstudio" / "models"
+
+
+def bundled_checkpoints(models_dir: str | os.PathLike | None = None, *, include_user: bool | None = None) -> list[dict]:
+    """The checkpoints found as ``*.json`` in ``models_dir`` (default :func:`bundled_models_dir`),
+    followed — for the default folder, or with ``include_user`` — by the user's taught models in
+    :func:`user_models_dir` (``"user": True``; one named like a bundled model is left out).
 
     Each entry: ``{"name", "json", "weights", "config", "meta"}``. A JSON file that is not a
     valid checkpoint, or lacks its weights, is skipped with a :class:`SnnStudioWarning`.
     """
+    found = _checkpoints_in(Path(models_dir) if models_dir is not None else bundled_models_dir())
+    if include_user if include_user is not None else models_dir is None:
+        names = {c["name"] for c in found}
+        user = user_models_dir()
+        if user.is_dir() and all(Path(c["json"]).parent != user for c in found):
+            found += [dict(c, user=True) for c in _checkpoints_in(user) if c["name"] not in names]
+    return found
+
+
+def _checkpoints_in(folder: Path) -> list[dict]:
     import warnings
 
     from snnstudio.errors import SnnStudioWarning
 
-    folder = Path(models_dir) if models_dir is not None else bundled_models_dir()
-    found = []
+    found: list[dict] = []
     if not folder.is_dir():
         return found
     for json_path in sorted(folder.glob("*.json")):
@@ -359,7 +385,7 @@ def bundled_checkpoints(models_dir: str | os.PathLike | None = None) -> list[dic
             if not st_path.is_file():
                 raise CheckpointError(f"{st_path}: checkpoint weights not found")
         except CheckpointError as exc:
-            warnings.warn(f"skipping checkpoint: {exc}", SnnStudioWarning, stacklevel=2)
+            warnings.warn(f"skipping checkpoint: {exc}", SnnStudioWarning, stacklevel=3)
             continue
         found.append(
             {"name": json_path.stem, "json": str(json_path), "weights": str(st_path), "config": cfg.to_dict(), "meta": meta}

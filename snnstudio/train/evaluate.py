@@ -56,14 +56,17 @@ class EvaluationError(SnnStudioError):
 
 
 def resolve_model(name: str | os.PathLike) -> Path:
-    """The checkpoint JSON path of a bundled name, an alias, or a path."""
-    from snnstudio.snn.checkpoints import bundled_models_dir, checkpoint_paths
+    """The checkpoint JSON path of a bundled name, an alias, a taught model's name (in the user's
+    models folder), or a path."""
+    from snnstudio.snn.checkpoints import bundled_models_dir, checkpoint_paths, user_models_dir
 
     text = str(name)
     folder = bundled_models_dir()
     bundled = ALIASES.get(text, text)
     if "/" not in bundled and (folder / f"{bundled}.json").is_file():
         return folder / f"{bundled}.json"
+    if "/" not in text and (user_models_dir() / f"{text}.json").is_file():
+        return user_models_dir() / f"{text}.json"
     json_path, _ = checkpoint_paths(text)
     if json_path.is_file():
         return json_path
