@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Compiled kernels (the native LIF) are cached per session, never in the user's ~/.cache.
 os.environ.setdefault("SNNSTUDIO_CACHE", tempfile.mkdtemp(prefix="snnstudio-test-cache-"))
+# Taught models go to (and are listed from) a folder of the test run, never the user's own.
+os.environ["SNNSTUDIO_USER_MODELS"] = tempfile.mkdtemp(prefix="snnstudio-test-models-")
 SAMPLES = Path(os.environ.get("SNNSTUDIO_SAMPLES", REPO.parent / "shared" / "samples"))
 
 
