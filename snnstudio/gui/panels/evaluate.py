@@ -39,7 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
-from snnstudio.engine.runner import ModelInfo
+from snnstudio.engine.catalog import bundled_names
+from snnstudio.engine.types import ModelInfo, SessionState
+from snnstudio.gui.panels.model_tree import refill
 
 HEADERS = ("model", "variant", "accuracy %", "spikes / sample", "firing rate", "SOPs / sample", "energy µJ", "ms / step")
 DATA_KINDS = (("synthetic test split", "synthetic"), ("DVS128 Gesture folder", "dvsgesture"), ("folder of recordings", "folder"))
@@ -103,13 +105,7 @@ class EvaluatePanel(QWidget):
         self.as_shown = QCheckBox("as switched now")
         self.as_shown.setToolTip("the modules switched off in the Model panel")
         self.use_neuron = QCheckBox("neuron")
-        self.neuron = QComboBox()
-        try:
-            from snnstudio.engine.models import neuron_choices
-
-            self.neuron.addItems(neuron_choices())
-        except Exception:  # pragma: no cover - the neuron registry is part of the package
-            pass
+        self.neuron = QComboBox()  # the engine's neurons, once its state says them (show_lists)
         cells = (self.base, self.att_off, self.shortcut_off, *self.parts.values(), self.as_shown, self.use_neuron, self.neuron)
         for i, w in enumerate(cells):
             vgrid.addWidget(w, i // 2, i % 2)
@@ -188,15 +184,18 @@ class EvaluatePanel(QWidget):
         self._fill_models()
         self._kind_changed()
         model.model_changed.connect(self.show_model)
+        model.state_changed.connect(self.show_lists)
 
     # ------------------------------------------------------------------ set-up
-    def _fill_models(self) -> None:
-        try:
-            from snnstudio.engine.models import bundled
+    def show_lists(self, state: SessionState) -> None:
+        """Offer the neurons the engine says it can build."""
+        if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
+            refill(self.neuron, state.neurons)
+            if self._info is not None:
+                self.show_model(self._info)
 
-            names = [b["name"] for b in bundled()]
-        except Exception:
-            names = []
+    def _fill_models(self) -> None:
+        names = bundled_names()
         self.models.clear()
         for n in names:
             item = QListWidgetItem(n)
@@ -245,9 +244,7 @@ class EvaluatePanel(QWidget):
             return "default"
         if not isinstance(spec, str):
             return None
-        from snnstudio.engine.models import bundled
-
-        names = {b["name"] for b in bundled()}
+        names = set(bundled_names())
         if spec in names or spec == "default":
             return spec
         from pathlib import Path
