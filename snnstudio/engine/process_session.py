@@ -152,7 +152,7 @@ class ProcessSession(SnapshotSlot):
     def __init__(self, *args, **kw):
         """As :class:`Session`: ``config``, ``on_snapshot``, ``on_message``, ``on_state``."""
         super().__init__(*args, **kw)
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.RLock()  # held across a restart's spawn and replay
         self._synced: dict[int, threading.Event] = {}
         self._token = 0
         #: what succeeded, to replay into a restarted engine
@@ -321,25 +321,23 @@ class ProcessSession(SnapshotSlot):
         proc.join(2.0)
         code = proc.exitcode
         self._state = replace(self._state, playing=False)
-        with self._send_lock:  # unanswered calls: kept unless only a success is replayed (it may be the crash)
+        with self._send_lock:  # no control slips in between the crash and the replay
             lost, self._pending = list(self._pending), deque()
-        for name, args, kw, replayed in lost:
-            if not replayed and not CONTROLS[name].if_ok:
-                self.replay_log.record(name, args, kw)
-        if self._restarts >= MAX_RESTARTS:
-            self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
-                      "it was not restarted again: reopen the window to try once more")
-            with self._send_lock:
+            for name, args, kw, replayed in lost:  # unanswered: kept unless only a success is replayed (it may be the crash)
+                if not replayed and not CONTROLS[name].if_ok:
+                    self.replay_log.record(name, args, kw)
+            if self._restarts >= MAX_RESTARTS:
                 self._conn = None
-            return
-        self._restarts += 1
-        self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it paused with "
-                  f"{self.replay_log.describe()}")
-        with self._send_lock:
+                self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
+                          "it was not restarted again: reopen the window to try once more")
+                return
+            self._restarts += 1
+            self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it paused with "
+                      f"{self.replay_log.describe()}")
             self._spawn()
-        for name, args, kw in self.replay_log.calls():
-            self._control(name, args, kw, replayed=True)
-        if self._taps:
-            self._send(("taps", True))
+            for name, args, kw in self.replay_log.calls():
+                self._control(name, args, kw, replayed=True)
+            if self._taps:
+                self._send(("taps", True))
         if self.on_state is not None:
             self.on_state(self._state)
