@@ -1,8 +1,8 @@
 """Model panel: which model runs and with which neuron type, how it streams (stateful / window of
 T), and its module tree with a switch for every block that can be turned off (attention blocks).
 
-The lists are the engine's (``SessionState.models`` / ``neurons``, published when its worker
-starts); until then the model list is :func:`snnstudio.engine.catalog.model_choices` (torch-free)
+The lists are the engine's (``SessionState.models`` / ``neurons``, in every state it sends once its
+worker has started); until the first the model list is :func:`snnstudio.engine.catalog.model_choices` (torch-free)
 and the neuron list is empty."""
 
 from __future__ import annotations
