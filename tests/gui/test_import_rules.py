@@ -46,6 +46,16 @@ out = {"steps": -1 if model.last is None else model.last.index + 1, "engine_pid"
        "model": model.state.model.name if model.state.model else None}
 win.close()
 model.close()
+# the Evaluate panel's job, as the studio runs it (in a process), and its saved table
+import tempfile
+from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
+rows = []
+job = EvaluationJob(EvalRequest(["default"], limit=4), on_row=rows.append, process=True).start()
+job.wait(240)
+csv_path = os.path.join(tempfile.mkdtemp(), "t.csv")
+if job.result is not None:
+    write_result(job.result, csv_path)
+out.update(eval_rows=len(rows), eval_error=job.error, csv=len(open(csv_path).read().splitlines()) if job.result else 0)
 out.update(pid=os.getpid(), torch="torch" in sys.modules, tried=TRIED)
 print("RESULT " + json.dumps(out))
 """
@@ -71,13 +81,15 @@ def test_the_blocker_catches_a_hidden_import():
 def test_the_window_process_never_loads_torch():
     """The studio as ``snnstudio gui`` starts it (engine process, tiny model, demo recording), with
     torch blocked in the window's process: it imports, opens, shows the engine's steps and the
-    engine's neuron list, and never asked for torch."""
+    engine's neuron list, evaluates (in a process of its own) and saves the table, and never asked
+    for torch."""
     got = _run(WINDOW, ("torch",))
     assert got["tried"] == [], got["tried"][0]
     assert not got["torch"]
     assert got["steps"] >= 4 and got["model"] == "tiny"
     assert got["engine_pid"] not in (None, got["pid"])
     assert {"lif", "psn"} <= set(got["neurons"])  # the engine's registry, sent in its state
+    assert (got["eval_rows"], got["eval_error"], got["csv"]) == (1, None, 2)  # evaluated aside, saved here
 
 
 PACKAGES = ("events", "snn", "probe", "train")

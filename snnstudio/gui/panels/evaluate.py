@@ -6,8 +6,8 @@ time (TA / CA / SA), its residual shortcuts off; the modules as currently switch
 panel; another neuron type; and any bundled models ticked in the list. Data: the bundled
 synthetic held-out split (``synthetic:test``), a DVS128 Gesture folder or a folder of recordings
 (one sub-folder per class), each with a sample limit. The work runs on
-:class:`snnstudio.engine.evaluation.EvaluationJob`'s thread; its callbacks are turned into Qt
-callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
+:class:`snnstudio.engine.evaluation.EvaluationJob`'s thread — in a process of its own when the
+studio's engine runs in one, so the window never loads torch; its callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
 touched from the worker — so the table fills and the progress bar moves on the GUI thread.
 """
 
@@ -321,8 +321,10 @@ class EvaluatePanel(QWidget):
         def later(handler):
             return lambda *args: box.put((handler, args))
 
+        # with the engine in its own process the window has no torch: evaluate in a process too
+        aside = getattr(self.model, "engine", "thread") == "process"
         self.job = EvaluationJob(req, on_progress=later(self._on_progress), on_row=later(self._on_row),
-                                 on_done=later(self._on_done), on_error=later(self._on_error)).start()
+                                 on_done=later(self._on_done), on_error=later(self._on_error), process=aside).start()
         self._poll.start()
 
     def _drain(self) -> None:
