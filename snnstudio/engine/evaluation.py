@@ -8,6 +8,11 @@ and figures as ``snnstudio eval`` (``model``, ``variant``, ``accuracy``, ``spike
 ``firing_rate``, ``sops``, ``energy_uj``, ``latency_ms_per_step``, ``layers`` …); the job adds the
 thread, the cancel flag and the Qt-free callbacks.
 
+With ``process=True`` (the studio, whose engine runs in its own process) the evaluation itself
+runs in a spawned process of its own, so the window's process never loads torch; the job's thread
+here receives the child's reports and runs the same callbacks, and ``cancel`` reaches the child
+through a shared event. :func:`write_result` is torch-free.
+
 Callbacks run on the worker thread: ``on_progress(done, total, phase)`` (phase ``"data"`` while
 framing or generating samples, ``"eval"`` per batch), ``on_row(row)``, ``on_done(result)`` (also
 after a cancel: ``result["cancelled"]`` is then True and holds the rows done so far) and
@@ -16,7 +21,10 @@ after a cancel: ``result["cancelled"]`` is then True and holds the rows done so 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import multiprocessing as mp
 import os
 import threading
 import traceback
@@ -27,6 +35,7 @@ from pathlib import Path
 from snnstudio.engine.background import ThreadJob
 from snnstudio.errors import SnnStudioError
 
+#: the headline columns of a saved CSV (``snnstudio.train.evaluate.COLUMNS``, which imports torch)
 EVAL_COLUMNS = ("model", "variant", "accuracy", "spike_count", "firing_rate", "sops", "energy_uj", "latency_ms_per_step")
 
 
@@ -55,11 +64,15 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
     """Save an evaluation table: ``.csv`` (the ``snnstudio eval`` headline columns) or ``.json``
     (everything); written to a temp file beside ``path`` and renamed (never half-written)."""
     from snnstudio.events.io._common import atomic_write
-    from snnstudio.train.evaluate import to_csv
 
     p = Path(path)
     if p.suffix.lower() == ".csv":
-        text = to_csv(result)
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(EVAL_COLUMNS)
+        for r in result["rows"]:
+            w.writerow([r[c] for c in EVAL_COLUMNS])
+        text = buf.getvalue()
     elif p.suffix.lower() == ".json":
         text = json.dumps(result, indent=2)
     else:
@@ -70,17 +83,20 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
 
 
 class EvaluationJob(ThreadJob):
-    """One evaluation on its own daemon thread (see module docstring). ``start()``, then
-    ``cancel()`` to stop between batches / samples; ``wait()`` joins."""
+    """One evaluation on its own daemon thread, or in a process of its own with ``process=True``
+    (see module docstring). ``start()``, then ``cancel()`` to stop between batches / samples;
+    ``wait()`` joins."""
 
     def __init__(self, request: EvalRequest,
                  on_progress: Callable[[int, int, str], None] | None = None,
                  on_row: Callable[[dict], None] | None = None,
                  on_done: Callable[[dict], None] | None = None,
-                 on_error: Callable[[str], None] | None = None):
+                 on_error: Callable[[str], None] | None = None,
+                 process: bool = False):
         self.request = request
         self.on_progress, self.on_row, self.on_done, self.on_error = on_progress, on_row, on_done, on_error
-        self._cancel = threading.Event()
+        self.process = process
+        self._cancel = mp.get_context("spawn").Event() if process else threading.Event()
         self._thread: threading.Thread | None = None
         self.result: dict | None = None
         self.error: str | None = None
@@ -106,6 +122,9 @@ class EvaluationJob(ThreadJob):
                 traceback.print_exc()
 
     def _work(self) -> None:
+        if self.process:
+            self._work_aside()
+            return
         try:
             self.result = self._evaluate()
             self._emit(self.on_done, self.result)
@@ -114,6 +133,37 @@ class EvaluationJob(ThreadJob):
             if not isinstance(exc, SnnStudioError):
                 traceback.print_exc()
             self._emit(self.on_error, self.error)
+
+    def _work_aside(self) -> None:
+        """Run the evaluation in a spawned process and relay its reports (see module docstring)."""
+        ctx = mp.get_context("spawn")
+        here, there = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_evaluate_in_child, args=(there, self.request, self._cancel),
+                           name="snnstudio-evaluate", daemon=True)
+        proc.start()
+        there.close()
+        end = None
+        while end is None:
+            try:
+                kind, payload = here.recv()
+            except (EOFError, OSError):
+                break
+            if kind == "progress":
+                self._emit(self.on_progress, *payload)
+            elif kind == "row":
+                self._emit(self.on_row, payload)
+            elif kind == "note":
+                self._emit(self.on_error, payload)
+            elif kind == "end":
+                end = payload
+        here.close()
+        proc.join(10.0)
+        result, error = end if end is not None else (None, f"the evaluation process stopped (exit code {proc.exitcode})")
+        self.result, self.error = result, error
+        if error is None:
+            self._emit(self.on_done, result)
+        else:
+            self._emit(self.on_error, error)
 
     def _evaluate(self) -> dict:
         from snnstudio.train.evaluate import EvaluationError, ablation_table
@@ -132,3 +182,20 @@ class EvaluationJob(ThreadJob):
             on_row=lambda row: self._emit(self.on_row, row),
             on_skip=lambda message: self._emit(self.on_error, message),
         )
+
+
+def _evaluate_in_child(conn, request: EvalRequest, cancel) -> None:
+    """The evaluation process: run ``request`` as a thread job would, sending its reports on
+    ``conn`` (``progress``, ``row``, ``note`` — a skipped model or variant —, then ``end`` with
+    ``(result, error)``); ``cancel`` is the parent's event."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the window's to handle
+    job = EvaluationJob(request)
+    job._cancel = cancel
+    job.on_progress = lambda done, total, phase: conn.send(("progress", (done, total, phase)))
+    job.on_row = lambda row: conn.send(("row", row))
+    job.on_error = lambda message: conn.send(("note", message)) if job.error is None else None  # the final one: in "end"
+    job._work()
+    conn.send(("end", (job.result, job.error)))
+    conn.close()

@@ -14,8 +14,14 @@ order, and a reader thread here hands them to the same ``on_snapshot`` / ``on_st
 pickle for the default model at 128×128). The child never blocks on a slow parent: past
 :data:`MAX_PENDING` unsent snapshots it drops the new ones (the GUI coalesces anyway).
 
-If the child dies (a crash in native code), the parent says so, starts a new one and replays the
-last source, model, comparison and settings, at most :data:`MAX_RESTARTS` times.
+The controls are generated from the one table :data:`~snnstudio.engine.controls.CONTROLS`. The
+child reports after each control whether it ran without error (``("done", (name, ok))``, in call
+order), and the parent keeps a :class:`~snnstudio.engine.controls.ReplayLog` of what succeeded.
+If the child dies (a crash in native code), the parent says so, starts a new one and replays that
+log — settings, model, the last good source, neuron swaps, module switches, followed neurons and
+the position shown, paused — at most :data:`MAX_RESTARTS` times.
+
+Torch-free on this side: only the child imports :mod:`snnstudio.engine.session` (and torch).
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ import atexit
 import multiprocessing as mp
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from queue import SimpleQueue
 
-from snnstudio.engine.session import Session, SessionConfig, SnapshotSlot
+from snnstudio.engine.controls import CONTROLS, ReplayLog, forward_controls
+from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.engine.types import SessionConfig
 from snnstudio.errors import SnnStudioError
 
 #: snapshots queued in the child and not yet sent, beyond which new ones are dropped
@@ -44,14 +53,6 @@ _exiting = False
 def _at_exit() -> None:  # runs before multiprocessing terminates its daemon children: no restart then
     global _exiting
     _exiting = True
-
-
-#: controls forwarded by name (the Session methods of the same name)
-CONTROLS = ("open", "set_model", "set_neuron", "set_compare", "play", "pause", "toggle_play", "step",
-            "step_back", "seek", "set_speed", "set_loop", "set_realtime", "set_dt", "set_window",
-            "set_enabled", "follow", "set_preprocess")
-#: controls whose last call is replayed, in this order, into a restarted engine
-_REPLAYED = ("set_model", "set_compare", "set_dt", "set_window", "set_speed", "set_loop", "set_realtime", "set_preprocess", "open")
 
 
 # ---------------------------------------------------------------------------- child side
@@ -99,10 +100,13 @@ def _child_main(conn, config: SessionConfig) -> None:
     """The engine process: a Session driven by the commands arriving on ``conn``."""
     import signal
 
+    from snnstudio.engine.session import Session
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     out = _Outbox(conn)
     session = Session(config, on_snapshot=out.snapshot, on_message=lambda m: out.put(("message", m)),
                       on_state=lambda s: out.put(("state", s)))
+    session.on_done = lambda name, ok: out.put(("done", (name, ok)))
     session.start()
     tap = lambda win: out.put(("window", win))  # noqa: E731
     try:
@@ -122,7 +126,11 @@ def _child_main(conn, config: SessionConfig) -> None:
                     if msg[1]:
                         session.add_window_tap(tap)
                 elif kind in CONTROLS:
-                    getattr(session, kind)(*msg[1], **msg[2])
+                    try:
+                        getattr(session, kind)(*msg[1], **msg[2])
+                    except Exception:
+                        out.put(("done", (kind, False)))  # it never reached the worker
+                        raise
                 else:
                     out.put(("message", f"engine: unknown command {kind!r}"))
             except Exception as exc:
@@ -133,18 +141,24 @@ def _child_main(conn, config: SessionConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- parent side
+@forward_controls
 class ProcessSession(SnapshotSlot):
     """The :class:`Session` API (controls, ``latest``, ``state``, ``messages``, ``sync``,
     ``wait_for``, window taps) over an engine process. Callbacks run on this side's reader
-    thread, as the in-process session runs them on its worker."""
+    thread, as the in-process session runs them on its worker. The controls are generated from
+    :data:`~snnstudio.engine.controls.CONTROLS` (see :class:`~snnstudio.engine.controls.SessionControls`);
+    ``open`` takes paths, specs and in-memory recordings, not live source objects."""
 
     def __init__(self, *args, **kw):
         """As :class:`Session`: ``config``, ``on_snapshot``, ``on_message``, ``on_state``."""
         super().__init__(*args, **kw)
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.RLock()  # held across a restart's spawn and replay
         self._synced: dict[int, threading.Event] = {}
         self._token = 0
-        self._replay: dict[str, tuple] = {}
+        #: what succeeded, to replay into a restarted engine
+        self.replay_log = ReplayLog()
+        #: controls sent and not yet reported done: ``(name, args, kwargs, replayed)``, in order
+        self._pending: deque[tuple[str, tuple, dict, bool]] = deque()
         self._restarts = 0
         self._closing = False
         self._conn = None
@@ -208,75 +222,18 @@ class ProcessSession(SnapshotSlot):
             self._synced.pop(tok, None)
 
     # ------------------------------------------------------------------ controls
-    def _control(self, name: str, *args, **kw) -> None:
-        if name in _REPLAYED:
-            self._replay[name] = (args, kw)
-        self._send((name, args, kw))
+    def _control(self, name: str, args: tuple, kw: dict, replayed: bool = False) -> None:
+        """Send control ``name`` (its call normalised) to the engine; the generated control
+        methods call this."""
+        if name == "open":
+            from snnstudio.events.sources.base import EventSource
 
-    def open(self, target, live: bool | None = None) -> None:
-        """As :meth:`Session.open`, for a path or spec string or an in-memory recording (a live
-        source object cannot cross to the engine process: pass its spec, e.g. ``"webcam:0"``)."""
-        from snnstudio.events.sources.base import EventSource
-
-        if isinstance(target, EventSource):
-            raise SnnStudioError("an engine process opens sources by spec (\"camera\", \"webcam:0\" …), not as objects")
-        self._control("open", target, live=live)
-
-    def set_model(self, spec=None) -> None:
-        self._control("set_model", spec)
-
-    def set_preprocess(self, pre) -> None:
-        self.config.preprocess = pre
-        self._control("set_preprocess", pre)
-
-    def set_neuron(self, name: str) -> None:
-        self._control("set_neuron", name)
-
-    def set_compare(self, specs) -> None:
-        self._control("set_compare", list(specs))
-
-    def play(self) -> None:
-        self._control("play")
-
-    def pause(self) -> None:
-        self._control("pause")
-
-    def toggle_play(self) -> None:
-        self._control("toggle_play")
-
-    def step(self, n: int = 1) -> None:
-        self._control("step", n)
-
-    def step_back(self) -> None:
-        self._control("step_back")
-
-    def seek(self, t_us: int) -> None:
-        self._control("seek", int(t_us))
-
-    def set_speed(self, speed: float) -> None:
-        if speed > 0:
-            self.config.speed = float(speed)
-        self._control("set_speed", speed)
-
-    def set_loop(self, loop: bool) -> None:
-        self.config.loop = bool(loop)
-        self._control("set_loop", loop)
-
-    def set_realtime(self, realtime: bool) -> None:
-        self.config.realtime = bool(realtime)
-        self._control("set_realtime", realtime)
-
-    def set_dt(self, dt_us: int) -> None:
-        self._control("set_dt", dt_us)
-
-    def set_window(self, T: int) -> None:
-        self._control("set_window", T)
-
-    def set_enabled(self, module: str, enabled: bool) -> None:
-        self._control("set_enabled", module, enabled)
-
-    def follow(self, layer: str, index: int, on: bool = True) -> None:
-        self._control("follow", layer, index, on)
+            if isinstance(args[0], EventSource):
+                raise SnnStudioError("an engine process opens sources by spec (\"camera\", \"webcam:0\" …), not as objects")
+        local = CONTROLS[name].local
+        if local is not None and not replayed:
+            local(self.config, args)
+        self._send((name, args, kw), pending=(name, args, kw, replayed))
 
     def add_window_tap(self, fn: Callable) -> None:
         """As :meth:`Session.add_window_tap`; the windows are sent over from the engine process
@@ -290,11 +247,13 @@ class ProcessSession(SnapshotSlot):
             self._send(("taps", False))
 
     # ------------------------------------------------------------------ plumbing
-    def _send(self, msg) -> None:
+    def _send(self, msg, pending: tuple | None = None) -> None:
         with self._send_lock:
             conn = self._conn
             if conn is None:
                 return
+            if pending is not None:
+                self._pending.append(pending)
             try:
                 conn.send(msg)
             except (OSError, EOFError, BrokenPipeError, ValueError):
@@ -319,6 +278,8 @@ class ProcessSession(SnapshotSlot):
     def _deliver(self, kind: str, item) -> None:
         if kind == "snapshot":
             self._state = replace(self._state, cursor_us=item.t_end_us)
+            if self._state.seekable:
+                self.replay_log.position(item.t_start_us)
             with self._cond:
                 self._latest = item
                 self._cond.notify_all()
@@ -332,6 +293,8 @@ class ProcessSession(SnapshotSlot):
                 self.on_state(item)
         elif kind == "message":
             self._say(item)
+        elif kind == "done":
+            self._done(*item)
         elif kind == "synced":
             ev = self._synced.get(item)
             if ev is not None:
@@ -340,26 +303,41 @@ class ProcessSession(SnapshotSlot):
             for tap in self._taps:
                 tap(item)
 
+    def _done(self, name: str, ok: bool) -> None:
+        """The engine ran the oldest pending control: note it in the replay log if it succeeded
+        (a replayed call that now fails is forgotten)."""
+        with self._send_lock:
+            while self._pending and self._pending[0][0] != name:  # cannot happen: the engine runs controls in order
+                self._pending.popleft()
+            if not self._pending:
+                return
+            _, args, kw, replayed = self._pending.popleft()
+        if replayed and not ok:
+            self.replay_log.discard(name, args, kw)
+        elif ok and not replayed:
+            self.replay_log.record(name, args, kw)
+
     def _died(self, proc) -> None:
         proc.join(2.0)
         code = proc.exitcode
         self._state = replace(self._state, playing=False)
-        if self._restarts >= MAX_RESTARTS:
-            self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
-                      "it was not restarted again: reopen the window to try once more")
-            with self._send_lock:
+        with self._send_lock:  # no control slips in between the crash and the replay
+            lost, self._pending = list(self._pending), deque()
+            for name, args, kw, replayed in lost:  # unanswered: kept unless only a success is replayed (it may be the crash)
+                if not replayed and not CONTROLS[name].if_ok:
+                    self.replay_log.record(name, args, kw)
+            if self._restarts >= MAX_RESTARTS:
                 self._conn = None
-            return
-        self._restarts += 1
-        self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it with the same "
-                  "source and model, paused")
-        with self._send_lock:
+                self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
+                          "it was not restarted again: reopen the window to try once more")
+                return
+            self._restarts += 1
+            self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it paused with "
+                      f"{self.replay_log.describe()}")
             self._spawn()
-        for name in _REPLAYED:
-            if name in self._replay:
-                args, kw = self._replay[name]
-                self._send((name, args, kw))
-        if self._taps:
-            self._send(("taps", True))
+            for name, args, kw in self.replay_log.calls():
+                self._control(name, args, kw, replayed=True)
+            if self._taps:
+                self._send(("taps", True))
         if self.on_state is not None:
             self.on_state(self._state)

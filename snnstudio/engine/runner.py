@@ -40,7 +40,6 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -48,42 +47,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
+from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
 from snnstudio.events.frames import SlidingFrames, bin_events
 from snnstudio.snn.neurons.base import SpikingNeuron
-
-
-@dataclass(frozen=True)
-class ModuleInfo:
-    """One row of the model's module tree: ``switchable`` blocks have an ``enabled`` flag."""
-
-    name: str
-    type: str
-    depth: int
-    switchable: bool
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the GUI needs to lay out its panels for a model (no tensors)."""
-
-    name: str
-    mode: str
-    window_T: int
-    input_hw: tuple[int, int] | None
-    layers: tuple[tuple[str, str, tuple[int, ...]], ...]
-    attention: tuple[str, ...]
-    n_classes: int
-    class_names: tuple[str, ...]
-    modules: tuple[ModuleInfo, ...]
-    n_parameters: int
-    #: the step (µs) the runner is fed, the model's frame length (µs, ``alpha·step_us``) and
-    #: the number of steps summed into one frame; ``trained_frame_us`` is the checkpoint's dt
-    step_us: int | None = None
-    frame_us: int | None = None
-    alpha: int = 1
-    trained_frame_us: int | None = None
 
 
 def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, ...]:

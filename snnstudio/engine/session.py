@@ -32,50 +32,22 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
 import numpy as np
 
-from snnstudio.engine.runner import ModelInfo, ModelRunner, _ro, rates_to_probabilities
+from snnstudio.engine.runner import ModelRunner, _ro, rates_to_probabilities
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
+from snnstudio.engine.controls import SessionControls
+from snnstudio.engine.slot import SnapshotSlot
+from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
-
-
-@dataclass
-class SessionConfig:
-    """``dt_us`` step length (µs); ``window_T`` steps the read-out / window models see;
-    ``speed`` playback rate (1 = real time); ``realtime`` pace recordings (False: flat out)."""
-
-    dt_us: int = 10_000
-    window_T: int = 16
-    speed: float = 1.0
-    loop: bool = True
-    realtime: bool = True
-    raster_neurons: int = 64
-    feature_channels: int = 4
-    #: torch intra-op threads for the process (set when the worker starts; None: leave as is).
-    #: Streaming models are small: two threads spin-wait on each other and on the GUI thread
-    #: (a window step of the default model: 4 ms on one thread, up to 10× that on two of a
-    #: loaded 2-core machine)
-    torch_threads: int | None = 1
-    #: when behind, run up to this many steps as one batch (window models; 1: never batch)
-    max_batch: int = 4
-    #: batch flat-out runs too (``realtime=False``: every window is already due)
-    batch_flat_out: bool = False
-    #: when a paced playback keeps falling behind (twice 0.5 s within 5 s) with a sliding-window
-    #: model, take the next coarser step that divides its trained frame and say so (the studio
-    #: turns this on; scripts and benchmarks keep the step they ask for)
-    adaptive_step: bool = False
-    #: how every source is mapped onto the model's sensor (region of interest, mirror — ``None``:
-    #: on for webcams —, resize, flicker suppression, event-rate normalisation); see
-    #: :mod:`snnstudio.events.preprocess`. ``Preprocess(out_size=None)`` shows sources as they are
-    preprocess: Preprocess = field(default_factory=Preprocess)
 
 
 def _build_kernels_aside() -> None:
@@ -87,33 +59,6 @@ def _build_kernels_aside() -> None:
 
     if native.load() is None:
         threading.Thread(target=native.build, name="snn-kernel-build", daemon=True).start()
-
-
-@dataclass(frozen=True)
-class SessionState:
-    """What the controls show: play state, position and settings (no arrays)."""
-
-    playing: bool = False
-    ended: bool = False
-    source_name: str = ""
-    seekable: bool = False
-    start_us: int | None = None
-    end_us: int | None = None
-    cursor_us: int | None = None
-    sensor_size: tuple[int, int] | None = None
-    dt_us: int = 10_000
-    window_T: int = 16
-    speed: float = 1.0
-    loop: bool = True
-    model: ModelInfo | None = None
-    #: the source's label names (class id → name), where it has labels
-    source_classes: dict[int, str] | None = None
-    #: the preprocessing in force (mirror resolved for the open source) and what it does to it
-    preprocess: Preprocess | None = None
-    preprocess_note: str = ""
-    #: the region of the sensor the model sees ``(x0, y0, w, h)`` (sensor pixels)
-    input_box: tuple[int, int, int, int] | None = None
-    extra: dict = field(default_factory=dict)
 
 
 LIVE_KINDS = ("camera", "webcam", "network", "video", "synthetic")
@@ -132,76 +77,17 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class SnapshotSlot:
-    """What a session's readers see, shared by :class:`Session` and the engine-process proxy: the
-    config and callbacks, the newest snapshot in a one-slot ``latest()`` (``_latest`` under
-    ``_cond``, notified on each new one), the newest ``state``, the last ``messages``, and
-    ``with session:`` (``start`` … ``close``)."""
-
-    def __init__(
-        self,
-        config: SessionConfig | None = None,
-        on_snapshot: Callable[[Snapshot], None] | None = None,
-        on_message: Callable[[str], None] | None = None,
-        on_state: Callable[[SessionState], None] | None = None,
-    ):
-        self.config = c = config or SessionConfig()
-        self.on_snapshot = on_snapshot
-        self.on_message = on_message
-        self.on_state = on_state
-        self.messages: deque[str] = deque(maxlen=50)
-        self._cond = threading.Condition()
-        self._latest: Snapshot | None = None
-        self._state = SessionState(dt_us=c.dt_us, window_T=c.window_T, speed=c.speed, loop=c.loop)
-        self._taps: tuple[Callable, ...] = ()
-
-    def start(self):
-        raise NotImplementedError
-
-    def close(self, timeout: float = 5.0) -> None:
-        raise NotImplementedError
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def latest(self) -> Snapshot | None:
-        """The newest snapshot (coalescing slot), or ``None`` before the first step."""
-        return self._latest
-
-    @property
-    def state(self) -> SessionState:
-        return self._state
-
-    def wait_for(self, predicate: Callable[[Snapshot | None], bool], timeout: float = 10.0) -> Snapshot | None:
-        """Block until ``predicate(latest())`` holds (or ``timeout`` s); returns the snapshot."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self._latest):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            return self._latest
-
-    def _say(self, text: str) -> None:
-        self.messages.append(text)
-        if self.on_message is not None:
-            try:
-                self.on_message(text)
-            except Exception:
-                traceback.print_exc()
-
-
-class Session(SnapshotSlot):
-    """A streaming session (see module docstring). Call :meth:`start` then the controls;
-    :meth:`close` stops the worker and releases the source."""
+class Session(SnapshotSlot, SessionControls):
+    """A streaming session (see module docstring). Call :meth:`start` then the controls (their
+    meaning: :class:`~snnstudio.engine.controls.SessionControls`); :meth:`close` stops the worker
+    and releases the source."""
 
     def __init__(self, *args, **kw):
         """``config``, ``on_snapshot``, ``on_message``, ``on_state`` (see :class:`SnapshotSlot`)."""
         super().__init__(*args, **kw)
+        #: called on the worker after each control has run: ``on_done(name, ok)`` (``ok``: without
+        #: error), in call order — how the engine process tells its proxy what to replay
+        self.on_done: Callable[[str, bool], None] | None = None
         self._q: SimpleQueue[Callable[[], None]] = SimpleQueue()
         self._windows: RecordingWindows | StreamWindows | None = None
         self._runner: ModelRunner | None = None
@@ -248,15 +134,11 @@ class Session(SnapshotSlot):
         self._q.put(done.set)
         return done.wait(timeout)
 
-    # ------------------------------------------------------------------ controls (any thread)
+    # ------------------------------------------------------------------ controls (any thread; documented in SessionControls)
     def open(self, target: str | Path | EventRecording | EventSource, live: bool | None = None) -> None:
-        """Open a file path, an in-memory recording or a live source (replaces the current one)."""
-        self._q.put(lambda: self._open(target, live))
+        self._queue("open", lambda: self._open(target, live))
 
     def set_preprocess(self, pre: Preprocess) -> None:
-        """Map sources onto the model's sensor this way from now on (region of interest, mirror,
-        flicker...); the open source is opened again with it, at the same position when seekable."""
-
         self.config.preprocess = pre
 
         def cmd():
@@ -269,15 +151,12 @@ class Session(SnapshotSlot):
             if cursor is not None:
                 self._seek(cursor, show=not self._playing)
 
-        self._q.put(cmd)
+        self._queue("set_preprocess", cmd)
 
     def set_model(self, spec=None) -> None:
-        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
-        self._q.put(lambda: self._set_model(spec))
+        self._queue("set_model", lambda: self._set_model(spec))
 
     def set_neuron(self, name: str) -> None:
-        """Rebuild the (zoo) model with another neuron type, keeping the other weights."""
-
         def cmd():
             from snnstudio.engine.models import with_neuron
 
@@ -285,43 +164,37 @@ class Session(SnapshotSlot):
             base = runner.name.split(" [")[0]
             self._set_model(with_neuron(runner.model, name, base))
 
-        self._q.put(cmd)
+        self._queue("set_neuron", cmd)
 
     def set_compare(self, specs) -> None:
-        """Run up to 3 more models in lock-step on the same frames (``[]`` stops comparing); their
-        snapshots ride along in ``Snapshot.compare``."""
-        self._q.put(lambda: self._set_compare(list(specs)))
+        self._queue("set_compare", lambda: self._set_compare(list(specs)))
 
     def play(self) -> None:
-        self._q.put(lambda: self._set_playing(True))
+        self._queue("play", lambda: self._set_playing(True))
 
     def pause(self) -> None:
-        self._q.put(lambda: self._set_playing(False))
+        self._queue("pause", lambda: self._set_playing(False))
 
     def toggle_play(self) -> None:
-        self._q.put(lambda: self._set_playing(not self._playing))
+        self._queue("toggle_play", lambda: self._set_playing(not self._playing))
 
     def step(self, n: int = 1) -> None:
-        """Pause and advance ``n`` steps."""
-
         def cmd():
             self._set_playing(False)
             self._pending_steps += n
 
-        self._q.put(cmd)
+        self._queue("step", cmd)
 
     def step_back(self) -> None:
-        """Pause and show the previous step (seekable sources)."""
-
         def cmd():
             self._set_playing(False)
             if self._windows is not None and self._windows.cursor_us is not None:
                 self._seek(self._windows.cursor_us - 2 * self.config.dt_us, show=True)
 
-        self._q.put(cmd)
+        self._queue("step_back", cmd)
 
     def seek(self, t_us: int) -> None:
-        self._q.put(lambda: self._seek(int(t_us), show=not self._playing))
+        self._queue("seek", lambda: self._seek(int(t_us), show=not self._playing))
 
     def set_speed(self, speed: float) -> None:
         def cmd():
@@ -331,21 +204,21 @@ class Session(SnapshotSlot):
             self._anchor = None
             self._publish_state()
 
-        self._q.put(cmd)
+        self._queue("set_speed", cmd)
 
     def set_loop(self, loop: bool) -> None:
         def cmd():
             self.config.loop = bool(loop)
             self._publish_state()
 
-        self._q.put(cmd)
+        self._queue("set_loop", cmd)
 
     def set_realtime(self, realtime: bool) -> None:
         def cmd():
             self.config.realtime = bool(realtime)
             self._anchor = None
 
-        self._q.put(cmd)
+        self._queue("set_realtime", cmd)
 
     def set_dt(self, dt_us: int) -> None:
         def cmd():
@@ -357,7 +230,7 @@ class Session(SnapshotSlot):
                 if r.frame_mismatch:
                     self._say(r.frame_mismatch)
 
-        self._q.put(cmd)
+        self._queue("set_dt", cmd)
 
     def set_window(self, T: int) -> None:
         def cmd():
@@ -366,17 +239,17 @@ class Session(SnapshotSlot):
             self.config.window_T = int(T)
             self._restart_stream()
 
-        self._q.put(cmd)
+        self._queue("set_window", cmd)
 
     def set_enabled(self, module: str, enabled: bool) -> None:
         def cmd():
             self._runner_or_raise().set_enabled(module, enabled)
             self._publish_state()
 
-        self._q.put(cmd)
+        self._queue("set_enabled", cmd)
 
     def follow(self, layer: str, index: int, on: bool = True) -> None:
-        self._q.put(lambda: self._runner_or_raise().follow(layer, int(index), on))
+        self._queue("follow", lambda: self._runner_or_raise().follow(layer, int(index), on))
 
     def add_window_tap(self, fn: Callable) -> None:
         """Also hand every window the session plays (``windows.Window``) to ``fn``, on the worker
@@ -385,6 +258,23 @@ class Session(SnapshotSlot):
 
     def remove_window_tap(self, fn: Callable) -> None:
         self._taps = tuple(f for f in self._taps if f != fn)  # != : a bound method is a new object on each access
+
+    def _queue(self, name: str, cmd: Callable[[], None]) -> None:
+        """Queue control ``name``'s work for the worker; it reports to ``on_done`` once run."""
+
+        def run():
+            ok = False
+            try:
+                cmd()
+                ok = True
+            finally:
+                if self.on_done is not None:
+                    try:
+                        self.on_done(name, ok)
+                    except Exception:
+                        traceback.print_exc()
+
+        self._q.put(run)
 
     def call(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the worker between steps (errors become messages)."""
@@ -682,6 +572,12 @@ class Session(SnapshotSlot):
 
             torch.set_num_threads(int(self.config.torch_threads))
         _build_kernels_aside()
+        try:  # what the window offers in its model and neuron lists (it does not load torch itself)
+            from snnstudio.engine.models import model_choices, neuron_choices
+
+            self._state = replace(self._state, models=tuple(model_choices()), neurons=tuple(neuron_choices()))
+        except Exception as exc:
+            self._say(_message(exc))
         while not self._stop:
             try:
                 cmd = None

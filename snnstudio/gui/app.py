@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from snnstudio.engine.session import SessionConfig
+from snnstudio.engine.types import SessionConfig
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import demo_target
 from snnstudio.gui.main_window import MainWindow

@@ -23,7 +23,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QStyle, QToolButton, QVBoxLayout, QWidget
 
-from snnstudio.engine.session import SessionState
+from snnstudio.engine.types import SessionState
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import DEMO_SOURCES, DemoView, demo_target
 from snnstudio.gui.export import Exporter

@@ -24,7 +24,8 @@ the drawing then each have an interpreter of their own); ``"thread"`` keeps it i
 
 State changes (play/pause, position, model) and messages from the worker arrive as
 ``state_changed`` / ``message`` signals, delivered on the GUI thread. This module imports the
-engine only, never torch.
+engine's torch-free modules only (:mod:`snnstudio.engine.types`, :mod:`~snnstudio.engine.controls`
+…); ``engine="thread"`` imports the engine itself (and torch) when the model is made.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from collections import deque
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from snnstudio.engine.controls import forward_controls
 from snnstudio.engine.history import MetricsHistory
-from snnstudio.engine.session import SessionConfig, SessionState
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.engine.types import SessionConfig, SessionState
 from snnstudio.gui.frame_budget import FrameBudget
 
 #: where the engine runs: its own process (the studio) or a thread of this one
@@ -45,8 +47,10 @@ ENGINES = ("process", "thread")
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
+@forward_controls
 class SessionModel(QObject):
-    """Wraps one engine session; controls are forwarded, results come back as signals."""
+    """Wraps one engine session; controls are forwarded (the methods of
+    :class:`~snnstudio.engine.controls.SessionControls`), results come back as signals."""
 
     snapshot = Signal(object)
     snapshots = Signal(object)
@@ -157,50 +161,19 @@ class SessionModel(QObject):
         self.display_fps = (n - 1) / (self._draw_times[-1] - self._draw_times[0]) if n > 1 else 0.0
         return len(fresh)
 
-    # controls (forwarded to the worker queue) -----------------------------
-    def open(self, target) -> None:
-        self.session.open(target)
-
-    def set_model(self, spec) -> None:
-        self.model_spec = spec
-        self.session.set_model(spec)
-
-    def set_neuron(self, name: str) -> None:
-        self.session.set_neuron(name)
-
-    def set_preprocess(self, pre) -> None:
-        """Region of interest, mirror, flicker (:class:`~snnstudio.events.preprocess.Preprocess`)."""
-        self.session.set_preprocess(pre)
+    # controls --------------------------------------------------------------
+    # open, set_model, play, seek, set_enabled … are generated from the one table of controls
+    # (snnstudio.engine.controls.CONTROLS) and forwarded to the session by _control.
+    def _control(self, name: str, args: tuple, kw: dict) -> None:
+        if name == "set_model":
+            self.model_spec = args[0]
+        getattr(self.session, name)(*args, **kw)
 
     def update_preprocess(self, **changes) -> None:
         """The session's preprocessing with ``changes`` (e.g. ``roi=(0.5, 0.5, 0.8)``, ``mirror=True``)."""
         from dataclasses import replace
 
-        self.session.set_preprocess(replace(self.session.config.preprocess, **changes))
-
-    def set_compare(self, specs) -> None:
-        self.session.set_compare(specs)
-
-    def play(self) -> None:
-        self.session.play()
-
-    def pause(self) -> None:
-        self.session.pause()
-
-    def toggle_play(self) -> None:
-        self.session.toggle_play()
-
-    def step(self, n: int = 1) -> None:
-        self.session.step(n)
-
-    def step_back(self) -> None:
-        self.session.step_back()
-
-    def seek(self, t_us: int) -> None:
-        self.session.seek(t_us)
-
-    def set_speed(self, speed: float) -> None:
-        self.session.set_speed(speed)
+        self.set_preprocess(replace(self.session.config.preprocess, **changes))
 
     def faster(self, sign: int = 1) -> float:
         """Next speed up (``sign=1``) or down (``-1``) in :data:`SPEEDS`; returns it."""
@@ -209,18 +182,3 @@ class SessionModel(QObject):
         new = SPEEDS[max(0, min(len(SPEEDS) - 1, i + sign))]
         self.set_speed(new)
         return new
-
-    def set_loop(self, loop: bool) -> None:
-        self.session.set_loop(loop)
-
-    def set_dt(self, dt_us: int) -> None:
-        self.session.set_dt(dt_us)
-
-    def set_window(self, T: int) -> None:
-        self.session.set_window(T)
-
-    def set_enabled(self, module: str, enabled: bool) -> None:
-        self.session.set_enabled(module, enabled)
-
-    def follow(self, layer: str, index: int, on: bool = True) -> None:
-        self.session.follow(layer, index, on)

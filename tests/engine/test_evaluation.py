@@ -70,6 +70,39 @@ def test_rows_equal_train_evaluate_called_directly():
     assert rows[1]["spike_count"] != rows[0]["spike_count"]
 
 
+def test_a_job_in_its_own_process_gives_the_same_rows_reports_and_cancels():
+    """``process=True`` (the studio's): the rows, progress and notes of the thread job, from a
+    spawned process; a cancel reaches it; a bad request is the same one-line error."""
+    req = EvalRequest(["default", "gesture-lif-none"], "synthetic:test", ["ta=off"], limit=10)
+    got = {kind: {"rows": [], "progress": [], "notes": []} for kind in ("thread", "process")}
+    for kind, aside in (("thread", False), ("process", True)):
+        g = got[kind]
+        job = EvaluationJob(req, on_row=g["rows"].append, on_progress=lambda *a, g=g: g["progress"].append(a),
+                            on_error=g["notes"].append, process=aside).start()
+        assert job.wait(300) and job.error is None
+        g["result"] = job.result
+    a, b = got["thread"], got["process"]
+    assert len(a["rows"]) >= 3 and [(r["model"], r["variant"]) for r in b["rows"]] == [(r["model"], r["variant"]) for r in a["rows"]]
+    for ra, rb in zip(a["rows"], b["rows"]):
+        for key in ("accuracy", "samples", "spike_count", "sops", "energy_uj", "confusion"):
+            assert ra[key] == rb[key], key
+    assert b["progress"][-1] == a["progress"][-1] and b["progress"][-1][2] == "eval"
+    assert b["notes"] == a["notes"] and len(a["notes"]) == 1  # ta=off on a model without attention: a note, not the end
+    assert [r["variant"] for r in b["result"]["rows"]] == [r["variant"] for r in a["result"]["rows"]]
+
+    started = threading.Event()
+    job = EvaluationJob(EvalRequest(["default"], variants=["attention=off"], limit=10, batch_size=1),
+                        on_progress=lambda d, t, phase: started.set() if phase == "eval" else None, process=True).start()
+    assert started.wait(120)
+    job.cancel()
+    assert job.wait(60) and job.cancelled
+    assert job.result["cancelled"] and len(job.result["rows"]) < 2
+
+    errors = []
+    job = EvaluationJob(EvalRequest([], limit=5), on_error=errors.append, process=True).start()
+    assert job.wait(60) and job.result is None and errors == [job.error] and "no model to evaluate" in job.error
+
+
 def test_saved_csv_and_json_read_back(tmp_path):
     from snnstudio.train.evaluate import COLUMNS
 

@@ -149,3 +149,69 @@ def test_live_source_objects_must_be_opened_by_spec(proc):
 
     with pytest.raises(SnnStudioError, match="by spec"):
         proc.open(ChunkedSource(random_recording()))
+
+
+def _restarted(proc, first, timeout=30):
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while (proc.pid == first or not proc.alive) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.pid != first and proc.alive
+    assert proc.sync(120)
+
+
+def _switches(state):
+    return {m.name: m.enabled for m in state.model.modules if m.switchable}
+
+
+def test_a_killed_engine_comes_back_with_its_neuron_swap_switches_follows_and_position(proc):
+    said = []
+    proc.on_message = said.append
+    proc.set_model("ma_snn_gesture_small")
+    proc.open(random_recording())
+    proc.set_enabled("conv1.attention", False)  # undone by the neuron swap (a new model): not replayed
+    proc.set_neuron("psn")
+    proc.set_enabled("conv2.attention", False)
+    proc.set_enabled(module="conv3.attention.sa", enabled=False)
+    proc.set_enabled("conv3.attention.sa", True)
+    proc.set_enabled("fc1.attention", False)
+    proc.follow("conv1.neuron", 5)
+    proc.step(4)
+    shown = _at(proc, 3)
+    assert proc.sync(120)
+    before = proc.state
+    off = {"conv2.attention", "fc1.attention"}
+    assert before.model.name.endswith("[psn]") and {n for n, on in _switches(before).items() if not on} == off
+    _restarted(proc, proc.pid)
+    assert any("stopped unexpectedly" in m and "neuron psn" in m for m in said)
+    st = proc.state
+    assert st.model.name == before.model.name and {k for _, k, _ in st.model.layers} == {"psn"}
+    assert _switches(st) == _switches(before)
+    # the position shown last is shown again (index 0: a fresh engine), with the followed neuron
+    snap = proc.wait_for(lambda s: s is not None and s.index == 0, 60)
+    assert snap is not None and snap.index == 0 and snap.t_start_us == shown.t_start_us
+    assert 5 in snap.layer("conv1.neuron").membrane
+    assert not st.playing
+
+
+def test_a_failed_open_or_model_load_is_not_replayed_after_a_crash(proc, tmp_path):
+    said = []
+    proc.on_message = said.append
+    proc.set_model("tiny")
+    proc.open(random_recording())
+    proc.set_speed(2.0)
+    assert proc.sync(60)
+    good = proc.state.source_name
+    proc.open(tmp_path / "missing.aedat4")
+    proc.set_model("no-such-model")
+    proc.set_speed(-1)  # refused by the engine: the speed stays 2
+    assert proc.sync(60)
+    assert any("missing.aedat4: no such file" in m for m in said) and any("no-such-model" in m for m in said)
+    assert proc.state.source_name == good and proc.state.model.name == "tiny"
+    n = len(said)
+    _restarted(proc, proc.pid)
+    st = proc.state
+    assert (st.source_name, st.model.name, st.speed, st.sensor_size) == (good, "tiny", 2.0, (32, 24))
+    assert not any("missing.aedat4" in m or "no-such-model" in m or "speed must" in m for m in said[n:]), said[n:]
+    proc.step()
+    assert proc.wait_for(lambda s: s is not None and s.index == 0, 60).n_events > 0

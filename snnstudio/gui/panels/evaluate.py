@@ -6,8 +6,8 @@ time (TA / CA / SA), its residual shortcuts off; the modules as currently switch
 panel; another neuron type; and any bundled models ticked in the list. Data: the bundled
 synthetic held-out split (``synthetic:test``), a DVS128 Gesture folder or a folder of recordings
 (one sub-folder per class), each with a sample limit. The work runs on
-:class:`snnstudio.engine.evaluation.EvaluationJob`'s thread; its callbacks are turned into Qt
-callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
+:class:`snnstudio.engine.evaluation.EvaluationJob`'s thread — in a process of its own when the
+studio's engine runs in one, so the window never loads torch; its callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
 touched from the worker — so the table fills and the progress bar moves on the GUI thread.
 """
 
@@ -39,7 +39,9 @@ from PySide6.QtWidgets import (
 )
 
 from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
-from snnstudio.engine.runner import ModelInfo
+from snnstudio.engine.catalog import bundled_names
+from snnstudio.engine.types import ModelInfo, SessionState
+from snnstudio.gui.panels.model_tree import refill
 
 HEADERS = ("model", "variant", "accuracy %", "spikes / sample", "firing rate", "SOPs / sample", "energy µJ", "ms / step")
 DATA_KINDS = (("synthetic test split", "synthetic"), ("DVS128 Gesture folder", "dvsgesture"), ("folder of recordings", "folder"))
@@ -103,13 +105,7 @@ class EvaluatePanel(QWidget):
         self.as_shown = QCheckBox("as switched now")
         self.as_shown.setToolTip("the modules switched off in the Model panel")
         self.use_neuron = QCheckBox("neuron")
-        self.neuron = QComboBox()
-        try:
-            from snnstudio.engine.models import neuron_choices
-
-            self.neuron.addItems(neuron_choices())
-        except Exception:  # pragma: no cover - the neuron registry is part of the package
-            pass
+        self.neuron = QComboBox()  # the engine's neurons, once its state says them (show_lists)
         cells = (self.base, self.att_off, self.shortcut_off, *self.parts.values(), self.as_shown, self.use_neuron, self.neuron)
         for i, w in enumerate(cells):
             vgrid.addWidget(w, i // 2, i % 2)
@@ -188,15 +184,18 @@ class EvaluatePanel(QWidget):
         self._fill_models()
         self._kind_changed()
         model.model_changed.connect(self.show_model)
+        model.state_changed.connect(self.show_lists)
 
     # ------------------------------------------------------------------ set-up
-    def _fill_models(self) -> None:
-        try:
-            from snnstudio.engine.models import bundled
+    def show_lists(self, state: SessionState) -> None:
+        """Offer the neurons the engine says it can build."""
+        if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
+            refill(self.neuron, state.neurons)
+            if self._info is not None:
+                self.show_model(self._info)
 
-            names = [b["name"] for b in bundled()]
-        except Exception:
-            names = []
+    def _fill_models(self) -> None:
+        names = bundled_names()
         self.models.clear()
         for n in names:
             item = QListWidgetItem(n)
@@ -245,9 +244,7 @@ class EvaluatePanel(QWidget):
             return "default"
         if not isinstance(spec, str):
             return None
-        from snnstudio.engine.models import bundled
-
-        names = {b["name"] for b in bundled()}
+        names = set(bundled_names())
         if spec in names or spec == "default":
             return spec
         from pathlib import Path
@@ -324,8 +321,10 @@ class EvaluatePanel(QWidget):
         def later(handler):
             return lambda *args: box.put((handler, args))
 
+        # with the engine in its own process the window has no torch: evaluate in a process too
+        aside = getattr(self.model, "engine", "thread") == "process"
         self.job = EvaluationJob(req, on_progress=later(self._on_progress), on_row=later(self._on_row),
-                                 on_done=later(self._on_done), on_error=later(self._on_error)).start()
+                                 on_done=later(self._on_done), on_error=later(self._on_error), process=aside).start()
         self._poll.start()
 
     def _drain(self) -> None:

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from snnstudio.engine.session import SessionState
+from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.events.preprocess import Preprocess
 from snnstudio.gui import theme

@@ -1,14 +1,31 @@
 """Model panel: which model runs and with which neuron type, how it streams (stateful / window of
-T), and its module tree with a switch for every block that can be turned off (attention blocks)."""
+T), and its module tree with a switch for every block that can be turned off (attention blocks).
+
+The lists are the engine's (``SessionState.models`` / ``neurons``, in every state it sends once its
+worker has started); until the first the model list is :func:`snnstudio.engine.catalog.model_choices` (torch-free)
+and the neuron list is empty."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from snnstudio.engine.models import model_choices, neuron_choices
-from snnstudio.engine.runner import ModelInfo
+from snnstudio.engine.catalog import model_choices
+from snnstudio.engine.types import ModelInfo, SessionState
 
+
+def refill(box: QComboBox, names) -> None:
+    """Make ``names`` the items of ``box`` (when they differ), keeping the current choice."""
+    names = list(names)
+    if [box.itemText(i) for i in range(box.count())] == names:
+        return
+    cur = box.currentText()
+    box.blockSignals(True)
+    box.clear()
+    box.addItems(names)
+    if cur in names:
+        box.setCurrentIndex(names.index(cur))
+    box.blockSignals(False)
 
 
 class ModelPanel(QWidget):
@@ -26,7 +43,6 @@ class ModelPanel(QWidget):
         lay.addLayout(row)
         nrow = QHBoxLayout()
         self.neuron = QComboBox()
-        self.neuron.addItems(neuron_choices())
         self.neuron.setToolTip("rebuild the model with another neuron type (zoo models; other weights kept)")
         self.neuron.activated.connect(lambda i: model.set_neuron(self.neuron.itemText(i)))
         nrow.addWidget(QLabel("neuron"))
@@ -42,9 +58,28 @@ class ModelPanel(QWidget):
         self.tree.itemChanged.connect(self._changed)
         lay.addWidget(self.tree, 1)
         self.items: dict[str, QTreeWidgetItem] = {}
+        self._info: ModelInfo | None = None
+        model.state_changed.connect(self.show_lists)
         model.model_changed.connect(self.show_model)
 
+    def show_lists(self, state: SessionState) -> None:
+        """Offer the models and neurons the engine says it can load."""
+        if state.models:
+            refill(self.choice, state.models)
+        if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
+            refill(self.neuron, state.neurons)
+            self._show_neuron()
+
+    def _show_neuron(self) -> None:
+        """Select the model's neuron type (when all its spiking layers have the same)."""
+        kinds = {k for _, k, _ in self._info.layers} if self._info is not None else set()
+        if len(kinds) == 1:
+            i = self.neuron.findText(next(iter(kinds)))
+            if i >= 0:
+                self.neuron.setCurrentIndex(i)
+
     def show_model(self, info: ModelInfo | None) -> None:
+        self._info = info
         self.tree.blockSignals(True)
         self.tree.clear()
         self.items = {}
@@ -52,11 +87,7 @@ class ModelPanel(QWidget):
             self.summary.setText("no model")
             self.tree.blockSignals(False)
             return
-        kinds = {k for _, k, _ in info.layers}
-        if len(kinds) == 1:
-            i = self.neuron.findText(next(iter(kinds)))
-            if i >= 0:
-                self.neuron.setCurrentIndex(i)
+        self._show_neuron()
         mode = f"window of T={info.window_T} re-run each step" if info.mode == "window" else f"stateful, read-out over T={info.window_T}"
         hw = f"{info.input_hw[1]}×{info.input_hw[0]}" if info.input_hw else "?"
         self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  {len(info.layers)} spiking layers")

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from snnstudio.engine.session import SessionState
+from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.events.emulator import EmulatorConfig
 from snnstudio.events.preprocess import Preprocess
