@@ -266,6 +266,21 @@ class TempFile:
         _unregister(self.path)
 
 
+def write_by_name(path: str | Path, write, error: ErrorFactory = OutputFileError) -> None:
+    """For writers that take a file name (safetensors, nir): ``write(tmp_path)`` into a temp file
+    beside ``path``'s target, then rename it over; the temp file is removed on any failure."""
+    tmp = TempFile(path, error)
+    try:
+        write(str(tmp.path))
+    except OSError as exc:
+        tmp.discard()
+        raise error(Path(path), f"cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.discard()
+        raise
+    tmp.commit()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb", *,
                  error: ErrorFactory = OutputFileError, **open_kw) -> Iterator[tuple[Path, object]]:

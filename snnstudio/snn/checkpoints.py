@@ -51,18 +51,9 @@ def _checkpoint_error(path: Path, problem: str) -> CheckpointError:
 
 def _atomic_write(target: Path, write) -> None:
     """``write(tmp_path)`` into a temp file beside ``target`` (its link target), then rename it over."""
-    from snnstudio.safe_files import TempFile
+    from snnstudio.safe_files import write_by_name
 
-    tmp = TempFile(target, error=_checkpoint_error)
-    try:
-        write(str(tmp.path))
-    except OSError as exc:
-        tmp.discard()
-        raise CheckpointError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.discard()
-        raise
-    tmp.commit()
+    write_by_name(target, write, _checkpoint_error)
 
 
 def check_checkpoint_output(dir_or_stem: str | os.PathLike, name: str | None = None) -> tuple[Path, Path]:

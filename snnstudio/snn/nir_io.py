@@ -876,17 +876,9 @@ def save_nir(model_or_graph, path: str | Path, example_input: torch.Tensor | Non
         if example_input is None:
             raise ModelError("save_nir of a model needs example_input [T, B, ...]")
         graph = export_nir(model_or_graph, example_input, dt=dt)
-    from snnstudio.safe_files import TempFile
+    from snnstudio.safe_files import write_by_name
 
     path = Path(path)
-    tmp = TempFile(path, error=lambda p, problem: ModelError(f"{p}: {problem}"))  # temp + rename, regular files only
-    try:
-        nir.write(tmp.path, graph)
-    except OSError as exc:
-        tmp.discard()
-        raise ModelError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.discard()
-        raise
-    tmp.commit()
+    # temp + rename, regular files only
+    write_by_name(path, lambda tmp: nir.write(tmp, graph), lambda p, problem: ModelError(f"{p}: {problem}"))
     return path

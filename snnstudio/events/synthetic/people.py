@@ -51,19 +51,27 @@ def random_look(rng: np.random.Generator, infrared: bool) -> Look:
                 hair=rng.uniform(0.02, 0.35), long_sleeves=bool(rng.random() < 0.4))
 
 
+def _drawn_config(rng: np.random.Generator, clean: bool, *, threshold, sigma, cutoff_hz, refractory_us,
+                  leak_hz, shot_hz) -> EmulatorConfig:
+    """An :class:`EmulatorConfig` with each parameter drawn uniformly from its ``(low, high)``
+    range (OFF threshold within ±15 % of ON); ``clean``: the ideal sensor, 0.2 threshold."""
+    seed = int(rng.integers(2**31))
+    if clean:
+        return EmulatorConfig.ideal(0.2, seed=seed)
+    on = rng.uniform(*threshold)
+    return EmulatorConfig(
+        on_threshold=on, off_threshold=on * rng.uniform(0.85, 1.15), threshold_sigma=rng.uniform(*sigma),
+        cutoff_hz=rng.uniform(*cutoff_hz), refractory_us=int(rng.uniform(*refractory_us)),
+        leak_rate_hz=rng.uniform(*leak_hz), leak_jitter=0.1, shot_noise_rate_hz=rng.uniform(*shot_hz), seed=seed,
+    )
+
+
 def video_emulator_config(rng: np.random.Generator, *, clean: bool = False) -> EmulatorConfig:
     """An emulator configuration drawn around :class:`EmulatorConfig`'s defaults (the app's video
     path): thresholds 0.15–0.35 with mismatch, photoreceptor cutoff, refractory period, a little
     leak and shot noise. ``clean``: the ideal sensor with a 0.2 threshold."""
-    seed = int(rng.integers(2**31))
-    if clean:
-        return EmulatorConfig.ideal(0.2, seed=seed)
-    on = rng.uniform(0.15, 0.35)
-    return EmulatorConfig(
-        on_threshold=on, off_threshold=on * rng.uniform(0.85, 1.15), threshold_sigma=rng.uniform(0.01, 0.05),
-        cutoff_hz=rng.uniform(100.0, 400.0), refractory_us=int(rng.uniform(0, 300)),
-        leak_rate_hz=rng.uniform(0.0, 0.3), leak_jitter=0.1, shot_noise_rate_hz=rng.uniform(0.0, 0.3), seed=seed,
-    )
+    return _drawn_config(rng, clean, threshold=(0.15, 0.35), sigma=(0.01, 0.05), cutoff_hz=(100.0, 400.0),
+                         refractory_us=(0, 300), leak_hz=(0.0, 0.3), shot_hz=(0.0, 0.3))
 
 
 @dataclass
@@ -298,12 +306,5 @@ def _dvs_config(rng: np.random.Generator, clean: bool) -> EmulatorConfig:
     0.012 and 0.12 Hz per pixel in the quietest 10 ms bins; 88–91 % of their events fail a 2 ms
     background-activity filter), contrast thresholds higher than a webcam emulator's (0.25–0.5
     log units) and a slower photoreceptor. ``clean``: the ideal sensor."""
-    seed = int(rng.integers(2**31))
-    if clean:
-        return EmulatorConfig.ideal(0.2, seed=seed)
-    on = rng.uniform(0.25, 0.5)
-    return EmulatorConfig(
-        on_threshold=on, off_threshold=on * rng.uniform(0.85, 1.15), threshold_sigma=rng.uniform(0.02, 0.06),
-        cutoff_hz=rng.uniform(50.0, 300.0), refractory_us=int(rng.uniform(200, 1500)),
-        leak_rate_hz=rng.uniform(0.0, 0.05), leak_jitter=0.1, shot_noise_rate_hz=rng.uniform(0.01, 0.12), seed=seed,
-    )
+    return _drawn_config(rng, clean, threshold=(0.25, 0.5), sigma=(0.02, 0.06), cutoff_hz=(50.0, 300.0),
+                         refractory_us=(200, 1500), leak_hz=(0.0, 0.05), shot_hz=(0.01, 0.12))
