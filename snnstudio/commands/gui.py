@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
         raise SnnStudioError(f"--compare takes up to 3 models (4 side by side), got {len(args.compare)}")
     if args.dt <= 0:
         raise SnnStudioError(f"--dt must be positive, got {args.dt}")
+    from snnstudio.gui.platform_check import platform_problem
+
+    problem = platform_problem()
+    if problem:  # before Qt aborts the process with its own message
+        raise SnnStudioError(problem)
     from snnstudio.gui.app import GuiOptions, run_gui
 
     return run_gui(
