@@ -67,6 +67,9 @@ class ExampleRecorder:
         self.frames = np.zeros((self.T, 2, *self.input_hw), np.float64)
         self.done = False
         self.restarts = 0
+        #: µs of the example's span that no snapshot covered (snapshots the window dropped)
+        self.gap_us = 0
+        self._last_end: int | None = None
 
     @property
     def t_end_us(self) -> int | None:
@@ -79,8 +82,12 @@ class ExampleRecorder:
         if self._last_t is not None and t_start_us < self._last_t:
             self.t0, self.restarts = None, self.restarts + 1
             self.frames[:] = 0
+            self.gap_us, self._last_end = 0, None
         if self.t0 is None:
             self.t0 = int(t_start_us)
+        if self._last_end is not None and t_start_us > self._last_end:
+            self.gap_us += int(t_start_us) - self._last_end
+        self._last_end = int(t_end_us)
         self._last_t = int(t_start_us)
         k = (int(t_start_us) - self.t0) // self.dt_us
         if 0 <= k < self.T:

@@ -62,7 +62,17 @@ def test_recorder_restarts_when_time_goes_back():
     rec.feed(500, 600, one)  # a seek back: start again at 500
     assert rec.restarts == 1 and rec.t0 == 500 and not rec.done
     assert rec.feed(600, 700, 2 * one)
-    assert rec.example[:, 0, 0, 0].tolist() == [1, 2]
+    assert rec.example[:, 0, 0, 0].tolist() == [1, 2] and rec.gap_us == 0
+
+
+def test_recorder_counts_dropped_snapshots():
+    rec = ExampleRecorder(3, 100, None, (2, 2))
+    one = np.ones((2, 2, 2))
+    rec.feed(0, 50, one)
+    rec.feed(120, 170, one)  # 50..120 missing
+    assert not rec.done and rec.gap_us == 70
+    assert rec.feed(250, 300, one)
+    assert rec.gap_us == 150 and rec.example[:, 0, 0, 0].tolist() == [1, 1, 1]
 
 
 def _synthetic_examples(per_class=3):
@@ -172,7 +182,8 @@ def test_teach_panel_records_fine_tunes_and_loads_the_taught_model(qtbot, teach)
     res = done.args[0]
     assert res is not None, panel.status.text()
     assert res["classes"] == old + ["wave_hello"] and res["before"] is not None
-    assert progress and "epoch" not in panel.progress.format() or panel.progress.format() == "done"
+    assert progress and max(progress) >= 1 and panel.progress.format() == "done"
+    assert panel.progress.value() == panel.progress.maximum() and panel.tune_button.isEnabled()
     qtbot.waitUntil(lambda: model.state.model is not None and "wave_hello" in model.state.model.class_names,
                     timeout=60_000)
     assert model.model_spec == res["json"]

@@ -257,7 +257,8 @@ class TeachPanel(QWidget):
         state = self.model.state
         self._recorder = ExampleRecorder(T, dt, state.input_box, hw)
         self.cue.setText(f"{self._recording}: now!")
-        self.status.setText(f"recording {T * dt / 1e6:g} s of {self._recording} …")
+        paused = "" if state.playing else " — the source is paused: play it to record"
+        self.status.setText(f"recording {T * dt / 1e6:g} s of {self._recording} …{paused}")
 
     def _on_snapshots(self, snaps) -> None:
         rec = self._recorder
@@ -271,7 +272,8 @@ class TeachPanel(QWidget):
             self.examples.setdefault(name, []).append(rec.example)
             self._end_recording()
             self.cue.setText("")
-            self.status.setText(f"recorded example {self.count(name)} of {name}")
+            lost = f" ({rec.gap_us / 1000:.0f} ms of it dropped by a busy window)" if rec.gap_us else ""
+            self.status.setText(f"recorded example {self.count(name)} of {name}{lost}")
             self.recorded.emit(name)
 
     def stop_recording(self) -> None:
