@@ -32,6 +32,7 @@ from snnstudio.gui.message_bar import MessageBar
 from snnstudio.gui.panels.attention import AttentionPanel
 from snnstudio.gui.panels.compare import ComparePanel
 from snnstudio.gui.panels.evaluate import EvaluatePanel
+from snnstudio.gui.panels.teach import TeachPanel
 from snnstudio.gui.panels.events import EventsPanel
 from snnstudio.gui.panels.layers import LayersPanel
 from snnstudio.gui.panels.membrane import MembranePanel
@@ -43,7 +44,7 @@ from snnstudio.gui.session_model import SessionModel
 from snnstudio.gui.steady_label import SteadyLabel
 
 STATUS_INTERVAL_S = 0.25
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 CLIP_LENGTHS = ((None, "until stopped"), (5.0, "5 s"), (10.0, "10 s"), (30.0, "30 s"))
 
 
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.membrane = MembranePanel(model)
         self.compare = ComparePanel(model)
         self.evaluate = EvaluatePanel(model)
+        self.teach = TeachPanel(model)
         self.exporter = Exporter(model, self)
         self.demo_mode = False
         self._pre_demo_state = None
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             ("Membrane", self.membrane, bottom),
             ("Compare", self.compare, bottom),
             ("Evaluate", self.evaluate, bottom),
+            ("Teach", self.teach, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{title.lower()}")
@@ -109,6 +112,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Model"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Membrane"], self.docks["Compare"])
         self.tabifyDockWidget(self.docks["Layers"], self.docks["Evaluate"])  # the wide bottom-left area: a table
+        self.tabifyDockWidget(self.docks["Evaluate"], self.docks["Teach"])
         self.docks["Model"].raise_()
         self.docks["Membrane"].raise_()
         self.docks["Layers"].raise_()
@@ -407,6 +411,9 @@ class MainWindow(QMainWindow):
         self.exporter.stop_recording()
         if self.evaluate.running:
             self.evaluate.cancel()
+        self.teach.stop_recording()
+        if self.teach.running:
+            self.teach.cancel()
         if self.demo_mode:
             self.leave_demo()
         if self.settings is not None:
