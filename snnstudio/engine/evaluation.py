@@ -24,15 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing as mp
 import os
-import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from snnstudio.engine.background import ThreadJob
+from snnstudio.engine.background import ProcessJob
 from snnstudio.errors import SnnStudioError
 
 #: the headline columns of a saved CSV (``snnstudio.train.evaluate.COLUMNS``, which imports torch)
@@ -82,10 +80,12 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
     return p
 
 
-class EvaluationJob(ThreadJob):
+class EvaluationJob(ProcessJob):
     """One evaluation on its own daemon thread, or in a process of its own with ``process=True``
     (see module docstring). ``start()``, then ``cancel()`` to stop between batches / samples;
     ``wait()`` joins."""
+
+    thread_name = "snnstudio-evaluate"
 
     def __init__(self, request: EvalRequest,
                  on_progress: Callable[[int, int, str], None] | None = None,
@@ -93,34 +93,13 @@ class EvaluationJob(ThreadJob):
                  on_done: Callable[[dict], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
                  process: bool = False):
+        super().__init__(process)
         self.request = request
         self.on_progress, self.on_row, self.on_done, self.on_error = on_progress, on_row, on_done, on_error
-        self.process = process
-        self._cancel = mp.get_context("spawn").Event() if process else threading.Event()
-        self._thread: threading.Thread | None = None
         self.result: dict | None = None
         self.error: str | None = None
 
-    def start(self) -> EvaluationJob:
-        self._thread = threading.Thread(target=self._work, name="snnstudio-evaluate", daemon=True)
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     # ------------------------------------------------------------------ worker
-    def _emit(self, fn, *args) -> None:
-        if fn is not None:
-            try:
-                fn(*args)
-            except Exception:
-                traceback.print_exc()
-
     def _work(self) -> None:
         if self.process:
             self._work_aside()
@@ -136,18 +115,9 @@ class EvaluationJob(ThreadJob):
 
     def _work_aside(self) -> None:
         """Run the evaluation in a spawned process and relay its reports (see module docstring)."""
-        ctx = mp.get_context("spawn")
-        here, there = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_evaluate_in_child, args=(there, self.request, self._cancel),
-                           name="snnstudio-evaluate", daemon=True)
-        proc.start()
-        there.close()
-        end = None
-        while end is None:
-            try:
-                kind, payload = here.recv()
-            except (EOFError, OSError):
-                break
+        end = []
+
+        def report(kind, payload) -> bool:
             if kind == "progress":
                 self._emit(self.on_progress, *payload)
             elif kind == "row":
@@ -155,10 +125,12 @@ class EvaluationJob(ThreadJob):
             elif kind == "note":
                 self._emit(self.on_error, payload)
             elif kind == "end":
-                end = payload
-        here.close()
-        proc.join(10.0)
-        result, error = end if end is not None else (None, f"the evaluation process stopped (exit code {proc.exitcode})")
+                end.append(payload)
+                return True
+            return False
+
+        code = self._relay(_evaluate_in_child, (self.request,), report)
+        result, error = end[0] if end else (None, f"the evaluation process stopped (exit code {code})")
         self.result, self.error = result, error
         if error is None:
             self._emit(self.on_done, result)

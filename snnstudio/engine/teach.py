@@ -17,15 +17,13 @@ the child through a shared event and it stops at its next batch (nothing saved).
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnstudio.engine.background import ThreadJob
+from snnstudio.engine.background import ProcessJob
 from snnstudio.errors import SnnStudioError
 
 #: models the studio can run that are no checkpoints (nothing to fine-tune from)
@@ -179,36 +177,21 @@ def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None =
             "seconds": res.meta.get("seconds")}
 
 
-class FinetuneJob(ThreadJob):
+class FinetuneJob(ProcessJob):
     """One fine-tuning run on a daemon thread, the work itself in a spawned process with
     ``process=True`` (see the module docstring). ``start()``, ``cancel()``, ``wait()``."""
+
+    thread_name = "snnstudio-finetune"
 
     def __init__(self, request: FinetuneRequest, on_progress: Callable[[dict], None] | None = None,
                  on_done: Callable[[dict], None] | None = None, on_error: Callable[[str], None] | None = None,
                  on_cancelled: Callable[[], None] | None = None, process: bool = True):
+        super().__init__(process)
         self.request = request
         self.on_progress, self.on_done, self.on_error, self.on_cancelled = on_progress, on_done, on_error, on_cancelled
-        self.process = process
-        self._cancel = mp.get_context("spawn").Event() if process else threading.Event()
         self.result: dict | None = None
         self.error: str | None = None
         self.was_cancelled = False
-
-    def start(self) -> FinetuneJob:
-        self._thread = threading.Thread(target=self._work, name="snnstudio-finetune", daemon=True)
-        self._thread.start()
-        return self
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @staticmethod
-    def _emit(fn, *args) -> None:
-        if fn is not None:
-            try:
-                fn(*args)
-            except Exception:
-                traceback.print_exc()
 
     def _work(self) -> None:
         end = self._run_aside() if self.process else _outcome(self.request, self._cancel,
@@ -225,25 +208,17 @@ class FinetuneJob(ThreadJob):
             self._emit(self.on_error, payload)
 
     def _run_aside(self) -> tuple[str, object]:
-        ctx = mp.get_context("spawn")
-        here, there = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_finetune_in_child, args=(there, self.request, self._cancel),
-                           name="snnstudio-finetune", daemon=True)
-        proc.start()
-        there.close()
-        end = None
-        while end is None:
-            try:
-                kind, payload = here.recv()
-            except (EOFError, OSError):
-                break
+        end = []
+
+        def report(kind, payload) -> bool:
             if kind == "progress":
                 self._emit(self.on_progress, payload)
-            else:
-                end = (kind, payload)
-        here.close()
-        proc.join(10.0)
-        return end or ("error", f"the fine-tuning process stopped (exit code {proc.exitcode})")
+                return False
+            end.append((kind, payload))
+            return True
+
+        code = self._relay(_finetune_in_child, (self.request,), report)
+        return end[0] if end else ("error", f"the fine-tuning process stopped (exit code {code})")
 
 
 def _outcome(req: FinetuneRequest, cancel, progress) -> tuple[str, object]:

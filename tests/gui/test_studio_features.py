@@ -439,8 +439,8 @@ def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
     try:
         model.open(rec)
         panel = win.source
-        qtbot.waitUntil(lambda: "→ 128×128" in panel.input_note.text(), timeout=30_000)
-        assert panel.input_note.text() == "model sees: 640×480 → ROI 480×480 at (80, 0) → 128×128"
+        qtbot.waitUntil(lambda: panel.input_note.text() == "model sees: 640×480 → ROI 480×480 at (80, 0) → 128×128",
+                        timeout=30_000)
         assert not panel.mirror.isChecked()  # a recording is not a selfie camera
         panel.roi_size.setValue(50)
         qtbot.waitUntil(lambda: model.state.preprocess is not None and model.state.preprocess.roi == (0.5, 0.5, 0.5),
@@ -459,6 +459,6 @@ def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
         roi.setPos((400, 0), finish=True)
         qtbot.waitUntil(lambda: model.state.input_box == (400, 0, 240, 240), timeout=30_000)
         assert model.state.preprocess.roi == (round(520 / 640, 4), 0.25, 0.5)
-        assert panel.roi_x.value() == round(100 * 520 / 640)  # the Source panel follows
+        qtbot.waitUntil(lambda: panel.roi_x.value() == round(100 * 520 / 640), timeout=30_000)  # the Source panel follows
     finally:
         model.close()

@@ -13,9 +13,8 @@ touched from the worker — so the table fills and the progress bar moves on the
 
 from __future__ import annotations
 
-from queue import Empty, SimpleQueue
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -42,6 +41,7 @@ from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
 from snnstudio.engine.catalog import bundled_names
 from snnstudio.engine.types import ModelInfo, SessionState
 from snnstudio.gui.panels.model_tree import refill
+from snnstudio.gui.job_inbox import JobInbox
 
 HEADERS = ("model", "variant", "accuracy %", "spikes / sample", "firing rate", "SOPs / sample", "energy µJ", "ms / step")
 DATA_KINDS = (("synthetic test split", "synthetic"), ("DVS128 Gesture folder", "dvsgesture"), ("folder of recordings", "folder"))
@@ -177,10 +177,8 @@ class EvaluatePanel(QWidget):
         self.result: dict | None = None
         self.cache_dir = None  # None: the engine's default cache
         self._info: ModelInfo | None = None
-        self._inbox: SimpleQueue = SimpleQueue()  # (handler, args) from the worker thread
-        self._poll = QTimer(self)
-        self._poll.setInterval(50)
-        self._poll.timeout.connect(self._drain)
+        # the job's callbacks, run here on the GUI thread
+        self._inbox = JobInbox(self, lambda: self.job is not None and self.job.running)
         self._fill_models()
         self._kind_changed()
         model.model_changed.connect(self.show_model)
@@ -316,28 +314,14 @@ class EvaluatePanel(QWidget):
         n_var = len(req.variants) + int(req.include_base)
         self.status.setText(f"evaluating {len(req.models)} model(s) × {n_var} variant(s) on {req.data}"
                             + (f", first {req.limit} samples" if req.limit else ""))
-        box = self._inbox
-
-        def later(handler):
-            return lambda *args: box.put((handler, args))
+        later = self._inbox.later
 
         # with the engine in its own process the window has no torch: evaluate in a process too
         aside = getattr(self.model, "engine", "thread") == "process"
         self.job = EvaluationJob(req, on_progress=later(self._on_progress), on_row=later(self._on_row),
                                  on_done=later(self._on_done), on_error=later(self._on_error), process=aside).start()
-        self._poll.start()
+        self._inbox.start()
 
-    def _drain(self) -> None:
-        """Run the worker's queued callbacks here, on the GUI thread."""
-        while True:
-            try:
-                handler, args = self._inbox.get_nowait()
-            except Empty:
-                break
-            handler(*args)
-        if self.job is None or not self.job.running:
-            if self._inbox.empty():
-                self._poll.stop()
 
     def cancel(self) -> None:
         if self.job is not None and self.job.running:

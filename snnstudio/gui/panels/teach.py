@@ -17,7 +17,6 @@ old model running.
 from __future__ import annotations
 
 import time
-from queue import Empty, SimpleQueue
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from snnstudio.engine.teach import NOT_CHECKPOINTS, ExampleRecorder, FinetuneJob, FinetuneRequest
 from snnstudio.engine.types import ModelInfo
+from snnstudio.gui.job_inbox import JobInbox
 
 
 class TeachPanel(QWidget):
@@ -61,7 +61,6 @@ class TeachPanel(QWidget):
         self._recording: str | None = None
         self._count = 0
         self.job: FinetuneJob | None = None
-        self._inbox: SimpleQueue = SimpleQueue()
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
@@ -122,9 +121,8 @@ class TeachPanel(QWidget):
         self._tick = QTimer(self)  # the countdown
         self._tick.setSingleShot(True)
         self._tick.timeout.connect(self._count_down)
-        self._poll = QTimer(self)
-        self._poll.setInterval(50)
-        self._poll.timeout.connect(self._drain)
+        # the job's callbacks, run here on the GUI thread
+        self._inbox = JobInbox(self, lambda: self.job is not None and self.job.running)
         model.model_changed.connect(self.show_model)
         model.snapshots.connect(self._on_snapshots)
 
@@ -348,10 +346,7 @@ class TeachPanel(QWidget):
             self._say(why)
             return
         req = self.request()
-        box = self._inbox
-
-        def later(handler):
-            return lambda *args: box.put((handler, args))
+        later = self._inbox.later
 
         aside = getattr(self.model, "engine", "thread") == "process"
         self.job = FinetuneJob(req, on_progress=later(self._on_progress), on_done=later(self._on_done),
@@ -363,7 +358,7 @@ class TeachPanel(QWidget):
         self.progress.setFormat("starting…")
         self.status.setText(f"fine-tuning {req.model} on {len(req.labels)} examples of "
                             f"{len(set(req.labels))} classes …")
-        self._poll.start()
+        self._inbox.start()
 
     @property
     def running(self) -> bool:
@@ -375,15 +370,6 @@ class TeachPanel(QWidget):
             self.cancel_button.setEnabled(False)
             self.progress.setFormat("cancelling…")
 
-    def _drain(self) -> None:
-        while True:
-            try:
-                handler, args = self._inbox.get_nowait()
-            except Empty:
-                break
-            handler(*args)
-        if not self.running and self._inbox.empty():
-            self._poll.stop()
 
     def _on_progress(self, p: dict) -> None:
         self.progress.setRange(0, max(1, p["epochs"]))
