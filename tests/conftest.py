@@ -12,9 +12,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Compiled kernels (the native LIF) are cached per session, never in the user's ~/.cache.
 os.environ.setdefault("SNNSTUDIO_CACHE", tempfile.mkdtemp(prefix="snnstudio-test-cache-"))
-# Taught models go to (and are listed from) a folder of the test run, never the user's own.
+# Taught models go to (and are listed from) a folder of the test run, never the user's own
+# (and each test gets an empty one: see user_models below).
 os.environ["SNNSTUDIO_USER_MODELS"] = tempfile.mkdtemp(prefix="snnstudio-test-models-")
 SAMPLES = Path(os.environ.get("SNNSTUDIO_SAMPLES", REPO.parent / "shared" / "samples"))
+
+
+@pytest.fixture(autouse=True)
+def user_models(tmp_path_factory, monkeypatch) -> Path:
+    """An empty user models folder per test: a model one test teaches is not listed in the next."""
+    folder = tmp_path_factory.mktemp("user-models")
+    monkeypatch.setenv("SNNSTUDIO_USER_MODELS", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")
