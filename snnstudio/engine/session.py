@@ -109,6 +109,7 @@ class Session(SnapshotSlot, SessionControls):
         #: (preprocessing, source size, box the model sees, rate factor)
         self._target = None
         self._input: tuple | None = None
+        self._loaded = None  # (spec, LoadedModel) loaded before a runner was built for it
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -397,10 +398,21 @@ class Session(SnapshotSlot, SessionControls):
     def _preprocess_for(self, kind: str) -> Preprocess:
         """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's
         trained sensor (the model is loaded first when none is yet)."""
-        if self._runner is None:
-            self._runner = self._build_runner(self._model_spec)
-        trained = getattr(self._runner.model, "trained_sensor", None)
+        model = self._runner.model if self._runner is not None else self._load(self._model_spec).module
+        trained = getattr(model, "trained_sensor", None)
         return default_preprocess(kind, self.config.preprocess).for_model(trained)
+
+    def _load(self, spec):
+        """The model of ``spec``, loaded once: what :meth:`_preprocess_for` loads to learn its trained
+        sensor before a source is open is what :meth:`_build_runner` then runs (not a second load)."""
+        from snnstudio.engine.models import load_model
+
+        cached = self._loaded
+        if cached is not None and (cached[0] is spec or (isinstance(spec, str) and cached[0] == spec)):
+            return cached[1]
+        loaded = load_model(spec)
+        self._loaded = (spec, loaded)
+        return loaded
 
     def _mirrored(self, rec: EventRecording) -> EventRecording:
         """``rec`` flipped left-right when the preprocessing says so (recordings: off by default);
@@ -424,9 +436,8 @@ class Session(SnapshotSlot, SessionControls):
         self._state = replace(self._state, preprocess=pre, preprocess_note=pre.describe(size), input_box=box)
 
     def _build_runner(self, spec) -> ModelRunner:
-        from snnstudio.engine.models import load_model
-
-        loaded = load_model(spec)
+        loaded = self._load(spec)
+        self._loaded = None  # a runner owns its module from now on (a second runner loads its own)
         size = self._windows.sensor_size if self._windows is not None else (128, 128)
         return ModelRunner(
             loaded.module,
@@ -445,10 +456,11 @@ class Session(SnapshotSlot, SessionControls):
         )
 
     def _set_model(self, spec) -> None:
-        old = self._input[0].out_size if self._input is not None else None
+        old = self._input[0] if self._input is not None else None
         self._runner, self._model_spec = self._build_runner(spec), spec
-        if self._input is not None and self._target is not None and not isinstance(self._target, EventSource) \
-                and getattr(self._runner.model, "trained_sensor", None) != old:
+        trained = getattr(self._runner.model, "trained_sensor", None)
+        if old is not None and self._target is not None and not isinstance(self._target, EventSource) \
+                and replace(self.config.preprocess, mirror=old.mirror).for_model(trained) != old:
             self._open(self._target, None)  # a model trained on another sensor: map the source anew
             return
         self._apply_input()
