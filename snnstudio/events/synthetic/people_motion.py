@@ -24,6 +24,9 @@ from snnstudio.events.synthetic.motion import _sines, gesture_id, min_jerk
 #: the non-gestures of class ``other``, drawn with equal probability
 OTHER_KINDS: tuple[str, ...] = ("still", "fingers", "reach", "scratch", "raise_lower", "turn", "passer_by")
 
+#: how long the stroke lasts (s), drawn uniformly: a wave, and every other stroke
+STROKE_S = {"wave": (0.8, 1.3), "stroke": (0.4, 1.1)}
+
 _SWIPES = {"swipe_left": (-1.0, 0.0), "swipe_right": (1.0, 0.0), "swipe_up": (0.0, -1.0), "swipe_down": (0.0, 1.0)}
 
 
@@ -75,7 +78,7 @@ def _stroke(name: str, rng: np.random.Generator, u: np.ndarray, t: np.ndarray, t
         dx, dy = _SWIPES[name]
         jit = np.deg2rad(rng.uniform(-12.0, 12.0))
         dx, dy = dx * np.cos(jit) - dy * np.sin(jit), dx * np.sin(jit) + dy * np.cos(jit)
-        amp = rng.uniform(0.2, 0.45)
+        amp = rng.uniform(0.25, 0.5)
         bulge = rng.uniform(-0.05, 0.05)
         s = min_jerk(uc) - 0.5
         arc = np.sin(np.pi * uc)
@@ -152,9 +155,13 @@ def person_track(name: str, rng: np.random.Generator, t_s: np.ndarray, shape: Bo
     n = len(t)
     D = max(float(t[-1]) if n else 0.0, 1e-6)
     # ---- timing (the same draws for every class)
-    raise_d = rng.uniform(0.15, 0.3) * D if (not calm and rng.random() < 0.5) else 0.0
-    lower_d = rng.uniform(0.12, 0.22) * D if (not calm and rng.random() < 0.3) else 0.0
-    active = rng.uniform(0.55, 0.85) * (D - raise_d - lower_d)
+    raise_d = rng.uniform(0.1, 0.2) * D if (not calm and rng.random() < 0.3) else 0.0
+    lower_d = rng.uniform(0.08, 0.15) * D if (not calm and rng.random() < 0.2) else 0.0
+    free = D - raise_d - lower_d
+    # strokes of real people take 0.4–1.1 s (a wave a little longer: two or more swings); the
+    # rest of the sample is holds, so the stroke, not the raise or lowering, is the main motion
+    lo, hi = STROKE_S["wave" if name == "wave" else "stroke"]
+    active = min(rng.uniform(lo, hi), rng.uniform(0.7, 0.95) * free)
     gaps = rng.dirichlet([1.0, 1.0, 1.0, 1.0]) * (D - raise_d - lower_d - active)
     t_raise = gaps[0]
     t_s0 = t_raise + raise_d + gaps[1]
