@@ -12,14 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def bundled_models_dir() -> Path:
-    """``$SNNSTUDIO_RESOURCES/models`` when set, else ``resources/models`` beside the package
-    (as :func:`snnstudio.snn.checkpoints.bundled_models_dir`)."""
-    env = os.environ.get("SNNSTUDIO_RESOURCES")
-    if env:
-        return Path(env) / "models"
-    return Path(__file__).resolve().parents[2] / "resources" / "models"
+from snnstudio.resources import bundled_models_dir
 
 
 def bundled_names(models_dir: str | os.PathLike | None = None) -> list[str]:

@@ -52,8 +52,10 @@ def rotating_bar_recording(
 
 
 def bundled_demo_files() -> list[Path]:
-    """Recordings in ``resources/demo`` beside the package (the repository layout)."""
-    folder = Path(__file__).resolve().parents[2] / "resources" / "demo"
+    """Recordings in the bundled ``resources/demo`` (:func:`snnstudio.resources.bundled_demo_dir`)."""
+    from snnstudio.resources import bundled_demo_dir
+
+    folder = bundled_demo_dir()
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() not in (".md", ".txt", ".json", ".csv"))

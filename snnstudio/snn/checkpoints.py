@@ -321,12 +321,11 @@ ALIASES: dict[str, str] = {"default": "gesture-lif-tcsa"}
 
 
 def bundled_models_dir() -> Path:
-    """``resources/models`` beside the package (the repository layout), or
-    ``$SNNSTUDIO_RESOURCES/models`` when that variable is set."""
-    env = os.environ.get("SNNSTUDIO_RESOURCES")
-    if env:
-        return Path(env) / "models"
-    return Path(__file__).resolve().parents[2] / "resources" / "models"
+    """The bundled checkpoints' folder (:func:`snnstudio.resources.bundled_models_dir`:
+    ``$SNNSTUDIO_RESOURCES/models``, the checkout's ``resources/models`` or the wheel's copy)."""
+    from snnstudio.resources import bundled_models_dir as folder
+
+    return folder()
 
 
 def user_models_dir() -> Path:
