@@ -15,7 +15,7 @@ _SCALARS = {
     "name": str, "out": str, "data": str, "epochs": int, "batch_size": int, "optimizer": str, "lr": float,
     "weight_decay": float, "momentum": float, "schedule": str, "warmup_epochs": int, "loss": str,
     "label_smoothing": float, "seed": int, "device": str, "amp": str, "grad_clip": float, "limit_train": int,
-    "limit_val": int, "cache_dir": str, "workers": int,
+    "limit_val": int, "cache_dir": str, "workers": int, "init_from": str,
 }
 
 

@@ -91,6 +91,10 @@ class TrainConfig:
     #: processes generating synthetic / digits data when not cached (0: one per core, at most 4)
     workers: int = 0
     progress: bool = True
+    #: a checkpoint (``.json`` path or bundled name) whose weights start the run instead of a
+    #: random initialisation: the same architecture and classes (e.g. the model trained on
+    #: generator v2, continued on v3); None = random
+    init_from: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -271,6 +275,28 @@ def _state_path(out: Path) -> Path:
     return out / "last.state.pt"
 
 
+def _init_from(model, mcfg, spec: str) -> None:
+    """Copy the weights of checkpoint ``spec`` into ``model`` (built from ``mcfg``); a checkpoint
+    of another architecture or other classes is refused with a :class:`TrainError`."""
+    from snnstudio.errors import SnnStudioError
+    from snnstudio.snn.checkpoints import load_checkpoint
+
+    path = spec
+    if not str(spec).endswith(".json") and "/" not in str(spec):
+        from snnstudio.snn.checkpoints import bundled_models_dir
+
+        path = str(bundled_models_dir() / f"{spec}.json")
+    try:
+        init, init_cfg, _ = load_checkpoint(path, device="cpu")
+    except (OSError, SnnStudioError) as exc:
+        raise TrainError(f"--init-from {spec}: {exc}") from None
+    mine, theirs = mcfg.to_dict(), init_cfg.to_dict()
+    differ = sorted(k for k in set(mine) | set(theirs) if k not in ("name",) and mine.get(k) != theirs.get(k))
+    if differ:
+        raise TrainError(f"--init-from {spec}: another model ({', '.join(f'{k}: {theirs.get(k)!r} ≠ {mine.get(k)!r}' for k in differ[:4])})")
+    model.load_state_dict(init.state_dict())
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] = print) -> dict:
     """Run a training; return the summary stored in the final checkpoint's metadata."""
     import torch
@@ -334,6 +360,9 @@ def _train(cfg: TrainConfig, resume: bool, log, dist: _Dist, device) -> dict:
     use_amp = cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
     gen = torch.Generator().manual_seed(cfg.seed + 1000 * dist.rank)
     start_epoch, best, history = 0, {"val_acc": -1.0, "val_loss": float("inf"), "epoch": -1}, []
+    if cfg.init_from and not resume:
+        _init_from(model, mcfg, cfg.init_from)
+        say(f"init: weights of {cfg.init_from}")
     if resume:
         sp = _state_path(out)
         if not sp.is_file():

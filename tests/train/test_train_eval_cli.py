@@ -68,6 +68,30 @@ def test_resume_continues_exactly(tiny_run, tiny_cache, tmp_path):
         assert (straight[k] == resumed[k]).all(), k
 
 
+def test_init_from_starts_at_the_checkpoints_weights(tiny_run, tiny_cache, tmp_path):
+    """--init-from: with a vanishing learning rate the run's weights are the checkpoint's (an oracle:
+    the file it started from); another architecture is refused in one line."""
+    common = ["train", "--name", "tiny", "--cache-dir", str(tiny_cache), *TINY_MODEL, *data_args(),
+              "--batch-size", "8", "--no-progress", "--no-test", "--epochs", "1", "--limit-train", "10"]
+    r = run_cli(*common, "--out", str(tmp_path / "a"), "--lr", "1e-30", "--weight-decay", "0",
+                "--init-from", str(tiny_run / "tiny.json"))
+    assert r.returncode == 0, r.stderr
+    assert "init: weights of" in r.stdout
+    start, after = load_file(str(tiny_run / "tiny.safetensors")), load_file(str(tmp_path / "a" / "last.safetensors"))
+    params = [k for k in start if "running_" not in k and "num_batches" not in k]
+    assert params and start.keys() == after.keys()
+    for k in params:
+        assert (start[k] - after[k]).abs().max() < 1e-20, k
+    # a random start differs from the checkpoint
+    r = run_cli(*common, "--out", str(tmp_path / "b"), "--lr", "1e-30", "--weight-decay", "0")
+    fresh = load_file(str(tmp_path / "b" / "last.safetensors"))
+    assert any((start[k] - fresh[k]).abs().max() > 1e-3 for k in params)
+    r = run_cli(*common[:-4], "--model", "widths=[4,8,8,8]", "--epochs", "1", "--out", str(tmp_path / "c"),
+                "--init-from", str(tiny_run / "tiny.json"))
+    assert r.returncode == 1 and "another model" in r.stderr and "widths" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_bad_input_gives_one_line_errors(tiny_run, tmp_path):
     r = run_cli("eval", "--model", str(tiny_run / "tiny.json"), "--set", "nosuchmodule=off", "--data", "synthetic:test",
                 "--cache-dir", str(tmp_path))
