@@ -319,6 +319,11 @@ class Session(SnapshotSlot, SessionControls):
             if not demo.bundled_demo_files() and demo.synthetic_available():
                 target = "synthetic"
         self._input = None  # (preprocessing, source size, box, gain) of what is being opened
+        if isinstance(target, (str, Path)) and Path(str(target)).suffix:
+            from snnstudio.events.sources import parse_source_spec
+
+            if parse_source_spec(str(target))[0] == "video" and not str(target).lower().startswith("video:"):
+                target = f"video:{target}"  # a video file opened by path (the file dialog, drag and drop)
         if isinstance(target, str) and _is_live_spec(target):
             from snnstudio.engine.prefetch import Prefetched
             from snnstudio.events.sources import open_source

@@ -57,6 +57,17 @@ def test_timeline_is_the_sessions_own_snapshots_on_a_video(capsys):
     assert lines[-1]["type"] == "summary" and lines[-1]["steps"] == len(oracle)
 
 
+def test_a_video_opened_by_its_path_plays_as_video():
+    """The file dialog and drag and drop give a bare path: an .mp4 is the video source, not an
+    event file (the same windows, events and predictions as ``video:PATH``)."""
+    bare = _session_snapshots(str(CLIPS / "left.mp4"))
+    spec = _session_snapshots(f"video:{CLIPS / 'left.mp4'}")
+    assert len(bare) == len(spec) > 100
+    assert [b.t_end_us for b in bare] == [s.t_end_us for s in spec]
+    assert [b.n_events for b in bare] == [s.n_events for s in spec]
+    assert [b.predicted for b in bare] == [s.predicted for s in spec]
+
+
 def test_timeline_of_a_labelled_recording_scores_its_own_labels(capsys, tmp_path):
     import shutil
 

@@ -110,6 +110,10 @@ FORMATS: dict[str, EventFormat] = {f.name: f for f in (
 )}
 
 
+#: every file extension a reader claims (lower case, with the dot), for file dialogs and help
+READ_EXTENSIONS: tuple[str, ...] = tuple(sorted({e for f in FORMATS.values() for e in f.extensions}))
+
+
 @contextlib.contextmanager
 def _loader_errors(path: Path, what: str) -> Iterator[None]:
     """The safety net of every read: an exception a damaged or hostile file provokes in a decoder
@@ -294,6 +298,7 @@ def write_events(path: str | Path, recording: EventRecording, *, format: str | N
 
 __all__ = [
     "FORMATS",
+    "READ_EXTENSIONS",
     "Aedat4Writer",
     "EventChunks",
     "EventFormat",

@@ -86,8 +86,14 @@ def _source_class(module: str, name: str, what: str) -> Any:
     return getattr(mod, name)
 
 
+#: extensions of video files (``video:`` through OpenCV): a bare path with one of them opens
+#: as ``video:PATH``, not as an event file
+VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm", ".wmv")
+
+
 def parse_source_spec(spec: str) -> tuple[str, str | None]:
-    """Split a spec into ``(kind, argument)``; an existing path without a kind is ``file``."""
+    """Split a spec into ``(kind, argument)``; a path without a kind is ``video`` when its
+    extension is a video's (:data:`VIDEO_EXTENSIONS`), else ``file``."""
     spec = str(spec).strip()
     if not spec:
         raise SourceSpecError(f"empty source spec; expected one of {', '.join(SOURCE_KINDS)}")
@@ -97,7 +103,7 @@ def parse_source_spec(spec: str) -> tuple[str, str | None]:
         arg = rest.strip() if sep else None
         return kind_l, (arg or None)
     if Path(spec).exists() or Path(spec).suffix:
-        return "file", spec
+        return ("video" if Path(spec).suffix.lower() in VIDEO_EXTENSIONS else "file"), spec
     raise SourceSpecError(f"unknown source {spec!r}; expected file:PATH, camera[:SERIAL], network:HOST:PORT, "
                           "webcam[:INDEX], video:PATH or synthetic[:GESTURE]")
 

@@ -36,11 +36,17 @@ from PySide6.QtWidgets import (
 from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.events.emulator import EmulatorConfig
+from snnstudio.events.io import READ_EXTENSIONS
 from snnstudio.events.preprocess import Preprocess
+from snnstudio.events.sources import VIDEO_EXTENSIONS
 from snnstudio.gui.session_model import SPEEDS
 from snnstudio.gui.steady_label import SteadyLabel
 
-FILE_FILTER = "Event recordings (*.aedat *.aedat4 *.raw *.dat *.h5 *.hdf5 *.npy *.npz *.es *.csv *.txt);;All files (*)"
+_EVENTS = " ".join(f"*{e}" for e in READ_EXTENSIONS)
+_VIDEOS = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
+#: the open dialog's filter, from the readers' registry and the video extensions
+FILE_FILTER = (f"Event recordings and videos ({_EVENTS} {_VIDEOS});;Event recordings ({_EVENTS});;"
+               f"Videos, turned into events ({_VIDEOS});;All files (*)")
 
 
 #: the shortest interval between two updates of the position while playing (s)

@@ -23,6 +23,9 @@ from snnstudio.events.sources import FilePlayer, SourceSpecError, open_source, p
     ("webcam", ("webcam", None)),
     ("webcam:1", ("webcam", "1")),
     ("video:clip.mp4", ("video", "clip.mp4")),
+    ("clip.mp4", ("video", "clip.mp4")),
+    ("/data/People Waving.MOV", ("video", "/data/People Waving.MOV")),
+    ("C:/clips/wave.avi", ("video", "C:/clips/wave.avi")),
     ("synthetic", ("synthetic", None)),
     ("synthetic:wave", ("synthetic", "wave")),
 ])
