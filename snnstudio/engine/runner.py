@@ -117,6 +117,10 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return a
 
 
+#: steps closer than this (s) count as playing: their cost is metered aside, not in line
+PLAYING_GAP_S = 1.0
+
+
 def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
     """Class probabilities from the read-out: spike rates in [0, 1] are normalised to sum to 1
     (uniform when nothing fired); any other values (logits) go through a softmax."""
@@ -475,6 +479,24 @@ class ModelRunner:
         runs their windows as one batch ``[T, B, ...]`` — the same outputs as one step after the
         other (every module is per sample), for a fraction of the per-call overhead: how the
         session catches up when it falls behind. A stateful model steps through them in order."""
+        xs = self._inputs(windows, sensor_size)
+        if self.mode != "window" or len(xs) == 1:
+            return [self._advance(torch.from_numpy(x)) for x in xs]
+        return self._advance_batch(xs)
+
+    def skip_events_many(self, windows, sensor_size: tuple[int, int]) -> None:
+        """Take several consecutive steps' events (``(events, t_start_us, frame)`` each, oldest
+        first) into a window model's sliding frames without evaluating it: a session that has
+        fallen behind sheds the late steps and evaluates only the newest, whose window then holds
+        the same frames as after stepping through all of them."""
+        if self.mode != "window":
+            raise ModelError(f"model {self.name!r}: only a sliding-window model can skip steps (its state does not depend on them)")
+        for x in self._inputs(windows, sensor_size):
+            self._window.push(x)
+        self._step_count += len(windows)
+
+    def _inputs(self, windows, sensor_size: tuple[int, int]) -> list[np.ndarray]:
+        """The model inputs ``[2, h, w]`` (float32) of ``(events, t_start_us, frame)`` steps."""
         W, H = sensor_size
         w, h = (self.input_box[2], self.input_box[3]) if self.input_box is not None else (W, H)
         ih, iw = self.input_hw
@@ -495,9 +517,7 @@ class ModelRunner:
                 xs.append(x * gain if gain != 1.0 else x)
             else:
                 xs.append(self.sub_bin(events, sensor_size, t0))
-        if self.mode != "window" or len(xs) == 1:
-            return [self._advance(torch.from_numpy(x)) for x in xs]
-        return self._advance_batch(xs)
+        return xs
 
     @torch.inference_mode()
     def _advance_batch(self, xs: list[np.ndarray]) -> list:
@@ -525,7 +545,9 @@ class ModelRunner:
             self._last_measure = time.perf_counter()
         self._step_count += 1
         now = time.perf_counter()
-        playing, self._last_step_wall = now - self._last_step_wall < 0.1, now  # stepped by hand: meter in line
+        # steps less than a second apart are a stream playing (on a loaded machine one step of the
+        # default can take a few tenths of a second); slower ones are stepped by hand: meter in line
+        playing, self._last_step_wall = now - self._last_step_wall < PLAYING_GAP_S, now
         aside = measure and playing and self.meter_aside and self.mode == "window" and self._net()[0] is not self.model
         if aside:  # the fused copy runs this step; the model as built is metered on its window aside
             measure = False

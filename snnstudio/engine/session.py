@@ -102,6 +102,7 @@ class Session(SnapshotSlot, SessionControls):
         self._anchor: tuple[float, int] | None = None
         self._history: deque[tuple[float, int, int]] = deque()
         self._dropped = 0
+        self._shed = 0  # steps shed since the source opened (see SessionConfig.shed_load)
         self._stop = False
         self._thread: threading.Thread | None = None
         self._behind: list[float] = []  # wall times at which paced playback fell far behind
@@ -387,6 +388,7 @@ class Session(SnapshotSlot, SessionControls):
         if old is not None:
             old.close()
         self._index = 0
+        self._shed = 0
         self._state = replace(self._state, source_name=name, ended=False)
         if self._runner is None or self._runner.sensor_hw != (windows.sensor_size[1], windows.sensor_size[0]):
             self._set_model(self._model_spec)
@@ -636,7 +638,11 @@ class Session(SnapshotSlot, SessionControls):
         then evaluate them together (see ``ModelRunner.step_events_many``)."""
         cap = max(1, int(self.config.max_batch))
         w = self._windows
-        if cap == 1 or w is None or w.cursor_us is None:
+        if w is None or w.cursor_us is None:
+            return 1
+        if self._shedding():
+            cap = max(cap, int(self.config.shed_max_steps))
+        if cap == 1:
             return 1
         if getattr(w, "live", False):
             return max(1, min(cap, w.ready(self.config.dt_us)))
@@ -647,6 +653,16 @@ class Session(SnapshotSlot, SessionControls):
             return 1
         late = time.perf_counter() - due
         return max(1, min(cap, 1 + int(late / (self.config.dt_us / 1e6 / self.config.speed))))
+
+    def _shedding(self) -> bool:
+        """Whether late steps are shed now: ``shed_load`` on, a sliding-window model (and its
+        companions), and a stream that runs on the wall clock (live, or paced playback)."""
+        w = self._windows
+        if not self.config.shed_load or w is None or self._runner is None:
+            return False
+        if not (getattr(w, "live", False) or self.config.realtime):
+            return False
+        return all(r.mode == "window" for r in self._runners())
 
     def _step(self, n: int = 1) -> None:
         w = self._windows
@@ -678,6 +694,15 @@ class Session(SnapshotSlot, SessionControls):
         for win, _ in wins:
             for tap in self._taps:
                 tap(win)
+        if len(wins) > 1 and self._shedding():  # behind: take the late steps in, evaluate the newest
+            late, wins = wins[:-1], wins[-1:]
+            skipped = [(win.events, win.t_start_us, None) for win, _ in late]
+            for r in self._runners():
+                r.skip_events_many(skipped, w.sensor_size)
+            for win, _ in late:
+                self._count(len(win.events), dt)
+                self._dropped += win.dropped
+            self._shed += len(late)
         t0 = time.perf_counter()
         speed = self.config.speed
         inputs, extras = [], []
@@ -757,12 +782,13 @@ class Session(SnapshotSlot, SessionControls):
             h.popleft()
         span = now - h[0][0] if len(h) > 1 else 0.0
         if span <= 0:
-            return Counters(dropped=self._dropped)
+            return Counters(dropped=self._dropped, shed_steps=self._shed)
         items = list(h)[1:]
         return Counters(
             events_per_s=sum(it[1] for it in items) / span,
             steps_per_s=len(items) / span,
             dropped=self._dropped,
+            shed_steps=self._shed,
             realtime_factor=sum(it[2] for it in items) / 1e6 / span,
             cpu_ms_per_step=1e3 * (h[-1][3] - h[0][3]) / len(items),
         )

@@ -88,6 +88,9 @@ class Counters:
     realtime_factor: float = 0.0
     #: CPU time (ms) the engine worker thread spent per step (binning, model, read-out, snapshot)
     cpu_ms_per_step: float = 0.0
+    #: steps shed since the source opened: their events went into the model's frames, but only a
+    #: newer step was evaluated and shown (see ``SessionConfig.shed_load``)
+    shed_steps: int = 0
 
 
 @dataclass(frozen=True)

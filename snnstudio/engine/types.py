@@ -36,9 +36,17 @@ class SessionConfig:
     max_batch: int = 4
     #: batch flat-out runs too (``realtime=False``: every window is already due)
     batch_flat_out: bool = False
+    #: load shedding: when a paced or live stream is behind, a sliding-window model takes every
+    #: late step's events into its frames but evaluates only the newest (up to ``shed_max_steps``
+    #: at once), so the screen shows the present instead of working through a queue of the past;
+    #: stateful models, whose state must pass every step, still batch up to ``max_batch``.
+    #: Flat-out runs (``predict``, ``eval``) never shed
+    shed_load: bool = True
+    shed_max_steps: int = 100
     #: when a paced playback keeps falling behind (twice 0.5 s within 5 s) with a sliding-window
     #: model, take the next coarser step that divides its trained frame and say so (the studio
-    #: turns this on; scripts and benchmarks keep the step they ask for)
+    #: turns this on; scripts and benchmarks keep the step they ask for). A session that sheds
+    #: load (``shed_load``) stays on the clock, so this matters when shedding is off
     adaptive_step: bool = False
     #: how every source is mapped onto the model's sensor (region of interest, mirror — ``None``:
     #: on for webcams —, resize, flicker suppression, event-rate normalisation); see

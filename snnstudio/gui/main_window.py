@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         self.steps_label = SteadyLabel("0 steps/s", "9999 steps/s")
         self.fps_label = SteadyLabel("display 0 FPS", "display 999 FPS")
         self.latency_label = SteadyLabel("latency – ms", "latency 9999.9 ms")
-        self.rt_label = SteadyLabel("real-time ×0", "real-time ×0.00  ·  dropped 9,999,999")
+        self.rt_label = SteadyLabel("real-time ×0", "real-time ×0.00  ·  dropped 9,999,999  ·  skipped 99,999 late steps")
         for w in (self.state_label, self.events_label, self.steps_label, self.fps_label, self.latency_label, self.rt_label):
             sb.addPermanentWidget(w)
 
@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
         self.events_label.setText(f"{c.events_per_s / 1e3:,.0f} k ev/s")
         self.steps_label.setText(f"{c.steps_per_s:.0f} steps/s")
         self.latency_label.setText(f"latency {m.latency_ms:.1f} ms")
-        self.rt_label.setText(f"real-time ×{c.realtime_factor:.2f}" + (f"  ·  dropped {c.dropped:,}" if c.dropped else ""))
+        self.rt_label.setText(f"real-time ×{c.realtime_factor:.2f}" + (f"  ·  dropped {c.dropped:,}" if c.dropped else "")
+                              + (f"  ·  skipped {c.shed_steps:,} late steps" if c.shed_steps else ""))
 
     def _auto_follow(self, snaps) -> None:
         """Follow the busiest sampled neuron of the first layer that fires, once there is history,

@@ -41,13 +41,14 @@ def test_session_keeps_the_step_and_feeds_the_trained_frame_length():
 
 
 def _slow_session(adaptive: bool, delay_s: float):
-    """The default model on a paced 4 s recording, its steps made ``delay_s`` slower each."""
+    """The default model on a paced 4 s recording, its steps made ``delay_s`` slower each (load
+    shedding off: it would keep the session on the clock, see the session tests)."""
     import time as _time
 
     from snnstudio.engine.demo import rotating_bar_recording
 
     rec = rotating_bar_recording(duration_us=4_000_000, rate_hz=50_000.0, sensor_size=(128, 128))
-    s = Session(SessionConfig(dt_us=10_000, realtime=True, max_batch=1, adaptive_step=adaptive))
+    s = Session(SessionConfig(dt_us=10_000, realtime=True, max_batch=1, adaptive_step=adaptive, shed_load=False))
     s.start()
     s.set_model("default")
     s.open(rec)

@@ -280,3 +280,41 @@ def test_a_session_builds_the_neuron_kernels_aside_when_they_are_missing(monkeyp
         assert not built.wait(0.3)
     finally:
         s.close()
+
+
+def test_a_slow_model_sheds_late_steps_and_keeps_up_with_the_clock(monkeypatch):
+    """Under load (a model step of 30 ms for 10 ms steps) a paced stream keeps the present on
+    screen by shedding late steps; without shedding it falls behind the clock by two thirds."""
+    from engine_helpers import AttentionNet
+
+    from snnstudio.engine.runner import ModelRunner
+
+    def slowed(fn):
+        def run(self, *a, **kw):
+            time.sleep(0.03)
+            return fn(self, *a, **kw)
+        return run
+
+    monkeypatch.setattr(ModelRunner, "_step_on", slowed(ModelRunner._step_on))
+    monkeypatch.setattr(ModelRunner, "_advance_batch", slowed(ModelRunner._advance_batch))
+    rec = random_recording(duration_us=4_000_000)
+    kept = {}
+    for shed in (True, False):
+        s = Session(SessionConfig(dt_us=DT, realtime=True, loop=False, shed_load=shed, max_batch=1))
+        s.start()
+        try:
+            s.set_model(AttentionNet(T=4))
+            s.open(rec)
+            assert s.sync()
+            t0 = time.perf_counter()
+            s.play()
+            time.sleep(1.2)
+            snap = s.latest()
+            kept[shed] = (snap.t_end_us - rec.t_start_us) / 1e6 / (time.perf_counter() - t0)
+            if shed:
+                assert snap.counters.shed_steps > 20
+            else:
+                assert snap.counters.shed_steps == 0
+        finally:
+            s.close()
+    assert kept[True] > 0.7 and kept[False] < 0.5, kept
