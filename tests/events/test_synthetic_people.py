@@ -177,3 +177,28 @@ def test_dvs_mode_noise_floor_matches_the_real_dvs128_recordings():
     synth = [_quiet_rate_per_pixel(generate_gesture("other", seed=s, version=3, mode="dvs", framing="full",
                                                     duration_us=600_000)) for s in range(4)]
     assert lo / 3 < float(np.median(synth)) < hi * 3, (real, synth)
+
+
+@pytest.mark.parametrize("name, axis, sign", [("swipe_right", 0, 1), ("swipe_up", 1, -1)])
+def test_a_wind_up_goes_the_other_way_before_the_stroke(name, axis, sign):
+    """Most swipes begin with the hand going back to where the stroke starts (as in the real
+    clips); the stroke then carries it the labelled way, past where the wind-up began."""
+    from snnstudio.events.synthetic.body import WR_L, WR_R
+    from snnstudio.events.synthetic.people import build_scene
+
+    t = np.linspace(0.0, 1.5, 151)
+    wound = 0
+    for seed in range(12):
+        scene = build_scene(name, np.random.default_rng([seed, 3]), t, (128, 128), framing="desk")
+        tr = scene.track
+        if tr.wind_up_s == 0.0:
+            continue
+        wound += 1
+        wrist = WR_R if scene.stage.side > 0 else WR_L
+        uv, _ = scene.camera.project(tr.joints[:, wrist])
+        s0, s1 = tr.stroke_s
+        at = lambda ts: uv[int(np.argmin(np.abs(t - ts))), axis]  # noqa: E731
+        back = sign * (at(s0) - at(s0 - tr.wind_up_s))
+        stroke = sign * (at(s1) - at(s0))
+        assert back < -1.0 and stroke > -back, (seed, back, stroke)
+    assert 4 <= wound <= 11  # about 60 % of them

@@ -43,8 +43,9 @@ DEFAULT_DVS_FPS = 500.0
 #: bump whenever the samples a seed gives change (framed-data caches of v3 are keyed on it):
 #: 1: first version; 2: read noise ≤ 0.4 grey levels (was 1), shot noise ≤ 0.3 Hz, DVS128-like dvs mode;
 #: 3: strokes of 0.4–1.1 s (were 0.55–0.85 of the sample), fewer and shorter raises and lowerings,
-#: longer swipes, framings drawn 0.4 / 0.4 / 0.2
-REVISION = 3
+#: longer swipes, framings drawn 0.4 / 0.4 / 0.2; 4: a wind-up before most swipes, pushes and pulls
+#: (the hand going the other way first), strokes 0.6–0.9 of the free time at most
+REVISION = 4
 
 
 def random_look(rng: np.random.Generator, infrared: bool) -> Look:

@@ -26,6 +26,11 @@ OTHER_KINDS: tuple[str, ...] = ("still", "fingers", "reach", "scratch", "raise_l
 
 #: how long the stroke lasts (s), drawn uniformly: a wave, and every other stroke
 STROKE_S = {"wave": (0.8, 1.3), "stroke": (0.4, 1.1)}
+#: the classes whose stroke may begin with a wind-up (the hand going the other way first), how
+#: often, and how long it takes (s)
+WIND_UP_CLASSES = ("swipe_left", "swipe_right", "swipe_up", "swipe_down", "push", "pull")
+WIND_UP_P = 0.6
+WIND_UP_S = (0.25, 0.6)
 
 _SWIPES = {"swipe_left": (-1.0, 0.0), "swipe_right": (1.0, 0.0), "swipe_up": (0.0, -1.0), "swipe_down": (0.0, 1.0)}
 
@@ -48,12 +53,16 @@ class Staging:
 @dataclass
 class PersonTrack:
     """A person over ``N`` frames: joints ``[N, J, 3]``, hand roll ``[N, 2]`` (rad, counter-clockwise
-    in the picture), grip ``[N, 2]`` (0 open … 1 fist); ``other_kind`` for class ``other``."""
+    in the picture), grip ``[N, 2]`` (0 open … 1 fist); ``other_kind`` for class ``other``;
+    ``stroke_s`` when the stroke starts and ends (s) and ``wind_up_s`` how long the wind-up
+    before it lasts (0: none)."""
 
     joints: np.ndarray
     hand_roll: np.ndarray
     grip: np.ndarray
     other_kind: str | None = None
+    stroke_s: tuple[float, float] = (0.0, 0.0)
+    wind_up_s: float = 0.0
 
 
 def _bump(t: np.ndarray, t0: float, dur: float) -> np.ndarray:
@@ -61,10 +70,20 @@ def _bump(t: np.ndarray, t0: float, dur: float) -> np.ndarray:
     return min_jerk((t - t0) / max(dur, 1e-9))
 
 
+def _wind_up(u: np.ndarray, wind: float, start: float, end: float) -> np.ndarray:
+    """Before the stroke (``u < 0``): the position (in stroke units) going from ``start`` to
+    ``end`` over the last ``wind`` of progress before it (minimum jerk), ``start`` earlier."""
+    return start + (end - start) * min_jerk((u + wind) / wind)
+
+
 def _stroke(name: str, rng: np.random.Generator, u: np.ndarray, t: np.ndarray, t_stroke: tuple[float, float],
-            cam_dist: float, wave_amp: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
+            cam_dist: float, wave_amp: tuple[float, float], wind: float = 0.0,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None]:
     """The gesture's hand displacement ``[N, 3]`` (camera axes, m), extra roll and grip, along
-    progress ``u`` (clipped to [0, 1] outside the stroke)."""
+    progress ``u`` (clipped to [0, 1] outside the stroke). ``wind`` > 0 (in units of the
+    stroke's duration): swipes, push and pull begin with a wind-up over that time before the
+    stroke, the hand going the other way to where the stroke starts (as people do: the real clips
+    show the hand moving back before a swipe, often further than the swipe itself)."""
     n = len(t)
     uc = np.clip(u, 0.0, 1.0)
     d = np.zeros((n, 3))
@@ -81,6 +100,9 @@ def _stroke(name: str, rng: np.random.Generator, u: np.ndarray, t: np.ndarray, t
         amp = rng.uniform(0.25, 0.5)
         bulge = rng.uniform(-0.05, 0.05)
         s = min_jerk(uc) - 0.5
+        if wind > 0:  # from ahead of the start (up to the stroke's far end) back to its start
+            pre = u < 0
+            s[pre] = _wind_up(u[pre], wind, -0.5 + rng.uniform(0.3, 1.0), -0.5)
         arc = np.sin(np.pi * uc)
         d[:, 0] = s * amp * dx - arc * bulge * dy
         d[:, 1] = s * amp * dy + arc * bulge * dx
@@ -105,6 +127,10 @@ def _stroke(name: str, rng: np.random.Generator, u: np.ndarray, t: np.ndarray, t
     elif name in ("push", "pull"):
         depth = min(rng.uniform(0.15, 0.32), 0.45 * cam_dist)
         grow = min_jerk(uc) if name == "push" else 1.0 - min_jerk(uc)
+        if wind > 0:  # a push draws the hand back first, a pull reaches out first
+            pre = u < 0
+            g0 = rng.uniform(0.3, 1.0)
+            grow[pre] = _wind_up(u[pre], wind, g0, 0.0) if name == "push" else _wind_up(u[pre], wind, 1.0 - g0, 1.0)
         d[:, 2] = depth * (1.0 - grow)  # toward the camera as it grows, ending at the (reachable) centre
         d[:, 0] = rng.uniform(-0.04, 0.04) * grow
         d[:, 1] = rng.uniform(-0.04, 0.04) * grow
@@ -161,8 +187,18 @@ def person_track(name: str, rng: np.random.Generator, t_s: np.ndarray, shape: Bo
     # strokes of real people take 0.4–1.1 s (a wave a little longer: two or more swings); the
     # rest of the sample is holds, so the stroke, not the raise or lowering, is the main motion
     lo, hi = STROKE_S["wave" if name == "wave" else "stroke"]
-    active = min(rng.uniform(lo, hi), rng.uniform(0.7, 0.95) * free)
+    active = min(rng.uniform(lo, hi), rng.uniform(0.6, 0.9) * free)
     gaps = rng.dirichlet([1.0, 1.0, 1.0, 1.0]) * (D - raise_d - lower_d - active)
+    # a wind-up before swipes, push and pull (most people make one), taken from the time before
+    # the stroke: the hold there shrinks, or the stroke starts later
+    wind_d = 0.0
+    if not calm and name in WIND_UP_CLASSES and rng.random() < WIND_UP_P:
+        wind_d = min(rng.uniform(*WIND_UP_S), gaps[1] + gaps[3])
+        if wind_d < 0.15:
+            wind_d = 0.0
+        shift = max(0.0, wind_d - gaps[1])  # take what the hold before the stroke lacks from the last hold
+        gaps[1] += shift
+        gaps[3] -= shift
     t_raise = gaps[0]
     t_s0 = t_raise + raise_d + gaps[1]
     t_s1 = t_s0 + active
@@ -171,7 +207,7 @@ def person_track(name: str, rng: np.random.Generator, t_s: np.ndarray, shape: Bo
     # ---- the stroke in camera axes → person space
     cam_dist = float(np.linalg.norm(stage.centre - cam.pos))
     base_roll = rng.uniform(-0.3, 0.3)
-    d_cam, roll, grip, kind = _stroke(name, rng, u, t, (t_s0, t_s1), cam_dist, stage.wave_amp)
+    d_cam, roll, grip, kind = _stroke(name, rng, u, t, (t_s0, t_s1), cam_dist, stage.wave_amp, wind_d / active)
     d_cam[:, 0] += _sines(rng, t, 3, 2.0, 8.0, rng.uniform(0.001, 0.004))  # tremor
     d_cam[:, 1] += _sines(rng, t, 3, 2.0, 8.0, rng.uniform(0.001, 0.004))
     wrist = stage.centre[None, :] + cam.direction_to_person(d_cam)
@@ -220,7 +256,7 @@ def person_track(name: str, rng: np.random.Generator, t_s: np.ndarray, shape: Bo
     g = np.zeros((n, 2))
     g[:, gi] = grip
     g[:, 1 - gi] = rng.uniform(0.0, 1.0)
-    return PersonTrack(joints, hand_roll, g, kind)
+    return PersonTrack(joints, hand_roll, g, kind, (float(t_s0), float(t_s1)), float(wind_d))
 
 
 def walker_track(rng: np.random.Generator, t_s: np.ndarray, shape: BodyShape, start_x: float, speed: float) -> np.ndarray:
