@@ -342,7 +342,77 @@ def _display(rec, seconds: float, spec: str = HEADLINE, every_dock: bool = True,
     }
 
 
-def run(quick: bool = False) -> dict:
+def _burners(n: int) -> list:
+    """``n`` busy processes (a Python loop each): the other work of a loaded machine."""
+    import subprocess
+    import sys
+
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def _paced(rec, seconds: float, shed: bool, spec: str = HEADLINE) -> dict:
+    """The default playing a paced stream in real time, headless: how far the newest snapshot
+    trails the stream clock (``lag_ms``: wall time since playing began, in stream time, minus the
+    stream time the snapshot shows), the stream time shown per wall second, the model
+    evaluations per second and the steps shed."""
+    from snnstudio.engine.session import Session, SessionConfig
+
+    seen: list[tuple[float, int, int]] = []
+    s = Session(SessionConfig(dt_us=DT_US, realtime=True, loop=False, shed_load=shed),
+                on_snapshot=lambda snap: seen.append((time.perf_counter(), snap.t_end_us, snap.counters.shed_steps)))
+    s.start()
+    try:
+        s.set_model(spec)
+        s.open(rec)
+        s.sync(600)
+        if s.messages:
+            return {"error": s.messages[-1]}
+        t0 = time.perf_counter()
+        s.play()
+        time.sleep(seconds)
+        s.pause()
+        s.sync(60)
+    finally:
+        s.close()
+    if len(seen) < 3:
+        return {"error": "no snapshots"}
+    start = rec.t_start_us
+    lag = np.array([(w - t0) * 1e3 - (t_end - start) / 1e3 for w, t_end, _ in seen])
+    tail = lag[len(lag) // 4:]  # after the start-up
+    wall = seen[-1][0] - t0
+    return {
+        "shed_load": shed,
+        "lag_ms_p50": float(np.percentile(tail, 50)),
+        "lag_ms_p95": float(np.percentile(tail, 95)),
+        "lag_ms_last": float(lag[-1]),
+        "realtime_factor": (seen[-1][1] - start) / 1e6 / wall if wall > 0 else None,
+        "evaluations_per_s": len(seen) / wall if wall > 0 else None,
+        "shed_steps": int(seen[-1][2]),
+    }
+
+
+def under_load(load: int, seconds: float = 8.0) -> dict:
+    """The default on a paced stream with ``load`` busy processes beside it, load shedding on and
+    off side by side (the same stream, one after the other, the burners running through both)."""
+    rec = _stream(seconds + 2.0)
+    procs = _burners(load)
+    try:
+        time.sleep(0.5)
+        rows = {"shed": _paced(rec, seconds, True), "no_shed": _paced(rec, seconds, False)}
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+    return {"load": load, "cpus": os.cpu_count(), "seconds": seconds,
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None, **rows}
+
+
+def run(quick: bool = False, load: int | None = None) -> dict:
+    """The stream benchmark; ``load`` (busy processes beside it): only the paced comparison of
+    load shedding on and off under that load (:func:`under_load`)."""
+    if load is not None:
+        return {"under_load": under_load(int(load), 4.0 if quick else 8.0)}
     steps = 40 if quick else 300
     rec = _stream(2.0 if quick else 6.0)
     out: dict = {

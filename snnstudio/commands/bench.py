@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     p.add_argument("--only", default="", help="comma-separated benchmarks, e.g. framing,decode")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    p.add_argument("--load", type=int, default=None, metavar="N",
+                   help="with N busy processes beside it (benchmarks that take it: stream compares load shedding on/off)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +51,16 @@ def run(args: argparse.Namespace) -> int:
     results = {}
     for name in selected:
         mod = importlib.import_module(f"snnstudio.bench.{name}")
-        results[name] = mod.run(quick=args.quick)
+        if args.load is not None:
+            import inspect
+
+            if "load" not in inspect.signature(mod.run).parameters:
+                if len(selected) == 1:
+                    raise SnnStudioError(f"benchmark {name} does not take --load (stream does)")
+                continue
+            results[name] = mod.run(quick=args.quick, load=args.load)
+        else:
+            results[name] = mod.run(quick=args.quick)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
     else:

@@ -26,6 +26,13 @@ def test_user_errors_are_one_line_and_exit_1(monkeypatch, capsys):
     assert err == "error: some.file: wrong magic\n"
 
 
+def test_load_is_refused_by_a_benchmark_that_does_not_take_it(capsys, monkeypatch):
+    monkeypatch.setenv("SNNSTUDIO_BENCH_NOEXEC", "1")
+    assert main(["bench", "--only", "framing", "--load", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "framing does not take --load" in err and len(err.strip().splitlines()) == 1
+
+
 def test_unknown_benchmark_is_a_clear_error(capsys):
     assert main(["bench", "--only", "no_such_bench"]) == 1
     assert "unknown benchmark(s) no_such_bench" in capsys.readouterr().err
