@@ -43,7 +43,7 @@ from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
-from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
+from snnstudio.engine.windows import RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
@@ -694,6 +694,7 @@ class Session(SnapshotSlot, SessionControls):
         for win, _ in wins:
             for tap in self._taps:
                 tap(win)
+        shown = None  # shedding: the snapshot shows every late step's events with the newest
         if len(wins) > 1 and self._shedding():  # behind: take the late steps in, evaluate the newest
             late, wins = wins[:-1], wins[-1:]
             skipped = [(win.events, win.t_start_us, None) for win, _ in late]
@@ -703,16 +704,21 @@ class Session(SnapshotSlot, SessionControls):
                 self._count(len(win.events), dt)
                 self._dropped += win.dropped
             self._shed += len(late)
+            newest = wins[0][0]
+            shown = Window(np.concatenate([win.events for win, _ in late] + [newest.events]), late[0][0].t_start_us,
+                           newest.t_end_us, newest.label)
         t0 = time.perf_counter()
         speed = self.config.speed
         inputs, extras = [], []
         for win, due in wins:
-            span = (win.t_end_us - win.t_start_us) / 1e6 / (speed if due is not None else 1.0)
-            arrived = (due - span, due) if due is not None else (t0 - span, t0)
             frame = count_frame(win.events, w.sensor_size)
             counters = self._count(len(win.events), dt)
             self._dropped += win.dropped
             inputs.append((win.events, win.t_start_us, frame))
+            if shown is not None:  # the newest step's frame for the model, all of them on screen
+                win, frame = shown, frame + count_frame(shown.events[: len(shown.events) - len(win.events)], w.sensor_size)
+            span = (win.t_end_us - win.t_start_us) / 1e6 / (speed if due is not None else 1.0)
+            arrived = (due - span, due) if due is not None else (t0 - span, t0)
             extras.append((win, frame, counters, arrived))
         results = runner.step_events_many(inputs, w.sensor_size)
         latency = (time.perf_counter() - t0) * 1e3

@@ -300,7 +300,9 @@ def test_a_slow_model_sheds_late_steps_and_keeps_up_with_the_clock(monkeypatch):
     rec = random_recording(duration_us=4_000_000)
     kept = {}
     for shed in (True, False):
-        s = Session(SessionConfig(dt_us=DT, realtime=True, loop=False, shed_load=shed, max_batch=1))
+        shown = []
+        s = Session(SessionConfig(dt_us=DT, realtime=True, loop=False, shed_load=shed, max_batch=1),
+                    on_snapshot=lambda snap: shown.append((snap.t_start_us, snap.t_end_us, snap.n_events, float(snap.frame.sum()))))
         s.start()
         try:
             s.set_model(AttentionNet(T=4))
@@ -315,6 +317,12 @@ def test_a_slow_model_sheds_late_steps_and_keeps_up_with_the_clock(monkeypatch):
                 assert snap.counters.shed_steps > 20
             else:
                 assert snap.counters.shed_steps == 0
+            # no event is lost on screen: the snapshots tile the stream, each frame holding every
+            # event of its span (a shed step's events come with the next step shown)
+            assert any(b - a > DT for a, b, _, _ in shown) == shed
+            for (a, b, n, total), (a2, _, _, _) in zip(shown, shown[1:]):
+                assert a2 == b
+                assert n == total == len(rec.time_slice(a, b))
         finally:
             s.close()
     assert kept[True] > 0.7 and kept[False] < 0.5, kept
