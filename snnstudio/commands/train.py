@@ -72,7 +72,7 @@ def build_config(args: argparse.Namespace):
     cfg = TrainConfig.from_json_file(args.config) if args.config else TrainConfig()
     d = cfg.to_dict()
     if args.bundled:
-        from snnstudio.train.bundled import recipe
+        from snnstudio.train.recipes import recipe
 
         d.update(recipe(args.bundled))
     for key in _SCALARS:

@@ -1,63 +1,11 @@
-"""The recipes of the bundled checkpoints (``resources/models/``): ``snnstudio train --bundled NAME``.
-
-All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default split sizes:
-50 / 8 / 20 samples per class for train / val / test), 10 steps of 150 ms (1.5 s per sample),
-128×128 events sum-pooled to 16×16 — small enough to train on a shared 2-core CPU. The five
-attention models get MA-SNN's own input, 128×128 pooled to 32×32, and 4× the data (200 / 20 / 20
-per class); the default and its no-attention twin also a read-out of 10 voting neurons per class,
-a 128-wide FC layer and 60 epochs (TA, CA and SA alone: 64 wide, one neuron per class, 50). The
-MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
-:data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
-"""
+"""The bundled checkpoints' report: ``ABLATION.md`` / ``ABLATION.csv`` beside them
+(``snnstudio eval --bundled-ablation``), from their recipes (:mod:`snnstudio.train.recipes`) and
+an evaluation of each (:mod:`snnstudio.train.evaluate`)."""
 
 from __future__ import annotations
 
 from snnstudio.errors import SnnStudioError
-
-T, DT_US, SIZE = 10, 150_000, 16
-_MA = {"preset": "ma_snn_gesture_small", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
-       "widths": [16, 32, 32, 64]}
-_COMMON = {"epochs": 100, "batch_size": 16, "lr": 5e-3, "data": "synthetic",
-           "augment": {"flip": 0.5, "shift": 1, "drop": 0.1, "time_jitter_us": 0.0}}
-
-
-def _ma(neuron: str, attention: str, params: dict | None = None, size: int = SIZE, **changes) -> dict:
-    m = {**_MA, "attention": attention, "input_size": [2, size, size], **changes}
-    if neuron != "lif":
-        m.update(neuron=neuron, neuron_params=dict(params or {}))
-    return m
-
-
-#: the attention comparison (default and no-attention net) is trained on 4× the data: 200 / 20
-#: samples per class for train / val (the test split is the same 20 per class), at 32×32
-_MORE_DATA = {"epochs": 50, "data_options": {"per_class": {"train": 200, "val": 20, "test": 20}}}
-
-#: the default and its no-attention twin also get a read-out of 10 voting neurons per class and
-#: a wider FC layer (128), and 60 epochs
-_VOTE = {"widths": [16, 32, 32, 128], "options": {"vote": 10}}
-
-RECIPES: dict[str, dict] = {
-    "gesture-lif-tcsa": {"model": _ma("lif", "tcsa", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
-    "gesture-lif-none": {"model": _ma("lif", "none", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
-    "gesture-lif-ta": {"model": _ma("lif", "ta", size=32), **_MORE_DATA},
-    "gesture-lif-ca": {"model": _ma("lif", "ca", size=32), **_MORE_DATA},
-    "gesture-lif-sa": {"model": _ma("lif", "sa", size=32), **_MORE_DATA},
-    "gesture-plif-tcsa": {"model": _ma("plif", "tcsa", {"v_threshold": 0.3, "decay_input": False})},
-    "gesture-sliding_psn-tcsa": {"model": _ma("sliding_psn", "tcsa")},
-    "gesture-psu-tcsa": {"model": _ma("psu", "tcsa", {"v_threshold": 0.3})},
-    "gesture-paralif_sb-tcsa": {"model": _ma("paralif_sb", "tcsa")},
-    "gesture-spikformer": {"model": {"preset": "spikformer_small", "T": T, "dt_us": DT_US,
-                                     "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3},
-    "gesture-ms_resnet": {"model": {"preset": "ms_resnet", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
-                                    "widths": [16, 32, 64]}},
-}
-
-
-def recipe(name: str) -> dict:
-    """The :class:`~snnstudio.train.trainer.TrainConfig` fields of bundled model ``name``."""
-    if name not in RECIPES:
-        raise SnnStudioError(f"no bundled recipe {name!r}; known: {', '.join(RECIPES)}")
-    return {**_COMMON, "name": name, "out": f"runs/{name}", **RECIPES[name]}
+from snnstudio.train.recipes import RECIPES, recipe  # noqa: F401  (recipe re-exported: its old home)
 
 
 def ablation_markdown(result: dict, budget_note: str = "", real: dict | None = None) -> str:

@@ -189,7 +189,7 @@ def evaluate_model(model, cfg, dataset, *, batch_size: int = EVAL_BATCH, device=
     from snnstudio.probe import OpCounter, ProbeConfig, Recorder
     from snnstudio.probe.meters import layer_activity, total_activity
     from snnstudio.snn.layers import reset_states
-    from snnstudio.train.trainer import to_input
+    from snnstudio.train.device import to_input
 
     n_cls = dataset.num_classes
     if cfg.num_classes != n_cls:
@@ -330,7 +330,7 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
     samples (then ``cancelled`` is True and ``rows`` holds those done).
     """
     from snnstudio.snn.checkpoints import load_checkpoint
-    from snnstudio.train.trainer import resolve_device
+    from snnstudio.train.device import resolve_device
 
     if not models:
         raise EvaluationError("no model to evaluate")

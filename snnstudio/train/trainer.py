@@ -41,6 +41,7 @@ from snnstudio.config import config_from_dict
 from snnstudio.errors import SnnStudioError
 from snnstudio.safe_files import atomic_write, check_output
 from snnstudio.train.augment import AugmentConfig
+from snnstudio.train.device import resolve_device, to_input  # noqa: F401  (to_input re-exported)
 
 
 class TrainError(SnnStudioError):
@@ -48,7 +49,7 @@ class TrainError(SnnStudioError):
 
 
 def _default_model() -> dict:
-    from snnstudio.train.bundled import RECIPES
+    from snnstudio.train.recipes import RECIPES
 
     return dict(RECIPES["gesture-lif-tcsa"]["model"])
 
@@ -147,21 +148,6 @@ class TrainConfig:
         return self
 
 
-def resolve_device(name: str = "auto"):
-    """``auto`` → the GPU when one is there, else the CPU; otherwise ``torch.device(name)``."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError as exc:
-        raise TrainError(f"bad device {name!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainError(f"device {name!r} asked for but no CUDA GPU is available")
-    return dev
-
-
 def output_scale(cfg_train: TrainConfig, model_cfg) -> float:
     if cfg_train.logit_scale == "auto":
         return 8.0 if model_cfg.arch == "ma_snn_gesture" else 1.0
@@ -220,14 +206,6 @@ def _lr_at(cfg: TrainConfig, epoch_float: float) -> float:
     span = max(1e-9, cfg.epochs - cfg.warmup_epochs)
     u = min(1.0, (epoch_float - cfg.warmup_epochs) / span)
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * u))
-
-
-def to_input(frames, device, dtype=None):
-    """Stacked dataset frames ``[B, T, 2, H, W]`` (integer counts) → float ``[T, B, 2, H, W]`` on ``device``."""
-    import torch
-
-    x = frames.to(device=device, dtype=dtype or torch.float32, non_blocking=True)
-    return x.transpose(0, 1).contiguous()
 
 
 def _loss(cfg: TrainConfig, out, y, scale: float, n_classes: int):

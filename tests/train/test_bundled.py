@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from snnstudio.snn.checkpoints import bundled_checkpoints, bundled_models_dir, load_checkpoint
-from snnstudio.train.bundled import RECIPES
+from snnstudio.train.recipes import RECIPES
 from snnstudio.train.evaluate import resolve_model
 
 from .conftest import run_cli
@@ -32,7 +32,7 @@ def test_bundled_checkpoint(ck):
     recipe = RECIPES[ck["name"]]["model"]
     assert cfg.T == recipe["T"] and list(cfg.input_size) == recipe["input_size"]
     assert cfg.attention == recipe.get("attention", cfg.attention)
-    from snnstudio.train.bundled import recipe as full_recipe
+    from snnstudio.train.recipes import recipe as full_recipe
     from snnstudio.train.trainer import TrainConfig
 
     built = TrainConfig(**{k: v for k, v in full_recipe(ck["name"]).items() if k != "name"}).model_config()
