@@ -6,8 +6,9 @@ SOURCE: a recording path, ``video:PATH`` (or a video file path), ``webcam[:N]``,
 ``synthetic[:GESTURE]``, ``camera``, ``network:HOST:PORT``; or a set of labelled clips —
 ``videos:DIR``, a folder with a ``labels.csv``, or that ``labels.csv`` — played one by one (each
 up to its gesture's end). Labels come from the recording itself, a ``<stem>_labels.csv`` sidecar
-(µs), or ``--labels`` (a real-video ``labels.csv`` naming this file: frames → µs at the video's
-frame rate). Output: the per-step timeline (``--json``: JSON lines; ``--csv FILE``; else a table
+(µs), ``--labels`` (a real-video ``labels.csv`` naming this file: frames → µs at the video's
+frame rate), or for a video without them the nearest ``labels.csv`` naming it (its folder or two
+above, as a labelled videos folder has it). Output: the per-step timeline (``--json``: JSON lines; ``--csv FILE``; else a table
 of runs of equal prediction), per gesture the prediction at its end and the time to recognition
 (see :mod:`snnstudio.engine.predict`), and the accuracy (motion classes and ``other`` apart).
 """
@@ -249,6 +250,13 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
 
         if args.labels is None and sidecar_path(path).is_file():
             labels = read_labels(sidecar_path(path))
+        elif args.labels is None:  # a labelled videos folder's labels.csv naming it (as the studio shows)
+            from snnstudio.train.videos import labels_for_video, native_fps, with_stamped_fps
+
+            found = labels_for_video(path)
+            if found:
+                fps = native_fps(path)
+                clips = [with_stamped_fps(c, fps) for c in found]
     if args.labels is not None:
         from snnstudio.train.videos import looks_like_video_labels
 

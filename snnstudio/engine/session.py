@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -334,6 +335,8 @@ class Session(SnapshotSlot, SessionControls):
             if kind in ("video", "webcam"):  # mirrored and scaled before the emulator
                 source = open_source(target, preprocess=pre)
                 self._input = (pre, source.frame_size, source.model_box, 1.0)
+                if kind == "video":
+                    self._label_video(source)
             else:
                 source = open_source(target)
                 size = tuple(source.sensor_size)
@@ -401,6 +404,43 @@ class Session(SnapshotSlot, SessionControls):
         self._latest = None
         self._anchor = None
         self._publish_state()
+
+    def _model_classes(self) -> list[str]:
+        """The class names of the model that runs (or will run) the source opened now."""
+        if self._runner is not None:
+            return list(self._runner.class_names)
+        names = self._load(self._model_spec).class_names
+        return list(names.values()) if isinstance(names, dict) else list(names or ())
+
+    def _label_video(self, source) -> None:
+        """Ground truth for a video file from the nearest ``labels.csv`` naming it (the format of a
+        labelled videos folder, :func:`snnstudio.train.videos.labels_for_video`): its gesture
+        spans become batch labels, as ids of the model's classes (a label the model does not
+        know is left out and said)."""
+        try:
+            from snnstudio.train.videos import labels_for_video, with_stamped_fps
+        except ImportError:  # a slimmed install without train/
+            return
+        clips = labels_for_video(source.name)
+        if not clips:
+            return
+        names = self._model_classes()
+        spans, unknown = [], []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for clip in clips:
+                clip = with_stamped_fps(clip, source.fps)
+                if clip.label not in names:
+                    unknown.append(clip.label)
+                    continue
+                end = clip.end_us(None) if clip.end_frame is not None else 2**62
+                spans.append((clip.start_us, end, names.index(clip.label)))
+        for w in caught:
+            self._say(str(w.message))
+        if unknown:
+            self._say(f"{Path(source.name).name}: labels {', '.join(sorted(set(unknown)))} are not classes of the model (shown without them)")
+        if spans:
+            source.set_labels(spans, dict(enumerate(names)))
 
     def _preprocess_for(self, kind: str) -> Preprocess:
         """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's

@@ -159,6 +159,29 @@ def labels_csv_of(root: str | Path) -> Path:
     return p
 
 
+def labels_for_video(video: str | Path, levels: int = 2) -> list[VideoClip]:
+    """The rows naming ``video`` in the nearest ``labels.csv`` of its folder or the ``levels``
+    folders above it (the layout of a labelled videos folder: ``DIR/labels.csv`` with files in
+    ``DIR/sub/``); ``[]`` when none names it. A labels file that cannot be read is skipped (the
+    studio plays the video without ground truth; ``predict --labels`` reports the error)."""
+    target = Path(video).resolve()
+    folder = target.parent
+    for _ in range(levels + 1):
+        csv_path = folder / LABELS_NAME
+        if csv_path.is_file():
+            try:
+                rows = read_video_labels(csv_path, check_files=False)
+            except VideoLabelsError:
+                rows = []
+            mine = [c for c in rows if Path(c.path).resolve() == target]
+            if mine:
+                return mine
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return []
+
+
 def looks_like_video_labels(path: str | Path) -> bool:
     """Is ``path`` a CSV whose header has the video-label columns (file, label, start_frame ...)?"""
     p = Path(path)

@@ -146,6 +146,13 @@ def test_labels_csv_naming_the_video_gives_its_gesture_in_microseconds(capsys):
     assert g["ttr_ms"] == (None if want.ttr_us is None else want.ttr_us / 1000)
 
 
+def test_a_video_in_a_labelled_folder_is_scored_without_labels_given(capsys):
+    assert main(["predict", f"video:{CLIPS / 'left.mp4'}", "--json"]) == 0
+    lines = _json_lines(capsys.readouterr().out)
+    (g,) = [x for x in lines if x["type"] == "gesture"]
+    assert (g["label"], g["start_us"], g["end_us"]) == ("swipe_left", 200_000, 1_250_001)  # from CLIPS/labels.csv
+
+
 def test_a_set_of_clips_gives_one_row_per_clip_and_a_summary(capsys, tmp_path):
     out = tmp_path / "clips.csv"
     assert main(["predict", f"videos:{CLIPS}", "--json"]) == 0
@@ -240,3 +247,32 @@ def test_a_live_sources_step_labels_become_gesture_ranges():
     labels = labels_from_steps(steps, {3: "wave", 5: "push"})
     assert [(lb.class_id, lb.start_us, lb.end_us, lb.name) for lb in labels] == [
         (3, 10, 40, "wave"), (5, 60, 80, "push"), (3, 80, 90, "wave")]
+
+
+def test_a_labelled_video_shows_its_ground_truth_in_the_studio():
+    """A video named in a labels.csv (of its folder or one above) plays with its labels: the
+    steps inside the gesture's frames carry it (as the model's class id), the others none."""
+    snaps = _session_snapshots(f"video:{CLIPS / 'left.mp4'}")  # left.mp4: swipe_left, frames 4–25 at 20 fps
+    names = snaps[-1].class_names
+    inside = [s for s in snaps if s.t_start_us >= 300_000 and s.t_end_us <= 1_200_000]
+    before = [s for s in snaps if s.t_end_us <= 150_000]
+    after = [s for s in snaps if s.t_start_us >= 1_350_000]
+    assert inside and before and after
+    assert {s.label for s in inside} == {list(names).index("swipe_left")}
+    assert {s.label_name for s in inside} == {"swipe_left"}
+    assert {s.label for s in before + after} == {None}
+
+
+def test_labels_for_video_finds_the_nearest_labels_file(tmp_path):
+    from snnstudio.train.videos import labels_for_video
+
+    (tmp_path / "sub").mkdir()
+    clip = tmp_path / "sub" / "a.mp4"
+    clip.write_bytes(b"")
+    (tmp_path / "labels.csv").write_text("file,label,start_frame,end_frame,fps\nsub/a.mp4,wave,3,9,30\nb.mp4,push,,,30\n")
+    (rows,) = labels_for_video(clip)
+    assert rows.label == "wave" and (rows.start_frame, rows.end_frame, rows.fps) == (3, 9, 30.0)
+    assert labels_for_video(tmp_path / "b.mp4")[0].label == "push"
+    assert labels_for_video(tmp_path / "sub" / "other.mp4") == []
+    (tmp_path / "sub" / "labels.csv").write_text("not,a,labels,file\n")  # unreadable: skipped, the parent's used
+    assert labels_for_video(clip)[0].label == "wave"

@@ -109,6 +109,21 @@ class VideoEventSource(EventSource):
         self._reading = False
         self._lock = threading.Lock()
         self._t_open = time.monotonic_ns() // 1000
+        self._spans: list[tuple[int, int, int]] = []
+
+    def set_labels(self, spans: list[tuple[int, int, int]], class_names: dict[int, str]) -> None:
+        """Ground truth for a file: ``(start_us, end_us, class_id)`` spans (µs on this source's
+        clock, end exclusive); each batch then carries the class of the span its middle falls in
+        (``None`` outside), and ``class_names`` names the ids."""
+        self._spans = sorted((int(a), int(b), int(c)) for a, b, c in spans)
+        self.class_names = dict(class_names)
+
+    def _label_at(self, t0: int, t1: int) -> int | None:
+        mid = (t0 + t1) // 2
+        for a, b, c in self._spans:
+            if a <= mid < b:
+                return c
+        return None
 
     def _luma(self, frame: np.ndarray, t_us: int) -> np.ndarray:
         cv2 = self._cv2
@@ -167,7 +182,7 @@ class VideoEventSource(EventSource):
             if t <= t_prev:  # a camera clock that did not advance: keep time strictly increasing
                 t = t_prev + 1
             events = emu.feed(self._luma(frame, t), t)
-            yield EventBatch(events, t_prev + 1, t + 1)
+            yield EventBatch(events, t_prev + 1, t + 1, label=self._label_at(t_prev + 1, t + 1) if self._spans else None)
             t_prev = t
             index += 1
 
