@@ -234,6 +234,7 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
         spec = f"video:{spec}"
     kind, arg = parse_source_spec(spec)
     target, labels, class_map, clips = spec, [], None, None
+    found_labels = False  # clips from a labels.csv found beside the video (not asked for)
     if kind == "file":
         from snnstudio.events.io import read_events
 
@@ -256,7 +257,7 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
             found = labels_for_video(path)
             if found:
                 fps = native_fps(path)
-                clips = [with_stamped_fps(c, fps) for c in found]
+                clips, found_labels = [with_stamped_fps(c, fps) for c in found], True
     if args.labels is not None:
         from snnstudio.train.videos import looks_like_video_labels
 
@@ -292,6 +293,9 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     if not tl.steps:
         raise SnnStudioError(f"{args.source}: the session made no step (too short, or no events)")
     end = tl.steps[-1].t_end_us
+    if clips is not None and found_labels and args.seconds is not None:
+        # a run cut short: score the labels found beside the video that end within it
+        clips = [c for c in clips if c.end_frame is not None and c.end_us() <= end]
     if clips is not None:
         gestures = _clip_gestures(clips, names, end)
     else:
