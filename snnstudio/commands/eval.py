@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="processes generating synthetic data when not cached (0: one per core, at most 4)")
     p.add_argument("--out", action="append", default=[], metavar="FILE",
                    help="also write the table: .json (everything), .csv or .md; repeatable")
+    p.add_argument("--plot", action="append", default=[], metavar="FILE",
+                   help="also draw accuracy vs energy, accuracy vs spikes (Pareto front) and per-layer firing "
+                        "rates: .png or .svg (needs matplotlib: pip install 'snnstudio[plots]'); repeatable")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--bundled-ablation", nargs="?", const="", default=None, metavar="DIR",
                    help="evaluate every bundled checkpoint (in DIR, default resources/models) and rewrite "
@@ -42,9 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from snnstudio.train.evaluate import ablation_table, check_table_output, table_rows, write_table
+    from snnstudio.train.plots import check_plot_output, write_plot
 
     for path in args.out:  # before the evaluation runs, not after
         check_table_output(path)
+    for path in args.plot:
+        check_plot_output(path)
 
     if args.bundled_ablation is not None:
         from snnstudio.train.bundled import write_bundled_ablation
@@ -53,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
                                         cache_dir=args.cache_dir, workers=args.workers, real_data=args.real,
                                         limit=args.limit)
         print(f"wrote ABLATION.md and ABLATION.csv ({len(result['rows'])} rows)")
+        for path in args.plot:
+            write_plot(result, path)
         return 0
     models = args.model or ["default"]
     variants = list(args.sets) + [f"neuron={n}" for n in args.neuron]
@@ -77,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             bar.stop()
     for path in args.out:
         write_table(result, path)
+    for path in args.plot:
+        write_plot(result, path)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
