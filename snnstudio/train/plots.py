@@ -131,6 +131,35 @@ def layer_rates(result: dict) -> tuple[list[str], list[list[float]]]:
     return names, rates
 
 
+#: the headline columns of the Evaluate panel's table and of a plot's table: ``(title, tooltip)``
+TABLE_COLUMNS = (
+    ("model", "model (bundled name or checkpoint)"),
+    ("variant", "the model as trained, or with modules switched off / another neuron"),
+    ("acc. %", "top-1 accuracy on the evaluated samples (%)"),
+    ("spikes", "spikes per sample, all neuron layers (k = thousand, M = million)"),
+    ("rate %", "firing rate: spikes / neuron-steps over all neuron layers (%)"),
+    ("SOPs", "synaptic operations (accumulates) per sample"),
+    ("µJ", "energy per sample (µJ): 4.6 pJ per MAC + 0.9 pJ per accumulate"),
+    ("ms/step", "latency of one time step (ms), batch 1, on the evaluation device"),
+)
+
+
+def _si(x: float) -> str:
+    """Three significant digits with k / M / G: ``27402 → 27.4 k``, ``7.44e6 → 7.44 M``, ``772 → 772``."""
+    v = float(f"{x:.3g}")  # rounded first, so 999 999 is "1 M", not "1e+03 k"
+    for scale, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def format_cells(row: dict) -> list[str]:
+    """One row's cells under :data:`TABLE_COLUMNS` (short enough for a narrow dock)."""
+    return [str(row["model"]), str(row["variant"]), f"{100 * row['accuracy']:.1f}", _si(row["spike_count"]),
+            f"{100 * row['firing_rate']:.2f}", _si(row["sops"]), f"{row['energy_uj']:.3f}",
+            f"{row['latency_ms_per_step']:.2f}"]
+
+
 def colour(i: int) -> str:
     """The colour of row ``i`` (hex ``#rrggbb``)."""
     return PALETTE[i % len(PALETTE)]
@@ -176,11 +205,12 @@ def _scatter(ax, pts: list[Point], key: str) -> None:
         ax.legend(loc="lower right", fontsize=8)
 
 
-def draw(result: dict):
+def draw(result: dict, table: bool = True):
     """The figure of ``result`` (a :class:`matplotlib.figure.Figure`, no pyplot, no GUI backend):
     top left accuracy vs energy, top right accuracy vs spike count (a point per row, labelled, the
     Pareto front dashed, its points ringed), below the per-layer firing rate of every row as
-    grouped bars. ``gid``s (ids in an SVG): axes ``energy_uj``, ``spike_count``, ``layers``; the
+    grouped bars, and with ``table`` the rows' headline figures (:func:`format_cells`) at the
+    bottom, each row's cells in its colour's tint (axes ``gid`` ``table``). ``gid``s (ids in an SVG): axes ``energy_uj``, ``spike_count``, ``layers``; the
     point of row ``i`` ``energy_uj-point-i`` / ``spike_count-point-i``, the fronts ``energy_uj-front``
     / ``spike_count-front``, row ``i``'s bars ``bars-i``."""
     rows = result.get("rows") or []
@@ -189,15 +219,16 @@ def draw(result: dict):
     _, Figure = _matplotlib()
     names, rates = layer_rates(result)
     labels = row_labels(result)
-    fig = Figure(figsize=(11, 8), dpi=100, layout="constrained")
-    grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1))
+    n = len(rows)
+    table_h = 0.22 * (n + 1) + 0.1 if table else 0.0  # inches
+    fig = Figure(figsize=(11, 8 + table_h), dpi=100, layout="constrained")
+    grid = fig.add_gridspec(3 if table else 2, 2, height_ratios=(4.0, 3.6, table_h) if table else (1.1, 1))
     for col, key in enumerate(COSTS):
         ax = fig.add_subplot(grid[0, col])
         ax.set_gid(key)
         _scatter(ax, points(result, key), key)
     ax = fig.add_subplot(grid[1, :])
     ax.set_gid("layers")
-    n = len(rows)
     width = 0.8 / n
     for i, (label, row_rates) in enumerate(zip(labels, rates)):
         xs = [k + (i - (n - 1) / 2) * width for k in range(len(names))]
@@ -207,6 +238,17 @@ def draw(result: dict):
     ax.set_title("per-layer firing rate (spikes / neuron-step)", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncols=min(n, 4))
+    if table:
+        ax = fig.add_subplot(grid[2, :])
+        ax.set_gid("table")
+        ax.axis("off")
+        tint = [[colour(i) + "30"] * len(TABLE_COLUMNS) for i in range(n)]  # ~19 % alpha
+        t = ax.table(cellText=[format_cells(r) for r in rows], colLabels=[c for c, _ in TABLE_COLUMNS],
+                     cellColours=tint, loc="center", cellLoc="right")
+        t.auto_set_font_size(False)
+        t.set_fontsize(8)
+        t.auto_set_column_width(list(range(len(TABLE_COLUMNS))))
+        t.scale(1.0, 1.2)
     fig.suptitle(_title(result), fontsize=11)
     # lay out once (Agg's text metrics) and freeze: the PNG and the SVG then put every point at the
     # same place (the SVG renderer measures text a little differently and would shift the axes)
@@ -229,12 +271,12 @@ def check_plot_output(path: str | os.PathLike) -> Path:
     return check_output(p, error=lambda q, problem: PlotError(f"{q}: {problem}"))
 
 
-def render(result: dict, fmt: str) -> bytes:
-    """The plot of ``result`` as ``png`` or ``svg`` bytes."""
+def render(result: dict, fmt: str, table: bool = True) -> bytes:
+    """The plot of ``result`` as ``png`` or ``svg`` bytes (``table``: see :func:`draw`)."""
     fmt = fmt.lower().lstrip(".")
     if "." + fmt not in PLOT_SUFFIXES:
         raise PlotError(f"a plot is {' or '.join(PLOT_SUFFIXES)}, not {fmt!r}")
-    fig = draw(result)
+    fig = draw(result, table)
     buf = io.BytesIO()
     # metadata: no date, so the same result gives the same file
     meta = {"Software": "snnstudio"} if fmt == "png" else {"Date": None, "Creator": "snnstudio"}
@@ -245,15 +287,15 @@ def render(result: dict, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def write_plot(result: dict, path: str | os.PathLike) -> Path:
-    """Write the plot of ``result`` to ``path`` (``.png`` at 100 dpi, 1100×800 px, or ``.svg``);
-    a temp file renamed into place (never half-written)."""
+def write_plot(result: dict, path: str | os.PathLike, table: bool = True) -> Path:
+    """Write the plot of ``result`` to ``path`` (``.png`` at 100 dpi, 1100 px wide, or ``.svg``),
+    with the rows' table under it (``table``); a temp file renamed into place (never half-written)."""
     from snnstudio.safe_files import atomic_write
 
     p = Path(path)
     if p.suffix.lower() not in PLOT_SUFFIXES:
         raise PlotError(f"{p}: write a plot as {' or '.join(PLOT_SUFFIXES)}")
-    data = render(result, p.suffix)
+    data = render(result, p.suffix, table)
     with atomic_write(p, "wb", error=lambda q, problem: PlotError(f"{q}: {problem}")) as (_, f):
         f.write(data)
     return p

@@ -14,8 +14,11 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from snnstudio.train.plots import (  # noqa: E402
+    TABLE_COLUMNS,
     PlotError,
+    _si,
     colour,
+    format_cells,
     draw,
     front_line,
     layer_rates,
@@ -39,6 +42,7 @@ def _result(rows: list[tuple[str, float, float, float]], model: str = "m") -> di
         layers = [{"name": n, "neurons": 100, "firing_rate": 0.01 * (i + 1) * (k + 1), "spikes_per_sample": 1.0}
                   for k, n in enumerate(LAYERS)]
         out.append({"model": model, "variant": variant, "accuracy": acc, "energy_uj": energy, "spike_count": spikes,
+                    "firing_rate": spikes / 1e6, "sops": 300.0 * spikes, "latency_ms_per_step": 0.5 + i,
                     "layers": layers})
     return {"data": "synthetic:test", "limit": 50, "rows": out, "cancelled": False}
 
@@ -107,6 +111,12 @@ def test_the_figure_holds_one_point_per_row_the_front_and_the_bars():
         heights = [p.get_height() for p in bars.patches if p.get_gid() == f"bars-{i}"]
         assert heights == pytest.approx([100 * lay["firing_rate"] for lay in r["layers"]])
     assert [t.get_text() for t in bars.get_xticklabels()] == list(LAYERS)
+    (table,) = axes["table"].tables
+    cells = table.get_celld()
+    assert [cells[0, c].get_text().get_text() for c in range(len(TABLE_COLUMNS))] == [c for c, _ in TABLE_COLUMNS]
+    for i, r in enumerate(RESULT["rows"]):
+        assert [cells[i + 1, c].get_text().get_text() for c in range(len(TABLE_COLUMNS))] == format_cells(r)
+    assert "table" not in {ax.get_gid() for ax in draw(RESULT, table=False).axes}
     with pytest.raises(PlotError, match="no rows"):
         draw({"rows": []})
 
@@ -131,7 +141,7 @@ def test_png_has_each_rows_colour_where_its_point_is(tmp_path):
 
     write_plot(RESULT, tmp_path / "p.png")
     img = Image.open(tmp_path / "p.png").convert("RGB")
-    assert img.size == (1100, 800)
+    assert img.size == (1100, 800 + 100 * (0.22 * 5 + 0.1))  # 100 dpi: 8 in of plots, the table below
     for key, centres in _pixel_centres(RESULT).items():
         for i, (x, y) in enumerate(centres):
             want = tuple(int(colour(i)[k:k + 2], 16) for k in (1, 3, 5))
@@ -210,6 +220,14 @@ def test_eval_plot_writes_the_rows_it_printed(tmp_path):
     assert r.returncode == 1 and r.stderr.strip().endswith("write a plot as .png or .svg")
     r = run_cli("eval", "--model", "default", "--plot", str(tmp_path / "missing" / "p.png"))
     assert r.returncode == 1 and "does not exist" in r.stderr
+
+
+def test_cells_are_short_and_keep_three_significant_digits():
+    assert [_si(x) for x in (772, 27402, 113962, 7.44e6, 181_000, 0.5, 1_234_567_890, 999_999)] == \
+        ["772", "27.4 k", "114 k", "7.44 M", "181 k", "0.5", "1.23 G", "1 M"]
+    row = {"model": "m", "variant": "v", "accuracy": 0.94, "spike_count": 27401.56, "firing_rate": 0.10204,
+           "sops": 7.44e6, "energy_uj": 20.3777, "latency_ms_per_step": 1.094}
+    assert format_cells(row) == ["m", "v", "94.0", "27.4 k", "10.20", "7.44 M", "20.378", "1.09"]
 
 
 def test_same_label_twice_and_many_rows_keep_their_colours():
