@@ -74,6 +74,70 @@ def test_evaluate_panel_runs_to_its_table_and_saves_csv(window, qtbot, tmp_path)
     for g, row in zip(got, result["rows"]):
         assert float(g["accuracy"]) == row["accuracy"] and float(g["spike_count"]) == pytest.approx(row["spike_count"])
     assert json.load(open(tmp_path / "table.json"))["rows"][2]["variant"] == "sa=off"
+    _check_plots_against_the_table(win, panel, qtbot, tmp_path)
+
+
+def _check_plots_against_the_table(win, panel, qtbot, tmp_path):
+    """The live plots hold one point per table row, at the row's figures; hovering a point selects
+    its row; every table column shows without scrolling sideways; PNG / SVG hold plots and table."""
+    from PySide6.QtCore import QPointF
+
+    from snnstudio.train.plots import TABLE_COLUMNS, _si
+
+    table, plots = panel.table, panel.plots
+    assert not panel.settings_button.isChecked() and not panel._settings.isVisible()  # collapsed by Evaluate
+    assert table.isColumnHidden(0)  # one model: no model column
+    head = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    col = {title: head.index(title) for title, _ in TABLE_COLUMNS}
+    n = table.rowCount()
+    for key, title, parse in (("energy_uj", "µJ", float), ("spike_count", "spikes", None)):
+        spots = sorted(plots.spots(key))
+        assert [s[0] for s in spots] == list(range(n))
+        for r, cost, acc in spots:
+            assert acc == pytest.approx(float(table.item(r, col["acc. %"]).text()), abs=0.051)
+            cell = table.item(r, col[title]).text()
+            if parse is None:
+                assert _si(cost) == cell  # the plotted spike count, written as the table writes it
+            else:
+                assert cost == pytest.approx(parse(cell), abs=0.0006)
+        # the front: every point no other point beats on both accuracy and cost
+        costs = {r: c for r, c, _ in spots}
+        accs = {r: a for r, _, a in spots}
+        on_front = {r for r in costs if not any(costs[j] <= costs[r] and accs[j] >= accs[r]
+                                                 and (costs[j], accs[j]) != (costs[r], accs[r]) for j in costs)}
+        xs, ys = plots.fronts[key].getData()
+        assert set(zip(xs.tolist(), ys.tolist())) >= {(costs[r], accs[r]) for r in on_front}
+    names = [lay["name"] for lay in panel.result["rows"][0]["layers"]]
+    for r, bars in enumerate(plots.bars):
+        heights = bars.opts["height"]
+        assert list(heights) == pytest.approx([100 * lay["firing_rate"] for lay in panel.result["rows"][r]["layers"]])
+        assert len(heights) == len(names)
+    # hover the last point with the mouse: its row is selected and the tip names it
+    plots.setCurrentIndex(0)
+    w = plots.plots["energy_uj"]
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=5000)
+    r, cost, acc = sorted(plots.spots("energy_uj"))[-1]
+    at = w.mapFromScene(w.getPlotItem().vb.mapViewToScene(QPointF(cost, acc)))
+    qtbot.mouseMove(w.viewport(), at)
+    qtbot.waitUntil(lambda: [i.row() for i in table.selectionModel().selectedRows()] == [r], timeout=5000)
+    assert f"variant: {panel.result['rows'][r]['variant']}" in w.getPlotItem().vb.toolTip()
+    # readable without scrolling sideways, at the window's usual size
+    win.resize(1600, 1000)
+    qtbot.waitUntil(lambda: table.viewport().width() > 0, timeout=5000)
+    QApplication = __import__("PySide6.QtWidgets", fromlist=["QApplication"]).QApplication
+    QApplication.processEvents()
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    assert sum(table.columnWidth(c) for c in shown) <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0
+    # saved plots: the SVG holds every table cell as text, the PNG is an image of the plots + table
+    panel.save(tmp_path / "plots.svg")
+    panel.save(tmp_path / "plots.png")
+    svg = (tmp_path / "plots.svg").read_text()
+    for r in range(n):
+        for c in shown:
+            assert f">{table.item(r, c).text()}<" in svg
+    assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert panel.save_png.isEnabled() and panel.save_svg.isEnabled()
 
 
 def test_evaluate_cancel_stops_it_and_the_gui_stays_responsive(window, qtbot):
