@@ -526,3 +526,51 @@ def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
         qtbot.waitUntil(lambda: panel.roi_x.value() == round(100 * 520 / 640), timeout=30_000)  # the Source panel follows
     finally:
         model.close()
+
+
+def test_source_panel_filters_drop_events_as_the_chain_does(window, qtbot):
+    """Ticking filters in the Source panel reaches the engine through ``set_filters``: each step's
+    event count (shown in the Events view) is then the filter chain's count over the recording."""
+    from snnstudio.events.filters import FilterChain
+
+    win, model, panel = window, window.model, window.source
+    qtbot.waitUntil(lambda: model.state.model is not None and model.state.sensor_size == (64, 48), timeout=30_000)
+    model.pause()
+    rec = win.rec
+
+    def count(spec, snap):
+        chain = FilterChain(spec, rec.sensor_size)
+        ev = rec.events[(rec.events["t"] >= snap.t_start_us) & (rec.events["t"] < snap.t_end_us)]
+        return len(chain(ev))
+
+    def step_and_read():
+        n = model.last.index if model.last is not None else -1
+        model.step(1)
+        qtbot.waitUntil(lambda: model.last is not None and model.last.index > n, timeout=20_000)
+        return model.last
+
+    before = step_and_read()
+    assert before.n_events == count("", before) > 0
+    panel.filter_boxes["polarity"].setChecked(True)  # ON only: about half the bar's events
+    qtbot.waitUntil(lambda: model.state.filters == "polarity=on", timeout=20_000)
+    snap = step_and_read()
+    assert snap.n_events == count("polarity=on", snap) < count("", snap)
+    qtbot.waitUntil(lambda: win.events.info.text().startswith(f"{snap.n_events:,} events"), timeout=10_000)
+    assert panel.filter_note.text() == "in force: polarity=on"
+    # a crop: the model sees the box as its sensor, and the panel says so
+    panel.filter_values["crop"].setText("8,4,32,24")
+    panel.filter_boxes["crop"].setChecked(True)
+    qtbot.waitUntil(lambda: model.state.filters == "polarity=on; crop=8,4,32,24", timeout=20_000)
+    assert model.state.sensor_size == (32, 24)
+    qtbot.waitUntil(lambda: panel.filter_note.text().endswith("sensor 64×48 → 32×24"), timeout=10_000)
+    snap = step_and_read()
+    assert snap.n_events == count("polarity=on; crop=8,4,32,24", snap) < count("polarity=on", snap)
+    # a bad box is said in the panel and never sent
+    panel.filter_values["crop"].setText("8,4,32")
+    panel.filter_values["crop"].editingFinished.emit()
+    assert "4 whole numbers" in panel.filter_note.text()
+    assert model.state.filters == "polarity=on; crop=8,4,32,24"
+    for key in ("crop", "polarity"):
+        panel.filter_boxes[key].setChecked(False)
+    qtbot.waitUntil(lambda: model.state.filters == "" and model.state.sensor_size == (64, 48), timeout=20_000)
+    assert panel.filter_note.text() == "no filter"
