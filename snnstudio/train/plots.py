@@ -166,8 +166,9 @@ def colour(i: int) -> str:
 
 
 def _title(result: dict) -> str:
-    limit = result.get("limit")
-    return f"evaluation on {result.get('data', '?')}" + (f" (first {limit} samples)" if limit else "")
+    limit, filters = result.get("limit"), result.get("filters")
+    return (f"evaluation on {result.get('data', '?')}" + (f" (first {limit} samples)" if limit else "")
+            + (f", events filtered: {filters}" if filters else ""))
 
 
 # ---------------------------------------------------------------------------------------------
