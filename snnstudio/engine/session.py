@@ -777,6 +777,7 @@ class Session(SnapshotSlot, SessionControls):
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
         total_neurons = sum(layer.n_neurons for layer in layers)
+        fired = sum(layer.mean_rate * layer.n_neurons for layer in layers)  # over the steps the model ran
         return Snapshot(
             index=self._index,
             t_start_us=win.t_start_us,
@@ -792,7 +793,7 @@ class Session(SnapshotSlot, SessionControls):
             label_name=(w.class_names or {}).get(win.label) if win.label is not None else None,
             class_names=runner.class_names or tuple(str(i) for i in range(probs.size)),
             metrics=Metrics(
-                firing_rate=total_spikes / total_neurons if total_neurons else 0.0,
+                firing_rate=fired / total_neurons if total_neurons else 0.0,
                 spike_count=total_spikes,
                 sops=sops,
                 energy_pj=energy,

@@ -26,8 +26,15 @@ def frozen(a, dtype=np.float32) -> np.ndarray:
 class LayerSnapshot:
     """One spiking layer at one step.
 
-    ``rate`` is the fraction of its neurons that fired this step; ``channel_rates [C]`` the same
-    per channel; ``raster [n]`` the spikes (0/1) of a fixed, evenly spread subset of ``n`` neurons
+    ``rate`` is the fraction of its neurons that fired at the newest time step; ``channel_rates
+    [C]`` the same per channel; ``window_rate`` the firing rate over every time step the model ran
+    for this snapshot (spikes / neuron-steps, the definition of ``snnstudio eval``'s ``firing_rate``):
+    a window model re-runs its ``window_steps = T`` steps each step, so its newest step alone can
+    read far off (an output layer silent at the last step reads 0 % while firing 8 % of its
+    neuron-steps); a stateful model runs one step (``window_rate == rate``); ``sops`` /
+    ``energy_pj`` the synaptic operations and energy (pJ) per time step of the modules that feed
+    this layer (its block: ``conv1.*`` for ``conv1.neuron``; ``None`` until metered, or for a
+    neuron outside a block); ``raster [n]`` the spikes (0/1) of a fixed, evenly spread subset of ``n`` neurons
     whose flat indices are ``raster_index [n]`` (the same every step, so columns stack into a
     raster); ``membrane`` maps a followed flat neuron index to its membrane potential ``h``
     (before reset) and ``spiked`` to whether it fired; ``threshold`` is the line to draw (``None``
@@ -47,10 +54,19 @@ class LayerSnapshot:
     spiked: dict[int, bool] = field(default_factory=dict)
     threshold: float | None = None
     feature_map: np.ndarray | None = None
+    window_rate: float | None = None
+    window_steps: int = 1
+    sops: float | None = None
+    energy_pj: float | None = None
 
     @property
     def n_neurons(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 0
+
+    @property
+    def mean_rate(self) -> float:
+        """The firing rate over the steps the model ran (``window_rate``, else ``rate``)."""
+        return self.rate if self.window_rate is None else self.window_rate
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,8 @@ class AttentionSnapshot:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Cost and speed of one step: total firing rate over all spiking neurons, spike count,
+    """Cost and speed of one step: total firing rate over all spiking neurons (over the steps the
+    model ran: the layers' ``window_rate`` pooled, as ``snnstudio eval``), spike count (newest step),
     synaptic operations and energy (``None`` until a meter provides them), step latency (ms,
     model + probes + snapshot)."""
 

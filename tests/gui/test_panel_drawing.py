@@ -79,6 +79,16 @@ def test_metrics_table_redraws_a_few_times_a_second_with_the_newest(model, qtbot
     assert panel.draws == 2
     assert panel.table.item(0, 3).text() == f"{100 * _snap(31).layers[0].rate:.2f}"
     assert "step 32.0 ms" in panel.totals.text()
+    assert panel.table.item(0, 5).text() == "–"  # not metered yet
+    # a window model: the rate over its window (eval's), the newest step's in the tooltip; its block's cost
+    from dataclasses import replace
+
+    s = _snap(40)
+    layer = replace(s.layers[0], window_rate=0.25, window_steps=10, sops=1234.4, energy_pj=5.6e6)
+    panel.draw(replace(s, layers=(layer, *s.layers[1:])), force=True)
+    assert panel.table.item(0, 3).text() == "25.00"
+    assert panel.table.item(0, 3).toolTip() == f"25.00 % over 10 step(s); {100 * layer.rate:.2f} % at the newest step"
+    assert (panel.table.item(0, 5).text(), panel.table.item(0, 6).text()) == ("1,234", "5.6000")
 
 
 def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):

@@ -114,7 +114,7 @@ class LayerRow:
         p = self.ptr
         self.spikes[:, p] = layer.raster
         self.chans[:, p] = layer.channel_rates
-        self.rates[p] = layer.rate
+        self.rates[p] = layer.mean_rate  # over the steps the model ran (a window model's T), as eval
         self.ptr = (p + 1) % HISTORY
         self.count += 1
         self.last = layer
