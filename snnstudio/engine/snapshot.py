@@ -69,6 +69,11 @@ class LayerSnapshot:
         return self.rate if self.window_rate is None else self.window_rate
 
 
+#: an attention part whose weights (in [0, 1]) span less than this (max − min) is constant: it
+#: weights every step / channel / pixel alike, i.e. does nothing but scale
+FLAT_SPAN = 0.01
+
+
 @dataclass(frozen=True)
 class AttentionSnapshot:
     """The weights of one attention block at this step (each ``None`` where that part is absent
@@ -79,6 +84,20 @@ class AttentionSnapshot:
     ta: np.ndarray | None = None
     ca: np.ndarray | None = None
     sa: np.ndarray | None = None
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The parts present: ``{"ta": …, "ca": …, "sa": …}``."""
+        return {k: w for k, w in (("ta", self.ta), ("ca", self.ca), ("sa", self.sa)) if w is not None and w.size}
+
+    @property
+    def spread(self) -> float:
+        """How much the block's weights vary: the sum over its parts of their standard deviation
+        (0 for a block whose every part is flat; the Attention panel opens on the largest)."""
+        return float(sum(float(np.std(w)) for w in self.parts().values()))
+
+    def constant_parts(self, span: float = FLAT_SPAN) -> dict[str, float]:
+        """``{part: its mean weight}`` for the parts whose weights span less than ``span``."""
+        return {k: float(np.mean(w)) for k, w in self.parts().items() if float(np.ptp(w)) < span}
 
 
 @dataclass(frozen=True)

@@ -479,7 +479,44 @@ def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
         model.open(bar_recording(size=(128, 128)))
         model.step(2)
         qtbot.waitUntil(lambda: win.attention.view.isVisible(), timeout=20_000)
-        assert not win.attention.empty.isVisible() and win.attention.shown == "conv1.attention"
+        assert not win.attention.empty.isVisible()
+
+
+def test_attention_panel_opens_on_the_most_varied_block_and_says_what_is_constant(qtbot):
+    """The default model's conv1 temporal weights are flat at 0.5 (every step alike): the panel
+    opens on the block whose weights vary most instead, and says so of a flat part when shown."""
+    from PySide6.QtCore import Qt
+
+    from snnstudio.engine.snapshot import AttentionSnapshot
+    from snnstudio.gui.panels.attention import AUTO_PICK_STEPS, constant_note
+
+    with empty_window(qtbot) as win:
+        model, panel = win.model, win.attention
+        win.docks["Attention"].raise_()
+        model.set_model("default")
+        model.open(bar_recording(size=(128, 128)))
+        for k in range(AUTO_PICK_STEPS + 2):
+            model.step(1)
+            qtbot.waitUntil(lambda: model.last is not None and model.last.index >= k, timeout=20_000)
+            qtbot.waitUntil(lambda: panel._auto_steps >= min(k + 1, AUTO_PICK_STEPS), timeout=20_000)  # drawn
+        atts = model.last.attention
+        best = max(atts, key=lambda a: a.spread)
+        assert panel.shown == best.name != "conv1.attention"
+        assert panel.note.text() == constant_note(best)
+        conv1 = next(a for a in atts if a.name == "conv1.attention")
+        assert "ta" in conv1.constant_parts()  # the trained model's flat temporal weights
+        # the user picks conv1: it stays, and the panel says its TA is constant
+        panel.block.setCurrentIndex(panel.block.findText("conv1.attention"))
+        panel.block.activated.emit(panel.block.currentIndex())
+        model.step(1)
+        qtbot.waitUntil(lambda: panel.shown == "conv1.attention", timeout=20_000)
+        assert panel.note.text().startswith(f"TA constant: {conv1.constant_parts()['ta']:.2f} for every step")
+    # by hand: the spread is the summed standard deviation; a part spanning < 0.01 is constant
+    a = AttentionSnapshot("b", True, ta=np.full(4, 0.5, np.float32), ca=np.array([0.0, 1.0], np.float32),
+                          sa=np.array([[0.3, 0.305]], np.float32))
+    assert a.spread == pytest.approx(0.5 + 0.0025, abs=1e-6)
+    assert a.constant_parts() == {"ta": 0.5, "sa": pytest.approx(0.3025)}
+    assert constant_note(AttentionSnapshot("c", True, ca=np.array([0.2, 0.9], np.float32))) == ""
 
 
 def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
