@@ -433,6 +433,7 @@ class EvaluatePanel(QWidget):
             return
         self._say(text)
         self._finish()
+        self.settings_button.setChecked(True)  # what to change is in the settings
         self.progress.setFormat("failed")
         self.finished.emit(None)
 
