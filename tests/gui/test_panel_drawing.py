@@ -114,6 +114,30 @@ def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):
     np.testing.assert_array_equal(row.chan.image, colourise(chans, row.chan_lut, 0.0, max(1e-3, float(chans.max()))))
 
 
+def test_layers_rate_curve_is_the_window_rate_and_the_title_says_the_blocks_cost(model, qtbot):
+    from dataclasses import replace
+
+    from snnstudio.gui.panels.layers import LayersPanel, cost_line
+
+    panel = LayersPanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+    snaps = []
+    for i in range(4):  # a window model: the newest step silent, the window not (the output layer's case)
+        s = _snap(i)
+        layer = replace(s.layers[0], rate=0.0, window_rate=0.1 * (i + 1), window_steps=10,
+                        sops=None if i < 2 else 3700.0, energy_pj=None if i < 2 else 3.4e3)
+        snaps.append(replace(s, layers=(layer,)))
+    model.snapshots.emit(snaps)
+    row = panel.rows["conv1"]
+    model.budget.flush()
+    qtbot.waitUntil(lambda: row.rate_curve.getData()[1] is not None and len(row.rate_curve.getData()[1]) == 4,
+                    timeout=2000)
+    assert list(row.rate_curve.getData()[1]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert cost_line(snaps[-1].layers[0]) == "3.7 k SOPs · 0.0034 µJ" and cost_line(snaps[0].layers[0]) == ""
+    assert row.cost_text == "3.7 k SOPs · 0.0034 µJ" and "3.7 k SOPs" in row.title.text
+
+
 def test_membrane_axis_holds_still_until_the_data_leave_it(model, qtbot):
     from snnstudio.gui.panels.membrane import MembranePanel
 

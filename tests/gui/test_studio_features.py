@@ -595,6 +595,11 @@ def test_source_panel_filters_drop_events_as_the_chain_does(window, qtbot):
     assert snap.n_events == count("polarity=on", snap) < count("", snap)
     qtbot.waitUntil(lambda: win.events.info.text().startswith(f"{snap.n_events:,} events"), timeout=10_000)
     assert panel.filter_note.text() == "in force: polarity=on"
+    ev = win.evaluate  # the Evaluate panel offers the same filters for its data
+    qtbot.waitUntil(lambda: ev.use_filters.isEnabled(), timeout=10_000)
+    assert ev.request().filters == ""
+    ev.use_filters.setChecked(True)
+    assert ev.request().filters == "polarity=on" and ev.use_filters.text() == "events filtered: polarity=on"
     # a crop: the model sees the box as its sensor, and the panel says so
     panel.filter_values["crop"].setText("8,4,32,24")
     panel.filter_boxes["crop"].setChecked(True)
@@ -612,3 +617,5 @@ def test_source_panel_filters_drop_events_as_the_chain_does(window, qtbot):
         panel.filter_boxes[key].setChecked(False)
     qtbot.waitUntil(lambda: model.state.filters == "" and model.state.sensor_size == (64, 48), timeout=20_000)
     assert panel.filter_note.text() == "no filter"
+    qtbot.waitUntil(lambda: not ev.use_filters.isEnabled(), timeout=10_000)
+    assert ev.request().filters == ""

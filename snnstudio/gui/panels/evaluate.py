@@ -119,6 +119,10 @@ class EvaluatePanel(QWidget):
             vgrid.addWidget(w, i // 2, i % 2)
         lay.addLayout(vgrid)
 
+        self.use_filters = QCheckBox("events filtered as in Source")
+        self.use_filters.setToolTip("evaluate on the data with the Source panel's event filters (as eval --filter)")
+        self.use_filters.setEnabled(False)
+        lay.addWidget(self.use_filters)
         self.current = QLabel("")
         self.current.setObjectName("muted")
         self.current.setWordWrap(True)
@@ -211,6 +215,7 @@ class EvaluatePanel(QWidget):
         self.job: EvaluationJob | None = None
         self.result: dict | None = None
         self._rows: list[dict] = []  # the rows so far of the running evaluation
+        self._filters = ""  # the session's event filters (offered by use_filters)
         self.cache_dir = None  # None: the engine's default cache
         self._info: ModelInfo | None = None
         # the job's callbacks, run here on the GUI thread
@@ -222,7 +227,11 @@ class EvaluatePanel(QWidget):
 
     # ------------------------------------------------------------------ set-up
     def show_lists(self, state: SessionState) -> None:
-        """Offer the neurons the engine says it can build."""
+        """Offer the neurons the engine says it can build, and the Source panel's event filters."""
+        filters = getattr(state, "filters", "") or ""
+        self.use_filters.setEnabled(bool(filters))
+        self.use_filters.setText(f"events filtered: {filters}" if filters else "events filtered as in Source")
+        self._filters = filters
         if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
             refill(self.neuron, state.neurons)
             if self._info is not None:
@@ -324,8 +333,9 @@ class EvaluatePanel(QWidget):
 
     def request(self) -> EvalRequest:
         kw = {} if self.cache_dir is None else {"cache_dir": self.cache_dir}
+        filters = self._filters if self.use_filters.isEnabled() and self.use_filters.isChecked() else ""
         return EvalRequest(models=self.chosen_models(), data=self.data_spec(), variants=self.variants(),
-                           include_base=self.base.isChecked(), limit=self.limit.value() or None, **kw)
+                           include_base=self.base.isChecked(), limit=self.limit.value() or None, filters=filters, **kw)
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -353,7 +363,8 @@ class EvaluatePanel(QWidget):
         self.progress.setFormat("starting…")
         n_var = len(req.variants) + int(req.include_base)
         self.status.setText(f"evaluating {len(req.models)} model(s) × {n_var} variant(s) on {req.data}"
-                            + (f", first {req.limit} samples" if req.limit else ""))
+                            + (f", first {req.limit} samples" if req.limit else "")
+                            + (f", events filtered: {req.filters}" if req.filters else ""))
         later = self._inbox.later
 
         # with the engine in its own process the window has no torch: evaluate in a process too
@@ -381,7 +392,8 @@ class EvaluatePanel(QWidget):
     def _on_row(self, row: dict) -> None:
         self._rows.append(row)
         req = self.job.request if self.job is not None else None
-        self.plots.show_result({"rows": list(self._rows), "data": req.data if req else "", "limit": req.limit if req else None})
+        self.plots.show_result({"rows": list(self._rows), "data": req.data if req else "",
+                                "limit": req.limit if req else None, "filters": req.filters if req else ""})
         r = self.table.rowCount()
         self.table.insertRow(r)
         for c, text in enumerate(format_row(row)):
