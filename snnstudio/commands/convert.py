@@ -3,7 +3,9 @@
 The output format comes from OUT's extension (``--format`` overrides): .aedat4, .aedat (AEDAT
 3.1), .raw (EVT3), .dat, .npz, .npy, .h5/.hdf5, .csv/.txt. Labels travel as the
 ``<stem>_labels.csv`` sidecar. Writing AEDAT4 streams (bounded memory, any input size); other
-outputs read the input whole. The output is written to a temp file and renamed when complete;
+outputs read the input whole. ``--filter`` runs the events through a
+:class:`~snnstudio.events.filters.FilterChain` on the way (streaming; hot pixels are learnt from the
+whole input, so that reads it whole), the written sensor is the filtered one (crop / downsample). The output is written to a temp file and renamed when complete;
 an OUT that is a device, FIFO or folder is refused, a symbolic link is written through.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from snnstudio.commands._options import add_filter_option, filter_spec
 
 HELP = "convert an event file to another format (exact round trip: events, order, sensor size, labels)"
 
@@ -25,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--sort", action="store_true",
                    help="repair timestamps that go backwards (out-of-order packets) by sorting, with a warning")
+    add_filter_option(p, "the events")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     )
     from snnstudio.events.io._common import check_output
 
+    from dataclasses import replace
+
+    from snnstudio.events.filters import FilterChain
+
+    spec = filter_spec(args)
     src, dst = args.input, args.output
     if dst.exists() and not args.force:
         raise EventFileError(dst, "exists already (use --force to overwrite)")
@@ -45,13 +55,14 @@ def run(args: argparse.Namespace) -> int:
         raise EventFileError(dst, "input and output are the same file")
     out_format = args.format or format_for_extension(dst)
     check_output(dst)  # a device, a folder, a missing or read-only folder: said now, not after reading
-    if out_format == "aedat4" and not args.sort:
+    if out_format == "aedat4" and not args.sort and "hot" not in spec:
         chunks = iter_event_chunks(src, format=args.in_format)
         if chunks.sensor_size is not None:
-            writer = Aedat4Writer(dst, chunks.sensor_size, sensor=chunks.sensor, labels=chunks.labels)
+            chain = FilterChain(spec, chunks.sensor_size)
+            writer = Aedat4Writer(dst, chain.output_size(chunks.sensor_size), sensor=chunks.sensor, labels=chunks.labels)
             try:
                 for ev in chunks:
-                    writer.write(ev)
+                    writer.write(chain(ev))
             except BaseException:
                 writer.abort()
                 raise
@@ -62,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {dst} ({writer.events_written:,} events, aedat4)", file=sys.stderr)
             return 0
     rec = read_events(src, format=args.in_format, sort=args.sort)
+    if spec:
+        chain = FilterChain(spec, rec.sensor_size).fit(rec.events)
+        rec = replace(rec, events=chain(rec.events), sensor_size=chain.output_size(rec.sensor_size))
     write_events(dst, rec, format=out_format)
     print(f"wrote {dst} ({len(rec):,} events, {out_format})", file=sys.stderr)
     return 0

@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from snnstudio.commands._options import add_filter_option, filter_spec
+
 HELP = "evaluate models and variants (--set module=off, --neuron NAME) into one ablation table"
 
 
@@ -24,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neuron", action="append", default=[], metavar="NAME",
                    help="a variant with this neuron type (weights that fit are kept); repeatable")
     p.add_argument("--no-base", action="store_true", help="leave out the row of each model as trained")
+    add_filter_option(p, "every sample's events (cached apart from the unfiltered frames)")
     p.add_argument("--batch-size", type=int, default=32, help="(stochastic neurons: 32 reproduces training's test figure)")
     p.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda, cuda:1 …")
     p.add_argument("--cache-dir", default="cache", help="where framed datasets are cached (default ./cache)")
@@ -31,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="processes generating synthetic data when not cached (0: one per core, at most 4)")
     p.add_argument("--out", action="append", default=[], metavar="FILE",
                    help="also write the table: .json (everything), .csv or .md; repeatable")
+    p.add_argument("--plot", action="append", default=[], metavar="FILE",
+                   help="also draw accuracy vs energy, accuracy vs spikes (Pareto front) and per-layer firing "
+                        "rates: .png or .svg (needs matplotlib: pip install 'snnstudio[plots]'); repeatable")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--bundled-ablation", nargs="?", const="", default=None, metavar="DIR",
                    help="evaluate every bundled checkpoint (in DIR, default resources/models) and rewrite "
@@ -42,9 +48,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from snnstudio.train.evaluate import ablation_table, check_table_output, table_rows, write_table
+    from snnstudio.train.plots import check_plot_output, write_plot
 
+    from snnstudio.errors import SnnStudioError
+
+    filters = filter_spec(args)  # a bad spec: said before anything runs
+    if filters and args.bundled_ablation is not None:
+        raise SnnStudioError("--filter does not apply to --bundled-ablation (the bundled tables are unfiltered)")
     for path in args.out:  # before the evaluation runs, not after
         check_table_output(path)
+    for path in args.plot:
+        check_plot_output(path)
 
     if args.bundled_ablation is not None:
         from snnstudio.train.bundled import write_bundled_ablation
@@ -53,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
                                         cache_dir=args.cache_dir, workers=args.workers, real_data=args.real,
                                         limit=args.limit)
         print(f"wrote ABLATION.md and ABLATION.csv ({len(result['rows'])} rows)")
+        for path in args.plot:
+            write_plot(result, path)
         return 0
     models = args.model or ["default"]
     variants = list(args.sets) + [f"neuron={n}" for n in args.neuron]
@@ -71,19 +87,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = ablation_table(models, args.data, variants, include_base=not args.no_base, limit=args.limit,
                                 batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-                                workers=args.workers, progress=progress)
+                                workers=args.workers, progress=progress, filters=filters)
     finally:
         if bar is not None:
             bar.stop()
     for path in args.out:
         write_table(result, path)
+    for path in args.plot:
+        write_plot(result, path)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"evaluation on {args.data}" + (f" (first {args.limit})" if args.limit else ""))
+    t = Table(title=f"evaluation on {args.data}" + (f" (first {args.limit})" if args.limit else "")
+              + (f", events filtered: {filters}" if filters else ""))
     split = any("motion_accuracy" in r for r in result["rows"])  # classes include `other`: show it apart
     cols = ["model", "variant", "accuracy"] + (["motion", "other"] if split else [])
     for col in cols + ["spikes/sample", "firing rate", "SOPs/sample", "energy µJ", "ms/step"]:

@@ -22,6 +22,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from snnstudio.commands._options import add_filter_option, filter_spec
+
 HELP = "run a model over a source or labelled clips: per-step predictions, accuracy, time to recognition"
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -48,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="step (ms) between predictions (default: the studio's, 10 ms)")
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds of stream time (a live source: else until Ctrl-C)")
+    add_filter_option(p, "every source's events (as the studio's Source panel does)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     pre = preprocess_of(args)
     dt_us = None if args.dt_ms is None else int(round(args.dt_ms * 1000))
     clips_csv = clips_source(args.source)
-    with Predictor(args.model, dt_us, pre) as predictor:
+    with Predictor(args.model, dt_us, pre, filters=filter_spec(args)) as predictor:
         if clips_csv is not None:
             return _run_clips(args, predictor, clips_csv)
         return _run_source(args, predictor)

@@ -41,6 +41,12 @@ class SessionControls:
         :class:`~snnstudio.events.preprocess.Preprocess`: region of interest, mirror, flicker …);
         the open source is opened again with it, at the same position when seekable."""
 
+    def set_filters(self, spec: str) -> None:
+        """Filter every source's events from now on, before framing: a spec of
+        :func:`snnstudio.events.filters.parse_filters` (``"denoise=2000; hot; polarity=on"``,
+        ``""`` for none). Filters that keep the sensor's size switch in place (a recording is
+        re-primed at the same position); crop and downsample open the source again at its size."""
+
     def set_model(self, spec: Any = None) -> None:
         """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
 
@@ -138,6 +144,16 @@ def _set(field: str, coerce: Callable[[Any], Any], valid: Callable[[Any], bool] 
     return local
 
 
+def _filter_spec(v: Any) -> bool:
+    from snnstudio.events.filters import FilterError, parse_filters
+
+    try:
+        parse_filters(v)
+    except (FilterError, TypeError):
+        return False
+    return True
+
+
 def _positive(v: Any) -> bool:
     try:
         return float(v) > 0
@@ -150,6 +166,7 @@ _MODEL_BOUND = ("set_neuron", "set_enabled", "follow")
 #: every control, by name
 CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("set_preprocess", Replay.LAST, order=0, local=_set("preprocess", lambda p: p)),
+    Control("set_filters", Replay.LAST, if_ok=True, order=0, local=_set("filters", str, _filter_spec)),
     Control("set_model", Replay.LAST, if_ok=True, order=1, clears=_MODEL_BOUND),
     Control("set_compare", Replay.LAST, if_ok=True, order=2),
     Control("set_dt", Replay.LAST, order=3),

@@ -47,7 +47,9 @@ def default_cache_dir() -> Path:
 class EvalRequest:
     """``models``: bundled names, ``default`` or checkpoint paths; ``variants``: ``snnstudio eval``
     variant strings (``attention=off``, ``ta=off``, ``neuron=psn`` …); ``limit``: at most this many
-    samples (class-balanced, as ``--limit``), ``None`` for all."""
+    samples (class-balanced, as ``--limit``), ``None`` for all; ``filters``: every sample's events
+    through these event filters first (``--filter``: a spec of
+    :func:`snnstudio.events.filters.parse_filters`, e.g. the Source panel's)."""
 
     models: Sequence[str]
     data: str = "synthetic:test"
@@ -56,6 +58,7 @@ class EvalRequest:
     limit: int | None = None
     batch_size: int = 32
     cache_dir: str | os.PathLike | None = field(default_factory=default_cache_dir)
+    filters: str = ""
 
 
 def write_result(result: dict, path: str | os.PathLike) -> Path:
@@ -153,6 +156,7 @@ class EvaluationJob(ProcessJob):
             cancel=self._cancel.is_set,
             on_row=lambda row: self._emit(self.on_row, row),
             on_skip=lambda message: self._emit(self.on_error, message),
+            filters=req.filters,
         )
 
 

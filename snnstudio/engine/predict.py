@@ -170,9 +170,10 @@ class Predictor:
     """One :class:`~snnstudio.engine.session.Session` (flat out, no loop) with ``model`` loaded;
     :meth:`run` plays one source through it and returns its :class:`Timeline`. ``dt_us``: the
     step (µs; the session's default when ``None``); ``preprocess``: a
-    :class:`~snnstudio.events.preprocess.Preprocess` for every source (``None``: the session's)."""
+    :class:`~snnstudio.events.preprocess.Preprocess` for every source (``None``: the session's);
+    ``filters``: an event-filter spec (:func:`snnstudio.events.filters.parse_filters`) for every source."""
 
-    def __init__(self, model: str = "default", dt_us: int | None = None, preprocess=None):
+    def __init__(self, model: str = "default", dt_us: int | None = None, preprocess=None, filters: str = ""):
         from snnstudio.engine.session import Session, SessionConfig
 
         cfg = SessionConfig(realtime=False, loop=False)
@@ -182,6 +183,10 @@ class Predictor:
             cfg.dt_us = int(dt_us)
         if preprocess is not None:
             cfg.preprocess = preprocess
+        if filters:
+            from snnstudio.events.filters import format_filters, parse_filters
+
+            cfg.filters = format_filters(parse_filters(filters))
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._done = threading.Event()
         self._stop_us: int | None = None

@@ -40,6 +40,7 @@ import math
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -217,6 +218,8 @@ class ModelRunner:
         #: windows metered aside: [taken, finished]
         self.meter_windows = [0, 0]
         self._last_cost: tuple[float | None, float | None] = (None, None)
+        #: per spiking layer: (SOPs, energy pJ) per time step of its block, from the last metering
+        self._layer_cost: dict[str, tuple[float, float]] = {}
         self.reset()
         self._warm_up()
 
@@ -586,9 +589,9 @@ class ModelRunner:
         attention = tuple(self._attention(name, m, parts) for name, m, parts in blocks)
         if measure:
             self.ops.detach()
-            rep = self.ops.report()
-            steps = rep["steps_per_sample"] or 1.0
-            self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
+            self._note_cost(self.ops.report())
+            layers = tuple(replace(la, sops=self._layer_cost.get(la.name, (None, None))[0],
+                                   energy_pj=self._layer_cost.get(la.name, (None, None))[1]) for la in layers)
         return layers, attention, readout, self._last_cost
 
     def _meter_aside(self, frames: torch.Tensor) -> None:
@@ -627,8 +630,7 @@ class ModelRunner:
                     finally:
                         ops.detach()
                     rep = ops.report()
-                steps = rep["steps_per_sample"] or 1.0
-                self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
+                self._note_cost(rep)
             except Exception:  # a model changed under the meter: the next window is metered again
                 pass
             finally:
@@ -655,6 +657,11 @@ class ModelRunner:
             idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
         count = int(np.count_nonzero(spikes))
+        if t_lead > 1:  # a window: every step the model ran (eval's spikes / neuron-steps)
+            every = s.reshape(t_lead, n_batch, -1)[:, b]
+            window_rate = float(np.count_nonzero(every.numpy() > 0.5)) / (n * t_lead) if n else 0.0
+        else:
+            window_rate = count / n if n else 0.0
         if len(shape) >= 2:
             per = spikes.reshape(shape[0], -1)
             per_channel = np.count_nonzero(per, axis=1).astype(np.float32) / np.float32(per.shape[1])
@@ -683,7 +690,29 @@ class ModelRunner:
             spiked=spiked,
             threshold=None if th is None or not math.isfinite(float(th)) else float(th),
             feature_map=fmap,
+            window_rate=window_rate,
+            window_steps=t_lead,
+            sops=self._layer_cost.get(name, (None, None))[0],
+            energy_pj=self._layer_cost.get(name, (None, None))[1],
         )
+
+    def _note_cost(self, rep: dict) -> None:
+        """Keep a meter report's totals and per-layer figures per time step (``_last_cost``,
+        ``_layer_cost``: a spiking layer gets the ops of the modules of its block, e.g.
+        ``conv1.conv.layer`` and ``conv1.attention.*`` for ``conv1.neuron``)."""
+        steps = rep["steps_per_sample"] or 1.0
+        per: dict[str, list[float]] = {}
+        blocks = sorted(((name.rpartition(".")[0] + ".", name) for name in self._shapes if "." in name),
+                        key=lambda b: -len(b[0]))
+        for op_name, row in rep.get("layers", {}).items():
+            for prefix, layer in blocks:
+                if op_name.startswith(prefix):
+                    acc = per.setdefault(layer, [0.0, 0.0])
+                    acc[0] += float(row.get("acs", 0.0)) / steps
+                    acc[1] += float(row.get("energy_pj", 0.0)) / steps
+                    break
+        self._layer_cost = {k: (v[0], v[1]) for k, v in per.items()}
+        self._last_cost = (rep["sops"] / steps, rep["energy_pj"] / steps)
 
     def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module], b: int = 0) -> AttentionSnapshot:
         on = bool(getattr(m, "enabled", True))

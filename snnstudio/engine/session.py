@@ -44,7 +44,7 @@ from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
-from snnstudio.engine.windows import RecordingWindows, StreamWindows, Window, count_frame
+from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
@@ -155,6 +155,9 @@ class Session(SnapshotSlot, SessionControls):
                 self._seek(cursor, show=not self._playing)
 
         self._queue("set_preprocess", cmd)
+
+    def set_filters(self, spec: str) -> None:
+        self._queue("set_filters", lambda: self._set_filters(spec))
 
     def set_model(self, spec=None) -> None:
         self._queue("set_model", lambda: self._set_model(spec))
@@ -306,6 +309,8 @@ class Session(SnapshotSlot, SessionControls):
             speed=self.config.speed,
             loop=self.config.loop,
             model=info,
+            filters=self.config.filters,
+            source_sensor_size=tuple((w.inner if isinstance(w, FilteredWindows) else w).sensor_size) if w is not None else None,
             **changes,
         )
         if self.on_state is not None:
@@ -349,6 +354,7 @@ class Session(SnapshotSlot, SessionControls):
             else:  # a generator: read ahead losslessly, paced on the session's clock
                 self._open(Prefetched(source), False)
             self._target, self._input = target, opened
+            self._input_after_filters(self._windows)
             self._apply_input()
             self._state = replace(self._state, source_name=target)
             self._publish_state()
@@ -383,10 +389,12 @@ class Session(SnapshotSlot, SessionControls):
             raise SourceError(f"cannot open {type(target).__name__!r} as an event source")
         if windows.seekable and len(windows.recording) == 0:
             raise SourceError(f"{name}: the recording has no events")
+        windows = self._filtered(windows)
         if self._input is None:  # a source object: not mirrored, mapped onto the model's sensor
             pre = self._preprocess_for("")
             size = tuple(windows.sensor_size)
             self._input = (pre, size, *pre.input_map(size))
+        self._input_after_filters(windows)
         old, self._windows = self._windows, windows
         if old is not None:
             old.close()
@@ -441,6 +449,59 @@ class Session(SnapshotSlot, SessionControls):
             self._say(f"{Path(source.name).name}: labels {', '.join(sorted(set(unknown)))} are not classes of the model (shown without them)")
         if spans:
             source.set_labels(spans, dict(enumerate(names)))
+
+    def _filtered(self, windows):
+        """``windows`` through the session's filters (``config.filters``), or as they are when none;
+        a recording's hot pixels are learnt from the whole of it."""
+        from snnstudio.events.filters import FilterChain
+
+        inner = windows.inner if isinstance(windows, FilteredWindows) else windows
+        chain = FilterChain(self.config.filters, inner.sensor_size)
+        if not chain.specs:
+            return inner
+        if inner.seekable and any(s.name == "hot" for s in chain.specs):
+            chain.fit(inner.recording.events)
+        return FilteredWindows(inner, chain)
+
+    def _input_after_filters(self, windows) -> None:
+        """When crop / downsample change the sensor, the model sees the filtered sensor (the
+        preprocessing's box is taken on it, not on the source's)."""
+        if self._input is None or not isinstance(windows, FilteredWindows):
+            return
+        size = tuple(windows.sensor_size)
+        if size != tuple(windows.inner.sensor_size):
+            pre = self._input[0]
+            self._input = (pre, size, *pre.input_map(size))
+
+    def _set_filters(self, spec: str) -> None:
+        from snnstudio.events.filters import format_filters, parse_filters
+
+        text = format_filters(parse_filters(spec))  # a bad spec: a message, nothing changes
+        self.config.filters = text
+        w = self._windows
+        if w is None:
+            self._publish_state()
+            return
+        new = self._filtered(w)
+        if tuple(new.sensor_size) == tuple(w.sensor_size):  # in place: the model keeps its input map
+            self._windows = new
+            if new.seekable and self._latest is not None:
+                self._restart_stream()  # re-primed at the same position, on filtered events
+            else:
+                self._publish_state()
+            return
+        target = self._target
+        if target is not None and not isinstance(target, EventSource):  # open again at the new size
+            cursor = w.cursor_us if w.seekable else None
+            self._open(target, None)
+            if cursor is not None:
+                self._seek(cursor, show=not self._playing)
+            return
+        self._windows = new  # a source object: the same stream, the model rebuilt for its new size
+        self._input_after_filters(new)
+        self._set_model(self._model_spec)
+        self._apply_input()
+        self._publish_state()
 
     def _preprocess_for(self, kind: str) -> Preprocess:
         """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's
@@ -792,6 +853,7 @@ class Session(SnapshotSlot, SessionControls):
         pred = int(np.argmax(probs)) if probs.size and np.ptp(probs) > 0 else None
         total_spikes = sum(layer.spike_count for layer in layers)
         total_neurons = sum(layer.n_neurons for layer in layers)
+        fired = sum(layer.mean_rate * layer.n_neurons for layer in layers)  # over the steps the model ran
         return Snapshot(
             index=self._index,
             t_start_us=win.t_start_us,
@@ -807,7 +869,7 @@ class Session(SnapshotSlot, SessionControls):
             label_name=(w.class_names or {}).get(win.label) if win.label is not None else None,
             class_names=runner.class_names or tuple(str(i) for i in range(probs.size)),
             metrics=Metrics(
-                firing_rate=total_spikes / total_neurons if total_neurons else 0.0,
+                firing_rate=fired / total_neurons if total_neurons else 0.0,
                 spike_count=total_spikes,
                 sops=sops,
                 energy_pj=energy,

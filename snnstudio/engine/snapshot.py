@@ -26,8 +26,15 @@ def frozen(a, dtype=np.float32) -> np.ndarray:
 class LayerSnapshot:
     """One spiking layer at one step.
 
-    ``rate`` is the fraction of its neurons that fired this step; ``channel_rates [C]`` the same
-    per channel; ``raster [n]`` the spikes (0/1) of a fixed, evenly spread subset of ``n`` neurons
+    ``rate`` is the fraction of its neurons that fired at the newest time step; ``channel_rates
+    [C]`` the same per channel; ``window_rate`` the firing rate over every time step the model ran
+    for this snapshot (spikes / neuron-steps, the definition of ``snnstudio eval``'s ``firing_rate``):
+    a window model re-runs its ``window_steps = T`` steps each step, so its newest step alone can
+    read far off (an output layer silent at the last step reads 0 % while firing 8 % of its
+    neuron-steps); a stateful model runs one step (``window_rate == rate``); ``sops`` /
+    ``energy_pj`` the synaptic operations and energy (pJ) per time step of the modules that feed
+    this layer (its block: ``conv1.*`` for ``conv1.neuron``; ``None`` until metered, or for a
+    neuron outside a block); ``raster [n]`` the spikes (0/1) of a fixed, evenly spread subset of ``n`` neurons
     whose flat indices are ``raster_index [n]`` (the same every step, so columns stack into a
     raster); ``membrane`` maps a followed flat neuron index to its membrane potential ``h``
     (before reset) and ``spiked`` to whether it fired; ``threshold`` is the line to draw (``None``
@@ -47,10 +54,24 @@ class LayerSnapshot:
     spiked: dict[int, bool] = field(default_factory=dict)
     threshold: float | None = None
     feature_map: np.ndarray | None = None
+    window_rate: float | None = None
+    window_steps: int = 1
+    sops: float | None = None
+    energy_pj: float | None = None
 
     @property
     def n_neurons(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 0
+
+    @property
+    def mean_rate(self) -> float:
+        """The firing rate over the steps the model ran (``window_rate``, else ``rate``)."""
+        return self.rate if self.window_rate is None else self.window_rate
+
+
+#: an attention part whose weights (in [0, 1]) span less than this (max − min) is constant: it
+#: weights every step / channel / pixel alike, i.e. does nothing but scale
+FLAT_SPAN = 0.01
 
 
 @dataclass(frozen=True)
@@ -64,10 +85,25 @@ class AttentionSnapshot:
     ca: np.ndarray | None = None
     sa: np.ndarray | None = None
 
+    def parts(self) -> dict[str, np.ndarray]:
+        """The parts present: ``{"ta": …, "ca": …, "sa": …}``."""
+        return {k: w for k, w in (("ta", self.ta), ("ca", self.ca), ("sa", self.sa)) if w is not None and w.size}
+
+    @property
+    def spread(self) -> float:
+        """How much the block's weights vary: the sum over its parts of their standard deviation
+        (0 for a block whose every part is flat; the Attention panel opens on the largest)."""
+        return float(sum(float(np.std(w)) for w in self.parts().values()))
+
+    def constant_parts(self, span: float = FLAT_SPAN) -> dict[str, float]:
+        """``{part: its mean weight}`` for the parts whose weights span less than ``span``."""
+        return {k: float(np.mean(w)) for k, w in self.parts().items() if float(np.ptp(w)) < span}
+
 
 @dataclass(frozen=True)
 class Metrics:
-    """Cost and speed of one step: total firing rate over all spiking neurons, spike count,
+    """Cost and speed of one step: total firing rate over all spiking neurons (over the steps the
+    model ran: the layers' ``window_rate`` pooled, as ``snnstudio eval``), spike count (newest step),
     synaptic operations and energy (``None`` until a meter provides them), step latency (ms,
     model + probes + snapshot)."""
 

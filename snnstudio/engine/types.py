@@ -52,6 +52,10 @@ class SessionConfig:
     #: on for webcams —, resize, flicker suppression, event-rate normalisation); see
     #: :mod:`snnstudio.events.preprocess`. ``Preprocess(out_size=None)`` shows sources as they are
     preprocess: Preprocess = field(default_factory=Preprocess)
+    #: event filters applied to every source after it is read, before framing (a spec of
+    #: :func:`snnstudio.events.filters.parse_filters`: ``"denoise=2000; hot; crop=16,16,96,96"``;
+    #: ``""``: none)
+    filters: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ class SessionState:
     preprocess_note: str = ""
     #: the region of the sensor the model sees ``(x0, y0, w, h)`` (sensor pixels)
     input_box: tuple[int, int, int, int] | None = None
+    #: the event filters in force (canonical spec, ``""``: none) and the source's sensor before them
+    filters: str = ""
+    source_sensor_size: tuple[int, int] | None = None
     #: what the engine can load: model specs (``set_model``) and neuron names (``set_neuron``),
     #: filled by the engine's worker when it starts (empty before: the window then offers the
     #: torch-free :func:`snnstudio.engine.catalog.model_choices`)

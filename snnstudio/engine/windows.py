@@ -154,3 +154,38 @@ class StreamWindows:
 
     def close(self) -> None:
         self.source.close()
+
+
+class FilteredWindows:
+    """The windows of ``inner`` (a :class:`RecordingWindows` or :class:`StreamWindows`) through a
+    :class:`~snnstudio.events.filters.FilterChain`: ``sensor_size`` is the chain's output size
+    (after crop / downsample), each window's events are filtered in stream order (stateful steps
+    carry their memory from window to window; a seek clears it). Everything else is the inner
+    windows' own (``seekable``, ``cursor_us``, ``recording`` …). ``passed`` / ``seen`` count the
+    events of the last window after and before the filters."""
+
+    def __init__(self, inner, chain):
+        self.inner = inner
+        self.chain = chain
+        self.sensor_size = tuple(chain.output_size(inner.sensor_size))
+        self.seen = self.passed = 0
+
+    def __getattr__(self, name):  # only called for what this class does not define
+        return getattr(self.__dict__["inner"], name)
+
+    def next_window(self, dt_us: int) -> Window | None:
+        from dataclasses import replace
+
+        win = self.inner.next_window(dt_us)
+        if win is None:
+            return None
+        events = self.chain(win.events)
+        self.seen, self.passed = len(win.events), len(events)
+        return replace(win, events=events)
+
+    def seek(self, t_us: int) -> None:
+        self.inner.seek(t_us)
+        self.chain.reset()
+
+    def close(self) -> None:
+        self.inner.close()

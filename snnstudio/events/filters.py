@@ -22,11 +22,16 @@ and both are tested event for event against dv's output (synthetic and real reco
 :func:`background_activity_dv` runs dv's own filter for comparison. One deliberate difference:
 dv's timestamp map starts at 0, so for ``t < duration_us`` unseen neighbours count as recent;
 here a pixel that never fired supports nothing (identical on real, epoch-µs streams).
+
+One spec for them all: :func:`parse_filters` reads ``"denoise=2ms; hot; crop=16,16,96,96"``
+(``snnstudio convert/predict/eval --filter``, the session's ``set_filters`` control, the Source
+panel) and :class:`FilterChain` applies it, streaming, in a fixed order (:data:`FILTER_NAMES`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -59,6 +64,11 @@ __all__ = [
     "background_activity",
     "background_activity_dv",
     "BackgroundActivityFilter",
+    "FILTER_NAMES",
+    "FilterSpec",
+    "parse_filters",
+    "format_filters",
+    "FilterChain",
 ]
 
 _NEVER = np.iinfo(np.int64).min // 4  # "this pixel never fired" in last-timestamp maps
@@ -602,3 +612,204 @@ class BackgroundActivityFilter(_PixelTimeMap):
 
     def __repr__(self) -> str:
         return f"BackgroundActivityFilter({self.duration_us} µs)"
+
+
+# --- one filter spec: parsed once, for the CLI (--filter), the session and the Source panel -------
+
+#: the filters a spec may name, in the order a chain applies them (whatever order they are given
+#: in): pixel selections first (hot pixels, polarity), then the per-pixel memories (refractory,
+#: background activity) on the sensor as it is, then the geometry (crop, then downsample)
+FILTER_NAMES = ("hot", "polarity", "refractory", "denoise", "crop", "downsample")
+FILTER_HELP = ("hot[=HZ] (hot pixels: rate above HZ, default a robust median + 10 MAD), polarity=on|off, "
+               "refractory[=US] (default 1000 µs), denoise[=US] (background activity, default 2000 µs), "
+               "crop=X0,Y0,W,H, downsample=WxH; several joined with ';'")
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One filter of a spec (see :func:`parse_filters`): ``name`` in :data:`FILTER_NAMES` and its
+    value — ``hot``: max rate (Hz) or ``None`` (median + 10 MAD); ``polarity``: 1 (ON) / 0 (OFF);
+    ``refractory`` / ``denoise``: a period (µs); ``crop``: ``(x0, y0, w, h)``; ``downsample``:
+    ``(w, h)``. ``str(spec)`` is its canonical text (``parse_filters(str(s)) == [s]``)."""
+
+    name: str
+    value: object = None
+
+    def __str__(self) -> str:
+        v = self.value
+        if v is None:
+            return self.name
+        if self.name == "polarity":
+            return f"polarity={'on' if v == 1 else 'off'}"
+        if self.name == "crop":
+            return "crop=" + ",".join(str(int(i)) for i in v)
+        if self.name == "downsample":
+            return f"downsample={v[0]}x{v[1]}"
+        if self.name == "hot":
+            return f"hot={v:g}"
+        return f"{self.name}={int(v)}"
+
+
+def _duration_us(text: str, what: str) -> int:
+    t = text.strip().lower().replace("µs", "us")
+    scale = 1.0
+    for suffix, s in (("ms", 1e3), ("us", 1.0), ("s", 1e6)):
+        if t.endswith(suffix):
+            t, scale = t[: -len(suffix)], s
+            break
+    try:
+        v = float(t) * scale
+    except ValueError:
+        raise FilterError(f"{what}: expected a duration (2000, 2000us, 2ms), got {text!r}") from None
+    if v <= 0 or v != v:
+        raise FilterError(f"{what}: the duration must be positive, got {text!r}")
+    return int(round(v))
+
+
+def _ints(text: str, n: int, sep: str, what: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.lower().split(sep)]
+    try:
+        vals = tuple(int(p) for p in parts)
+    except ValueError:
+        vals = ()
+    if len(vals) != n:
+        raise FilterError(f"{what}: expected {n} whole numbers separated by {sep!r}, got {text!r}")
+    return vals
+
+
+def _parse_one(text: str) -> FilterSpec:
+    name, sep, value = (s.strip() for s in text.partition("="))
+    name = name.lower()
+    if name not in FILTER_NAMES:
+        raise FilterError(f"unknown filter {name!r}; filters: {FILTER_HELP}")
+    if sep and not value:
+        raise FilterError(f"{name}: a value is missing after '='")
+    if name in ("refractory", "denoise"):
+        return FilterSpec(name, _duration_us(value, name) if value else (1000 if name == "refractory" else 2000))
+    if name == "hot":
+        if not value:
+            return FilterSpec("hot")
+        try:
+            hz = float(value.lower().removesuffix("hz"))
+        except ValueError:
+            hz = -1.0
+        if not hz > 0:
+            raise FilterError(f"hot: the rate must be a positive number of Hz, got {value!r}")
+        return FilterSpec("hot", hz)
+    if name == "polarity":
+        pol = {"on": 1, "1": 1, "+": 1, "off": 0, "0": 0, "-": 0}.get(value.lower())
+        if pol is None:
+            raise FilterError(f"polarity: expected on or off, got {value!r}")
+        return FilterSpec("polarity", pol)
+    if name == "crop":
+        roi = _ints(value, 4, ",", "crop=X0,Y0,W,H")
+        _check_roi(roi)
+        return FilterSpec("crop", roi)
+    size = _ints(value, 2, "x", "downsample=WxH") if "x" in value.lower() else _ints(value, 1, "x", "downsample=WxH") * 2
+    _sensor(size)
+    return FilterSpec("downsample", size)
+
+
+def parse_filters(spec: str | Sequence[str] | None) -> list[FilterSpec]:
+    """The filters of ``spec``: a string of ``NAME[=VALUE]`` items joined by ``;`` (or a list of
+    such strings: repeated ``--filter`` options), e.g. ``"denoise=2ms; hot; crop=16,16,96,96"``.
+    Names: see :data:`FILTER_HELP`. A name given twice keeps the last value; the result is in
+    :data:`FILTER_NAMES` order (the order a :class:`FilterChain` applies them). ``""`` / ``None``:
+    no filter. A bad item raises :class:`FilterError` naming it."""
+    if spec is None:
+        return []
+    texts = [spec] if isinstance(spec, str) else list(spec)
+    found: dict[str, FilterSpec] = {}
+    for text in texts:
+        for item in str(text).split(";"):
+            if item.strip():
+                f = _parse_one(item)
+                found[f.name] = f
+    return [found[n] for n in FILTER_NAMES if n in found]
+
+
+def format_filters(specs: Sequence[FilterSpec]) -> str:
+    """The canonical text of ``specs`` (``"; "``-joined), ``""`` for none."""
+    return "; ".join(str(s) for s in specs)
+
+
+class _StreamingHotPixels:
+    """Hot pixels of a stream: the events of the first ``calibrate_us`` pass unchanged while their
+    per-pixel counts are gathered; from then on :func:`find_hot_pixels` over that stretch is the mask."""
+
+    def __init__(self, sensor_size, max_rate_hz: float | None, calibrate_us: int):
+        self.sensor_size, self.max_rate_hz, self.calibrate_us = sensor_size, max_rate_hz, int(calibrate_us)
+        self.reset()
+
+    def reset(self) -> None:
+        self._seen: list[np.ndarray] = []
+        self._t0: int | None = None
+        self.mask: np.ndarray | None = None
+
+    def fit(self, events: np.ndarray) -> None:
+        self.mask = find_hot_pixels(events, self.sensor_size, self.max_rate_hz)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        if self.mask is not None:
+            return mask_pixels(events, self.mask)
+        if len(events):
+            self._t0 = int(events["t"][0]) if self._t0 is None else self._t0
+            self._seen.append(events)
+            if int(events["t"][-1]) - self._t0 >= self.calibrate_us:
+                self.fit(np.concatenate(self._seen))
+                self._seen = []
+        return events
+
+    def __repr__(self) -> str:
+        state = "calibrating" if self.mask is None else f"{int(self.mask.sum())} hot pixels"
+        return f"HotPixels({state})"
+
+
+class FilterChain(Compose):
+    """The filters of a spec (:func:`parse_filters`) built for a sensor of ``sensor_size``
+    ``(W, H)``, applied in :data:`FILTER_NAMES` order; streaming: call it batch by batch (stateful
+    steps keep their memory, :meth:`reset` clears it — after a seek). ``output_size(sensor_size)``
+    is the sensor after crop / downsample. Hot pixels: :meth:`fit` learns the mask from a whole
+    recording; without it the first ``calibrate_us`` of the stream calibrate it (those events pass)."""
+
+    def __init__(self, spec, sensor_size: tuple[int, int], calibrate_us: int = 1_000_000):
+        self.specs = parse_filters(spec) if not (isinstance(spec, list) and all(isinstance(s, FilterSpec) for s in spec)) \
+            else list(spec)
+        self.sensor_size = _sensor(sensor_size)
+        size = self.sensor_size
+        steps: list[Callable] = []
+        for s in self.specs:
+            if s.name == "hot":
+                steps.append(_StreamingHotPixels(size, s.value, calibrate_us))
+            elif s.name == "polarity":
+                steps.append(PolaritySelect(int(s.value)))
+            elif s.name == "refractory":
+                steps.append(RefractoryFilter(size, int(s.value)))
+            elif s.name == "denoise":
+                steps.append(BackgroundActivityFilter(size, int(s.value)))
+            elif s.name == "crop":
+                x0, y0, w, h = s.value
+                if x0 + w > size[0] or y0 + h > size[1]:
+                    raise FilterError(f"crop={x0},{y0},{w},{h} does not fit the {size[0]}×{size[1]} sensor")
+                steps.append(Crop(s.value))
+                size = (w, h)
+            elif s.name == "downsample":
+                steps.append(Downsample(size, s.value))
+                size = tuple(s.value)
+        super().__init__(steps)
+
+    def fit(self, events: np.ndarray) -> FilterChain:
+        """Learn the hot-pixel mask from ``events`` (on the sensor as given, before any step)."""
+        for f in self.transforms:
+            if isinstance(f, _StreamingHotPixels):
+                f.fit(_check(events))
+        return self
+
+    def reset(self) -> None:
+        """Clear the per-pixel memories (a calibrated or fitted hot-pixel mask is kept)."""
+        for f in self.transforms:
+            if hasattr(f, "reset") and not isinstance(f, _StreamingHotPixels):
+                f.reset()
+
+    def __str__(self) -> str:
+        return format_filters(self.specs)

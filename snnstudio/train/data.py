@@ -257,8 +257,28 @@ def _synthetic_flip_map(names: Sequence[str]) -> list[int]:
     return [list(names).index(swap.get(n, n)) for n in names]
 
 
-def synthetic_sample(spec: SyntheticSpec, split: str, index: int) -> tuple[np.ndarray, int]:
-    """Base frames ``[base_bins, 2, out, out]`` (uint16) and the class id of one sample."""
+def filtered(rec, filters: str = ""):
+    """``rec`` through the event filters of ``filters`` (a spec of
+    :func:`snnstudio.events.filters.parse_filters`; hot pixels learnt from the whole recording),
+    its sensor the filtered one (crop / downsample); ``rec`` itself when ``filters`` is empty."""
+    if not filters:
+        return rec
+    from dataclasses import replace
+
+    from snnstudio.events.filters import FilterChain
+
+    chain = FilterChain(filters, rec.sensor_size).fit(rec.events)
+    return replace(rec, events=chain(rec.events), sensor_size=chain.output_size(rec.sensor_size))
+
+
+def _with_filters(params: dict, filters: str) -> dict:
+    """Cache-key parameters with the filters (left out when none: the keys of unfiltered data stay)."""
+    return {**params, "filters": filters} if filters else params
+
+
+def synthetic_sample(spec: SyntheticSpec, split: str, index: int, filters: str = "") -> tuple[np.ndarray, int]:
+    """Base frames ``[base_bins, 2, out, out]`` (uint16) and the class id of one sample (its events
+    through ``filters`` first, see :func:`filtered`)."""
     from snnstudio.events.frames import bin_events
     from snnstudio.events.synthetic import GESTURES, generate_gesture
 
@@ -267,14 +287,15 @@ def synthetic_sample(spec: SyntheticSpec, split: str, index: int) -> tuple[np.nd
     rec = generate_gesture(GESTURES[cid], seed=SPLIT_SEED[split] + index, duration_us=spec.duration_us,
                            sensor_size=(spec.sensor, spec.sensor), fps=fps, version=spec.generator, mode=spec.mode)
     label = rec.labels[0]
+    rec = filtered(rec, filters)
     frames = bin_events(rec, dt_us=spec.base_dt_us, t_start_us=label.start_us, n_frames=spec.base_bins,
                         out_size=(spec.out_size, spec.out_size))
     return _to_counts(frames), label.class_id
 
 
 def _synthetic_job(args):
-    spec_dict, split, index = args
-    return synthetic_sample(SyntheticSpec(**spec_dict), split, index)
+    spec_dict, split, index, filters = args
+    return synthetic_sample(SyntheticSpec(**spec_dict), split, index, filters)
 
 
 def _run_jobs(fn, jobs: list, workers: int, progress: Callable[[int, int], None] | None) -> list:
@@ -300,13 +321,13 @@ def _run_jobs(fn, jobs: list, workers: int, progress: Callable[[int, int], None]
         return out
 
 
-def _synthetic_path(spec: SyntheticSpec, split: str, cache_dir: Path) -> Path:
+def _synthetic_path(spec: SyntheticSpec, split: str, cache_dir: Path, filters: str = "") -> Path:
     params = {"spec": spec.to_dict(), "split": split, "v": 1, "generator": GENERATOR_VERSION}
     if spec.generator == 3:  # v2 keys stay those of before v3 existed
         from snnstudio.events.synthetic.people import REVISION
 
         params["revision"] = REVISION
-    key = _key(params)
+    key = _key(_with_filters(params, filters))
     return cache_dir / "synthetic" / f"{split}-{key}.npz"
 
 
@@ -319,16 +340,20 @@ def _synthetic_spec_for(options: dict | None, out_size: int | None) -> Synthetic
     return spec
 
 
-def synthetic_split_cached(split: str, out_size: int | None, options: dict | None, cache_dir: Path | None) -> bool:
+def synthetic_split_cached(split: str, out_size: int | None, options: dict | None, cache_dir: Path | None,
+                           filters: str = "") -> bool:
     """Whether :func:`load_synthetic` would find the whole split in ``cache_dir`` (no generating)."""
     if cache_dir is None:
         return False
-    return _synthetic_path(_synthetic_spec_for(options, out_size), _check_split(split), Path(cache_dir)).is_file()
+    return _synthetic_path(_synthetic_spec_for(options, out_size), _check_split(split), Path(cache_dir),
+                           filters).is_file()
 
 
 def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, workers: int = 1,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All base frames and labels of a synthetic split, from the cache or generated (then cached)."""
+                   progress: Callable[[int, int], None] | None = None,
+                   filters: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """All base frames and labels of a synthetic split (its events through ``filters``), from the
+    cache or generated (then cached)."""
     from snnstudio.events.synthetic import GESTURES
 
     n = spec.per_class[split] * len(GESTURES)
@@ -336,11 +361,11 @@ def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, work
         raise DatasetError(f"synthetic split {split!r} is empty (per_class {split} = 0)")
     path = None
     if cache_dir is not None:
-        path = _synthetic_path(spec, split, Path(cache_dir))
+        path = _synthetic_path(spec, split, Path(cache_dir), filters)
         if path.is_file():
             with np.load(path) as z:
                 return z["frames"], z["labels"]
-    results = _run_jobs(_synthetic_job, [(spec.to_dict(), split, i) for i in range(n)], workers, progress)
+    results = _run_jobs(_synthetic_job, [(spec.to_dict(), split, i, filters) for i in range(n)], workers, progress)
     frames = np.stack([r[0] for r in results])
     labels = np.asarray([r[1] for r in results], dtype=np.int64)
     if path is not None:
@@ -350,7 +375,7 @@ def synthetic_base(spec: SyntheticSpec, split: str, cache_dir: Path | None, work
 
 def load_synthetic(split: str, T: int, dt_us: int | None = None, out_size: int | None = None,
                    options: dict | None = None, cache_dir: Path | None = DEFAULT_CACHE, workers: int = 1,
-                   progress=None) -> FrameDataset:
+                   progress=None, filters: str = "") -> FrameDataset:
     from snnstudio.events.synthetic import GESTURES
 
     spec = _synthetic_spec_for(options, out_size)
@@ -361,10 +386,11 @@ def load_synthetic(split: str, T: int, dt_us: int | None = None, out_size: int |
     if dt_us is not None and dt_us != model_dt:
         raise DatasetError(f"synthetic samples last {spec.duration_us} µs: with T = {T} the model's dt_us must be "
                            f"{model_dt}, got {dt_us}")
-    base, labels = synthetic_base(spec, _check_split(split), cache_dir, workers, progress)
+    base, labels = synthetic_base(spec, _check_split(split), cache_dir, workers, progress, filters)
     frames = pool_frames(group_frames(base, T), out_size or spec.out_size)
     return FrameDataset(frames, labels, list(GESTURES), f"synthetic:{split}", model_dt,
-                        _synthetic_flip_map(GESTURES), {"kind": "synthetic", "options": spec.to_dict()})
+                        _synthetic_flip_map(GESTURES), _with_filters({"kind": "synthetic", "options": spec.to_dict()},
+                                                                     filters))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,11 +469,11 @@ def digit_events(image: np.ndarray, spec: DigitsSpec, seed: int):
 
 
 def _digits_job(args):
-    spec_dict, image, index = args
+    spec_dict, image, index, filters = args
     from snnstudio.events.frames import bin_events
 
     spec = DigitsSpec(**spec_dict)
-    rec = digit_events(image, spec, seed=index)
+    rec = filtered(digit_events(image, spec, seed=index), filters)
     frames = bin_events(rec, dt_us=spec.duration_us // spec.base_bins, t_start_us=0, n_frames=spec.base_bins,
                         out_size=(spec.out_size, spec.out_size))
     return _to_counts(frames)
@@ -455,7 +481,7 @@ def _digits_job(args):
 
 def load_digits_saccades(split: str, T: int, dt_us: int | None = None, out_size: int | None = None,
                          options: dict | None = None, cache_dir: Path | None = DEFAULT_CACHE, workers: int = 1,
-                         progress=None) -> FrameDataset:
+                         progress=None, filters: str = "") -> FrameDataset:
     spec = DigitsSpec.from_options(options)
     if out_size is not None and (out_size > spec.out_size or spec.out_size % out_size):
         spec = DigitsSpec.from_options({**dict(options or {}), "out_size": int(out_size)})
@@ -468,18 +494,18 @@ def load_digits_saccades(split: str, T: int, dt_us: int | None = None, out_size:
     idx = digits_split_indices(len(targets))[_check_split(split)]
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / "digits" / f"{split}-{_key({'spec': asdict(spec), 'split': split, 'v': 1})}.npz"
+        path = Path(cache_dir) / "digits" / f"{split}-{_key(_with_filters({'spec': asdict(spec), 'split': split, 'v': 1}, filters))}.npz"
     if path is not None and path.is_file():
         with np.load(path) as z:
             base = z["frames"]
     else:
-        jobs = [(asdict(spec), images[i], int(i)) for i in idx]
+        jobs = [(asdict(spec), images[i], int(i), filters) for i in idx]
         base = np.stack(_run_jobs(_digits_job, jobs, workers, progress))
         if path is not None:
             _save_npz(path, frames=base)
     return FrameDataset(pool_frames(group_frames(base, T), out_size or spec.out_size), targets[idx],
                         [str(d) for d in range(10)], f"digits:{split}",
-                        model_dt, None, {"kind": "digits", "options": asdict(spec)})
+                        model_dt, None, _with_filters({"kind": "digits", "options": asdict(spec)}, filters))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +556,7 @@ def dvs_gesture_files(root: Path) -> list[tuple[int, Path]]:
 
 
 def load_dvs_gesture(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[int, int],
-                     cache_dir: Path | None = DEFAULT_CACHE, progress=None) -> FrameDataset:
+                     cache_dir: Path | None = DEFAULT_CACHE, progress=None, filters: str = "") -> FrameDataset:
     """DVS128 Gesture: one sample per labelled range, framed from its start (``T`` windows of ``dt_us``)."""
     from snnstudio.events.io import read_events
     from snnstudio.snn.zoo import DVS_GESTURE_CLASSES
@@ -542,12 +568,12 @@ def load_dvs_gesture(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[i
     frames, labels = [], []
     for i, p in enumerate(chosen):
         def make(p=p):
-            rec = read_events(p)
+            rec = filtered(read_events(p), filters)
             fr = [_frame_range(rec.events, rec.sensor_size, lb.start_us, T, dt_us, out_hw) for lb in rec.labels]
             return {"frames": np.stack(fr) if fr else np.zeros((0, T, 2, *out_hw), np.uint16),
                     "labels": np.asarray([lb.class_id - 1 for lb in rec.labels], np.int64)}
 
-        d = _cached_file(p, cache_dir, {"T": T, "dt": dt_us, "out": list(out_hw), "v": 1}, make)
+        d = _cached_file(p, cache_dir, _with_filters({"T": T, "dt": dt_us, "out": list(out_hw), "v": 1}, filters), make)
         frames.append(d["frames"])
         labels.append(d["labels"])
         if progress:
@@ -565,7 +591,7 @@ def load_dvs_gesture(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[i
     swap = {1: 2, 2: 1, 3: 6, 6: 3, 4: 5, 5: 4}
     flip = [swap.get(i, i) for i in range(len(names))]
     return FrameDataset(frames_a, labels_a, names, f"dvsgesture:{split}", dt_us, flip,
-                        {"kind": "dvsgesture", "root": str(root)})
+                        _with_filters({"kind": "dvsgesture", "root": str(root)}, filters))
 
 
 def _hash_split(rel: str) -> str:
@@ -574,7 +600,7 @@ def _hash_split(rel: str) -> str:
 
 
 def load_folder(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[int, int],
-                cache_dir: Path | None = DEFAULT_CACHE, progress=None) -> FrameDataset:
+                cache_dir: Path | None = DEFAULT_CACHE, progress=None, filters: str = "") -> FrameDataset:
     """One sub-folder per class of recordings (any readable format); one sample per file (or per
     labelled range when the recording carries labels of its own class), framed from its first event."""
     from snnstudio.events.io import read_events
@@ -601,18 +627,19 @@ def load_folder(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[int, i
     frames, labels = [], []
     for i, (cid, p) in enumerate(files):
         def make(p=p):
-            rec = read_events(p)
+            rec = filtered(read_events(p), filters)
             if not len(rec):
                 raise DatasetError(f"{p}: no events")
             start = int(rec.events["t"][0])
             return {"frames": _frame_range(rec.events, rec.sensor_size, start, T, dt_us, out_hw)[None]}
 
-        frames.append(_cached_file(p, cache_dir, {"T": T, "dt": dt_us, "out": list(out_hw), "v": 1}, make)["frames"])
+        params = _with_filters({"T": T, "dt": dt_us, "out": list(out_hw), "v": 1}, filters)
+        frames.append(_cached_file(p, cache_dir, params, make)["frames"])
         labels.append(cid)
         if progress:
             progress(i + 1, len(files))
     return FrameDataset(np.concatenate(frames), np.asarray(labels, np.int64), classes, f"{root}:{split}", dt_us, None,
-                        {"kind": "folder", "root": str(root)})
+                        _with_filters({"kind": "folder", "root": str(root)}, filters))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -620,10 +647,13 @@ def load_folder(root: Path, split: str, T: int, dt_us: int, out_hw: tuple[int, i
 
 def load_dataset(spec: str | DataSpec, cfg, *, split: str | None = None, options: dict | None = None,
                  cache_dir: str | Path | None = DEFAULT_CACHE, workers: int = 1,
-                 progress: Callable[[int, int], None] | None = None, check_classes: bool = True) -> FrameDataset:
+                 progress: Callable[[int, int], None] | None = None, check_classes: bool = True,
+                 filters: str = "") -> FrameDataset:
     """Frames for model config ``cfg`` (:class:`~snnstudio.snn.zoo.ModelConfig`: ``T``, ``dt_us``,
     ``input_size``) from a spec string; ``split`` overrides the spec's; ``options`` are the
-    generator options of synthetic / digits data (see :class:`SyntheticSpec`, :class:`DigitsSpec`)."""
+    generator options of synthetic / digits data (see :class:`SyntheticSpec`, :class:`DigitsSpec`);
+    ``filters``: every sample's events go through these event filters before framing (a spec of
+    :func:`snnstudio.events.filters.parse_filters`; cached apart)."""
     ds = parse_spec(spec) if isinstance(spec, str) else spec
     sp = _check_split(split or ds.split)
     c, h, w = cfg.input_size
@@ -634,15 +664,18 @@ def load_dataset(spec: str | DataSpec, cfg, *, split: str | None = None, options
         if h != w:
             raise DatasetError(f"{ds.kind} frames are square; the model takes {h}×{w}")
         loader = load_synthetic if ds.kind == "synthetic" else load_digits_saccades
-        out = loader(sp, cfg.T, cfg.dt_us, h, options, cache, workers, progress)
+        out = loader(sp, cfg.T, cfg.dt_us, h, options, cache, workers, progress, filters)
     elif ds.kind == "videos":  # every labelled clip (no split), see snnstudio.train.videos
         from snnstudio.train.videos import load_videos
 
+        if filters:
+            raise DatasetError("event filters on videos:DIR are not supported yet (filter a recording, a folder, "
+                               "dvsgesture or synthetic data)")
         out = load_videos(ds.path, cfg.T, cfg.dt_us, (h, w), cfg.class_names, None, cache, progress)
     elif ds.kind == "dvsgesture":
-        out = load_dvs_gesture(ds.path, sp, cfg.T, cfg.dt_us, (h, w), cache, progress)
+        out = load_dvs_gesture(ds.path, sp, cfg.T, cfg.dt_us, (h, w), cache, progress, filters)
     else:
-        out = load_folder(ds.path, sp, cfg.T, cfg.dt_us, (h, w), cache, progress)
+        out = load_folder(ds.path, sp, cfg.T, cfg.dt_us, (h, w), cache, progress, filters)
     if len(out) == 0:
         raise DatasetError(f"{ds}: the {sp} split has no samples")
     if check_classes and cfg.num_classes != out.num_classes:

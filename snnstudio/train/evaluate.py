@@ -274,9 +274,10 @@ def motion_other_accuracy(confusion, class_names: Sequence[str]) -> dict:
 
 
 def data_for(spec: str, cfg, meta: dict, limit: int | None, cache_dir, workers: int = 1,
-             progress: Callable[[int, int], None] | None = None):
+             progress: Callable[[int, int], None] | None = None, filters: str = ""):
     """The dataset ``spec`` framed for ``cfg``; synthetic / digits use the generator options the
-    model was trained with (its ``meta["data_options"]``), so ``synthetic:test`` is its held-out split.
+    model was trained with (its ``meta["data_options"]``), so ``synthetic:test`` is its held-out split;
+    every sample's events through the event filters ``filters`` first (see ``load_dataset``).
 
     With a ``limit`` on a synthetic split that is not cached whole, only the samples the limit keeps
     are generated: sample ``i`` of a split is gesture ``i % 10`` with seed ``SPLIT_SEED[split] + i``
@@ -291,13 +292,13 @@ def data_for(spec: str, cfg, meta: dict, limit: int | None, cache_dir, workers: 
     ds = D.parse_spec(spec)
     options = meta.get("data_options") if ds.kind == meta.get("data", "").split(":")[0] else None
     if (ds.kind == "synthetic" and limit is not None
-            and not D.synthetic_split_cached(ds.split, int(cfg.input_size[1]), options, cache_dir)):
+            and not D.synthetic_split_cached(ds.split, int(cfg.input_size[1]), options, cache_dir, filters)):
         per_split = D.SyntheticSpec.from_options(options).per_class
         per_class = max(1, math.ceil(limit / len(GESTURES)))
         if per_class < per_split[ds.split]:
             options = {**dict(options or {}), "per_class": {**per_split, ds.split: per_class}}
     return D.load_dataset(ds, cfg, options=options, cache_dir=cache_dir, workers=workers, progress=progress,
-                          check_classes=False).limit(limit)
+                          check_classes=False, filters=filters).limit(limit)
 
 
 def dataset_key(cfg, meta: dict) -> tuple:
@@ -317,12 +318,16 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
                    cancel: Callable[[], bool] | None = None,
                    data_progress: Callable[[int, int], None] | None = None,
                    on_row: Callable[[dict], None] | None = None,
-                   on_skip: Callable[[str], None] | None = None) -> dict:
+                   on_skip: Callable[[str], None] | None = None,
+                   filters: str = "") -> dict:
     """Rows = every model × (its trained form when ``include_base``, then every variant); with several
     models, a variant that does not apply to one (no such module) is skipped for it (``on_skip(message)``,
     by default a warning).
 
-    Returns ``{"data", "limit", "device", "rows": [...], "cancelled"}``; each row has ``model``,
+    ``filters``: every sample's events go through these event filters before framing (a spec of
+    :func:`snnstudio.events.filters.parse_filters`, as ``snnstudio eval --filter``).
+
+    Returns ``{"data", "limit", "device", "filters", "rows": [...], "cancelled"}``; each row has ``model``,
     ``variant``, ``accuracy``, ``spike_count``, ``firing_rate``, ``sops``, ``energy_uj``,
     ``latency_ms_per_step``, ``layers`` … (see :func:`evaluate_model`). ``progress(done, total)``
     counts evaluated batches, ``data_progress(done, total)`` samples framed or generated;
@@ -336,13 +341,19 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
         raise EvaluationError("no model to evaluate")
     if limit is not None and limit < 1:
         raise EvaluationError(f"the limit must be at least 1 sample, got {limit}")
+    from snnstudio.events.filters import FilterError, format_filters, parse_filters
+
+    try:
+        filters = format_filters(parse_filters(filters))
+    except FilterError as exc:
+        raise EvaluationError(str(exc)) from None
     dev = resolve_device(device)
     vs = [parse_variant(v) if isinstance(v, str) else v for v in variants]
     if include_base:
         vs = [Variant()] + vs
     if not vs:
         raise EvaluationError("nothing to evaluate: no variant and include_base=False")
-    result = {"data": data, "limit": limit, "device": str(dev), "rows": [], "cancelled": False}
+    result = {"data": data, "limit": limit, "device": str(dev), "filters": filters, "rows": [], "cancelled": False}
 
     def framing(done, total):
         if cancel is not None and cancel():
@@ -358,7 +369,7 @@ def ablation_table(models: Sequence[str | os.PathLike], data: str, variants: Seq
             label = path.stem if Path(str(m)).suffix == "" and "/" not in str(m) else str(m)
             key = dataset_key(cfg, meta)
             if key not in datasets:
-                datasets[key] = data_for(data, cfg, meta, limit, cache_dir, workers, framing)
+                datasets[key] = data_for(data, cfg, meta, limit, cache_dir, workers, framing, filters)
             loaded.append((label, model, cfg, meta, path, datasets[key]))
     except _Cancelled:
         result["cancelled"] = True

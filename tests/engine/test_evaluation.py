@@ -68,6 +68,13 @@ def test_rows_equal_train_evaluate_called_directly():
         assert row["latency_ms_per_step"] > 0 and row["model"] == "gesture-lif-tcsa"
     # switching attention off changes the figures (the variant reached the model)
     assert rows[1]["spike_count"] != rows[0]["spike_count"]
+    # the Source panel's event filters (EvalRequest.filters): the frames of the filtered events
+    job = _run(EvalRequest(["default"], "synthetic:test", limit=10, filters="polarity=off"))
+    assert job.error is None and job.result["filters"] == "polarity=off"
+    ref = evaluate_model(model, cfg, data_for("synthetic:test", cfg, meta, 10, req.cache_dir, filters="polarity=off"))
+    (row,) = job.result["rows"]
+    assert row["spike_count"] == pytest.approx(ref["spike_count"]) and row["accuracy"] == ref["accuracy"]
+    assert row["spike_count"] != rows[0]["spike_count"]
 
 
 def test_a_job_in_its_own_process_gives_the_same_rows_reports_and_cancels():

@@ -36,7 +36,7 @@ def test_stateful_streaming_equals_multistep_forward():
         flat = (s1[t, 0].flatten() > 0.5).float().numpy()  # spikes are 1 - 6e-8 at times (surrogate trick)
         assert sn1.shape == (4, 24, 32)
         np.testing.assert_array_equal(sn1.raster, flat[sn1.raster_index])
-        assert sn1.rate == pytest.approx(flat.mean())
+        assert sn1.rate == pytest.approx(flat.mean()) and sn1.window_rate == sn1.rate and sn1.window_steps == 1
         np.testing.assert_allclose(sn1.channel_rates, (s1[t, 0] > 0.5).float().flatten(1).mean(1).numpy(), rtol=1e-6)
         vflat = v1[t, 0].flatten().numpy()
         assert sn1.membrane[7] == pytest.approx(vflat[7], abs=1e-5)
@@ -60,6 +60,10 @@ def test_window_mode_reevaluates_last_T_frames():
         out, s1, _ = _multistep(AttentionNet(T=T), window)
         np.testing.assert_allclose(readout, out[:, 0].mean(0).numpy(), rtol=1e-6)
         np.testing.assert_array_equal(layers[0].raster, (s1[-1, 0].flatten() > 0.5).numpy()[layers[0].raster_index])
+        # the rate over every step the window ran (eval's spikes / neuron-steps) and the newest step's
+        assert layers[0].window_steps == T
+        assert layers[0].window_rate == pytest.approx(float((s1[:, 0] > 0.5).float().mean()))
+        assert layers[0].rate == pytest.approx(float((s1[-1, 0] > 0.5).float().mean()))
         assert attention[0].name == "ta"
         np.testing.assert_allclose(attention[0].ta, np.linspace(0.1, 1.0, T), rtol=1e-6)
 

@@ -72,9 +72,16 @@ def test_window_zoo_net_shows_attention_of_the_window():
         oracle(_pooled(frames[-4:])[:, None])
     rep = oc.report()
     runner.cost_every = 1
-    _, _, _, (sops, energy) = runner.step(frames[-1])  # window now frames[-3:] + frames[-1]
+    layers, _, _, (sops, energy) = runner.step(frames[-1])  # window now frames[-3:] + frames[-1]
     assert energy is not None and energy > 0
     assert rep["energy_pj"] / 4 == pytest.approx(energy, rel=0.5)
+    # per layer: the ops of its block (conv1.conv, conv1.attention.* → conv1.neuron); together the total
+    assert sum(la.sops for la in layers) == pytest.approx(sops) and sum(la.energy_pj for la in layers) == pytest.approx(energy)
+    for la in layers:
+        block = la.name.rpartition(".")[0] + "."
+        own = sum(r["energy_pj"] for n, r in rep["layers"].items() if n.startswith(block)) / 4
+        assert la.energy_pj == pytest.approx(own, rel=0.5), la.name
+        assert la.window_steps == 4 and 0.0 <= la.window_rate <= 1.0
 
 
 def test_switching_a_zoo_attention_block_off():

@@ -132,7 +132,8 @@ def test_nothing_below_events_snn_probe_train_loads_qt():
 def test_the_engine_types_the_window_imports_are_torch_free():
     """The modules the window takes from the engine import neither torch nor Qt."""
     mods = ("snnstudio.engine.types", "snnstudio.engine.controls", "snnstudio.engine.slot",
-            "snnstudio.engine.catalog", "snnstudio.engine.process_session", "snnstudio.engine.snapshot")
+            "snnstudio.engine.catalog", "snnstudio.engine.process_session", "snnstudio.engine.snapshot",
+            "snnstudio.train.plots")
     code = "import importlib, json\n" + "".join(f"importlib.import_module({m!r})\n" for m in mods) + \
         "print('RESULT ' + json.dumps({'tried': TRIED, 'torch': 'torch' in sys.modules}))"
     got = _run(code, ("torch", "PySide6"))

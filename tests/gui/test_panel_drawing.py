@@ -79,6 +79,16 @@ def test_metrics_table_redraws_a_few_times_a_second_with_the_newest(model, qtbot
     assert panel.draws == 2
     assert panel.table.item(0, 3).text() == f"{100 * _snap(31).layers[0].rate:.2f}"
     assert "step 32.0 ms" in panel.totals.text()
+    assert panel.table.item(0, 5).text() == "–"  # not metered yet
+    # a window model: the rate over its window (eval's), the newest step's in the tooltip; its block's cost
+    from dataclasses import replace
+
+    s = _snap(40)
+    layer = replace(s.layers[0], window_rate=0.25, window_steps=10, sops=1234.4, energy_pj=5.6e6)
+    panel.draw(replace(s, layers=(layer, *s.layers[1:])), force=True)
+    assert panel.table.item(0, 3).text() == "25.00"
+    assert panel.table.item(0, 3).toolTip() == f"25.00 % over 10 step(s); {100 * layer.rate:.2f} % at the newest step"
+    assert (panel.table.item(0, 5).text(), panel.table.item(0, 6).text()) == ("1,234", "5.6000")
 
 
 def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):
@@ -102,6 +112,30 @@ def test_hidden_layers_panel_records_and_draws_rgb_when_shown(model, qtbot):
         np.testing.assert_array_equal((img[:, k] == row.raster_lut[1]).all(-1), fired)
     chans = np.stack([_snap(k).layers[0].channel_rates for k in range(6)], axis=1)
     np.testing.assert_array_equal(row.chan.image, colourise(chans, row.chan_lut, 0.0, max(1e-3, float(chans.max()))))
+
+
+def test_layers_rate_curve_is_the_window_rate_and_the_title_says_the_blocks_cost(model, qtbot):
+    from dataclasses import replace
+
+    from snnstudio.gui.panels.layers import LayersPanel, cost_line
+
+    panel = LayersPanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+    snaps = []
+    for i in range(4):  # a window model: the newest step silent, the window not (the output layer's case)
+        s = _snap(i)
+        layer = replace(s.layers[0], rate=0.0, window_rate=0.1 * (i + 1), window_steps=10,
+                        sops=None if i < 2 else 3700.0, energy_pj=None if i < 2 else 3.4e3)
+        snaps.append(replace(s, layers=(layer,)))
+    model.snapshots.emit(snaps)
+    row = panel.rows["conv1"]
+    model.budget.flush()
+    qtbot.waitUntil(lambda: row.rate_curve.getData()[1] is not None and len(row.rate_curve.getData()[1]) == 4,
+                    timeout=2000)
+    assert list(row.rate_curve.getData()[1]) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert cost_line(snaps[-1].layers[0]) == "3.7 k SOPs · 0.0034 µJ" and cost_line(snaps[0].layers[0]) == ""
+    assert row.cost_text == "3.7 k SOPs · 0.0034 µJ" and "3.7 k SOPs" in row.title.text
 
 
 def test_membrane_axis_holds_still_until_the_data_leave_it(model, qtbot):

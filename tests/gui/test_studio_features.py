@@ -74,6 +74,70 @@ def test_evaluate_panel_runs_to_its_table_and_saves_csv(window, qtbot, tmp_path)
     for g, row in zip(got, result["rows"]):
         assert float(g["accuracy"]) == row["accuracy"] and float(g["spike_count"]) == pytest.approx(row["spike_count"])
     assert json.load(open(tmp_path / "table.json"))["rows"][2]["variant"] == "sa=off"
+    _check_plots_against_the_table(win, panel, qtbot, tmp_path)
+
+
+def _check_plots_against_the_table(win, panel, qtbot, tmp_path):
+    """The live plots hold one point per table row, at the row's figures; hovering a point selects
+    its row; every table column shows without scrolling sideways; PNG / SVG hold plots and table."""
+    from PySide6.QtCore import QPointF
+
+    from snnstudio.train.plots import TABLE_COLUMNS, _si
+
+    table, plots = panel.table, panel.plots
+    assert not panel.settings_button.isChecked() and not panel._settings.isVisible()  # collapsed by Evaluate
+    assert table.isColumnHidden(0)  # one model: no model column
+    head = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    col = {title: head.index(title) for title, _ in TABLE_COLUMNS}
+    n = table.rowCount()
+    for key, title, parse in (("energy_uj", "µJ", float), ("spike_count", "spikes", None)):
+        spots = sorted(plots.spots(key))
+        assert [s[0] for s in spots] == list(range(n))
+        for r, cost, acc in spots:
+            assert acc == pytest.approx(float(table.item(r, col["acc. %"]).text()), abs=0.051)
+            cell = table.item(r, col[title]).text()
+            if parse is None:
+                assert _si(cost) == cell  # the plotted spike count, written as the table writes it
+            else:
+                assert cost == pytest.approx(parse(cell), abs=0.0006)
+        # the front: every point no other point beats on both accuracy and cost
+        costs = {r: c for r, c, _ in spots}
+        accs = {r: a for r, _, a in spots}
+        on_front = {r for r in costs if not any(costs[j] <= costs[r] and accs[j] >= accs[r]
+                                                 and (costs[j], accs[j]) != (costs[r], accs[r]) for j in costs)}
+        xs, ys = plots.fronts[key].getData()
+        assert set(zip(xs.tolist(), ys.tolist())) >= {(costs[r], accs[r]) for r in on_front}
+    names = [lay["name"] for lay in panel.result["rows"][0]["layers"]]
+    for r, bars in enumerate(plots.bars):
+        heights = bars.opts["height"]
+        assert list(heights) == pytest.approx([100 * lay["firing_rate"] for lay in panel.result["rows"][r]["layers"]])
+        assert len(heights) == len(names)
+    # hover the last point with the mouse: its row is selected and the tip names it
+    plots.setCurrentIndex(0)
+    w = plots.plots["energy_uj"]
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=5000)
+    r, cost, acc = sorted(plots.spots("energy_uj"))[-1]
+    at = w.mapFromScene(w.getPlotItem().vb.mapViewToScene(QPointF(cost, acc)))
+    qtbot.mouseMove(w.viewport(), at)
+    qtbot.waitUntil(lambda: [i.row() for i in table.selectionModel().selectedRows()] == [r], timeout=5000)
+    assert f"variant: {panel.result['rows'][r]['variant']}" in w.getPlotItem().vb.toolTip()
+    # readable without scrolling sideways, at the window's usual size
+    win.resize(1600, 1000)
+    qtbot.waitUntil(lambda: table.viewport().width() > 0, timeout=5000)
+    QApplication = __import__("PySide6.QtWidgets", fromlist=["QApplication"]).QApplication
+    QApplication.processEvents()
+    shown = [c for c in range(table.columnCount()) if not table.isColumnHidden(c)]
+    assert sum(table.columnWidth(c) for c in shown) <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0
+    # saved plots: the SVG holds every table cell as text, the PNG is an image of the plots + table
+    panel.save(tmp_path / "plots.svg")
+    panel.save(tmp_path / "plots.png")
+    svg = (tmp_path / "plots.svg").read_text()
+    for r in range(n):
+        for c in shown:
+            assert f">{table.item(r, c).text()}<" in svg
+    assert (tmp_path / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert panel.save_png.isEnabled() and panel.save_svg.isEnabled()
 
 
 def test_evaluate_cancel_stops_it_and_the_gui_stays_responsive(window, qtbot):
@@ -415,7 +479,44 @@ def test_attention_panel_says_why_it_is_empty_before_the_first_step(qtbot):
         model.open(bar_recording(size=(128, 128)))
         model.step(2)
         qtbot.waitUntil(lambda: win.attention.view.isVisible(), timeout=20_000)
-        assert not win.attention.empty.isVisible() and win.attention.shown == "conv1.attention"
+        assert not win.attention.empty.isVisible()
+
+
+def test_attention_panel_opens_on_the_most_varied_block_and_says_what_is_constant(qtbot):
+    """The default model's conv1 temporal weights are flat at 0.5 (every step alike): the panel
+    opens on the block whose weights vary most instead, and says so of a flat part when shown."""
+    from PySide6.QtCore import Qt
+
+    from snnstudio.engine.snapshot import AttentionSnapshot
+    from snnstudio.gui.panels.attention import AUTO_PICK_STEPS, constant_note
+
+    with empty_window(qtbot) as win:
+        model, panel = win.model, win.attention
+        win.docks["Attention"].raise_()
+        model.set_model("default")
+        model.open(bar_recording(size=(128, 128)))
+        for k in range(AUTO_PICK_STEPS + 2):
+            model.step(1)
+            qtbot.waitUntil(lambda: model.last is not None and model.last.index >= k, timeout=20_000)
+            qtbot.waitUntil(lambda: panel._auto_steps >= min(k + 1, AUTO_PICK_STEPS), timeout=20_000)  # drawn
+        atts = model.last.attention
+        best = max(atts, key=lambda a: a.spread)
+        assert panel.shown == best.name != "conv1.attention"
+        assert panel.note.text() == constant_note(best)
+        conv1 = next(a for a in atts if a.name == "conv1.attention")
+        assert "ta" in conv1.constant_parts()  # the trained model's flat temporal weights
+        # the user picks conv1: it stays, and the panel says its TA is constant
+        panel.block.setCurrentIndex(panel.block.findText("conv1.attention"))
+        panel.block.activated.emit(panel.block.currentIndex())
+        model.step(1)
+        qtbot.waitUntil(lambda: panel.shown == "conv1.attention", timeout=20_000)
+        assert panel.note.text().startswith(f"TA constant: {conv1.constant_parts()['ta']:.2f} for every step")
+    # by hand: the spread is the summed standard deviation; a part spanning < 0.01 is constant
+    a = AttentionSnapshot("b", True, ta=np.full(4, 0.5, np.float32), ca=np.array([0.0, 1.0], np.float32),
+                          sa=np.array([[0.3, 0.305]], np.float32))
+    assert a.spread == pytest.approx(0.5 + 0.0025, abs=1e-6)
+    assert a.constant_parts() == {"ta": 0.5, "sa": pytest.approx(0.3025)}
+    assert constant_note(AttentionSnapshot("c", True, ca=np.array([0.2, 0.9], np.float32))) == ""
 
 
 def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
@@ -462,3 +563,59 @@ def test_source_panel_sets_the_region_of_interest_and_mirror(qtbot):
         qtbot.waitUntil(lambda: panel.roi_x.value() == round(100 * 520 / 640), timeout=30_000)  # the Source panel follows
     finally:
         model.close()
+
+
+def test_source_panel_filters_drop_events_as_the_chain_does(window, qtbot):
+    """Ticking filters in the Source panel reaches the engine through ``set_filters``: each step's
+    event count (shown in the Events view) is then the filter chain's count over the recording."""
+    from snnstudio.events.filters import FilterChain
+
+    win, model, panel = window, window.model, window.source
+    qtbot.waitUntil(lambda: model.state.model is not None and model.state.sensor_size == (64, 48), timeout=30_000)
+    model.pause()
+    rec = win.rec
+
+    def count(spec, snap):
+        chain = FilterChain(spec, rec.sensor_size)
+        ev = rec.events[(rec.events["t"] >= snap.t_start_us) & (rec.events["t"] < snap.t_end_us)]
+        return len(chain(ev))
+
+    def step_and_read():  # a re-opened source (crop) counts its steps from 0 again: wait for a new one
+        qtbot.wait(100)
+        prev = model.last
+        model.step(1)
+        qtbot.waitUntil(lambda: model.last is not None and model.last is not prev, timeout=20_000)
+        return model.last
+
+    before = step_and_read()
+    assert before.n_events == count("", before) > 0
+    panel.filter_boxes["polarity"].setChecked(True)  # ON only: about half the bar's events
+    qtbot.waitUntil(lambda: model.state.filters == "polarity=on", timeout=20_000)
+    snap = step_and_read()
+    assert snap.n_events == count("polarity=on", snap) < count("", snap)
+    qtbot.waitUntil(lambda: win.events.info.text().startswith(f"{snap.n_events:,} events"), timeout=10_000)
+    assert panel.filter_note.text() == "in force: polarity=on"
+    ev = win.evaluate  # the Evaluate panel offers the same filters for its data
+    qtbot.waitUntil(lambda: ev.use_filters.isEnabled(), timeout=10_000)
+    assert ev.request().filters == ""
+    ev.use_filters.setChecked(True)
+    assert ev.request().filters == "polarity=on" and ev.use_filters.text() == "events filtered: polarity=on"
+    # a crop: the model sees the box as its sensor, and the panel says so
+    panel.filter_values["crop"].setText("8,4,32,24")
+    panel.filter_boxes["crop"].setChecked(True)
+    qtbot.waitUntil(lambda: model.state.filters == "polarity=on; crop=8,4,32,24", timeout=20_000)
+    assert model.state.sensor_size == (32, 24)
+    qtbot.waitUntil(lambda: panel.filter_note.text().endswith("sensor 64×48 → 32×24"), timeout=10_000)
+    snap = step_and_read()
+    assert snap.n_events == count("polarity=on; crop=8,4,32,24", snap) < count("polarity=on", snap)
+    # a bad box is said in the panel and never sent
+    panel.filter_values["crop"].setText("8,4,32")
+    panel.filter_values["crop"].editingFinished.emit()
+    assert "4 whole numbers" in panel.filter_note.text()
+    assert model.state.filters == "polarity=on; crop=8,4,32,24"
+    for key in ("crop", "polarity"):
+        panel.filter_boxes[key].setChecked(False)
+    qtbot.waitUntil(lambda: model.state.filters == "" and model.state.sensor_size == (64, 48), timeout=20_000)
+    assert panel.filter_note.text() == "no filter"
+    qtbot.waitUntil(lambda: not ev.use_filters.isEnabled(), timeout=10_000)
+    assert ev.request().filters == ""

@@ -76,7 +76,8 @@ def test_counts_match_hooks_and_argmax():
 def test_ablation_table_rows_and_files(tmp_path, monkeypatch):
     m = _model(_cfg("tcsa"))
     path = save_checkpoint(tmp_path / "toy", m, m.config, {"accuracy": 0.5})
-    monkeypatch.setattr(E, "data_for", lambda spec, cfg, meta, limit, cache, workers=1, progress=None: _data().limit(limit))
+    monkeypatch.setattr(E, "data_for", lambda spec, cfg, meta, limit, cache, workers=1, progress=None, filters="":
+                        _data().limit(limit))
     calls = []
     res = E.ablation_table([str(path)], "toy", ["conv1.attention.ta=off,fc2.attention=off", "neuron=plif"], limit=9,
                            batch_size=4, device="cpu", progress=lambda d, t: calls.append((d, t)))

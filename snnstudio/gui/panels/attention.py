@@ -1,6 +1,11 @@
 """Attention panel: one attention block at a time (chosen in a list, all blocks listed): its
 temporal weights (bars over T), channel weights (a strip over C) and spatial map (heat map).
-A block that is switched off is drawn dimmed."""
+A block that is switched off is drawn dimmed.
+
+It opens on the most informative block — the one whose weights vary most
+(:attr:`~snnstudio.engine.snapshot.AttentionSnapshot.spread`, summed over a model's first
+:data:`AUTO_PICK_STEPS` steps) — until the user picks one; and it says when a part's weights are
+constant (e.g. temporal weights flat at 0.5: every step weighted alike, the part only scales)."""
 
 from __future__ import annotations
 
@@ -8,13 +13,23 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from snnstudio.engine.snapshot import Snapshot
+from snnstudio.engine.snapshot import AttentionSnapshot, Snapshot
 from snnstudio.gui import theme
 from snnstudio.gui.plots import cache_static, quiet
 
 
 NO_ATTENTION = "This model has no attention blocks."
 NOT_YET = "The attention weights appear with the model's first step: open a source and play or step."
+#: the block shown is chosen over this many first steps of a model (then it stays, or the user's pick)
+AUTO_PICK_STEPS = 10
+PART_NAMES = {"ta": ("TA", "step"), "ca": ("CA", "channel"), "sa": ("SA", "pixel")}
+
+
+def constant_note(a: AttentionSnapshot) -> str:
+    """A line saying which parts of ``a`` are constant (``""`` when none)."""
+    flat = a.constant_parts()
+    return "  ·  ".join(f"{PART_NAMES[k][0]} constant: {v:.2f} for every {PART_NAMES[k][1]} (it only scales)"
+                        for k, v in flat.items())
 
 
 class AttentionPanel(QWidget):
@@ -33,6 +48,11 @@ class AttentionPanel(QWidget):
         row.addWidget(self.block, 1)
         row.addWidget(self.state)
         lay.addLayout(row)
+        self.note = QLabel("")
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        lay.addWidget(self.note)
+        self.block.activated.connect(self._picked)
         self.view = pg.GraphicsLayoutWidget()
         lay.addWidget(self.view, 1)
         self.ta_plot = self.view.addPlot(row=0, col=0, colspan=2, title="temporal (TA): weight per step")
@@ -53,6 +73,9 @@ class AttentionPanel(QWidget):
         self.view.ci.layout.setRowStretchFactor(0, 2)
         self.view.ci.layout.setRowStretchFactor(2, 3)
         self._names: tuple[str, ...] = ()
+        self._spread: dict[str, float] = {}  # summed over a model's first steps (auto pick)
+        self._auto_steps = 0
+        self._user_picked = False
         self.shown: str | None = None
         self._drawn: tuple | None = None
         self._sizes: dict = {}
@@ -67,11 +90,28 @@ class AttentionPanel(QWidget):
         self.empty.setText(NOT_YET if has else NO_ATTENTION)
         self._names = ()
         self._drawn = None
+        self._spread, self._auto_steps, self._user_picked = {}, 0, False
         self._set_visible(False)
+
+    def _picked(self, _index: int) -> None:
+        self._user_picked = True
+        self._drawn = None
+
+    def _auto_pick(self, snap: Snapshot) -> None:
+        """Over a model's first steps, show the block whose weights vary most (unless the user chose)."""
+        if self._user_picked or self._auto_steps >= AUTO_PICK_STEPS:
+            return
+        self._auto_steps += 1
+        for a in snap.attention:
+            self._spread[a.name] = self._spread.get(a.name, 0.0) + (a.spread if a.enabled else 0.0)
+        best = max(self._names, key=lambda n: self._spread.get(n, 0.0))
+        i = self._names.index(best)
+        if i != self.block.currentIndex():
+            self.block.setCurrentIndex(i)
 
     def _set_visible(self, has: bool) -> None:
         self.empty.setVisible(not has)
-        for w in (self.view, self.block, self.state):
+        for w in (self.view, self.block, self.state, self.note):
             w.setVisible(has)
 
     def draw(self, snap: Snapshot) -> None:
@@ -88,6 +128,7 @@ class AttentionPanel(QWidget):
             self.block.clear()
             self.block.addItems(names)
             self.block.blockSignals(False)
+        self._auto_pick(snap)
         a = snap.attention[max(0, self.block.currentIndex())]
         key = (a.name, a.enabled, id(a.ta), id(a.ca), id(a.sa))
         if key == self._drawn:  # the same weights (a compare row, a paused stream): nothing to redraw
@@ -95,6 +136,9 @@ class AttentionPanel(QWidget):
         self._drawn = key
         self.shown = a.name
         self.state.setText("on" if a.enabled else "off")
+        note = constant_note(a) if a.enabled else ""
+        if self.note.text() != note:
+            self.note.setText(note)
         op = 1.0 if a.enabled else 0.3
         # ranges are set only when a size changes (a re-range re-lays out and re-paints the axes)
         if a.ta is not None:

@@ -5,7 +5,14 @@ Variants: the loaded model as trained; its attention switched off (all blocks) o
 time (TA / CA / SA), its residual shortcuts off; the modules as currently switched in the Model
 panel; another neuron type; and any bundled models ticked in the list. Data: the bundled
 synthetic held-out split (``synthetic:test``), a DVS128 Gesture folder or a folder of recordings
-(one sub-folder per class), each with a sample limit. The work runs on
+(one sub-folder per class), each with a sample limit.
+
+Results: the table (short cells, one row per model × variant; the model column shows only when
+several models are evaluated, so every column fits a narrow dock) above the live plots of
+:class:`~snnstudio.gui.panels.eval_plots.EvalPlots` (accuracy vs energy, vs spikes with the Pareto
+front, per-layer firing rates; hovering a point selects its row). Running collapses the settings
+column (the Settings button brings it back). Saved as CSV / JSON (the table) or PNG / SVG (the
+plots with the table, :func:`snnstudio.train.plots.write_plot`: needs matplotlib). The work runs on
 :class:`snnstudio.engine.evaluation.EvaluationJob`'s thread — in a process of its own when the
 studio's engine runs in one, so the window never loads torch; its callbacks only put items in a queue, which a timer on the GUI thread drains — no Qt object is
 touched from the worker — so the table fills and the progress bar moves on the GUI thread.
@@ -31,6 +38,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -42,16 +50,16 @@ from snnstudio.engine.catalog import bundled_names
 from snnstudio.engine.types import ModelInfo, SessionState
 from snnstudio.gui.panels.model_tree import refill
 from snnstudio.gui.job_inbox import JobInbox
+from snnstudio.gui.panels.eval_plots import EvalPlots
+from snnstudio.train.plots import TABLE_COLUMNS, format_cells
 
-HEADERS = ("model", "variant", "accuracy %", "spikes / sample", "firing rate", "SOPs / sample", "energy µJ", "ms / step")
+HEADERS = tuple(title for title, _ in TABLE_COLUMNS)
 DATA_KINDS = (("synthetic test split", "synthetic"), ("DVS128 Gesture folder", "dvsgesture"), ("folder of recordings", "folder"))
 PARTS = (("ta", "TA off"), ("ca", "CA off"), ("sa", "SA off"))
 
 
-def format_row(r: dict) -> list[str]:
-    """The table cells of one result row (same figures as ``snnstudio eval``)."""
-    return [r["model"], r["variant"], f"{100 * r['accuracy']:.1f}", f"{r['spike_count']:,.0f}", f"{r['firing_rate']:.4f}",
-            f"{r['sops']:,.0f}", f"{r['energy_uj']:.3f}", f"{r['latency_ms_per_step']:.2f}"]
+#: the table cells of one result row (the figures of ``snnstudio eval``, short: ``27.4 k`` spikes)
+format_row = format_cells
 
 
 class EvaluatePanel(QWidget):
@@ -111,6 +119,10 @@ class EvaluatePanel(QWidget):
             vgrid.addWidget(w, i // 2, i % 2)
         lay.addLayout(vgrid)
 
+        self.use_filters = QCheckBox("events filtered as in Source")
+        self.use_filters.setToolTip("evaluate on the data with the Source panel's event filters (as eval --filter)")
+        self.use_filters.setEnabled(False)
+        lay.addWidget(self.use_filters)
         self.current = QLabel("")
         self.current.setObjectName("muted")
         self.current.setWordWrap(True)
@@ -122,11 +134,10 @@ class EvaluatePanel(QWidget):
         brow = QHBoxLayout()
         self.run_button = QPushButton("Evaluate")
         self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("Cancel")  # beside the progress bar (on the right)
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         brow.addWidget(self.run_button)
-        brow.addWidget(self.cancel_button)
         lay.addLayout(brow)
         scroll = QScrollArea()  # the settings scroll rather than force the dock (and the window) to grow
         scroll.setWidget(side)
@@ -139,42 +150,72 @@ class EvaluatePanel(QWidget):
         self._side_layout = lay
 
         right = QVBoxLayout()
-        self.table = QTableWidget(0, len(HEADERS))
-        self.table.setHorizontalHeaderLabels(HEADERS)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setMinimumWidth(40)
-        right.addWidget(self.table, 1)
-        prow = QHBoxLayout()
+        right.setSpacing(4)
+        bar = QHBoxLayout()
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setChecked(True)
+        self.settings_button.setToolTip("show or hide the data and variant settings (hidden while results show)")
+        self.settings_button.toggled.connect(lambda on: self._settings.setVisible(on))
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         self.progress.setMinimumWidth(60)
-        self.save_csv = QPushButton("CSV…")
+        self.save_csv = QPushButton("CSV")
         self.save_csv.setToolTip("save the table as CSV (the columns of snnstudio eval)")
-        self.save_json = QPushButton("JSON…")
+        self.save_json = QPushButton("JSON")
         self.save_json.setToolTip("save everything (per-class accuracy, confusion, layers) as JSON")
-        self.save_csv.clicked.connect(lambda: self._save_dialog("csv"))
-        self.save_json.clicked.connect(lambda: self._save_dialog("json"))
-        for b in (self.save_csv, self.save_json):
+        self.save_png = QPushButton("PNG")
+        self.save_png.setToolTip("save the plots with the table as PNG (as snnstudio eval --plot; needs matplotlib)")
+        self.save_svg = QPushButton("SVG")
+        self.save_svg.setToolTip("save the plots with the table as SVG (as snnstudio eval --plot; needs matplotlib)")
+        self._save_buttons = {"csv": self.save_csv, "json": self.save_json, "png": self.save_png, "svg": self.save_svg}
+        for ext, b in self._save_buttons.items():
+            b.clicked.connect(lambda _=False, e=ext: self._save_dialog(e))
             b.setEnabled(False)
-        self._side_layout.addWidget(self.progress)
-        prow.addWidget(QLabel("save"))
-        prow.addWidget(self.save_csv)
-        prow.addWidget(self.save_json)
-        self._side_layout.addLayout(prow)
+        bar.addWidget(self.settings_button)
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.cancel_button)
+        bar.addWidget(QLabel("save"))
+        for b in self._save_buttons.values():
+            b.setMaximumWidth(48)
+            bar.addWidget(b)
+        right.addLayout(bar)
+
+        self.table = QTableWidget(0, len(HEADERS))
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        for c, (_, tip) in enumerate(TABLE_COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 6)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectRows)
+        self.table.setMinimumWidth(40)
+        self.table.setColumnHidden(0, True)  # the model: shown when several models are evaluated
+        self.plots = EvalPlots()
+        self.plots.hovered.connect(self.table.selectRow)
+        self.results = QSplitter(Qt.Vertical)
+        self.results.addWidget(self.table)
+        self.results.addWidget(self.plots)
+        self.results.setStretchFactor(0, 1)
+        self.results.setStretchFactor(1, 2)
+        self.results.setChildrenCollapsible(False)
+        right.addWidget(self.results, 1)
         self.status = QLabel("")
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
         right.addWidget(self.status)
         outer.addLayout(right, 1)
+        self._settings = scroll
 
         self.job: EvaluationJob | None = None
         self.result: dict | None = None
+        self._rows: list[dict] = []  # the rows so far of the running evaluation
+        self._filters = ""  # the session's event filters (offered by use_filters)
         self.cache_dir = None  # None: the engine's default cache
         self._info: ModelInfo | None = None
         # the job's callbacks, run here on the GUI thread
@@ -186,7 +227,11 @@ class EvaluatePanel(QWidget):
 
     # ------------------------------------------------------------------ set-up
     def show_lists(self, state: SessionState) -> None:
-        """Offer the neurons the engine says it can build."""
+        """Offer the neurons the engine says it can build, and the Source panel's event filters."""
+        filters = getattr(state, "filters", "") or ""
+        self.use_filters.setEnabled(bool(filters))
+        self.use_filters.setText(f"events filtered: {filters}" if filters else "events filtered as in Source")
+        self._filters = filters
         if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
             refill(self.neuron, state.neurons)
             if self._info is not None:
@@ -288,8 +333,9 @@ class EvaluatePanel(QWidget):
 
     def request(self) -> EvalRequest:
         kw = {} if self.cache_dir is None else {"cache_dir": self.cache_dir}
+        filters = self._filters if self.use_filters.isEnabled() and self.use_filters.isChecked() else ""
         return EvalRequest(models=self.chosen_models(), data=self.data_spec(), variants=self.variants(),
-                           include_base=self.base.isChecked(), limit=self.limit.value() or None, **kw)
+                           include_base=self.base.isChecked(), limit=self.limit.value() or None, filters=filters, **kw)
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -304,16 +350,21 @@ class EvaluatePanel(QWidget):
             self._say("nothing to evaluate: the loaded model is not a trained checkpoint; tick a bundled model")
             return
         self.table.setRowCount(0)
+        self.table.setColumnHidden(0, len(req.models) < 2)
         self.result = None
-        for b in (self.save_csv, self.save_json):
+        self._rows = []
+        self.plots.show_result(None)
+        for b in self._save_buttons.values():
             b.setEnabled(False)
+        self.settings_button.setChecked(False)  # the results take the dock's width
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)  # busy until the first report
         self.progress.setFormat("starting…")
         n_var = len(req.variants) + int(req.include_base)
         self.status.setText(f"evaluating {len(req.models)} model(s) × {n_var} variant(s) on {req.data}"
-                            + (f", first {req.limit} samples" if req.limit else ""))
+                            + (f", first {req.limit} samples" if req.limit else "")
+                            + (f", events filtered: {req.filters}" if req.filters else ""))
         later = self._inbox.later
 
         # with the engine in its own process the window has no torch: evaluate in a process too
@@ -339,6 +390,10 @@ class EvaluatePanel(QWidget):
         self.progress.setFormat(("framing data %v / %m" if phase == "data" else "batch %v / %m") + "  (%p %)")
 
     def _on_row(self, row: dict) -> None:
+        self._rows.append(row)
+        req = self.job.request if self.job is not None else None
+        self.plots.show_result({"rows": list(self._rows), "data": req.data if req else "",
+                                "limit": req.limit if req else None, "filters": req.filters if req else ""})
         r = self.table.rowCount()
         self.table.insertRow(r)
         for c, text in enumerate(format_row(row)):
@@ -348,6 +403,21 @@ class EvaluatePanel(QWidget):
             if row.get("untrained"):
                 item.setToolTip(f"{len(row['untrained'])} tensors of the new neuron are untrained")
             self.table.setItem(r, c, item)
+        if len({x["model"] for x in self._rows}) > 1:
+            self.table.setColumnHidden(0, False)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """Give the table the height of its rows (up to half the results), the plots the rest."""
+        t = self.table
+        need = t.horizontalHeader().height() + 2 * t.frameWidth() + 2
+        need += sum(t.rowHeight(r) for r in range(t.rowCount()))
+        if t.horizontalScrollBar().isVisible():
+            need += t.horizontalScrollBar().height()
+        total = sum(self.results.sizes())
+        if total > 0:
+            top = min(need, total // 2)
+            self.results.setSizes([top, total - top])
 
     def _finish(self) -> None:
         self.run_button.setEnabled(True)
@@ -364,8 +434,9 @@ class EvaluatePanel(QWidget):
         else:
             self.progress.setValue(self.progress.maximum())
             self.progress.setFormat(f"done — {n} row(s)")
-        for b in (self.save_csv, self.save_json):
+        for b in self._save_buttons.values():
             b.setEnabled(n > 0)
+        self.plots.show_result(result)
         self.finished.emit(result)
 
     def _on_error(self, text: str) -> None:
@@ -374,6 +445,7 @@ class EvaluatePanel(QWidget):
             return
         self._say(text)
         self._finish()
+        self.settings_button.setChecked(True)  # what to change is in the settings
         self.progress.setFormat("failed")
         self.finished.emit(None)
 
@@ -383,14 +455,23 @@ class EvaluatePanel(QWidget):
 
     # ------------------------------------------------------------------ saving
     def save(self, path) -> None:
-        """Write the last table: ``.csv`` (the ``snnstudio eval`` columns) or ``.json`` (everything)."""
+        """Write the last table: ``.csv`` (the ``snnstudio eval`` columns), ``.json`` (everything),
+        or the plots with the table: ``.png`` / ``.svg`` (as ``snnstudio eval --plot``)."""
+        from pathlib import Path
+
         if self.result is None:
             raise ValueError("no evaluation to save yet")
-        write_result(self.result, path)
+        if Path(path).suffix.lower() in (".png", ".svg"):
+            from snnstudio.train.plots import write_plot
+
+            write_plot(self.result, path)
+        else:
+            write_result(self.result, path)
         self.status.setText(f"saved {path}")
 
     def _save_dialog(self, ext: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the evaluation table", f"evaluation.{ext}", f"{ext.upper()} (*.{ext})")
+        what = "plots" if ext in ("png", "svg") else "table"
+        path, _ = QFileDialog.getSaveFileName(self, f"Save the evaluation {what}", f"evaluation.{ext}", f"{ext.upper()} (*.{ext})")
         if path:
             try:
                 self.save(path)

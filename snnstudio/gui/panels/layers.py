@@ -50,6 +50,15 @@ class ClickableImage(pg.ImageItem):
             ev.accept()
 
 
+def cost_line(layer) -> str:
+    """``"3.7 k SOPs · 0.0034 µJ"`` per time step of the layer's block (``""`` until metered)."""
+    if layer.sops is None or layer.energy_pj is None:
+        return ""
+    sops = layer.sops
+    text = f"{sops / 1e6:.3g} M" if sops >= 1e6 else f"{sops / 1e3:.3g} k" if sops >= 1e3 else f"{sops:.0f}"
+    return f"{text} SOPs · {layer.energy_pj / 1e6:.4f} µJ"
+
+
 def _show_pooled(item, box, values: np.ndarray, colour) -> None:
     """Max-pool ``values`` ``[rows, cols]`` to the box's pixels, colour it, and stretch the image
     over the unpooled extent (the box's range stays in rows and steps)."""
@@ -69,7 +78,9 @@ class LayerRow:
         self.name, self.shape = name, shape
         self.panel = panel
         lw = panel.view
-        self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
+        self._head = f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}"
+        self.title = lw.addLabel(self._head + "</span>", row=row, col=0)
+        self.cost_text = ""  # SOPs and energy per step of the layer's block, once metered
         self.title.setMaximumWidth(150)
         cache_static(self.title)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)
@@ -114,7 +125,7 @@ class LayerRow:
         p = self.ptr
         self.spikes[:, p] = layer.raster
         self.chans[:, p] = layer.channel_rates
-        self.rates[p] = layer.rate
+        self.rates[p] = layer.mean_rate  # over the steps the model ran (a window model's T), as eval
         self.ptr = (p + 1) % HISTORY
         self.count += 1
         self.last = layer
@@ -140,6 +151,10 @@ class LayerRow:
         if nice != self.rate_top:  # re-range (and re-draw the axis) only when the scale changes
             self.rate_top = nice
             self.rate_plot.setYRange(0, nice, padding=0)
+        cost = cost_line(self.last)
+        if cost != self.cost_text:  # changes only when the model is metered again (a re-render of the label)
+            self.cost_text = cost
+            self.title.setText(self._head + (f"<br>{cost}" if cost else "") + "</span>")
         fm = self.last.feature_map
         if fm is not None and fm.size:
             k, h, w = fm.shape

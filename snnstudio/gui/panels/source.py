@@ -1,8 +1,11 @@
 """Source panel: what is playing (open a file — also by drag-and-drop on the window — or connect a
 live source by its spec: ``camera``, ``webcam``, ``video:PATH``, ``network:HOST:PORT``,
 ``synthetic``), the playback bar (play/pause, step, seek, speed, loop), the stream settings (step
-``dt`` in ms, window T) and the input mapping (:class:`~snnstudio.events.preprocess.Preprocess`:
-region of interest, mirror, flicker suppression and the emulator's pixel settings)."""
+``dt`` in ms, window T), the input mapping (:class:`~snnstudio.events.preprocess.Preprocess`:
+region of interest, mirror, flicker suppression and the emulator's pixel settings) and the event
+filters (hot pixels, polarity, refractory period, background-activity denoising, crop, downsample:
+one spec of :func:`snnstudio.events.filters.parse_filters`, sent with the session's
+``set_filters`` control, so a restarted engine keeps them)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from PySide6.QtWidgets import (
 from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.events.emulator import EmulatorConfig
+from snnstudio.events.filters import FilterError, FilterSpec, format_filters, parse_filters
 from snnstudio.events.io import READ_EXTENSIONS
 from snnstudio.events.preprocess import Preprocess
 from snnstudio.events.sources import VIDEO_EXTENSIONS
@@ -153,6 +157,7 @@ class SourcePanel(QWidget):
         form.addRow("window T", self.T)
         lay.addLayout(form)
         lay.addWidget(self._input_group())
+        lay.addWidget(self._filter_group())
         lay.addStretch(1)
         self._state: SessionState | None = None
         self._clock_shown = 0.0
@@ -212,6 +217,122 @@ class SourcePanel(QWidget):
         self.mirror.toggled.connect(self._mirror_toggled)
         self.flicker.toggled.connect(self._send_input)
         return box
+
+    def _filter_group(self) -> QGroupBox:
+        """One row per event filter: a switch and its setting; any change sends the whole spec."""
+        box = QGroupBox("Event filters")
+        grid = QFormLayout(box)
+        self.filter_boxes: dict[str, QCheckBox] = {}
+        self.filter_values: dict[str, QWidget] = {}
+
+        def number(lo, hi, value, suffix, tip):
+            w = QSpinBox()
+            w.setRange(lo, hi)
+            w.setValue(value)
+            w.setSuffix(suffix)
+            w.setToolTip(tip)
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(self._send_filters)
+            return w
+
+        def text(placeholder, tip):
+            w = QLineEdit()
+            w.setPlaceholderText(placeholder)
+            w.setToolTip(tip)
+            w.editingFinished.connect(self._send_filters)
+            return w
+
+        pol = QComboBox()
+        pol.addItem("ON only", 1)
+        pol.addItem("OFF only", 0)
+        pol.setToolTip("keep the events of one polarity")
+        pol.currentIndexChanged.connect(self._send_filters)
+        hot = number(0, 1_000_000, 0, " Hz", "drop pixels firing above this rate (auto: above the median + 10 MAD "
+                                               "of the pixels' rates; a live source learns them in its first second)")
+        hot.setSpecialValueText("auto")
+        rows = (
+            ("hot", "hot pixels", hot),
+            ("polarity", "polarity", pol),
+            ("refractory", "refractory", number(1, 10_000_000, 1000, " µs", "drop an event within this time of "
+                                                                            "its pixel's previous one")),
+            ("denoise", "denoise", number(1, 10_000_000, 2000, " µs", "background activity: keep an event when a "
+                                                                      "neighbour fired within this time")),
+            ("crop", "crop", text("x0,y0,w,h", "keep the events inside this box (sensor pixels); the model then "
+                                               "sees the box as its sensor")),
+            ("downsample", "downsample", text("WxH", "rescale the sensor to W×H pixels (events summed)")),
+        )
+        for key, label, value in rows:
+            check = QCheckBox(label)
+            check.toggled.connect(self._send_filters)
+            row = QHBoxLayout()
+            row.addWidget(value, 1)
+            grid.addRow(check, row)
+            self.filter_boxes[key], self.filter_values[key] = check, value
+        self.filter_note = QLabel("")
+        self.filter_note.setObjectName("muted")
+        self.filter_note.setWordWrap(True)
+        grid.addRow(self.filter_note)
+        return box
+
+    def filter_spec(self) -> str:
+        """The spec of the ticked filters (``snnstudio … --filter`` text); raises
+        :class:`~snnstudio.events.filters.FilterError` on a bad crop box or size."""
+        items = []
+        for key, check in self.filter_boxes.items():
+            if not check.isChecked():
+                continue
+            w = self.filter_values[key]
+            if key == "hot":
+                items.append("hot" if w.value() == 0 else f"hot={w.value()}")
+            elif key == "polarity":
+                items.append(f"polarity={'on' if w.currentData() == 1 else 'off'}")
+            elif key in ("refractory", "denoise"):
+                items.append(f"{key}={w.value()}")
+            else:
+                if not w.text().strip():
+                    raise FilterError(f"{key}: enter {w.placeholderText()}")
+                items.append(f"{key}={w.text().strip()}")
+        return format_filters(parse_filters("; ".join(items)))
+
+    def _send_filters(self, *_) -> None:
+        if getattr(self, "_showing", False):
+            return
+        try:
+            spec = self.filter_spec()
+        except FilterError as exc:
+            self.filter_note.setText(str(exc))
+            return
+        self.filter_note.setText("applying…" if spec else "")
+        self.model.set_filters(spec)
+
+    def _show_filters(self, s: SessionState) -> None:
+        """Tick and fill the rows from the filters in force (the engine's canonical spec)."""
+        try:
+            specs: dict[str, FilterSpec] = {f.name: f for f in parse_filters(s.filters)}
+        except FilterError:
+            return
+        self._showing = True
+        try:
+            for key, check in self.filter_boxes.items():
+                check.setChecked(key in specs)
+                f, w = specs.get(key), self.filter_values[key]
+                if f is None or w.hasFocus():
+                    continue
+                if key == "hot":
+                    w.setValue(int(f.value or 0))
+                elif key == "polarity":
+                    w.setCurrentIndex(w.findData(int(f.value)))
+                elif key in ("refractory", "denoise"):
+                    w.setValue(int(f.value))
+                else:
+                    w.setText(str(f).partition("=")[2])
+        finally:
+            self._showing = False
+        size, src = s.sensor_size, s.source_sensor_size
+        note = f"in force: {s.filters}" if s.filters else "no filter"
+        if size and src and tuple(size) != tuple(src):
+            note += f" · sensor {src[0]}×{src[1]} → {size[0]}×{size[1]}"
+        self.filter_note.setText(note)
 
     def _mirror_toggled(self, _on: bool) -> None:
         if not getattr(self, "_showing", False):
@@ -309,6 +430,7 @@ class SourcePanel(QWidget):
         self.loop.setChecked(s.loop)
         self.loop.blockSignals(False)
         self._show_input(s.preprocess, s.preprocess_note)
+        self._show_filters(s)
         if not s.playing and self.model.last is not None:
             self.show_snapshot(self.model.last)  # where it stopped, to the step
 
