@@ -33,79 +33,29 @@ labelled range. Frames are cached as uint16 counts in ``.npz`` files under ``cac
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from snnstudio.errors import SnnStudioError, SnnStudioWarning
+from snnstudio.errors import SnnStudioWarning
 from snnstudio.events.synthetic.generator import GENERATOR_VERSION
+from snnstudio.train.framed import (  # noqa: F401  (DatasetError, FrameDataset re-exported: their old home)
+    DatasetError,
+    FrameDataset,
+    cache_key as _key,
+    save_npz as _save_npz,
+    synthetic_flip_map as _synthetic_flip_map,
+    to_counts as _to_counts,
+)
 
 SPLITS = ("train", "val", "test")
 SPLIT_SEED = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 DEFAULT_CACHE = Path("cache")
-_MAX_COUNT = np.iinfo(np.uint16).max
-
-
-class DatasetError(SnnStudioError):
-    """A dataset cannot be found, read or framed as asked."""
-
-
-@dataclass
-class FrameDataset:
-    """Framed samples in memory: ``frames`` uint16 ``[N, T, 2, H, W]``, ``labels`` int64 ``[N]``.
-
-    ``flip_map`` (or ``None``) maps each class id to the class a horizontally mirrored sample
-    belongs to (swipe_left ↔ swipe_right, circle_cw ↔ circle_ccw …); ``None`` means mirroring
-    does not preserve classes (digits) and the flip augmentation is skipped.
-    """
-
-    frames: np.ndarray
-    labels: np.ndarray
-    class_names: list[str]
-    name: str
-    dt_us: int
-    flip_map: list[int] | None = None
-    info: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def subset(self, index) -> FrameDataset:
-        index = np.asarray(index, dtype=np.int64)
-        return FrameDataset(self.frames[index], self.labels[index], self.class_names, self.name, self.dt_us,
-                            self.flip_map, dict(self.info))
-
-    def limit(self, n: int | None) -> FrameDataset:
-        """The first ``n`` samples, taken class-balanced (round robin over classes in index order)."""
-        if n is None or n >= len(self):
-            return self
-        if n < 1:
-            raise DatasetError(f"--limit must be ≥ 1, got {n}")
-        per_class = [np.flatnonzero(self.labels == c) for c in range(self.num_classes)]
-        order = [idx[k] for k in range(max((len(p) for p in per_class), default=0)) for idx in per_class if k < len(idx)]
-        return self.subset(np.sort(np.asarray(order[:n])))
-
-    def torch_dataset(self):
-        """A ``torch.utils.data.TensorDataset`` of (uint16-as-int32 frames, labels)."""
-        import torch
-        from torch.utils.data import TensorDataset
-
-        return TensorDataset(torch.from_numpy(self.frames.astype(np.int32)), torch.from_numpy(self.labels))
-
-
-# ---------------------------------------------------------------------------------------------
-# spec strings
 
 
 @dataclass(frozen=True)
@@ -158,21 +108,6 @@ def _check_split(split: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # caching
-
-
-def _key(params: dict) -> str:
-    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def _to_counts(frames: np.ndarray) -> np.ndarray:
-    return np.minimum(frames, _MAX_COUNT).astype(np.uint16)
 
 
 def pool_frames(frames: np.ndarray, size: int) -> np.ndarray:
@@ -250,11 +185,6 @@ class SyntheticSpec:
     @property
     def base_dt_us(self) -> int:
         return self.duration_us // self.base_bins
-
-
-def _synthetic_flip_map(names: Sequence[str]) -> list[int]:
-    swap = {"swipe_left": "swipe_right", "swipe_right": "swipe_left", "circle_cw": "circle_ccw", "circle_ccw": "circle_cw"}
-    return [list(names).index(swap.get(n, n)) for n in names]
 
 
 def filtered(rec, filters: str = ""):

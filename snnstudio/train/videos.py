@@ -15,7 +15,7 @@ with). Frame ``k`` is stamped ``round(k · 1e6 / fps)`` µs, as
 stamp(end_frame) + 1)`` µs (a whole clip: ``[0, stamp(last frame) + 1)``, the end of the source's
 last batch).
 
-:func:`load_videos` turns every row into one :class:`~snnstudio.train.data.FrameDataset` sample:
+:func:`load_videos` turns every row into one :class:`~snnstudio.train.framed.FrameDataset` sample:
 the clip's events (the same ``VideoEventSource`` and :class:`~snnstudio.events.preprocess.Preprocess`
 the studio uses: square region of interest, resize to the model's sensor, flicker suppression),
 framed as the model's ``T`` frames of ``dt_us`` *ending* at the gesture's end (frames before the
@@ -293,7 +293,7 @@ def frame_window(events: np.ndarray, sensor_size: tuple[int, int], end_us: int, 
     """uint16 ``[T, 2, h, w]`` counts of the ``T`` windows of ``dt_us`` ending at ``end_us``
     (``[end − T·dt, end)``; windows before the first event are empty), pooled to ``out_hw``."""
     from snnstudio.events.frames import bin_events
-    from snnstudio.train.data import _to_counts
+    from snnstudio.train.framed import to_counts as _to_counts
 
     start = int(end_us) - int(T) * int(dt_us)
     t = events["t"]
@@ -316,7 +316,7 @@ def frame_clip(clip: VideoClip, T: int, dt_us: int, out_hw: tuple[int, int], pre
                cache_dir: Path | None = None) -> np.ndarray:
     """The sample of one clip: uint16 ``[T, 2, h, w]`` frames ending at its gesture's end (cached)."""
     from snnstudio.errors import SourceError
-    from snnstudio.train.data import _key, _save_npz
+    from snnstudio.train.framed import cache_key as _key, save_npz as _save_npz
 
     pre = video_preprocess(preprocess)
     cpath = None
@@ -368,9 +368,9 @@ def load_videos(root: str | Path, T: int, dt_us: int, out_hw: tuple[int, int], c
                 preprocess=None, cache_dir: Path | None = None,
                 progress: Callable[[int, int], None] | None = None):
     """Every row of ``root``'s ``labels.csv`` as one sample (see the module docstring): a
-    :class:`~snnstudio.train.data.FrameDataset` over the model's ``class_names`` (a label that
+    :class:`~snnstudio.train.framed.FrameDataset` over the model's ``class_names`` (a label that
     is not one of them is an error). ``info["clips"]`` lists the files in sample order."""
-    from snnstudio.train.data import FrameDataset, _synthetic_flip_map
+    from snnstudio.train.framed import FrameDataset, synthetic_flip_map as _synthetic_flip_map
 
     csv_path = labels_csv_of(root)
     clips = read_video_labels(csv_path)
