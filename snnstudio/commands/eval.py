@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from snnstudio.errors import SnnStudioError
+
 HELP = "evaluate models and variants (--set module=off, --neuron NAME) into one ablation table"
 
 
@@ -55,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote ABLATION.md and ABLATION.csv ({len(result['rows'])} rows)")
         return 0
     models = args.model or ["default"]
+    from snnstudio.engine.spec import parse_spec
+
+    for m in models:  # the one resolver: eval needs snnstudio checkpoints (their config says how data is framed)
+        ms = parse_spec(m).check()
+        if ms.kind in ("nir", "python"):
+            raise SnnStudioError(f"eval measures snnstudio checkpoints on a data set framed by their config; {m} is a "
+                                 f"{ms.kind} model: run it over labelled data with `snnstudio predict SOURCE --model {m}`")
     variants = list(args.sets) + [f"neuron={n}" for n in args.neuron]
     progress = None
     bar = None

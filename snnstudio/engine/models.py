@@ -279,3 +279,35 @@ def with_neuron(current: nn.Module, name: str, label: str = "") -> LoadedModel:
     model.load_state_dict(keep, strict=False)
     model.trained_sensor = getattr(current, "trained_sensor", None)
     return LoadedModel(model.eval(), f"{label or 'model'} [{name}]", new_cfg.class_names)
+
+
+def inspect_model(spec: "str | ModelSpec | None", weights: str | None = None, dt_us: int | None = None) -> dict:
+    """What the studio finds in a model (``snnstudio models --inspect SPEC --json``): the spec's
+    kind, the code it runs, its input size, classes and every probed layer as ``{name, kind,
+    shape, framework}`` (``shape``: per sample, after one step on an empty frame), plus neuron-like
+    modules the probes cannot read (``unprobed``). Loads the model (a Python spec runs its code)."""
+    from snnstudio.engine.runner import ModelRunner
+
+    ms = parse_spec(spec, weights, dt_us).check()
+    loaded = load_model(ms)
+    model = loaded.module
+    hw = getattr(model, "input_hw", None)
+    runner = ModelRunner(model, name=loaded.name, class_names=loaded.class_names,
+                         sensor_hw=tuple(hw) if hw else (128, 128), cost_every=10**9)
+    runner.step(np.zeros((2, *runner.sensor_hw), np.float32))  # shapes and the class count
+    layers = []
+    for name, m in runner.neurons:
+        framework = getattr(m, "kind", None) if hasattr(m, "module") else "snnstudio"
+        layers.append({"name": name, "kind": getattr(m, "registry_name", type(m).__name__),
+                       "shape": list(runner._shapes.get(name, ())), "framework": framework})
+    for name, _, parts in runner.attention:
+        layers.append({"name": name, "kind": "attention:" + ",".join(parts), "shape": [], "framework": "snnstudio"})
+    from snnstudio.engine.peers import unprobed_layers
+
+    return {
+        "spec": str(ms), "kind": ms.kind, "name": loaded.name, "runs_code": ms.runs_code(), "weights": ms.weights,
+        "mode": runner.mode, "step_input": "[1, B, C, H, W]" if runner.step_input_ndim == 5 else "[B, C, H, W]",
+        "input_hw": list(runner.input_hw), "n_classes": runner.n_classes, "class_names": list(runner.class_names),
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "layers": layers, "unprobed": list(getattr(model, "unprobed", None) or unprobed_layers(model)),
+    }

@@ -155,7 +155,17 @@ class Session(SnapshotSlot, SessionControls):
         self._queue("set_preprocess", cmd)
 
     def set_model(self, spec=None) -> None:
-        self._queue("set_model", lambda: self._set_model(spec))
+        def cmd():
+            try:
+                self._set_model(spec)
+            except Exception:
+                if self._runner is None:
+                    # nothing runs yet: a source opened next must say this error again, never
+                    # play the default model instead (``gui --model broken.nir``)
+                    self._model_spec = spec
+                raise
+
+        self._queue("set_model", cmd)
 
     def set_neuron(self, name: str) -> None:
         def cmd():
@@ -398,7 +408,13 @@ class Session(SnapshotSlot, SessionControls):
     def _preprocess_for(self, kind: str) -> Preprocess:
         """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's
         trained sensor (the model is loaded first when none is yet)."""
-        model = self._runner.model if self._runner is not None else self._load(self._model_spec).module
+        if self._runner is not None:
+            model = self._runner.model
+        else:
+            try:
+                model = self._load(self._model_spec).module
+            except SnnStudioError:  # the source still opens; building the runner then says why
+                model = None
         trained = getattr(model, "trained_sensor", None)
         return default_preprocess(kind, self.config.preprocess).for_model(trained)
 

@@ -135,3 +135,18 @@ def spec_to_dict(spec: ModelSpec) -> dict:
 
 def spec_from_dict(d: dict) -> ModelSpec:
     return ModelSpec(d.get("target"), d.get("weights"), d.get("dt_us"))
+
+
+def add_model_options(p) -> None:
+    """``--weights FILE`` and ``--dt-us N`` on an ``argparse`` parser (every command with ``--model``)."""
+    p.add_argument("--weights", default=None, metavar="FILE",
+                   help="weights for a Python model (file.py:factory): .safetensors or a .pt state dict (never runs code)")
+    p.add_argument("--dt-us", type=int, default=None, metavar="N",
+                   help="time step (µs) of a .nir graph whose metadata does not give one")
+
+
+def model_option(spec: str | None, weights: str | None = None, dt_us: int | None = None) -> "str | ModelSpec | None":
+    """``--model`` with ``--weights`` / ``--dt-us``, checked now (a one-line error before anything
+    starts): the text itself when it needs neither, else a :class:`ModelSpec`."""
+    ms = parse_spec(spec, weights, dt_us).check()
+    return ms if (ms.weights is not None or ms.dt_us is not None) else spec
