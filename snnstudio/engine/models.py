@@ -153,6 +153,13 @@ def _from_nir(spec: ModelSpec) -> LoadedModel:
                          f"--dt-us (snnTorch and SpikingJelly export with 100 µs, Norse with 1000 µs)")
     model = nir_io.import_nir(graph, dt=dt_s)
     model.nir_dt_us = dt_s * 1e6
+    for node in graph.nodes.values():  # the input's [C, H, W]: the studio pools events to that size
+        if type(node).__name__ == "Input" and getattr(model, "input_hw", None) is None:
+            shape = getattr(node, "input_type", None)
+            shape = next(iter(shape.values()), None) if isinstance(shape, dict) else shape
+            shape = tuple(int(v) for v in np.asarray(shape).reshape(-1)) if shape is not None else ()
+            if len(shape) == 3:
+                model.input_hw = shape[1:]
     sensor = meta.get("sensor_size")
     model.trained_sensor = trained_sensor({"sensor_size": list(np.asarray(sensor).reshape(-1))} if sensor is not None else None)
     names = meta.get("class_names")

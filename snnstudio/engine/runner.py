@@ -469,7 +469,11 @@ class ModelRunner:
         except ModelError:
             raise
         except Exception as exc:  # a model/input mismatch: say so in one line
-            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
+            hint = "" if getattr(self.model, "input_hw", None) or hasattr(self.model, "check_input") else (
+                "; give the module your factory returns an input_hw = (H, W) attribute and the studio pools the "
+                "events to that size")
+            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames (2 polarities): "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{hint}") from None
         self.reset()
 
     def sub_bin(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int) -> np.ndarray:
