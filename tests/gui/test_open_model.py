@@ -1,0 +1,101 @@
+"""File → Open model…: the dialog says which code will run, the window loads a SpikingJelly net from
+``file.py:factory`` and shows its layers, remembers it in Recent models once it runs, and a model
+that fails shows a one-line message (no stack trace) while the model playing stays (and is not
+remembered)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from PySide6.QtWidgets import QDialogButtonBox
+
+from snnstudio.engine.spec import ModelSpec
+
+SJ_NET = """
+from torch import nn
+from spikingjelly.activation_based import layer, neuron
+
+
+def factory():
+    net = nn.Sequential(layer.Conv2d(2, 4, 3, padding=1), neuron.IFNode(), layer.Flatten(),
+                        layer.Linear(4 * 8 * 8, 3), neuron.IFNode())
+    net.input_hw = (8, 8)
+    return net
+
+
+def broken():
+    raise RuntimeError("the GPU is not here")
+"""
+
+
+def test_dialog_says_which_code_runs_and_checks_files(qtbot, tmp_path):
+    from snnstudio.gui.open_model import OpenModelDialog
+
+    py = tmp_path / "mine.py"
+    py.write_text("def factory():\n    pass\n")
+    dlg = OpenModelDialog()
+    qtbot.addWidget(dlg)
+    dlg.kind.setCurrentIndex(2)  # Python factory
+    dlg.path.setText(str(py))
+    dlg.factory.setText("factory")
+    note = dlg.code_note.text()
+    assert "runs Python code" in note and str(py) in note and "factory()" in note
+    assert dlg.buttons.button(QDialogButtonBox.Ok).text() == "Run this code and open"
+    assert dlg.spec() == ModelSpec(f"{py}:factory")
+    dlg.weights.setText(str(tmp_path / "missing.safetensors"))
+    dlg._accept()
+    assert "no such weights file" in dlg.error.text() and dlg.result() == 0
+    dlg.kind.setCurrentIndex(1)  # NIR graph
+    dlg.path.setText(str(tmp_path / "net.nir"))
+    assert dlg.code_note.text().startswith("No code runs")
+    assert not dlg.factory.isVisibleTo(dlg) and dlg.dt.isVisibleTo(dlg)
+    dlg.dt.setValue(100)
+    assert dlg.spec() == ModelSpec(str(tmp_path / "net.nir"), dt_us=100)
+    dlg._accept()
+    assert "no such model file" in dlg.error.text()
+    again = OpenModelDialog(start=ModelSpec(f"{py}:factory", "w.pt"))
+    qtbot.addWidget(again)
+    assert again.path.text() == str(py) and again.factory.text() == "factory" and again.weights.text() == "w.pt"
+
+
+def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp_path):
+    win = window
+    py = tmp_path / "sjnet.py"
+    py.write_text(textwrap.dedent(SJ_NET))
+    spec = ModelSpec(f"{py}:factory")
+    win.open_model(spec)
+    win.model.step(2)
+    qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.model_name == "sjnet:factory", timeout=30_000)
+    assert [layer.kind for layer in win.model.last.layers] == ["spikingjelly.IFNode"] * 2
+    qtbot.waitUntil(lambda: set(win.layers.rows) == {"1", "4"}, timeout=10_000)
+    qtbot.waitUntil(lambda: bool(win.recent_menu.actions()), timeout=10_000)
+    entries = [a.text() for a in win.recent_menu.actions()]
+    assert entries and entries[0].startswith("sjnet:factory") and "runs Python" in entries[0]
+
+    win.open_model(ModelSpec(f"{py}:broken"))
+    qtbot.waitUntil(lambda: "the GPU is not here" in win.message_bar.text, timeout=20_000)
+    assert "Traceback" not in win.message_bar.text and "\n" not in win.message_bar.text.strip()
+    win.model.step(1)
+    qtbot.wait(300)
+    assert win.model.last.model_name == "sjnet:factory"  # the model playing stays
+    assert [a.text().split(" ")[0] for a in win.recent_menu.actions()] == ["sjnet:factory"]  # not the broken one
+
+
+def test_recent_models_are_kept_in_settings_newest_first(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from snnstudio.gui.open_model import RECENT_MAX, recent_models, remember_model
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    a, b = ModelSpec("a.nir", dt_us=100), ModelSpec("net.py:make", "w.safetensors")
+    remember_model(settings, a)
+    remember_model(settings, b)
+    remember_model(settings, a)
+    settings.sync()
+    again = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    assert recent_models(again) == [a, b]
+    for i in range(RECENT_MAX + 3):
+        remember_model(again, ModelSpec(f"m{i}.json"))
+    assert len(recent_models(again)) == RECENT_MAX and recent_models(again)[0] == ModelSpec(f"m{RECENT_MAX + 2}.json")
+    again.setValue("models/recent", "not json")
+    assert recent_models(again) == []
