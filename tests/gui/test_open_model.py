@@ -68,6 +68,8 @@ def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp
     qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.model_name == "sjnet:factory", timeout=30_000)
     assert [layer.kind for layer in win.model.last.layers] == ["spikingjelly.IFNode"] * 2
     qtbot.waitUntil(lambda: set(win.layers.rows) == {"1", "4"}, timeout=10_000)
+    assert "your own network" in win.teach.teachable()  # teaching fine-tunes our checkpoints only
+    assert win.evaluate.loaded_spec() is None
     qtbot.waitUntil(lambda: bool(win.recent_menu.actions()), timeout=10_000)
     entries = [a.text() for a in win.recent_menu.actions()]
     assert entries and entries[0].startswith("sjnet:factory") and "runs Python" in entries[0]
