@@ -485,7 +485,8 @@ class Session(SnapshotSlot, SessionControls):
         # step, see runner); otherwise it runs at its trained dt as the step (the user can
         # still change dt: set_dt)
         user, trained = self._user_dt_us, self._runner.trained_frame_us
-        self.config.dt_us = trained if trained and trained % user else user
+        # (a network of another library streams stateful only: it always steps at its own frame)
+        self.config.dt_us = trained if trained and (trained % user or self._runner.peers) else user
         self._restart_stream()
 
     def _set_compare(self, specs) -> None:

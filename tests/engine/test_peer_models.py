@@ -308,3 +308,21 @@ def test_norse_net_matches_its_own_state(tmp_path, recording):
         h.remove()
     fired = compare(snaps, {k: torch.stack(s) for k, s in spikes.items()}, {k: torch.stack(s) for k, s in v.items()}, follow)
     _fires(fired, len(snaps), {"1": 1024, "5": 3})
+
+
+def test_a_peer_net_with_a_trained_frame_steps_at_it(tmp_path, recording):
+    """A network of another library streams stateful only, so one that says its trained frame
+    (``frame_us``, 20 ms) steps at it even where the step asked for (10 ms) divides it (our
+    stateful models would run as a window of sub-binned frames instead)."""
+    py = tmp_path / "framed.py"
+    py.write_text(textwrap.dedent(SPIKINGJELLY_NET) + "\n\ndef framed():\n    net = multi_step()\n    net.frame_us = 20_000\n    return net\n")
+    s = Session(SessionConfig(dt_us=DT_US, realtime=False, loop=False)).start()
+    try:
+        s.set_model(f"{py}:framed")
+        s.open(recording)
+        assert s.sync(120) and not s.messages, list(s.messages)
+        st = s.state
+    finally:
+        s.close()
+    assert st.dt_us == 20_000 and st.model.mode == "stateful" and st.model.frame_us == 20_000
+    assert st.model.layers == (("lif1", "spikingjelly.LIFNode", (4, 16, 16)), ("lif2", "spikingjelly.LIFNode", (3,)))
