@@ -222,3 +222,27 @@ def test_cli_inspect_and_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
         assert any(t in err for t in text.split("|")), err
+
+
+def test_readme_bring_your_own_network_examples_load(tmp_path):
+    """Each framework's example in the README's "Bring your own network" loads and is probed."""
+    import re
+    from pathlib import Path
+
+    from snnstudio.engine.models import inspect_model
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Bring your own network"):]
+    section = section[:section.index("\n## ", 10)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    frameworks = []
+    for i, block in enumerate(blocks):
+        if "norse" in block:
+            pytest.importorskip("norse")
+        py = tmp_path / f"example{i}.py"
+        py.write_text(block)
+        data = inspect_model(f"{py}:build")
+        assert data["n_classes"] == 10 and data["input_hw"] == [32, 32] and not data["unprobed"]
+        assert [layer["shape"] for layer in data["layers"]] == [[8, 32, 32], [10]]
+        frameworks.append(data["layers"][0]["framework"])
+    assert frameworks == ["spikingjelly", "snntorch", "norse"]
