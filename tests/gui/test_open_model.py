@@ -68,6 +68,9 @@ def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp
     qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.model_name == "sjnet:factory", timeout=30_000)
     assert [layer.kind for layer in win.model.last.layers] == ["spikingjelly.IFNode"] * 2
     qtbot.waitUntil(lambda: set(win.layers.rows) == {"1", "4"}, timeout=10_000)
+    box = win.model_panel.choice
+    qtbot.waitUntil(lambda: box.currentText() == "sjnet:factory (opened)", timeout=5000)
+    assert box.itemData(box.currentIndex()) == spec and box.findText("tiny") >= 0
     assert "your own network" in win.teach.teachable()  # teaching fine-tunes our checkpoints only
     assert win.evaluate.loaded_spec() is None
     qtbot.waitUntil(lambda: bool(win.recent_menu.actions()), timeout=10_000)
@@ -80,6 +83,12 @@ def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp
     win.model.step(1)
     qtbot.wait(300)
     assert win.model.last.model_name == "sjnet:factory"  # the model playing stays
+    i = box.findText("tiny")
+    box.setCurrentIndex(i)
+    box.activated.emit(i)  # back to a listed model: the opened one leaves the list
+    win.model.step(1)
+    qtbot.waitUntil(lambda: win.model.last.model_name == "tiny", timeout=20_000)
+    qtbot.waitUntil(lambda: box.findText("sjnet:factory (opened)") < 0 and box.currentText() == "tiny", timeout=5000)
     assert [a.text().split(" ")[0] for a in win.recent_menu.actions()] == ["sjnet:factory"]  # not the broken one
 
 

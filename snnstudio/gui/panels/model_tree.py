@@ -37,7 +37,8 @@ class ModelPanel(QWidget):
         row = QHBoxLayout()
         self.choice = QComboBox()
         self.choice.addItems(model_choices())
-        self.choice.activated.connect(lambda i: model.set_model(self.choice.itemText(i)))
+        # an item with data is a model opened with File → Open model… (its spec)
+        self.choice.activated.connect(lambda i: model.set_model(self.choice.itemData(i) or self.choice.itemText(i)))
         row.addWidget(QLabel("model"))
         row.addWidget(self.choice, 1)
         lay.addLayout(row)
@@ -66,6 +67,7 @@ class ModelPanel(QWidget):
         """Offer the models and neurons the engine says it can load."""
         if state.models:
             refill(self.choice, state.models)
+            self._show_choice()
         if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
             refill(self.neuron, state.neurons)
             self._show_neuron()
@@ -78,8 +80,34 @@ class ModelPanel(QWidget):
             if i >= 0:
                 self.neuron.setCurrentIndex(i)
 
+    def _show_choice(self) -> None:
+        """Select the model that was asked for; one not in the list (a checkpoint path, a .nir
+        graph, your own Python network) is added as one more item, named by its label."""
+        from snnstudio.engine.spec import ModelSpec, parse_spec
+
+        spec = getattr(self.model, "model_spec", None)
+        key = "default" if spec is None else spec
+        box = self.choice
+        for i in range(box.count()):
+            if box.itemData(i) is not None and box.itemData(i) != key:
+                box.removeItem(i)  # an earlier opened model: the list offers the one loaded
+                break
+        i = box.findText(key) if isinstance(key, str) else -1
+        if i < 0:
+            for j in range(box.count()):
+                if box.itemData(j) == key:
+                    i = j
+            if i < 0:
+                box.addItem(f"{parse_spec(key).label} (opened)", key if isinstance(key, ModelSpec) else str(key))
+                i = box.count() - 1
+        box.blockSignals(True)
+        box.setCurrentIndex(i)
+        box.blockSignals(False)
+
     def show_model(self, info: ModelInfo | None) -> None:
         self._info = info
+        if info is not None:
+            self._show_choice()
         self.tree.blockSignals(True)
         self.tree.clear()
         self.items = {}
