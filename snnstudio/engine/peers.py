@@ -38,17 +38,11 @@ import torch
 from torch import nn
 
 from snnstudio.errors import ModelError, SnnStudioWarning
-from snnstudio.probe.layers import SNNTORCH, SPIKINGJELLY, kind_of, threshold_of
+from snnstudio.probe.layers import NORSE, SNNTORCH, SPIKINGJELLY, kind_of, threshold_of
 from snnstudio.snn.neurons.base import SpikingNeuron
 
-NORSE = "norse"
 #: the probe kinds of a peer layer (the ``framework`` column of ``models --inspect``)
 FRAMEWORKS = (SPIKINGJELLY, SNNTORCH, NORSE)
-
-
-def _norse_cell_class():
-    mod = sys.modules.get("norse.torch.module.snn")
-    return getattr(mod, "SNNCell", None) if mod is not None else None
 
 
 def _norse_layer_class():
@@ -61,12 +55,7 @@ def peer_kind(module: nn.Module) -> str | None:
     if isinstance(module, KeptStateCell):
         return NORSE
     kind = kind_of(module)
-    if kind in (SPIKINGJELLY, SNNTORCH):
-        return kind
-    cell = _norse_cell_class()
-    if cell is not None and isinstance(module, cell):
-        return NORSE
-    return None
+    return kind if kind in FRAMEWORKS else None
 
 
 class KeptStateCell(nn.Module):
@@ -97,13 +86,7 @@ class PeerNeuron:
         self.registry_name = f"{kind}.{type(inner).__name__}"
         self.last_spikes: torch.Tensor | None = None
         self.last_v: torch.Tensor | None = None
-        if kind == NORSE:
-            p = getattr(inner, "p", None)
-            th = getattr(p, "v_th", None)
-            self.v_threshold = float(th.reshape(-1)[0]) if isinstance(th, torch.Tensor) and th.numel() else (
-                float(th) if isinstance(th, (int, float)) else None)
-        else:
-            self.v_threshold = threshold_of(module)
+        self.v_threshold = threshold_of(inner)
         #: what the membrane is: "post_reset" (SpikingJelly, Norse) or snnTorch's ``mem`` after the call
         self.v_kind = "pre_reset" if kind == SNNTORCH and getattr(module, "reset_delay", True) else "post_reset"
         self._handle = module.register_forward_hook(self._hook)
@@ -162,6 +145,7 @@ def prepare(model: nn.Module, label: str = "") -> nn.Module:
     explicit: list[str] = []
     norse_cells: list[str] = []
     loops = _norse_layer_class()
+    wrapped = [n for n, m in model.named_modules() if isinstance(m, KeptStateCell)]  # prepared before
     for name, m in model.named_modules():
         kind = peer_kind(m)
         if kind is None:
@@ -177,7 +161,7 @@ def prepare(model: nn.Module, label: str = "") -> nn.Module:
                 m.store_v_seq = True
         elif kind == SNNTORCH and not getattr(m, "init_hidden", False):
             explicit.append(name)
-        elif kind == NORSE and not isinstance(m, KeptStateCell):
+        elif kind == NORSE and not isinstance(m, KeptStateCell) and not any(name.startswith(f"{c}.") for c in wrapped):
             norse_cells.append(name)
     if explicit:
         raise ModelError(f"{label}: snnTorch layer(s) {', '.join(explicit)} keep their state in your own time loop "
