@@ -191,8 +191,11 @@ class ModelRunner:
             self.neurons = [(p.name, p) for p in self.peers]
             mode = "stateful"
         if not self.neurons:
+            from snnstudio.engine.peers import unprobed_layers
+
+            odd = unprobed_layers(model)
             raise ModelError(f"model {self.name!r} has no spiking neurons to show (snnstudio, SpikingJelly, "
-                             f"snnTorch or Norse)")
+                             f"snnTorch or Norse)" + (f"; not readable: {', '.join(odd)}" if odd else ""))
         self.attention = _attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
@@ -403,6 +406,7 @@ class ModelRunner:
             frame_us=self.frame_us,
             alpha=self.alpha,
             trained_frame_us=self.trained_frame_us,
+            unprobed=tuple(getattr(self.model, "unprobed", None) or ()),
         )
 
     # ------------------------------------------------------------------ stepping

@@ -326,3 +326,54 @@ def test_a_peer_net_with_a_trained_frame_steps_at_it(tmp_path, recording):
         s.close()
     assert st.dt_us == 20_000 and st.model.mode == "stateful" and st.model.frame_us == 20_000
     assert st.model.layers == (("lif1", "spikingjelly.LIFNode", (4, 16, 16)), ("lif2", "spikingjelly.LIFNode", (3,)))
+
+
+ODD_NET = """
+import torch
+from torch import nn
+from spikingjelly.activation_based import layer, neuron
+
+
+class MyLIFNeuron(nn.Module):
+    '''A home-made neuron none of the probes' readers knows.'''
+
+    def forward(self, x):
+        return (x > 1).float()
+
+
+def mixed():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2 * 8 * 8, 4), neuron.IFNode(), nn.Linear(4, 3), MyLIFNeuron())
+    net.input_hw = (8, 8)
+    return net
+
+
+def only_odd():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2 * 8 * 8, 3), MyLIFNeuron())
+    net.input_hw = (8, 8)
+    return net
+"""
+
+
+def test_layers_the_probes_cannot_read_are_named(tmp_path, recording):
+    from snnstudio.engine.models import inspect_model, load_model
+    from snnstudio.errors import ModelError, SnnStudioWarning
+
+    py = tmp_path / "odd.py"
+    py.write_text(textwrap.dedent(ODD_NET))
+    with pytest.warns(SnnStudioWarning):
+        data = inspect_model(f"{py}:mixed")
+    assert [l["name"] for l in data["layers"]] == ["2"] and data["unprobed"] == ["4"]
+    s = Session(SessionConfig(realtime=False, loop=False)).start()
+    try:
+        with pytest.warns(SnnStudioWarning, match="4 look like neuron layers the probes cannot read"):
+            s.set_model(f"{py}:mixed")
+            s.open(recording)
+            assert s.sync(120)
+    finally:
+        s.close()
+    assert not s.messages, list(s.messages)  # a note, not an error (predict would stop on a message)
+    assert s.state.model.unprobed == ("4",) and s.state.model.layers[0][0] == "2"  # it still runs
+    with pytest.raises(ModelError, match=r"no spiking neurons to show .*not readable: 2"):
+        from snnstudio.engine.runner import ModelRunner
+
+        ModelRunner(load_model(f"{py}:only_odd").module)

@@ -71,6 +71,10 @@ def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp
     box = win.model_panel.choice
     qtbot.waitUntil(lambda: box.currentText() == "sjnet:factory (opened)", timeout=5000)
     assert box.itemData(box.currentIndex()) == spec and box.findText("tiny") >= 0
+    from dataclasses import replace
+
+    win.model_panel.show_model(replace(win.model.state.model, unprobed=("head.odd",)))
+    assert "not shown (layers the probes cannot read): head.odd" in win.model_panel.summary.text()
     assert "your own network" in win.teach.teachable()  # teaching fine-tunes our checkpoints only
     assert win.evaluate.loaded_spec() is None
     qtbot.waitUntil(lambda: bool(win.recent_menu.actions()), timeout=10_000)

@@ -118,7 +118,10 @@ class ModelPanel(QWidget):
         self._show_neuron()
         mode = f"window of T={info.window_T} re-run each step" if info.mode == "window" else f"stateful, read-out over T={info.window_T}"
         hw = f"{info.input_hw[1]}×{info.input_hw[0]}" if info.input_hw else "?"
-        self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  {len(info.layers)} spiking layers")
+        odd = getattr(info, "unprobed", ())
+        odd = f"<br>not shown (layers the probes cannot read): {', '.join(odd)}" if odd else ""
+        self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  "
+                             f"{len(info.layers)} spiking layers{odd}")
         for m in info.modules:
             parent_name = m.name.rsplit(".", 1)[0] if "." in m.name else None
             parent = self.items.get(parent_name) if parent_name else None
