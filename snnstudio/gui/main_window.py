@@ -432,9 +432,26 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev) -> None:
         urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         if urls:
-            self.model.open(urls[0])
-            self.model.play()
+            self.open_dropped(urls[0])
             ev.acceptProposedAction()
+
+    def open_dropped(self, path: str) -> None:
+        """A dropped file: a model (``.json`` checkpoint, ``.nir`` graph) is loaded; a ``.py`` file
+        opens the Open model dialog on it (which says what code would run — nothing runs before
+        you confirm); anything else is opened as a recording and played."""
+        suffix = Path(path).suffix.lower()
+        if suffix in (".json", ".nir"):
+            self.open_model(ModelSpec(path))
+        elif suffix == ".py":
+            from snnstudio.gui.open_model import OpenModelDialog
+
+            dlg = OpenModelDialog(self, start=ModelSpec(f"{path}:factory"))
+            self._drop_dialog = dlg  # (tests reach it while it is open)
+            if dlg.exec():
+                self.open_model(dlg.spec())
+        else:
+            self.model.open(path)
+            self.model.play()
 
     def restore_layout(self) -> None:
         if self.settings is None:

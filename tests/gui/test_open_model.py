@@ -114,3 +114,38 @@ def test_recent_models_are_kept_in_settings_newest_first(tmp_path):
     assert len(recent_models(again)) == RECENT_MAX and recent_models(again)[0] == ModelSpec(f"m{RECENT_MAX + 2}.json")
     again.setValue("models/recent", "not json")
     assert recent_models(again) == []
+
+
+def test_dropping_a_model_file_loads_it_and_a_python_file_asks_first(window, qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from snnstudio.snn.nir_io import save_nir
+    from snnstudio.snn.neurons import build_neuron
+    import torch
+    from torch import nn
+
+    win = window
+    net = nn.Sequential(nn.Flatten(start_dim=2), nn.Linear(2 * 64 * 48, 3), build_neuron("lif"))
+    path = save_nir(net.eval(), tmp_path / "dropped.nir", example_input=torch.rand(2, 1, 2, 48, 64))
+    win.open_dropped(str(path))
+    win.model.step(1)
+    qtbot.waitUntil(lambda: win.model.last is not None and win.model.last.model_name == "dropped", timeout=20_000)
+
+    py = tmp_path / "sjnet.py"
+    marker = tmp_path / "ran.txt"
+    py.write_text(f"open({str(marker)!r}, 'w').write('ran')\n" + textwrap.dedent(SJ_NET))
+    seen = {}
+
+    def cancel():
+        dlg = win._drop_dialog
+        seen["note"] = dlg.code_note.text()
+        seen["path"] = dlg.path.text()
+        dlg.reject()
+
+    QTimer.singleShot(200, cancel)
+    win.open_dropped(str(py))  # the dialog, cancelled: nothing ran
+    assert seen["path"] == str(py) and "runs Python code" in seen["note"]
+    assert not marker.exists()
+    win.model.step(1)
+    qtbot.wait(300)
+    assert win.model.last.model_name == "dropped"
