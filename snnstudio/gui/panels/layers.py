@@ -69,7 +69,10 @@ class LayerRow:
         self.name, self.shape = name, shape
         self.panel = panel
         lw = panel.view
-        self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}</span>", row=row, col=0)
+        framework, _, cls = kind.rpartition(".")  # another library's layer: "spikingjelly.LIFNode"
+        where = f"<br>{framework}" if framework else ""
+        self.title = lw.addLabel(f"<b>{name}</b><br><span style='color:{t.muted}'>{cls} {'×'.join(map(str, shape))}{where}</span>",
+                                 row=row, col=0)
         self.title.setMaximumWidth(150)
         cache_static(self.title)
         self.raster_box = lw.addViewBox(row=row, col=1, enableMouse=False, invertY=True)

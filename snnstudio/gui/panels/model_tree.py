@@ -73,8 +73,10 @@ class ModelPanel(QWidget):
             self._show_neuron()
 
     def _show_neuron(self) -> None:
-        """Select the model's neuron type (when all its spiking layers have the same)."""
+        """Select the model's neuron type (when all its spiking layers have the same); the list is
+        off for a network of another library (its neurons cannot be swapped)."""
         kinds = {k for _, k, _ in self._info.layers} if self._info is not None else set()
+        self.neuron.setEnabled(not any("." in k for k in kinds))
         if len(kinds) == 1:
             i = self.neuron.findText(next(iter(kinds)))
             if i >= 0:
