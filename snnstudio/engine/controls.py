@@ -42,7 +42,10 @@ class SessionControls:
         the open source is opened again with it, at the same position when seekable."""
 
     def set_model(self, spec: Any = None) -> None:
-        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
+        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint, a ``.nir`` graph,
+        ``file.py:factory`` / ``package.module:factory``, a :class:`~snnstudio.engine.spec.ModelSpec`
+        (with weights / a NIR step) or an ``nn.Module``. A model that fails to load is a message; the
+        model playing stays, and with none yet no other model (not the default) takes its place."""
 
     def set_neuron(self, name: str) -> None:
         """Rebuild the (zoo) model with another neuron type, keeping the other weights."""

@@ -29,6 +29,10 @@ papers' architecture) every ``cost_every`` steps and, with ``cost_interval_s``, 
 time has passed; with ``meter_aside`` a playing window model is metered in a background thread,
 off the step's path. A step carries the last metered cost.
 
+Networks of other libraries (SpikingJelly, snnTorch, Norse; see :mod:`snnstudio.engine.peers`)
+always run stateful, one frame per call (``[B, C, H, W]`` or ``[1, B, C, H, W]``, as the network
+takes it), read through forward-hook views with the same attributes.
+
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
 changes the model's output. Everything returned is numpy (the GUI never sees a tensor).

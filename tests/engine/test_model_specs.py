@@ -161,6 +161,11 @@ def not_a_module():
 
 def raises():
     raise RuntimeError("no GPU here")
+
+def no_size():
+    net = Net()
+    del net.input_hw
+    return net
 """
 
 
@@ -206,6 +211,22 @@ def test_python_factory_specs_weights_and_errors(tmp_path, capsys):
         load_model(ModelSpec("default", str(pt)))
 
 
+def test_a_network_that_does_not_fit_the_frames_says_how_to_declare_its_size(tmp_path, recording):
+    py = tmp_path / "mine.py"
+    py.write_text(textwrap.dedent(FACTORIES))
+    snaps, ended = [], threading.Event()
+    s = _session(snaps, ended)
+    try:
+        s.set_model(f"{py}:no_size")
+        s.open(recording)
+        assert s.sync(120)
+    finally:
+        s.close()
+    text = s.messages[-1]
+    assert "does not run on 128x128 event frames" in text and "input_hw = (H, W)" in text and "\n" not in text
+    assert s.state.model is None and snaps == []
+
+
 def test_cli_inspect_and_one_line_errors(tmp_path, capsys):
     py = tmp_path / "mine.py"
     py.write_text(textwrap.dedent(FACTORIES))
@@ -214,7 +235,15 @@ def test_cli_inspect_and_one_line_errors(tmp_path, capsys):
     assert data["kind"] == "python" and data["input_hw"] == [8, 8] and data["n_classes"] == 3
     assert data["layers"] == [{"name": "sn", "kind": "lif", "shape": [3], "framework": "snnstudio"}]
     assert str(py) in data["runs_code"]
+    graph = tmp_path / "g.nir"
+    nir.write(str(graph), snntorch_like_graph())
+    assert main(["models", "--inspect", str(graph), "--dt-us", "100", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "nir" and data["runs_code"] is None and data["input_hw"] == [16, 16]
+    assert [(layer["shape"], layer["framework"]) for layer in data["layers"]] == [([8], "snnstudio"), ([3], "snnstudio")]
     for argv, text in [(["models", "--inspect", f"{py}:raises"], "raised RuntimeError"),
+                       (["models", "--inspect", str(graph)], "does not say its time step"),
+                       (["models", "--inspect", f"{py}:factory", "--dt-us", "100"], "--dt-us sets the time step of a .nir"),
                        (["predict", "synthetic", "--model", "default", "--weights", str(py)], "--weights goes with"),
                        (["gui", "--model", str(tmp_path / "none.nir")], "no such model file"),
                        (["eval", "--model", f"{py}:factory", "--data", "synthetic:test"], "use `snnstudio predict|run it over")]:
