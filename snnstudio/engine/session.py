@@ -42,6 +42,7 @@ from snnstudio.engine.runner import ModelRunner, _ro, rates_to_probabilities
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
+from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
 from snnstudio.engine.windows import RecordingWindows, StreamWindows, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
@@ -424,7 +425,7 @@ class Session(SnapshotSlot, SessionControls):
         from snnstudio.engine.models import load_model
 
         cached = self._loaded
-        if cached is not None and (cached[0] is spec or (isinstance(spec, str) and cached[0] == spec)):
+        if cached is not None and (cached[0] is spec or (isinstance(spec, (str, ModelSpec)) and cached[0] == spec)):
             return cached[1]
         loaded = load_model(spec)
         self._loaded = (spec, loaded)
