@@ -158,6 +158,8 @@ def _from_nir(spec: ModelSpec) -> LoadedModel:
             shape = getattr(node, "input_type", None)
             shape = next(iter(shape.values()), None) if isinstance(shape, dict) else shape
             shape = tuple(int(v) for v in np.asarray(shape).reshape(-1)) if shape is not None else ()
+            if len(shape) == 4 and shape[0] == 1:  # nirtorch writes the batch of its sample too
+                shape = shape[1:]
             if len(shape) == 3:
                 model.input_hw = shape[1:]
     sensor = meta.get("sensor_size")
@@ -199,14 +201,32 @@ def _import_factory(spec: ModelSpec):
         raise
     except ModuleNotFoundError as exc:
         raise ModelError(f"{spec.target}: cannot import {where}: {exc}") from None
-    except Exception as exc:
-        raise ModelError(f"{spec.target}: importing {where} failed: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise ModelError(f"{spec.target}: importing {where} failed{_where_in(exc, where)}: {_what(exc)}") from None
     factory = getattr(module, name, None)
     if factory is None:
         raise ModelError(f"{spec.target}: {where} has no {name!r}")
     if not callable(factory):
         raise ModelError(f"{spec.target}: {name!r} in {where} is not a function or class")
     return factory
+
+
+def _what(exc: BaseException) -> str:
+    """``Type: first line of the message`` (one line for the message bar)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _where_in(exc: BaseException, where: str) -> str:
+    """`` (at file.py:LINE)``: the innermost frame of the user's traceback in their own file
+    (``where``: the file, or the module's name), so a one-line message still points at the line."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if (where.endswith(".py") and Path(f.filename).resolve() == Path(where).resolve())
+            or (not where.endswith(".py") and where.replace(".", "/") in f.filename.replace("\\", "/"))]
+    pick = (mine or frames[-1:] or [None])[-1]
+    return f" (at {Path(pick.filename).name}:{pick.lineno})" if pick is not None else ""
 
 
 def load_weights(path: str | Path) -> dict:
@@ -238,8 +258,10 @@ def _from_python(spec: ModelSpec) -> LoadedModel:
     factory = _import_factory(spec)
     try:
         model = factory()
-    except Exception as exc:
-        raise ModelError(f"{spec.target}: {factory.__name__}() raised {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        where = spec.target.rsplit(":", 1)[0]
+        raise ModelError(f"{spec.target}: {getattr(factory, '__name__', 'the factory')}() raised "
+                         f"{_what(exc)}{_where_in(exc, where)}") from None
     if not isinstance(model, nn.Module):
         raise ModelError(f"{spec.target}: {getattr(factory, '__name__', 'the factory')}() returned "
                          f"{type(model).__name__}, not a torch nn.Module")

@@ -162,6 +162,10 @@ def not_a_module():
 def raises():
     raise RuntimeError("no GPU here")
 
+def quits():
+    import sys
+    sys.exit(3)
+
 def no_size():
     net = Net()
     del net.input_hw
@@ -200,8 +204,10 @@ def test_python_factory_specs_weights_and_errors(tmp_path, capsys):
     torch.save({"fc.weight": torch.zeros(3, 5)}, pt)
     with pytest.raises(CheckpointError, match=r"missing: fc.bias.*wrong shape: fc.weight"):
         load_model(ModelSpec(f"{py}:factory", str(pt)))
+    line = textwrap.dedent(FACTORIES).splitlines().index('    raise RuntimeError("no GPU here")') + 1
     for spec, text in [(f"{py}:not_a_module", "returned int, not a torch nn.Module"),
-                       (f"{py}:raises", "raises\\(\\) raised RuntimeError: no GPU here"),
+                       (f"{py}:raises", f"raises\\(\\) raised RuntimeError: no GPU here \\(at mine.py:{line}\\)"),
+                       (f"{py}:quits", "quits\\(\\) raised SystemExit: 3"),
                        (f"{py}:nothing", "has no 'nothing'"),
                        ("no_such_package_xyz.nets:build", "cannot import no_such_package_xyz.nets"),
                        (str(tmp_path / "gone.py") + ":factory", "no such Python file")]:
