@@ -6,7 +6,6 @@ the framework's own run exactly and its membrane potentials to 1e-5."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 import textwrap
 import threading
 
@@ -101,6 +100,10 @@ def factory():
     )
     net.input_hw = (16, 16)
     return net
+
+
+def looping():
+    return norse.SequentialState(nn.Flatten(2), nn.Linear(2 * 16 * 16, 3), norse.LIF())
 """
 
 
@@ -377,3 +380,14 @@ def test_layers_the_probes_cannot_read_are_named(tmp_path, recording):
         from snnstudio.engine.runner import ModelRunner
 
         ModelRunner(load_model(f"{py}:only_odd").module)
+
+
+def test_norse_time_looping_modules_are_refused(tmp_path):
+    pytest.importorskip("norse")
+    from snnstudio.engine.models import load_model
+    from snnstudio.errors import ModelError
+
+    py = tmp_path / "norse_loop.py"
+    py.write_text(textwrap.dedent(NORSE_NET))
+    with pytest.raises(ModelError, match=r"2 \(LIF\) is a Norse module that loops over time itself.*LIFCell"):
+        load_model(f"{py}:looping")
