@@ -30,6 +30,12 @@ RECENT_KEY = "models/recent"
 RECENT_MAX = 8
 
 
+def _absolute(path: str) -> str:
+    """An existing file's absolute path (recent models stay valid from any folder); else as typed
+    (a module name, or a missing file the check then names)."""
+    return str(Path(path).resolve()) if path and Path(path).is_file() else path
+
+
 def _row(*widgets) -> QWidget:
     w = QWidget()
     lay = QHBoxLayout(w)
@@ -115,9 +121,9 @@ class OpenModelDialog(QDialog):
     def spec(self) -> ModelSpec:
         """The spec the fields say (not checked)."""
         kind = self.kind.currentData()
-        path = self.path.text().strip()
+        path = _absolute(self.path.text().strip())
         if kind == "python":
-            return ModelSpec(f"{path}:{self.factory.text().strip()}", self.weights.text().strip() or None)
+            return ModelSpec(f"{path}:{self.factory.text().strip()}", _absolute(self.weights.text().strip()) or None)
         if kind == "nir":
             return ModelSpec(path, dt_us=self.dt.value() or None)
         return ModelSpec(path)

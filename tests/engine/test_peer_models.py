@@ -357,21 +357,24 @@ def only_odd():
 """
 
 
+@pytest.mark.filterwarnings("ignore::snnstudio.errors.SnnStudioWarning")
 def test_layers_the_probes_cannot_read_are_named(tmp_path, recording):
     from snnstudio.engine.models import inspect_model, load_model
     from snnstudio.errors import ModelError, SnnStudioWarning
 
     py = tmp_path / "odd.py"
     py.write_text(textwrap.dedent(ODD_NET))
-    with pytest.warns(SnnStudioWarning):
-        data = inspect_model(f"{py}:mixed")
+    data = inspect_model(f"{py}:mixed")
     assert [l["name"] for l in data["layers"]] == ["2"] and data["unprobed"] == ["4"]
+    from snnstudio.engine import peers
+
+    with pytest.warns(SnnStudioWarning, match="4 look like neuron layers the probes cannot read"):
+        peers.prepare(_import(py, "odd").mixed(), "odd")
     s = Session(SessionConfig(realtime=False, loop=False)).start()
     try:
-        with pytest.warns(SnnStudioWarning, match="4 look like neuron layers the probes cannot read"):
-            s.set_model(f"{py}:mixed")
-            s.open(recording)
-            assert s.sync(120)
+        s.set_model(f"{py}:mixed")
+        s.open(recording)
+        assert s.sync(120)
     finally:
         s.close()
     assert not s.messages, list(s.messages)  # a note, not an error (predict would stop on a message)
