@@ -51,14 +51,13 @@ class ModelSpec:
         t = self.target
         if t is None:
             return "builtin"
-        if _FACTORY.match(t):
-            where = _FACTORY.match(t).group("where")
-            if where.endswith(".py") or _MODULE.match(where):
-                return "python"
+        m = _FACTORY.match(t)
+        if m and (m.group("where").endswith(".py") or _MODULE.match(m.group("where"))):
+            return "python"
         suffix = Path(t).suffix.lower()
         if suffix == ".nir":
             return "nir"
-        if suffix in (".json", ".safetensors") or ("/" in t or "\\" in t) and Path(t).exists():
+        if suffix in (".json", ".safetensors") or (("/" in t or "\\" in t) and Path(t).exists()):
             return "checkpoint"
         return "builtin"
 
