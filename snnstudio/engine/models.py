@@ -195,8 +195,16 @@ def _import_factory(spec: ModelSpec):
                     sys.path.remove(str(path.parent))
                 except ValueError:
                     pass
-        else:
-            module = importlib.import_module(where)
+        else:  # an installed module, or one under the current folder (as `python -m` would find it)
+            cwd = str(Path.cwd())
+            added = cwd not in sys.path and "" not in sys.path
+            if added:
+                sys.path.append(cwd)
+            try:
+                module = importlib.import_module(where)
+            finally:
+                if added:
+                    sys.path.remove(cwd)
     except SnnStudioError:
         raise
     except ModuleNotFoundError as exc:

@@ -281,3 +281,15 @@ def test_readme_bring_your_own_network_examples_load(tmp_path):
         assert [layer["shape"] for layer in data["layers"]] == [[8, 32, 32], [10]]
         frameworks.append(data["layers"][0]["framework"])
     assert frameworks == ["spikingjelly", "snntorch", "norse"]
+
+
+def test_a_package_module_factory_is_found_under_the_current_folder(tmp_path, monkeypatch):
+    pkg = tmp_path / "my_nets_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "small.py").write_text(textwrap.dedent(FACTORIES))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    loaded = load_model("my_nets_pkg.small:factory")
+    assert loaded.name == "small:factory" and loaded.module.input_hw == (8, 8)
+    assert str(tmp_path) not in __import__("sys").path  # only while importing
