@@ -111,6 +111,7 @@ class Session(SnapshotSlot, SessionControls):
         self._target = None
         self._input: tuple | None = None
         self._loaded = None  # (spec, LoadedModel) loaded before a runner was built for it
+        self._model_error: str | None = None  # why the last set_model failed (said again while none runs)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -159,7 +160,9 @@ class Session(SnapshotSlot, SessionControls):
         def cmd():
             try:
                 self._set_model(spec)
-            except Exception:
+                self._model_error = None
+            except Exception as exc:
+                self._model_error = _message(exc)
                 if self._runner is None:
                     # nothing runs yet: a source opened next must say this error again, never
                     # play the default model instead (``gui --model broken.nir``)
@@ -295,7 +298,8 @@ class Session(SnapshotSlot, SessionControls):
     # ------------------------------------------------------------------ worker side
     def _runner_or_raise(self) -> ModelRunner:
         if self._runner is None:
-            raise SnnStudioError("no model is loaded")
+            why = self._model_error
+            raise SnnStudioError(f"no model is loaded ({why})" if why else "no model is loaded")
         return self._runner
 
     def _publish_state(self, **changes) -> None:

@@ -98,6 +98,8 @@ def run_gui(opts: GuiOptions) -> int:
             last = win.model.last
             print(f"snnstudio: {0 if last is None else last.index + 1} steps shown, engine in a {opts.engine}"
                   + (f", model {last.model_name}" if last is not None else ""), flush=True)
+            if win.message_bar.text:  # what the window was saying (a capture's log)
+                print(f"snnstudio: message: {win.message_bar.text}", flush=True)
             win.close()
             app.quit()
 

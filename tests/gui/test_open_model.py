@@ -152,3 +152,30 @@ def test_dropping_a_model_file_loads_it_and_a_python_file_asks_first(window, qtb
     win.model.step(1)
     qtbot.wait(300)
     assert win.model.last.model_name == "dropped"
+
+
+def test_gui_model_nir_that_cannot_load_never_plays_the_default(tmp_path):
+    """The reported bug, end to end (the engine in its own process): ``gui --model X.nir`` whose
+    graph gives no time step says so and plays nothing — not the default model."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nir
+    import numpy as np
+
+    graph = nir.NIRGraph.from_list(nir.Affine(weight=np.ones((3, 4), np.float32), bias=np.zeros(3, np.float32)),
+                                   nir.LIF(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3),
+                                           v_threshold=np.ones(3), v_reset=np.zeros(3)))
+    path = tmp_path / "no_dt.nir"
+    nir.write(str(path), graph)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "snnstudio", "gui", "--model", str(path), "--screenshot",
+                        str(tmp_path / "s.png"), "--quit-after", "6"], env=env, capture_output=True, text=True,
+                       timeout=180, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "snnstudio: 0 steps shown, engine in a process\n" in r.stdout, r.stdout + r.stderr
+    assert "does not say its time step" in r.stdout and "--dt-us" in r.stdout, r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
