@@ -293,3 +293,25 @@ def test_a_package_module_factory_is_found_under_the_current_folder(tmp_path, mo
     loaded = load_model("my_nets_pkg.small:factory")
     assert loaded.name == "small:factory" and loaded.module.input_hw == (8, 8)
     assert str(tmp_path) not in __import__("sys").path  # only while importing
+
+
+def test_predict_runs_your_own_network_with_its_weights(tmp_path, capsys):
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    py = tmp_path / "mine.py"
+    py.write_text(textwrap.dedent(FACTORIES))
+    net = load_model(f"{py}:factory").module
+    weights = tmp_path / "w.safetensors"
+    w = torch.zeros(3, 128)
+    w[0] = 2.0  # output 0 hears every input, 1 and 2 nothing: the prediction is 0 once it fires
+    save_file({"fc.weight": w, "fc.bias": torch.zeros(3)}, str(weights))
+    rec = Path(__file__).resolve().parents[1] / "data" / "io_davis_like.aedat4"
+    assert main(["predict", str(rec), "--model", f"{py}:factory", "--weights", str(weights), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["model"] == "mine:factory"
+    steps = [line for line in lines if line.get("type") != "summary"]
+    predicted = {step["class"] for step in steps} - {None}
+    assert len(steps) > 10 and predicted == {0}, predicted
