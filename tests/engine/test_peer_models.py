@@ -394,3 +394,39 @@ def test_norse_time_looping_modules_are_refused(tmp_path):
     py.write_text(textwrap.dedent(NORSE_NET))
     with pytest.raises(ModelError, match=r"2 \(LIF\) is a Norse module that loops over time itself.*LIFCell"):
         load_model(f"{py}:looping")
+
+
+def test_seeking_a_peer_net_primes_it_like_playing_from_rest(tmp_path, recording):
+    """A seek re-primes a stateful model from rest on the steps before the position (the last
+    ``T``): the step shown after seeking equals that of a fresh net fed those same steps."""
+    py, weights = _write(tmp_path, "sj_seek", SPIKINGJELLY_NET, "multi_step", {"conv": 3.0, "fc": 6.0})
+    cfg = SessionConfig(dt_us=DT_US, window_T=4, realtime=False, loop=False, raster_neurons=4096,
+                        preprocess=Preprocess(out_size=None, rate="none"))
+    snaps = []
+    s = Session(cfg, on_snapshot=snaps.append).start()
+    try:
+        s.set_model(ModelSpec(f"{py}:multi_step", str(weights)))
+        s.open(recording)
+        s.seek(recording.t_start_us + 100_000)
+        assert s.sync(120) and not s.messages, list(s.messages)
+    finally:
+        s.close()
+    shown = snaps[-1]
+    from safetensors.torch import load_file
+    from spikingjelly.activation_based import functional
+
+    t0 = shown.t_start_us - 4 * DT_US  # the primed steps, then the step shown
+    x = bin_events(recording.events, tuple(recording.sensor_size), dt_us=DT_US, t_start_us=t0, n_frames=5,
+                   out_size=(HW[1], HW[0]))
+    net = _import(py, "oracle_seek").multi_step()
+    net.load_state_dict(load_file(str(weights)))
+    net.eval()
+    functional.reset_net(net)
+    spikes = {}
+    hook = net.lif1.register_forward_hook(lambda m, a, o: spikes.__setitem__("lif1", o.clone()))
+    with torch.no_grad():
+        net(torch.from_numpy(x.astype(np.float32))[:, None])  # from rest, the five steps at once
+    hook.remove()
+    got = next(l for l in shown.layers if l.name == "lif1").raster.astype(bool)
+    np.testing.assert_array_equal(got, spikes["lif1"][-1, 0].reshape(-1).numpy() > 0.5)
+    assert got.any() and not got.all()
