@@ -10,6 +10,7 @@ import json
 import sys
 
 from snnstudio.commands._options import add_filter_option, filter_spec
+from snnstudio.errors import SnnStudioError
 
 HELP = "evaluate models and variants (--set module=off, --neuron NAME) into one ablation table"
 
@@ -50,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from snnstudio.train.evaluate import ablation_table, check_table_output, table_rows, write_table
     from snnstudio.train.plots import check_plot_output, write_plot
 
-    from snnstudio.errors import SnnStudioError
 
     filters = filter_spec(args)  # a bad spec: said before anything runs
     if filters and args.bundled_ablation is not None:
@@ -71,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
             write_plot(result, path)
         return 0
     models = args.model or ["default"]
+    from snnstudio.engine.spec import parse_spec
+
+    for m in models:  # the one resolver: eval needs snnstudio checkpoints (their config says how data is framed)
+        ms = parse_spec(m).check()
+        if ms.kind in ("nir", "python"):
+            raise SnnStudioError(f"eval measures snnstudio checkpoints on a data set framed by their config; {m} is a "
+                                 f"{ms.kind} model: run it over labelled data with `snnstudio predict SOURCE --model {m}`")
     variants = list(args.sets) + [f"neuron={n}" for n in args.neuron]
     progress = None
     bar = None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from snnstudio.engine.spec import add_model_options, model_option
+
 HELP = "open the studio window on a recording, a live source or the synthetic demo"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help="event recording to open (default: the demo)")
-    p.add_argument("--model", default=None, help="model: default, tiny, a zoo name or a checkpoint")
+    p.add_argument("--model", default=None, help="model: default, tiny, a zoo name, a checkpoint .json, a .nir graph or "
+                   "file.py:factory / package.module:factory (runs that code)")
+    add_model_options(p)
     p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model (repeat, up to 3)")
     p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo mode (when no PATH): that live source, the default gesture model (or --model) "
                    "and the prediction in large type; F11 / the Live demo button toggles it in the window")
@@ -32,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         raise SnnStudioError(f"--compare takes up to 3 models (4 side by side), got {len(args.compare)}")
     if args.dt <= 0:
         raise SnnStudioError(f"--dt must be positive, got {args.dt}")
+    model = model_option(args.model, args.weights, args.dt_us)
+    compare = tuple(model_option(c) for c in args.compare)
     from snnstudio.gui.platform_check import platform_problem
 
     problem = platform_problem()
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     return run_gui(
         GuiOptions(
-            path=args.path, model=args.model, compare=tuple(args.compare), demo=args.demo, screenshot=args.screenshot,
+            path=args.path, model=model, compare=compare, demo=args.demo, screenshot=args.screenshot,
             quit_after=args.quit_after, theme=args.theme, dt_ms=args.dt, T=args.T,
             engine=args.engine,
         )

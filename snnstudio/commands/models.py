@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
+from snnstudio.engine.spec import add_model_options
+
 HELP = "list the neurons, modules, model presets and bundled checkpoints"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models-dir", default=None, help="where to look for checkpoints (default: resources/models)")
+    p.add_argument("--inspect", default=None, metavar="SPEC",
+                   help="load one model (a name, a checkpoint .json, a .nir graph or file.py:factory — which runs that "
+                        "code) and list the layers the studio probes: name, kind, shape, framework")
+    add_model_options(p)
 
 
 def _defaults(cls) -> dict:
@@ -56,7 +62,39 @@ def collect(models_dir: str | None = None) -> dict:
     }
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from snnstudio.engine.models import inspect_model
+
+    data = inspect_model(args.inspect, args.weights, args.dt_us)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{data['name']} ({data['kind']}): input {'x'.join(map(str, data['input_hw']))} as "
+                  f"{data['step_input']} per step, {data['n_classes']} outputs, {data['n_parameters']} parameters, {data['mode']}")
+    if data["runs_code"]:
+        console.print(f"code run: {data['runs_code']}")
+    t = Table(title="probed layers")
+    for col in ("name", "kind", "shape", "framework"):
+        t.add_column(col)
+    for row in data["layers"]:
+        t.add_row(row["name"], row["kind"], "×".join(map(str, row["shape"])), row["framework"])
+    console.print(t)
+    if data["unprobed"]:
+        console.print(f"not probed (unknown neuron layers): {', '.join(data['unprobed'])}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.inspect is not None:
+        return _inspect(args)
+    if args.weights is not None or args.dt_us is not None:
+        from snnstudio.errors import SnnStudioError
+
+        raise SnnStudioError("--weights and --dt-us go with --inspect SPEC")
     data = collect(args.models_dir)
     if args.json:
         print(json.dumps(data, indent=2))

@@ -30,11 +30,16 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 LIVE_KINDS = ("webcam", "camera", "network")
 
 
+from snnstudio.engine.spec import add_model_options
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="recording path, video:PATH, webcam[:N], synthetic[:GESTURE], camera, "
                                   "network:HOST:PORT, or videos:DIR / a folder or labels.csv of labelled clips")
     p.add_argument("--model", default="default", metavar="M",
-                   help="a bundled name (see `snnstudio models`), 'default', or a checkpoint path")
+                   help="a bundled name (see `snnstudio models`), 'default', a checkpoint .json, a .nir graph or "
+                        "file.py:factory / package.module:factory (runs that code)")
+    add_model_options(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON lines (one per step or clip, then a summary)")
     out.add_argument("--csv", type=Path, default=None, metavar="FILE",
@@ -221,7 +226,9 @@ def run(args: argparse.Namespace) -> int:
     pre = preprocess_of(args)
     dt_us = None if args.dt_ms is None else int(round(args.dt_ms * 1000))
     clips_csv = clips_source(args.source)
-    with Predictor(args.model, dt_us, pre, filters=filter_spec(args)) as predictor:
+    from snnstudio.engine.spec import model_option
+
+    with Predictor(model_option(args.model, args.weights, args.dt_us), dt_us, pre, filters=filter_spec(args)) as predictor:
         if clips_csv is not None:
             return _run_clips(args, predictor, clips_csv)
         return _run_source(args, predictor)

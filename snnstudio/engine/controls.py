@@ -48,7 +48,10 @@ class SessionControls:
         re-primed at the same position); crop and downsample open the source again at its size."""
 
     def set_model(self, spec: Any = None) -> None:
-        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint or an ``nn.Module``."""
+        """Swap the model: ``None``/``"default"``, ``"tiny"``, a zoo name, a checkpoint, a ``.nir`` graph,
+        ``file.py:factory`` / ``package.module:factory``, a :class:`~snnstudio.engine.spec.ModelSpec`
+        (with weights / a NIR step) or an ``nn.Module``. A model that fails to load is a message; the
+        model playing stays, and with none yet no other model (not the default) takes its place."""
 
     def set_neuron(self, name: str) -> None:
         """Rebuild the (zoo) model with another neuron type, keeping the other weights."""

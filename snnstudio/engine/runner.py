@@ -29,6 +29,10 @@ papers' architecture) every ``cost_every`` steps and, with ``cost_interval_s``, 
 time has passed; with ``meter_aside`` a playing window model is metered in a background thread,
 off the step's path. A step carries the last metered cost.
 
+Networks of other libraries (SpikingJelly, snnTorch, Norse; see :mod:`snnstudio.engine.peers`)
+always run stateful, one frame per call (``[B, C, H, W]`` or ``[1, B, C, H, W]``, as the network
+takes it), read through forward-hook views with the same attributes.
+
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
 changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
@@ -112,6 +116,23 @@ def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, 
     return blocks
 
 
+def _first_tensor(out):
+    """A model's output tensor: itself, or the first tensor of a tuple/list (snnTorch's
+    ``(spk, mem)``, Norse's ``(out, state)``)."""
+    while isinstance(out, (tuple, list)) and out:
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(f"the model returned {type(out).__name__}, not a tensor of class scores")
+    return out
+
+
+def _peer_views(model: nn.Module) -> list:
+    """Views of the model's SpikingJelly / snnTorch / Norse neuron layers (empty: ours)."""
+    from snnstudio.engine.peers import peer_neurons
+
+    return peer_neurons(model)
+
+
 def _ro(a: np.ndarray) -> np.ndarray:
     """``a`` made read-only in place (for arrays created by the read-out, shared with no one)."""
     a.setflags(write=False)
@@ -163,15 +184,27 @@ class ModelRunner:
         shape = getattr(model, "input_shape", None) or getattr(cfg, "input_size", None)
         self.input_hw = tuple(input_hw or getattr(model, "input_hw", None) or (tuple(shape)[1:] if shape else None) or sensor_hw)
         # zoo models (SNNModel) take one step as [B, C, H, W]; other models get [T=1, B, C, H, W]
-        self.step_input_ndim = 4 if hasattr(model, "check_input") else 5
+        # (a network of peer neurons says which, see snnstudio.engine.peers)
+        self.step_input_ndim = int(getattr(model, "step_input_ndim", None) or (4 if hasattr(model, "check_input") else 5))
         self.sensor_hw = tuple(sensor_hw)
         #: the part of the sensor the model sees ``(x0, y0, w, h)`` (None: all of it) and the factor
         #: its counts are scaled by (the event-rate normalisation); see :meth:`set_input_map`
         self.input_box: tuple[int, int, int, int] | None = None
         self.input_gain = 1.0
         self.neurons = [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
+        #: SpikingJelly / snnTorch / Norse layers, read through forward hooks (streamed stateful)
+        self.peers = _peer_views(model)
+        if self.peers and self.neurons:
+            raise ModelError(f"model {self.name!r} mixes snnstudio neurons with another library's; use one")
+        if self.peers:
+            self.neurons = [(p.name, p) for p in self.peers]
+            mode = "stateful"
         if not self.neurons:
-            raise ModelError(f"model {self.name!r} has no spiking neurons to show")
+            from snnstudio.engine.peers import unprobed_layers
+
+            odd = unprobed_layers(model)
+            raise ModelError(f"model {self.name!r} has no spiking neurons to show (snnstudio, SpikingJelly, "
+                             f"snnTorch or Norse)" + (f"; not readable: {', '.join(odd)}" if odd else ""))
         self.attention = _attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
@@ -180,6 +213,8 @@ class ModelRunner:
         if self.native_mode not in ("stateful", "window"):
             raise ModelError(f"streaming mode must be 'stateful' or 'window', got {self.native_mode!r}")
         self._mode_forced = mode is not None
+        if self.native_mode != "stateful" and self.peers:
+            raise ModelError(f"model {self.name!r}: networks of other libraries stream stateful only")
         trained = getattr(model, "frame_us", None) or getattr(cfg, "dt_us", None)
         #: the frame length (µs) the model was trained on (None: unknown, one step = one frame)
         self.trained_frame_us = int(trained) if trained else None
@@ -254,7 +289,12 @@ class ModelRunner:
         except ImportError:
             return None
         step_mode = "s" if self.mode == "stateful" and self.step_input_ndim == 4 else "m"
-        return OpCounter(self.model, EnergyConfig(step_mode=step_mode), attach=False)
+        try:
+            return OpCounter(self.model, EnergyConfig(step_mode=step_mode), attach=False)
+        except Exception:  # a layer the meter does not know: no cost shown rather than no model
+            if not getattr(self, "peers", None):
+                raise
+            return None
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -270,6 +310,8 @@ class ModelRunner:
                         m.reset()
                     except TypeError:
                         pass
+        for p in getattr(self, "peers", ()):
+            p.reset()
         self._step_count = 0  # the first step of a stream is metered (reset runs in __init__ too)
         self._last_measure = -math.inf
         h, w = self.input_hw
@@ -375,6 +417,7 @@ class ModelRunner:
             frame_us=self.frame_us,
             alpha=self.alpha,
             trained_frame_us=self.trained_frame_us,
+            unprobed=tuple(getattr(self.model, "unprobed", None) or ()),
         )
 
     # ------------------------------------------------------------------ stepping
@@ -441,7 +484,11 @@ class ModelRunner:
         except ModelError:
             raise
         except Exception as exc:  # a model/input mismatch: say so in one line
-            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames: {exc}") from None
+            hint = "" if getattr(self.model, "input_hw", None) or hasattr(self.model, "check_input") else (
+                "; give the module your factory returns an input_hw = (H, W) attribute and the studio pools the "
+                "events to that size")
+            raise ModelError(f"model {self.name!r} does not run on {w}x{h} event frames (2 polarities): "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}{hint}") from None
         self.reset()
 
     def sub_bin(self, events: np.ndarray, sensor_size: tuple[int, int], t_start_us: int) -> np.ndarray:
@@ -578,7 +625,7 @@ class ModelRunner:
             lead = (self.window_T, 1)
             if aside:
                 self._meter_aside(torch.from_numpy(frames.copy())[:, None])
-        o = out.detach().float()
+        o = _first_tensor(out).detach().float()
         if self.mode == "window":
             readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
         else:
@@ -676,7 +723,7 @@ class ModelRunner:
             v_last = m.last_v.reshape(t_lead, n_batch, -1)[-1, b]
             membrane = {i: float(v_last[i]) for i in follow}
             spiked = {i: bool(spikes[i]) for i in follow}
-        th = m.v_threshold
+        th = getattr(m, "v_threshold", None)
         return LayerSnapshot(
             name=name,
             kind=getattr(m, "registry_name", type(m).__name__),

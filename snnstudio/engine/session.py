@@ -43,6 +43,7 @@ from snnstudio.engine.runner import ModelRunner, _ro, rates_to_probabilities
 from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
+from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
@@ -112,6 +113,7 @@ class Session(SnapshotSlot, SessionControls):
         self._target = None
         self._input: tuple | None = None
         self._loaded = None  # (spec, LoadedModel) loaded before a runner was built for it
+        self._model_error: str | None = None  # why the last set_model failed (said again while none runs)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -160,7 +162,19 @@ class Session(SnapshotSlot, SessionControls):
         self._queue("set_filters", lambda: self._set_filters(spec))
 
     def set_model(self, spec=None) -> None:
-        self._queue("set_model", lambda: self._set_model(spec))
+        def cmd():
+            try:
+                self._set_model(spec)
+                self._model_error = None
+            except Exception as exc:
+                self._model_error = _message(exc)
+                if self._runner is None:
+                    # nothing runs yet: a source opened next must say this error again, never
+                    # play the default model instead (``gui --model broken.nir``)
+                    self._model_spec = spec
+                raise
+
+        self._queue("set_model", cmd)
 
     def set_neuron(self, name: str) -> None:
         def cmd():
@@ -289,7 +303,8 @@ class Session(SnapshotSlot, SessionControls):
     # ------------------------------------------------------------------ worker side
     def _runner_or_raise(self) -> ModelRunner:
         if self._runner is None:
-            raise SnnStudioError("no model is loaded")
+            why = self._model_error
+            raise SnnStudioError(f"no model is loaded ({why})" if why else "no model is loaded")
         return self._runner
 
     def _publish_state(self, **changes) -> None:
@@ -506,7 +521,13 @@ class Session(SnapshotSlot, SessionControls):
     def _preprocess_for(self, kind: str) -> Preprocess:
         """``config.preprocess`` for a source of ``kind`` (its mirror default) and the model's
         trained sensor (the model is loaded first when none is yet)."""
-        model = self._runner.model if self._runner is not None else self._load(self._model_spec).module
+        if self._runner is not None:
+            model = self._runner.model
+        else:
+            try:
+                model = self._load(self._model_spec).module
+            except SnnStudioError:  # the source still opens; building the runner then says why
+                model = None
         trained = getattr(model, "trained_sensor", None)
         return default_preprocess(kind, self.config.preprocess).for_model(trained)
 
@@ -516,7 +537,7 @@ class Session(SnapshotSlot, SessionControls):
         from snnstudio.engine.models import load_model
 
         cached = self._loaded
-        if cached is not None and (cached[0] is spec or (isinstance(spec, str) and cached[0] == spec)):
+        if cached is not None and (cached[0] is spec or (isinstance(spec, (str, ModelSpec)) and cached[0] == spec)):
             return cached[1]
         loaded = load_model(spec)
         self._loaded = (spec, loaded)
@@ -577,7 +598,8 @@ class Session(SnapshotSlot, SessionControls):
         # step, see runner); otherwise it runs at its trained dt as the step (the user can
         # still change dt: set_dt)
         user, trained = self._user_dt_us, self._runner.trained_frame_us
-        self.config.dt_us = trained if trained and trained % user else user
+        # (a network of another library streams stateful only: it always steps at its own frame)
+        self.config.dt_us = trained if trained and (trained % user or self._runner.peers) else user
         self._restart_stream()
 
     def _set_compare(self, specs) -> None:

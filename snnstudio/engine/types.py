@@ -89,6 +89,8 @@ class ModelInfo:
     frame_us: int | None = None
     alpha: int = 1
     trained_frame_us: int | None = None
+    #: modules that look like neuron layers but none of the probes' readers knows (not shown)
+    unprobed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ class RecordingWindows:
         self.recording = recording
         self.sensor_size = recording.sensor_size
         names = class_names or recording.meta.get("class_names")
+        if isinstance(names, (list, tuple)):  # a list of names (the synthetic gestures): id = index
+            names = dict(enumerate(names))
         self.class_names: dict[int, str] | None = dict(names) if names else None
         if not self.class_names and recording.labels:
             named = {lb.class_id: lb.name for lb in recording.labels if lb.name}

@@ -44,12 +44,19 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
                          engine=opts.engine)
     win = MainWindow(model, settings)
     model.start()
-    model.set_model(opts.model)
+    from snnstudio.engine.spec import ModelSpec, parse_spec
+
+    spec = opts.model
+    if parse_spec(spec).kind != "builtin":  # your own model from --model: into Recent models once it runs
+        spec = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+        win.open_model(spec)
+    else:
+        model.set_model(spec)
     if opts.compare:
         model.set_compare(list(opts.compare))
         win.docks["Compare"].raise_()
     if opts.demo and not opts.path:
-        win.enter_demo(opts.demo, model_spec=opts.model)  # live source, the gesture model, big prediction
+        win.enter_demo(opts.demo, model_spec=spec)  # live source, the gesture model, big prediction
         return win
     model.open(opts.path or demo_target(None))
     model.play()
@@ -91,6 +98,8 @@ def run_gui(opts: GuiOptions) -> int:
             last = win.model.last
             print(f"snnstudio: {0 if last is None else last.index + 1} steps shown, engine in a {opts.engine}"
                   + (f", model {last.model_name}" if last is not None else ""), flush=True)
+            if win.message_bar.text:  # what the window was saying (a capture's log)
+                print(f"snnstudio: message: {win.message_bar.text}", flush=True)
             win.close()
             app.quit()
 

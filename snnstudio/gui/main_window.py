@@ -23,6 +23,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QStyle, QToolButton, QVBoxLayout, QWidget
 
+from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import SessionState
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import DEMO_SOURCES, DemoView, demo_target
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         model.message.connect(self.show_message)
+        model.state_changed.connect(self._remember_loaded)
         model.state_changed.connect(self._show_state)
         model.snapshot.connect(self._show_counters)
         model.snapshots.connect(self._auto_follow)
@@ -153,6 +155,8 @@ class MainWindow(QMainWindow):
             return a
 
         self.act_open = act("Open…", self.source.choose_file, ("Ctrl+O",), "open an event recording (Ctrl+O)")
+        self.act_open_model = act("Open model…", self.choose_model, ("Ctrl+M",),
+                                  "open your own network: a checkpoint, a .nir graph or a Python factory (Ctrl+M)")
         self.act_play = act("Play / Pause", self.model.toggle_play, ("Space",), "play / pause (space)")
         self.act_back = act("Back", self.model.step_back, ("Left",), "previous step (←)")
         self.act_step = act("Step", lambda: self.model.step(1), ("Right",), "next step (→)")
@@ -224,6 +228,9 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         f = menu.addMenu("&File")
         f.addAction(self.act_open)
+        f.addAction(self.act_open_model)
+        self.recent_menu = f.addMenu("Recent models")
+        self._fill_recent()
         f.addMenu(export)
         f.addSeparator()
         f.addAction(self.act_quit)
@@ -263,6 +270,45 @@ class MainWindow(QMainWindow):
             sb.addPermanentWidget(w)
 
     # ------------------------------------------------------------------ reactions
+    # ------------------------------------------------------------------ your own model
+    def choose_model(self) -> None:
+        """File → Open model…: the dialog (which says what code will run), then :meth:`open_model`."""
+        from snnstudio.gui.open_model import OpenModelDialog
+
+        spec = self.model.model_spec
+        dlg = OpenModelDialog(self, start=spec if isinstance(spec, ModelSpec) else None)
+        if dlg.exec():
+            self.open_model(dlg.spec())
+
+    def open_model(self, spec: ModelSpec) -> None:
+        """Load ``spec`` in the engine (errors come back as a message; the model playing stays);
+        once it runs it goes first in File → Recent models."""
+        self._pending_model = spec
+        self.model.set_model(spec)
+
+    def _remember_loaded(self, state: SessionState) -> None:
+        """Once the engine runs the model asked for in :meth:`open_model`, put it first in File →
+        Recent models (a model that failed to load is not remembered)."""
+        spec = getattr(self, "_pending_model", None)
+        if spec is None or state.model is None or state.model.name != spec.label:
+            return
+        from snnstudio.gui.open_model import remember_model
+
+        self._pending_model = None
+        self._recent_models = remember_model(self.settings, spec) if self.settings is not None else (
+            [spec] + [s for s in self._recent_models if s != spec])[:8]
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        from snnstudio.gui.open_model import describe, recent_models
+
+        if not hasattr(self, "_recent_models"):
+            self._recent_models = recent_models(self.settings)
+        self.recent_menu.clear()
+        for spec in self._recent_models:
+            self.recent_menu.addAction(describe(spec), lambda s=spec: self.open_model(s))
+        self.recent_menu.setEnabled(bool(self._recent_models))
+
     def show_message(self, text: str) -> None:
         self.message_bar.show_message(text)
 
@@ -387,9 +433,26 @@ class MainWindow(QMainWindow):
     def dropEvent(self, ev) -> None:
         urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         if urls:
-            self.model.open(urls[0])
-            self.model.play()
+            self.open_dropped(urls[0])
             ev.acceptProposedAction()
+
+    def open_dropped(self, path: str) -> None:
+        """A dropped file: a model (``.json`` checkpoint, ``.nir`` graph) is loaded; a ``.py`` file
+        opens the Open model dialog on it (which says what code would run — nothing runs before
+        you confirm); anything else is opened as a recording and played."""
+        suffix = Path(path).suffix.lower()
+        if suffix in (".json", ".nir"):
+            self.open_model(ModelSpec(path))
+        elif suffix == ".py":
+            from snnstudio.gui.open_model import OpenModelDialog
+
+            dlg = OpenModelDialog(self, start=ModelSpec(f"{path}:factory"))
+            self._drop_dialog = dlg  # (tests reach it while it is open)
+            if dlg.exec():
+                self.open_model(dlg.spec())
+        else:
+            self.model.open(path)
+            self.model.play()
 
     def restore_layout(self) -> None:
         if self.settings is None:

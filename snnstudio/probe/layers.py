@@ -12,6 +12,10 @@ Three kinds of spiking neuron are read, every reading is time first (``[n_steps,
   modules; spikes are the output (first item of a tuple), the membrane is ``mem`` after the call
   (before reset when ``reset_delay`` is on, snnTorch's default).
 
+* Norse (``norse.torch.module.snn.SNNCell``: ``LIFCell``, ``LIFBoxCell``...): single-step cells
+  returning ``(spikes, state)``; the membrane is ``state.v`` after the step (*after* reset). Norse's
+  time-looping modules (``LIF``...) are not read (their states are the whole sequence's last).
+
 Attention modules are duck-typed: attributes ``last_weights`` (tensor), ``weights_layout`` (e.g.
 ``"T,B"``, ``"B,C"``, ``"B,H,W"``) and ``enabled``. The peer libraries are only looked up when
 already imported (a model holding their neurons has imported them), so probing costs no import.
@@ -27,7 +31,7 @@ from torch import nn
 
 from snnstudio.snn.neurons.base import SpikingNeuron
 
-OURS, SPIKINGJELLY, SNNTORCH, ATTENTION = "snnstudio", "spikingjelly", "snntorch", "attention"
+OURS, SPIKINGJELLY, SNNTORCH, NORSE, ATTENTION = "snnstudio", "spikingjelly", "snntorch", "norse", "attention"
 
 
 @dataclass
@@ -59,6 +63,9 @@ def kind_of(module: nn.Module) -> str | None:
     st = _peer_class("snntorch._neurons.neurons", "SpikingNeuron")
     if st is not None and isinstance(module, st):
         return SNNTORCH
+    nc = _peer_class("norse.torch.module.snn", "SNNCell")
+    if nc is not None and isinstance(module, nc):
+        return NORSE
     if is_attention(module):
         return ATTENTION
     return None
@@ -68,6 +75,8 @@ def threshold_of(module: nn.Module) -> float | None:
     thr = getattr(module, "v_threshold", None)
     if thr is None:
         thr = getattr(module, "threshold", None)
+    if thr is None:  # Norse: the parameters' v_th
+        thr = getattr(getattr(module, "p", None), "v_th", None)
     if isinstance(thr, torch.Tensor):
         return float(thr.detach().reshape(-1)[0]) if thr.numel() else None
     return None if thr is None else float(thr)
@@ -109,6 +118,13 @@ def read_neuron(kind: str, module: nn.Module, output) -> NeuronReading | None:
         v = mem.detach().unsqueeze(0) if isinstance(mem, torch.Tensor) and mem.shape == spikes.shape else None
         kind_v = "pre_reset" if getattr(module, "reset_delay", True) else "post_reset"
         return NeuronReading(spikes.detach().unsqueeze(0), v, kind_v)
+    if kind == NORSE:
+        if not isinstance(output, tuple) or not output or not isinstance(output[0], torch.Tensor):
+            return None
+        spikes = output[0].detach()
+        vv = getattr(output[1], "v", None) if len(output) > 1 else None
+        v = vv.detach().unsqueeze(0) if isinstance(vv, torch.Tensor) and vv.shape == spikes.shape else None
+        return NeuronReading(spikes.unsqueeze(0), v, "post_reset")
     return None
 
 

@@ -278,3 +278,31 @@ def test_spikingjelly_membrane_is_switched_on_while_attached_and_restored():
         net(x)
     off.detach()
     assert len(off.neurons["1"].v) == 0 and len(off.neurons["1"].spikes) == 9
+
+
+def test_norse_cells_in_their_own_state_loop():
+    norse = pytest.importorskip("norse.torch")
+
+    torch.manual_seed(0)
+    net = norse.SequentialState(nn.Linear(10, 6), norse.LIFCell(p=norse.LIFParameters(v_th=torch.tensor(0.3))))
+    xs = torch.rand(9, 4, 10) * 40
+
+    def run():
+        state, spikes, vs = None, [], []
+        with torch.no_grad():
+            for t in range(9):
+                s, state = net(xs[t], state)
+                spikes.append(s)
+                vs.append(state[1].v)
+        return torch.stack(spikes), torch.stack(vs)
+
+    s0, v0 = run()
+    rec = Recorder(net, ProbeConfig(full=True, step_mode="s"))
+    s1, v1 = run()
+    rec.detach()
+    assert torch.equal(s0, s1) and torch.equal(v0, v1)
+    r = rec.neurons["1"]
+    assert r.kind == "norse" and r.v_kind == "post_reset" and r.threshold == pytest.approx(0.3)
+    np.testing.assert_array_equal(r.spikes.array(), s0.numpy() != 0)
+    np.testing.assert_array_equal(r.v.array(), v0.numpy())
+    assert rec.steps == 9 and rec.samples == 4 and 0 < s0.sum() < s0.numel()

@@ -78,7 +78,9 @@ class LayerRow:
         self.name, self.shape = name, shape
         self.panel = panel
         lw = panel.view
-        self._head = f"<b>{name}</b><br><span style='color:{t.muted}'>{kind} {'×'.join(map(str, shape))}"
+        framework, _, cls = kind.rpartition(".")  # another library's layer: "spikingjelly.LIFNode"
+        where = f"<br>{framework}" if framework else ""
+        self._head = f"<b>{name}</b><br><span style='color:{t.muted}'>{cls} {'×'.join(map(str, shape))}{where}"
         self.title = lw.addLabel(self._head + "</span>", row=row, col=0)
         self.cost_text = ""  # SOPs and energy per step of the layer's block, once metered
         self.title.setMaximumWidth(150)

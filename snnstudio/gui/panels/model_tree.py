@@ -37,7 +37,8 @@ class ModelPanel(QWidget):
         row = QHBoxLayout()
         self.choice = QComboBox()
         self.choice.addItems(model_choices())
-        self.choice.activated.connect(lambda i: model.set_model(self.choice.itemText(i)))
+        # an item with data is a model opened with File → Open model… (its spec)
+        self.choice.activated.connect(lambda i: model.set_model(self.choice.itemData(i) or self.choice.itemText(i)))
         row.addWidget(QLabel("model"))
         row.addWidget(self.choice, 1)
         lay.addLayout(row)
@@ -66,20 +67,49 @@ class ModelPanel(QWidget):
         """Offer the models and neurons the engine says it can load."""
         if state.models:
             refill(self.choice, state.models)
+            self._show_choice()
         if state.neurons and [self.neuron.itemText(i) for i in range(self.neuron.count())] != list(state.neurons):
             refill(self.neuron, state.neurons)
             self._show_neuron()
 
     def _show_neuron(self) -> None:
-        """Select the model's neuron type (when all its spiking layers have the same)."""
+        """Select the model's neuron type (when all its spiking layers have the same); the list is
+        off for a network of another library (its neurons cannot be swapped)."""
         kinds = {k for _, k, _ in self._info.layers} if self._info is not None else set()
+        self.neuron.setEnabled(not any("." in k for k in kinds))
         if len(kinds) == 1:
             i = self.neuron.findText(next(iter(kinds)))
             if i >= 0:
                 self.neuron.setCurrentIndex(i)
 
+    def _show_choice(self) -> None:
+        """Select the model that was asked for; one not in the list (a checkpoint path, a .nir
+        graph, your own Python network) is added as one more item, named by its label."""
+        from snnstudio.engine.spec import ModelSpec, parse_spec
+
+        spec = getattr(self.model, "model_spec", None)
+        key = "default" if spec is None else spec
+        box = self.choice
+        for i in range(box.count()):
+            if box.itemData(i) is not None and box.itemData(i) != key:
+                box.removeItem(i)  # an earlier opened model: the list offers the one loaded
+                break
+        i = box.findText(key) if isinstance(key, str) else -1
+        if i < 0:
+            for j in range(box.count()):
+                if box.itemData(j) == key:
+                    i = j
+            if i < 0:
+                box.addItem(f"{parse_spec(key).label} (opened)", key if isinstance(key, ModelSpec) else str(key))
+                i = box.count() - 1
+        box.blockSignals(True)
+        box.setCurrentIndex(i)
+        box.blockSignals(False)
+
     def show_model(self, info: ModelInfo | None) -> None:
         self._info = info
+        if info is not None:
+            self._show_choice()
         self.tree.blockSignals(True)
         self.tree.clear()
         self.items = {}
@@ -90,7 +120,10 @@ class ModelPanel(QWidget):
         self._show_neuron()
         mode = f"window of T={info.window_T} re-run each step" if info.mode == "window" else f"stateful, read-out over T={info.window_T}"
         hw = f"{info.input_hw[1]}×{info.input_hw[0]}" if info.input_hw else "?"
-        self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  {len(info.layers)} spiking layers")
+        odd = getattr(info, "unprobed", ())
+        odd = f"<br>not shown (layers the probes cannot read): {', '.join(odd)}" if odd else ""
+        self.summary.setText(f"<b>{info.name}</b>  ·  {info.n_parameters:,} parameters  ·  input {hw}<br>{mode}  ·  "
+                             f"{len(info.layers)} spiking layers{odd}")
         for m in info.modules:
             parent_name = m.name.rsplit(".", 1)[0] if "." in m.name else None
             parent = self.items.get(parent_name) if parent_name else None

@@ -306,6 +306,12 @@ class TeachPanel(QWidget):
         if spec in NOT_CHECKPOINTS or spec in PRESETS:
             return (f"the loaded model ({spec}) is not a fine-tunable checkpoint: load a gesture model "
                     "(e.g. default) to teach it")
+        from snnstudio.engine.spec import parse_spec
+
+        kind = parse_spec(getattr(self.model, "model_spec", None)).kind
+        if kind in ("nir", "python"):
+            return (f"the loaded model ({spec}) is your own network ({'a NIR graph' if kind == 'nir' else 'Python code'}); "
+                    "teaching fine-tunes snnstudio checkpoints: load a gesture model (e.g. default) to teach it")
         return None
 
     def check(self) -> str | None:
