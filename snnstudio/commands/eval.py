@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from snnstudio.train.evaluate import ablation_table, check_table_output, table_rows, write_table
     from snnstudio.train.plots import check_plot_output, write_plot
 
-
     filters = filter_spec(args)  # a bad spec: said before anything runs
     if filters and args.bundled_ablation is not None:
         raise SnnStudioError("--filter does not apply to --bundled-ablation (the bundled tables are unfiltered)")
