@@ -76,7 +76,12 @@ class ModelPanel(QWidget):
         """Select the model's neuron type (when all its spiking layers have the same); the list is
         off for a network of another library (its neurons cannot be swapped)."""
         kinds = {k for _, k, _ in self._info.layers} if self._info is not None else set()
-        self.neuron.setEnabled(not any("." in k for k in kinds))
+        foreign = sorted({k.rpartition(".")[0] for k in kinds if "." in k})
+        self.neuron.setEnabled(not foreign)
+        if foreign:  # say whose neurons they are instead of showing one of ours
+            self.neuron.setPlaceholderText(f"{', '.join(foreign)} (fixed)")
+            self.neuron.setCurrentIndex(-1)
+            return
         if len(kinds) == 1:
             i = self.neuron.findText(next(iter(kinds)))
             if i >= 0:
