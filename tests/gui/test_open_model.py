@@ -97,7 +97,7 @@ def test_window_opens_a_spikingjelly_factory_and_remembers_it(window, qtbot, tmp
     win.model.step(1)
     qtbot.waitUntil(lambda: win.model.last.model_name == "tiny", timeout=20_000)
     qtbot.waitUntil(lambda: box.findText("sjnet:factory (opened)") < 0 and box.currentText() == "tiny", timeout=5000)
-X
+    assert win.model_panel.neuron.isEnabled() and win.model_panel.neuron.currentText() == "lif"  # tiny's neuron
     assert [a.text().split(" ")[0] for a in win.recent_menu.actions()] == ["sjnet:factory"]  # not the broken one
 
 
