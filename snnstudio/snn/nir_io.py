@@ -622,6 +622,13 @@ def _neuron_key(m: nn.Module) -> str | None:
     return None
 
 
+def _vote_class():
+    """:class:`snnstudio.snn.ma_snn.VoteReadout` (imported late: ma_snn builds on this package)."""
+    from snnstudio.snn.ma_snn import VoteReadout
+
+    return VoteReadout
+
+
 def _unsupported(model: nn.Module) -> list[str]:
     """Modules NIR export cannot express (with why), found before running anything."""
     from snnstudio.probe.layers import is_attention
@@ -649,7 +656,7 @@ def _unsupported(model: nn.Module) -> list[str]:
         elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
             if m.padding_mode != "zeros":
                 bad.append(f"{label} ({type(m).__name__} with padding_mode={m.padding_mode!r})")
-        elif isinstance(m, (nn.Linear, nn.Flatten, _Flatten, Scale, nn.BatchNorm1d, nn.BatchNorm2d, SumPool2d, *_SKIP)):
+        elif isinstance(m, (nn.Linear, nn.Flatten, _Flatten, Scale, nn.BatchNorm1d, nn.BatchNorm2d, SumPool2d, _vote_class(), *_SKIP)):
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.running_mean is None:
                 bad.append(f"{label} ({type(m).__name__} without running statistics)")
         elif not list(m.children()):
@@ -777,6 +784,12 @@ def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAUL
         return key
 
     for name, m, x, out in calls:
+        if isinstance(m, _vote_class()) and x.numel() * T == prev_out.numel():
+            if _time_readout(x, prev_out, T, B, cur_shape) is not None:
+                # a vote read-out after the mean over time: linear, so the same as voting every
+                # step and taking the mean after it — exported that way
+                x = prev_out.reshape(T * B, *cur_shape)
+                out = m(x)
         if x.numel() != prev_out.numel() or not torch.equal(x.reshape(-1), prev_out.reshape(-1)):
             raise ModelError(
                 f"export_nir: the input of {name!r} is not the output of {prev_name!r} — the model is not a plain "
@@ -829,6 +842,14 @@ def export_nir(model: nn.Module, example_input: torch.Tensor, dt: float = DEFAUL
                 raise ModelError(f"export_nir: Linear {name!r} applied to per-sample shape {xs}; NIR Linear takes vectors")
             w = m.weight.detach().numpy().copy()
             pending_linear = add(label, nir.Affine(weight=w, bias=m.bias.detach().numpy().copy()) if m.bias is not None else nir.Linear(weight=w))
+        elif isinstance(m, _vote_class()):  # the mean of each class's voters: a fixed linear map
+            if len(xs) != 1 or xs[0] % m.vote:
+                raise ModelError(f"export_nir: vote read-out {name!r} on per-sample shape {xs}")
+            classes = xs[0] // m.vote
+            w = np.zeros((classes, xs[0]), np.float32)
+            w[np.repeat(np.arange(classes), m.vote), np.arange(xs[0])] = 1.0 / m.vote
+            add(label, nir.Linear(weight=w))
+            pending_linear = None
         elif isinstance(m, Scale):
             add(label, nir.Scale(scale=np.broadcast_to(m.scale.detach().numpy(), outs).astype(np.float32).copy()))
             pending_linear = None
