@@ -71,8 +71,25 @@ def _stream(duration_s: float):
     return rotating_bar_recording(duration_us=int(duration_s * 1e6), rate_hz=RATE_HZ, sensor_size=(128, 128))
 
 
+def _ready_session(rec, spec, config, on_snapshot):
+    """A started session with ``spec`` loaded and ``rec`` open, not playing (its ``messages`` say
+    what failed); the caller closes it."""
+    from snnstudio.engine.session import Session
+
+    s = Session(config, on_snapshot=on_snapshot)
+    s.start()
+    try:
+        s.set_model(spec)
+        s.open(rec)
+        s.sync(600)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def _session_run(rec, spec, steps: int, catch_up: bool = False) -> dict:
-    from snnstudio.engine.session import Session, SessionConfig
+    from snnstudio.engine.session import SessionConfig
 
     stamps: list[float] = []
     lat: list[float] = []
@@ -83,12 +100,8 @@ def _session_run(rec, spec, steps: int, catch_up: bool = False) -> dict:
         cpu.append(time.process_time())
         lat.append(snap.metrics.latency_ms)
 
-    s = Session(SessionConfig(dt_us=DT_US, realtime=False, loop=True, batch_flat_out=catch_up), on_snapshot=got)
-    s.start()
+    s = _ready_session(rec, spec, SessionConfig(dt_us=DT_US, realtime=False, loop=True, batch_flat_out=catch_up), got)
     try:
-        s.set_model(spec)
-        s.open(rec)
-        s.sync(600)
         if s.messages:
             return {"error": s.messages[-1]}
         s.step(steps)
@@ -355,16 +368,12 @@ def _paced(rec, seconds: float, shed: bool, spec: str = HEADLINE) -> dict:
     trails the stream clock (``lag_ms``: wall time since playing began, in stream time, minus the
     stream time the snapshot shows), the stream time shown per wall second, the model
     evaluations per second and the steps shed."""
-    from snnstudio.engine.session import Session, SessionConfig
+    from snnstudio.engine.session import SessionConfig
 
     seen: list[tuple[float, int, int]] = []
-    s = Session(SessionConfig(dt_us=DT_US, realtime=True, loop=False, shed_load=shed),
-                on_snapshot=lambda snap: seen.append((time.perf_counter(), snap.t_end_us, snap.counters.shed_steps)))
-    s.start()
+    s = _ready_session(rec, spec, SessionConfig(dt_us=DT_US, realtime=True, loop=False, shed_load=shed),
+                       lambda snap: seen.append((time.perf_counter(), snap.t_end_us, snap.counters.shed_steps)))
     try:
-        s.set_model(spec)
-        s.open(rec)
-        s.sync(600)
         if s.messages:
             return {"error": s.messages[-1]}
         t0 = time.perf_counter()
