@@ -114,6 +114,16 @@ FORMATS: dict[str, EventFormat] = {f.name: f for f in (
 READ_EXTENSIONS: tuple[str, ...] = tuple(sorted({e for f in FORMATS.values() for e in f.extensions}))
 
 
+def formats_markdown() -> str:
+    """The README's table of formats, from :data:`FORMATS` (a test keeps the README equal to it)."""
+    rows = ["| format | what | extensions (writing picks it by) | read | write | stream |", "|---|---|---|---|---|---|"]
+    for f in FORMATS.values():
+        ext = ", ".join(f"`{e}`" for e in f.extensions) or "— (name the format)"
+        rows.append(f"| `{f.name}` | {f.description} | {ext} | yes | {'yes' if f.writer else 'no'} | "
+                    f"{'yes' if f.streamer else 'no'} |")
+    return "\n".join(rows)
+
+
 @contextlib.contextmanager
 def _loader_errors(path: Path, what: str) -> Iterator[None]:
     """The safety net of every read: an exception a damaged or hostile file provokes in a decoder
@@ -299,6 +309,7 @@ def write_events(path: str | Path, recording: EventRecording, *, format: str | N
 __all__ = [
     "FORMATS",
     "READ_EXTENSIONS",
+    "formats_markdown",
     "Aedat4Writer",
     "EventChunks",
     "EventFormat",
