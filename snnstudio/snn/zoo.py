@@ -224,7 +224,7 @@ def build_model(cfg: ModelConfig):
     if cfg.arch == "ma_snn_gesture":
         from snnstudio.snn.ma_snn import MASNNGesture
 
-        opts = _take(cfg.options, {"t_ratio": 5, "c_ratio": 8, "sa_kernel": 3, "vote": 1})
+        opts = _take(cfg.options, {"t_ratio": 5, "c_ratio": 8, "sa_kernel": 3, "vote": 1, "input_log": False})
         model = MASNNGesture(attention=cfg.attention, widths=cfg.widths, **common, **opts)
     elif cfg.arch == "spikformer":
         from snnstudio.snn.spikformer import Spikformer

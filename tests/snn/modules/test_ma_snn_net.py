@@ -65,6 +65,27 @@ def test_voting_read_out_averages_each_class_group_of_neurons():
         build_model(_small(options={"vote": 0}))
 
 
+def test_log_input_is_the_plain_net_on_log_counts():
+    """``input_log``: the net sees ``log(1 + counts)`` — the oracle is the same weights fed
+    ``log1p`` of the input by hand."""
+    torch.manual_seed(0)
+    plain = build_model(_small())
+    _louder(plain)
+    logged = build_model(_small(options={"input_log": True}))
+    logged.load_state_dict(plain.state_dict())
+    x = _events() * 7.0  # counts well above 1, where log1p and identity differ
+    reset_states(plain)
+    want = plain(torch.log1p(x))
+    want_v = plain.conv1.neuron.last_v.clone()
+    reset_states(logged)
+    got = logged(x)
+    assert torch.equal(got, want) and want.sum() > 0
+    assert torch.equal(logged.conv1.neuron.last_v, want_v)
+    reset_states(plain)
+    plain(x)
+    assert not torch.allclose(plain.conv1.neuron.last_v, want_v)  # the raw counts drive it otherwise
+
+
 def test_single_step_equals_multi_step_without_attention():
     torch.manual_seed(0)
     m = build_model(_small(attention="none"))
