@@ -118,6 +118,25 @@ def test_gumbel_softmax_fires_with_probability_sigmoid_2v():
     assert n.v_threshold is None
 
 
+def test_gumbel_spikes_are_the_logistic_form_with_its_straight_through_gradient():
+    """The two-logit Gumbel softmax by hand: spike where 2v + logit(u) > 0, gradient of
+    σ(2v + logit(u)) — the same draw ``u`` (same seed), and no soft part without autograd."""
+    from snnstudio.snn.neurons.paralif import gumbel_spikes
+
+    v = torch.linspace(-2, 2, 101, dtype=torch.float64).requires_grad_()
+    torch.manual_seed(7)
+    s = gumbel_spikes(v)
+    torch.manual_seed(7)
+    z = 2 * v.detach() + torch.logit(torch.rand_like(v), eps=1e-7)
+    assert torch.equal(s.detach(), (z > 0).double())
+    s.sum().backward()
+    sig = torch.sigmoid(z)
+    assert torch.allclose(v.grad, 2 * sig * (1 - sig))
+    with torch.no_grad():
+        torch.manual_seed(7)
+        assert torch.equal(gumbel_spikes(v), (z > 0).double())
+
+
 def test_learn_tau_gets_gradients_and_errors():
     n = build_neuron("paralif_d", learn_tau=True, v_threshold=0.01)
     x = torch.randn(10, 6, 4)
