@@ -432,7 +432,10 @@ class Session(SnapshotSlot, SessionControls):
         """The class names of the model that runs (or will run) the source opened now."""
         if self._runner is not None:
             return list(self._runner.class_names)
-        names = self._load(self._model_spec).class_names
+        try:
+            names = self._load(self._model_spec).class_names
+        except SnnStudioError:  # no model loads: the video plays without ground truth (building the runner says why)
+            return []
         return list(names.values()) if isinstance(names, dict) else list(names or ())
 
     def _label_video(self, source) -> None:
@@ -448,6 +451,8 @@ class Session(SnapshotSlot, SessionControls):
         if not clips:
             return
         names = self._model_classes()
+        if not names:
+            return
         spans, unknown = [], []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
