@@ -203,9 +203,10 @@ class Predictor:
         if self._done.is_set():  # past the stop: the worker may make a step or two before it pauses
             return
         probs = tuple(float(p) for p in snap.probabilities) if snap.probabilities is not None else ()
+        # a model without class names (a bare NIR graph, your own network): its outputs by number
+        self._q.put(("names", tuple(snap.class_names) or tuple(str(i) for i in range(len(probs)))))
         self._q.put(Step(int(snap.t_start_us), int(snap.t_end_us), snap.predicted, float(snap.confidence), probs,
                          snap.label))
-        self._q.put(("names", tuple(snap.class_names)))
         if self._stop_us is not None and snap.t_end_us >= self._stop_us:
             self._done.set()
 
@@ -265,7 +266,7 @@ class Predictor:
                         if on_step is not None:
                             on_step(item)
                     elif item[0] == "names":
-                        tl.class_names = item[1]
+                        tl.class_names = self.class_names = item[1]
                     elif item[0] == "message" and error is None:
                         error = item[1]
                 if finished:

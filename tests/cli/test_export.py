@@ -56,3 +56,24 @@ def test_what_nir_cannot_express_is_listed_in_one_line(capsys, tmp_path):
 def test_an_unwritable_output_is_refused_before_loading(capsys, tmp_path):
     assert main(["export", "--model", "gesture-lif-none", "--nir", str(tmp_path / "no" / "such" / "x.nir")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_graph_without_class_names_predicts_by_number(capsys, tmp_path):
+    import torch
+    from torch import nn
+
+    from snnstudio.bench.probes import TimeDistributed
+    from snnstudio.snn.neurons import build_neuron
+    from snnstudio.snn.nir_io import save_nir
+
+    demo = bundled_demo_files()
+    if not demo:
+        pytest.skip("no bundled demo recording")
+    torch.manual_seed(0)
+    net = nn.Sequential(TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)), build_neuron("lif", v_threshold=0.3),
+                        TimeDistributed(nn.AvgPool2d(8)), TimeDistributed(nn.Flatten()),
+                        TimeDistributed(nn.Linear(4 * 4 * 4, 3)), build_neuron("lif", v_threshold=0.3)).eval()
+    path = save_nir(net, tmp_path / "bare.nir", example_input=torch.zeros(2, 1, 2, 32, 32), dt=0.01)
+    steps = _steps(capsys, str(demo[0]), "--model", str(path), "--seconds", "0.2")
+    assert steps and all(list(s["probabilities"]) == ["0", "1", "2"] for s in steps)
+    assert all(s["predicted"] is None or s["predicted"] in ("0", "1", "2") for s in steps)
