@@ -44,7 +44,7 @@ from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.spec import ModelSpec
-from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
+from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState, Variant  # noqa: F401 - re-exported
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
@@ -564,8 +564,31 @@ class Session(SnapshotSlot, SessionControls):
             r.set_input_map(box, gain)
         self._state = replace(self._state, preprocess=pre, preprocess_note=pre.describe(size), input_box=box)
 
+    def _load_variant(self, v: Variant):
+        """The companion of :class:`Variant` ``v``: its base loaded afresh (never the main runner's
+        module), the neuron swapped and the switches applied to this copy only."""
+        import copy
+
+        from snnstudio.engine.models import LoadedModel, load_model, with_neuron
+        from snnstudio.train.evaluate import apply_switches
+
+        base = self._model_spec if v.base_spec is None else v.base_spec
+        loaded = load_model(base)
+        if loaded is base or (self._runner is not None and loaded.module is self._runner.model):
+            # an in-memory model (a neuron swap, an nn.Module): a copy without the probes' hooks
+            module = copy.deepcopy(loaded.module)
+            for m in module.modules():
+                m._forward_hooks.clear()
+                m._forward_pre_hooks.clear()
+            loaded = LoadedModel(module, loaded.name, loaded.class_names)
+        name = loaded.name
+        if v.neuron:
+            loaded = with_neuron(loaded.module, v.neuron, name)
+        apply_switches(loaded.module, dict(v.switches))
+        return LoadedModel(loaded.module.eval(), f"{name} [{v.label}]", loaded.class_names)
+
     def _build_runner(self, spec) -> ModelRunner:
-        loaded = self._load(spec)
+        loaded = self._load_variant(spec) if isinstance(spec, Variant) else self._load(spec)
         self._loaded = None  # a runner owns its module from now on (a second runner loads its own)
         size = self._windows.sensor_size if self._windows is not None else (128, 128)
         return ModelRunner(

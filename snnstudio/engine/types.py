@@ -126,3 +126,24 @@ class SessionState:
     models: tuple[str, ...] = ()
     neurons: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A compare companion that is a model changed: ``base_spec`` (``None``: the loaded model, as it
+    is now) loaded afresh with module ``switches`` applied (``(("attention", False),)``; a key is
+    a module name, a last name part matched everywhere — ``attention``, ``ta``, ``ca``, ``sa`` — or
+    a kind) and/or its neuron swapped (``neuron``). Only the companion changes; the loaded model
+    plays as it is. Pass it to ``set_compare`` like a model spec."""
+
+    base_spec: object = None
+    switches: tuple[tuple[str, bool], ...] = ()
+    neuron: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What the variant changes, e.g. ``attention off, neuron psn``."""
+        parts = [f"{k} {'on' if on else 'off'}" for k, on in self.switches]
+        if self.neuron:
+            parts.append(f"neuron {self.neuron}")
+        return ", ".join(parts) or "as loaded"

@@ -57,6 +57,8 @@ class SessionModel(QObject):
     state_changed = Signal(object)
     message = Signal(str)
     model_changed = Signal(object)
+    #: the companions ``set_compare`` was last given (a tuple of specs / ``Variant``)
+    compare_changed = Signal(object)
     #: emitted by the worker thread when the first snapshot since the last tick arrives
     _wake = Signal()
 
@@ -71,6 +73,8 @@ class SessionModel(QObject):
         self._model_key = None
         #: what ``set_model`` was last given (``None`` = the default model)
         self.model_spec = None
+        #: what ``set_compare`` was last given (the Compare view's columns after the first)
+        self.compare_specs: tuple = ()
         self.history = MetricsHistory()
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -168,6 +172,9 @@ class SessionModel(QObject):
         if name == "set_model":
             self.model_spec = args[0]
         getattr(self.session, name)(*args, **kw)
+        if name == "set_compare":
+            self.compare_specs = tuple(args[0])
+            self.compare_changed.emit(self.compare_specs)
 
     def update_preprocess(self, **changes) -> None:
         """The session's preprocessing with ``changes`` (e.g. ``roi=(0.5, 0.5, 0.8)``, ``mirror=True``)."""

@@ -60,3 +60,26 @@ def test_compare_table_running_figures_match_hand_sums():
 def test_more_than_four_models_is_a_message():
     got, msgs = _run([SmallNet(), SmallNet(), SmallNet(), SmallNet(), SmallNet()], steps=1)
     assert any("up to 4 models" in m for m in msgs)
+
+
+def test_a_variant_companion_changes_only_itself():
+    """``Variant(None, attention off)`` runs the loaded model with its attention switched off as a
+    companion: it differs from the main model, and the main model equals itself run alone."""
+    from snnstudio.engine.types import Variant
+
+    v = Variant(None, (("attention", False),))
+    assert v.label == "attention off"
+    alone, _ = _run(["default"], steps=6)
+    got, msgs = _run(["default", v], steps=6)
+    assert msgs == [] and len(got) == 6
+    assert got[0].compare[0].model_name.endswith("[attention off]")
+    for a, b in zip(alone, got):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+    assert any(not np.allclose(s.probabilities, s.compare[0].probabilities, atol=1e-4) for s in got)
+
+
+def test_a_variant_on_a_model_without_switches_is_a_message():
+    from snnstudio.engine.types import Variant
+
+    got, msgs = _run([SmallNet(), Variant(None, (("attention", False),))], steps=1)
+    assert any("attention" in m for m in msgs)
