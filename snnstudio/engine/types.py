@@ -140,6 +140,24 @@ class Variant:
     switches: tuple[tuple[str, bool], ...] = ()
     neuron: str | None = None
 
+    @staticmethod
+    def parse(text: str) -> "Variant | None":
+        """``"attention=off"``, ``"ta=off,neuron=psn"`` (every comma part ``KEY=on|off`` or
+        ``neuron=NAME``) as a variant of the loaded model; ``None`` when ``text`` is not one (a
+        model spec)."""
+        switches, neuron = [], None
+        for part in (p.strip() for p in str(text).split(",")):
+            key, sep, value = part.partition("=")
+            if not sep or not key or not value or "/" in key or "\\" in key:
+                return None
+            if key == "neuron":
+                neuron = value
+            elif value.lower() in ("on", "off"):
+                switches.append((key, value.lower() == "on"))
+            else:
+                return None
+        return Variant(None, tuple(switches), neuron)
+
     @property
     def label(self) -> str:
         """What the variant changes, e.g. ``attention off, neuron psn``."""

@@ -87,3 +87,13 @@ def test_column_choices_offer_variants_and_bundled_models():
     assert got["loaded model — neuron psn"] == Variant(None, neuron="psn")
     assert got["model gesture-lif-none"] == "gesture-lif-none"
     assert column_choices(SessionState()) == []
+
+
+def test_a_variant_parses_from_the_command_line_text():
+    from snnstudio.engine.types import Variant
+
+    assert Variant.parse("attention=off") == Variant(None, (("attention", False),))
+    assert Variant.parse("ta=off, neuron=psn") == Variant(None, (("ta", False),), "psn")
+    assert Variant.parse("ta=off, neuron=psn").label == "ta off, neuron psn"
+    for spec in ("gesture-lif-none", "net.py:build", "attention=maybe", "a/b=off"):
+        assert Variant.parse(spec) is None

@@ -118,7 +118,7 @@ class CompareColumn(QFrame):
         quiet(self.bars_plot)
         self.bars_plot.setYRange(0, 1, padding=0)
         self.bars_plot.hideAxis("bottom")
-        self.bars_plot.getAxis("left").setWidth(28)
+        self.bars_plot.hideAxis("left")  # 0 … 1, the prediction line says the confidence
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=t.accent)
         self.bars_plot.addItem(self.bars)
 
@@ -215,13 +215,15 @@ class CompareColumn(QFrame):
         parts = []
         for label, v, ref, scale, digits, unit in vals:
             text = f"{label} {_fmt(v, scale, digits)}{unit if v is not None else ''}"
-            if self.index > 0 and v is not None and ref is not None:
-                d = (v - ref) * scale
-                if abs(d) >= 10 ** -digits / 2 and (ref == 0 or abs(v - ref) / abs(ref) >= 0.005):
-                    rel = f" ({100 * (v - ref) / ref:+.0f} %)" if ref else ""
-                    text += f" <span style='color:{t.warn}'>Δ{d:+,.{digits}f}{rel}</span>"
+            if self.index > 0 and v is not None and ref is not None and abs(v - ref) * scale >= 10 ** -digits / 2:
+                # the difference from column 1: relative where column 1 has a figure, else absolute
+                d = f"{100 * (v - ref) / abs(ref):+.0f} %" if ref else f"{(v - ref) * scale:+,.{digits}f}"
+                if not ref or abs(v - ref) / abs(ref) >= 0.005:
+                    text += f" <span style='color:{t.warn}'>Δ{d}</span>"
             parts.append(text)
-        return "<br>".join(parts)
+        # two figures a line, small: the plots keep the column's height
+        lines = [" · ".join(parts[i:i + 2]) for i in range(0, len(parts), 2)]
+        return f"<span style='font-size:11px'>{'<br>'.join(lines)}</span>"
 
 
 class ComparePanel(QWidget):
