@@ -187,7 +187,13 @@ class Session(SnapshotSlot, SessionControls):
         self._queue("set_neuron", cmd)
 
     def set_compare(self, specs) -> None:
-        self._queue("set_compare", lambda: self._set_compare(list(specs)))
+        def cmd():
+            try:
+                self._set_compare(list(specs))
+            finally:  # ran, well or not: the window's columns follow what runs now
+                self._publish_state(compare=tuple(self._compare_specs), compare_runs=self._state.compare_runs + 1)
+
+        self._queue("set_compare", cmd)
 
     def play(self) -> None:
         self._queue("play", lambda: self._set_playing(True))
@@ -610,6 +616,7 @@ class Session(SnapshotSlot, SessionControls):
     def _set_model(self, spec) -> None:
         old = self._input[0] if self._input is not None else None
         self._runner, self._model_spec = self._build_runner(spec), spec
+        self._follow_loaded_model()
         trained = getattr(self._runner.model, "trained_sensor", None)
         if old is not None and self._target is not None and not isinstance(self._target, EventSource) \
                 and replace(self.config.preprocess, mirror=old.mirror).for_model(trained) != old:
@@ -625,12 +632,34 @@ class Session(SnapshotSlot, SessionControls):
         self.config.dt_us = trained if trained and (trained % user or self._runner.peers) else user
         self._restart_stream()
 
+    def _follow_loaded_model(self) -> None:
+        """Companions that are variants of the loaded model (``Variant(None, …)``) follow a model
+        swap; one that does not fit the new model (no attention to switch off …) is dropped,
+        with a message — the swap itself stands."""
+        if not any(isinstance(s, Variant) and s.base_spec is None for s in self._compare_specs):
+            return
+        keep_specs, keep = [], []
+        for spec, old in zip(self._compare_specs, self._companions):
+            if not (isinstance(spec, Variant) and spec.base_spec is None):
+                keep_specs.append(spec)
+                keep.append(old)
+                continue
+            try:
+                keep.append(self._build_runner(spec))
+                keep_specs.append(spec)
+            except Exception as exc:
+                self._say(f"compare: {spec.label} dropped — {_message(exc)}")
+        self._compare_specs, self._companions = keep_specs, keep
+        self._state = replace(self._state, compare=tuple(keep_specs))
+        self._apply_input()
+
     def _set_compare(self, specs) -> None:
         if len(specs) > 3:
             raise SnnStudioError(f"compare runs up to 4 models side by side, got {1 + len(specs)}")
         self._companions = [self._build_runner(spec) for spec in specs]
         self._apply_input()
         self._compare_specs = list(specs)
+        self._state = replace(self._state, compare=tuple(self._compare_specs))
         self._restart_stream()
 
     def _runners(self) -> list[ModelRunner]:

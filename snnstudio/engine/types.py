@@ -125,6 +125,11 @@ class SessionState:
     #: torch-free :func:`snnstudio.engine.catalog.model_choices`)
     models: tuple[str, ...] = ()
     neurons: tuple[str, ...] = ()
+    #: the companions running beside the model (``set_compare``'s specs / :class:`Variant`\ s, as
+    #: the engine holds them: a variant that did not fit a new model is gone)
+    compare: tuple = ()
+    #: how many ``set_compare`` calls the engine has run (well or not)
+    compare_runs: int = 0
     extra: dict = field(default_factory=dict)
 
 

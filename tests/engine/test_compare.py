@@ -83,3 +83,51 @@ def test_a_variant_on_a_model_without_switches_is_a_message():
 
     got, msgs = _run([SmallNet(), Variant(None, (("attention", False),))], steps=1)
     assert any("attention" in m for m in msgs)
+
+
+def test_a_variant_of_the_loaded_model_follows_a_model_swap_or_is_dropped():
+    """``Variant(None, …)`` is rebuilt on the new model; one that does not fit it is dropped with a
+    message (the swap stands) and the state says which companions run."""
+    from snnstudio.engine.types import Variant
+
+    s = Session(SessionConfig(dt_us=10_000, window_T=4, realtime=False))
+    got = []
+    s.on_snapshot = got.append
+    s.start()
+    try:
+        v = Variant(None, (("attention", False),))
+        s.set_model("default")
+        s.set_compare([v])
+        s.open(random_recording())
+        s.step(2)
+        s.wait_for(lambda x: x is not None and x.index >= 1, 20)
+        assert s.state.compare == (v,) and s.state.compare_runs == 1
+        s.set_model("gesture-lif-ta")
+        s.step(1)
+        s.wait_for(lambda x: x is not None and x.model_name == "gesture-lif-ta", 20)
+        assert got[-1].compare[0].model_name == "gesture-lif-ta [attention off]"
+        s.set_model(SmallNet())
+        s.step(1)
+        s.wait_for(lambda x: x is not None and x.model_name == "SmallNet", 20)
+        assert got[-1].compare == () and s.state.compare == ()
+        assert any("attention off dropped" in m for m in s.messages)
+    finally:
+        s.close()
+
+
+def test_the_columns_survive_an_engine_restart_through_the_controls_table():
+    """``set_compare`` (variants included) is replayed after the model, the last call winning;
+    a variant crosses to the engine's process (pickled) unchanged."""
+    import pickle
+
+    from snnstudio.engine.controls import ReplayLog
+    from snnstudio.engine.types import Variant
+
+    v = Variant(None, (("ta", False),), "psn")
+    assert pickle.loads(pickle.dumps(v)) == v
+    log = ReplayLog()
+    log.record("set_compare", (["tiny"],), {})
+    log.record("set_compare", (["tiny", v],), {})
+    log.record("set_model", ("default",), {})
+    assert log.calls() == [("set_model", ("default",), {}), ("set_compare", (["tiny", v],), {})]
+    assert log.describe() == "model default, 2 compared"

@@ -97,3 +97,20 @@ def test_a_variant_parses_from_the_command_line_text():
     assert Variant.parse("ta=off, neuron=psn").label == "ta off, neuron psn"
     for spec in ("gesture-lif-none", "net.py:build", "attention=maybe", "a/b=off"):
         assert Variant.parse(spec) is None
+
+
+def test_a_column_the_engine_cannot_run_goes_away_with_a_message(window, qtbot):
+    from snnstudio.engine.types import Variant
+
+    win = window
+    model, panel = win.model, win.compare
+    said = []
+    model.message.connect(said.append)
+    qtbot.waitUntil(lambda: model.state.model is not None, timeout=20_000)
+    panel.add_column(Variant(None, (("attention", False),)))  # the tiny model has no attention
+    assert len(panel.columns) == 2
+    qtbot.waitUntil(lambda: len(panel.columns) == 1 and model.compare_specs == (), timeout=20_000)
+    assert any("attention" in m for m in said)
+    panel.add_column("tiny")
+    qtbot.waitUntil(lambda: model.state.compare == ("tiny",), timeout=20_000)
+    assert model.compare_specs == ("tiny",) and len(panel.columns) == 2
