@@ -318,7 +318,7 @@ class ComparePanel(QWidget):
             self._pool.append(col)
             self.columns_box.addWidget(col, 1)
         for k, col in enumerate(self._pool):
-            col.setVisible(k < n)
+            col.setVisible(k < n and n > 1)  # the loaded model's column alone: the hint instead
             col.last = None  # the companions changed: wait for snapshots of the new set
             col.shown_probabilities = None
             if k >= n:
@@ -340,8 +340,9 @@ class ComparePanel(QWidget):
                     col.record(g)
         if not snaps or not self.isVisible():
             return
-        for col in self.columns:
-            self.model.budget.request((self, col.index), lambda c=col: self._draw_column(c))
+        if len(self.columns) > 1:  # one column alone repeats the Output and Layers panels: not drawn
+            for col in self.columns:
+                self.model.budget.request((self, col.index), lambda c=col: self._draw_column(c))
         now = time.perf_counter()
         if now - self._last_draw < 1.0 / RATE_HZ:  # running means: a few redraws a second suffice
             return
