@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model: default, tiny, a zoo name, a checkpoint .json, a .nir graph or "
                    "file.py:factory / package.module:factory (runs that code)")
     add_model_options(p)
-    p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model (repeat, up to 3)")
+    p.add_argument("--compare", action="append", default=[], metavar="M", help="another model run in lock-step beside --model, or a variant of it (attention=off, ta=off, neuron=psn, comma-joined; repeat, up to 3)")
     p.add_argument("--demo", choices=("synthetic", "webcam", "camera"), default=None, help="live demo mode (when no PATH): that live source, the default gesture model (or --model) "
                    "and the prediction in large type; F11 / the Live demo button toggles it in the window")
     p.add_argument("--dt", type=float, default=10.0, help="model step in ms (default 10)")
@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dt <= 0:
         raise SnnStudioError(f"--dt must be positive, got {args.dt}")
     model = model_option(args.model, args.weights, args.dt_us)
-    compare = tuple(model_option(c) for c in args.compare)
+    from snnstudio.engine.types import Variant
+
+    # "attention=off", "ta=off,neuron=psn": the loaded model changed; anything else a model spec
+    compare = tuple(Variant.parse(c) or model_option(c) for c in args.compare)
     from snnstudio.gui.platform_check import platform_problem
 
     problem = platform_problem()

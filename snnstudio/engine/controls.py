@@ -271,13 +271,15 @@ class ReplayLog:
                 parts.append(f"source {Path(t).name if isinstance(t, (str, Path)) else type(t).__name__}")
             elif name == "set_model":
                 parts.append(f"model {args[0] or 'default' if isinstance(args[0], (str, type(None))) else type(args[0]).__name__}")
+            elif name == "set_compare" and args[0]:
+                parts.append(f"{len(args[0])} compared")
             elif name == "set_neuron":
                 parts.append(f"neuron {args[0]}")
             elif name == "set_enabled":
                 parts.append(f"{args[0]} {'on' if args[1] else 'off'}")
             elif name == "seek":
                 parts.append(f"position {args[0] / 1e6:.2f} s")
-        settings = sum(1 for name, _, _ in self.calls() if CONTROLS[name].replay is Replay.LAST and name not in ("open", "set_model"))
+        settings = sum(1 for name, _, _ in self.calls() if CONTROLS[name].replay is Replay.LAST and name not in ("open", "set_model", "set_compare"))
         if settings:
             parts.append(f"{settings} setting{'s' if settings > 1 else ''}")
         return ", ".join(parts) or "nothing to restore"

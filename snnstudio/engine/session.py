@@ -44,7 +44,7 @@ from snnstudio.engine.snapshot import Counters, Metrics, Snapshot
 from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.spec import ModelSpec
-from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState  # noqa: F401 - re-exported
+from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState, Variant  # noqa: F401 - re-exported
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
@@ -187,7 +187,13 @@ class Session(SnapshotSlot, SessionControls):
         self._queue("set_neuron", cmd)
 
     def set_compare(self, specs) -> None:
-        self._queue("set_compare", lambda: self._set_compare(list(specs)))
+        def cmd():
+            try:
+                self._set_compare(list(specs))
+            finally:  # ran, well or not: the window's columns follow what runs now
+                self._publish_state(compare=tuple(self._compare_specs), compare_runs=self._state.compare_runs + 1)
+
+        self._queue("set_compare", cmd)
 
     def play(self) -> None:
         self._queue("play", lambda: self._set_playing(True))
@@ -569,8 +575,31 @@ class Session(SnapshotSlot, SessionControls):
             r.set_input_map(box, gain)
         self._state = replace(self._state, preprocess=pre, preprocess_note=pre.describe(size), input_box=box)
 
+    def _load_variant(self, v: Variant):
+        """The companion of :class:`Variant` ``v``: its base loaded afresh (never the main runner's
+        module), the neuron swapped and the switches applied to this copy only."""
+        import copy
+
+        from snnstudio.engine.models import LoadedModel, load_model, with_neuron
+        from snnstudio.train.evaluate import apply_switches
+
+        base = self._model_spec if v.base_spec is None else v.base_spec
+        loaded = load_model(base)
+        if loaded is base or (self._runner is not None and loaded.module is self._runner.model):
+            # an in-memory model (a neuron swap, an nn.Module): a copy without the probes' hooks
+            module = copy.deepcopy(loaded.module)
+            for m in module.modules():
+                m._forward_hooks.clear()
+                m._forward_pre_hooks.clear()
+            loaded = LoadedModel(module, loaded.name, loaded.class_names)
+        name = loaded.name
+        if v.neuron:
+            loaded = with_neuron(loaded.module, v.neuron, name)
+        apply_switches(loaded.module, dict(v.switches))
+        return LoadedModel(loaded.module.eval(), f"{name} [{v.label}]", loaded.class_names)
+
     def _build_runner(self, spec) -> ModelRunner:
-        loaded = self._load(spec)
+        loaded = self._load_variant(spec) if isinstance(spec, Variant) else self._load(spec)
         self._loaded = None  # a runner owns its module from now on (a second runner loads its own)
         size = self._windows.sensor_size if self._windows is not None else (128, 128)
         return ModelRunner(
@@ -592,6 +621,7 @@ class Session(SnapshotSlot, SessionControls):
     def _set_model(self, spec) -> None:
         old = self._input[0] if self._input is not None else None
         self._runner, self._model_spec = self._build_runner(spec), spec
+        self._follow_loaded_model()
         trained = getattr(self._runner.model, "trained_sensor", None)
         if old is not None and self._target is not None and not isinstance(self._target, EventSource) \
                 and replace(self.config.preprocess, mirror=old.mirror).for_model(trained) != old:
@@ -607,12 +637,34 @@ class Session(SnapshotSlot, SessionControls):
         self.config.dt_us = trained if trained and (trained % user or self._runner.peers) else user
         self._restart_stream()
 
+    def _follow_loaded_model(self) -> None:
+        """Companions that are variants of the loaded model (``Variant(None, …)``) follow a model
+        swap; one that does not fit the new model (no attention to switch off …) is dropped,
+        with a message — the swap itself stands."""
+        if not any(isinstance(s, Variant) and s.base_spec is None for s in self._compare_specs):
+            return
+        keep_specs, keep = [], []
+        for spec, old in zip(self._compare_specs, self._companions):
+            if not (isinstance(spec, Variant) and spec.base_spec is None):
+                keep_specs.append(spec)
+                keep.append(old)
+                continue
+            try:
+                keep.append(self._build_runner(spec))
+                keep_specs.append(spec)
+            except Exception as exc:
+                self._say(f"compare: {spec.label} dropped — {_message(exc)}")
+        self._compare_specs, self._companions = keep_specs, keep
+        self._state = replace(self._state, compare=tuple(keep_specs))
+        self._apply_input()
+
     def _set_compare(self, specs) -> None:
         if len(specs) > 3:
             raise SnnStudioError(f"compare runs up to 4 models side by side, got {1 + len(specs)}")
         self._companions = [self._build_runner(spec) for spec in specs]
         self._apply_input()
         self._compare_specs = list(specs)
+        self._state = replace(self._state, compare=tuple(self._compare_specs))
         self._restart_stream()
 
     def _runners(self) -> list[ModelRunner]:

@@ -125,4 +125,48 @@ class SessionState:
     #: torch-free :func:`snnstudio.engine.catalog.model_choices`)
     models: tuple[str, ...] = ()
     neurons: tuple[str, ...] = ()
+    #: the companions running beside the model (``set_compare``'s specs / :class:`Variant`\ s, as
+    #: the engine holds them: a variant that did not fit a new model is gone)
+    compare: tuple = ()
+    #: how many ``set_compare`` calls the engine has run (well or not)
+    compare_runs: int = 0
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A compare companion that is a model changed: ``base_spec`` (``None``: the loaded model, as it
+    is now) loaded afresh with module ``switches`` applied (``(("attention", False),)``; a key is
+    a module name, a last name part matched everywhere — ``attention``, ``ta``, ``ca``, ``sa`` — or
+    a kind) and/or its neuron swapped (``neuron``). Only the companion changes; the loaded model
+    plays as it is. Pass it to ``set_compare`` like a model spec."""
+
+    base_spec: object = None
+    switches: tuple[tuple[str, bool], ...] = ()
+    neuron: str | None = None
+
+    @staticmethod
+    def parse(text: str) -> "Variant | None":
+        """``"attention=off"``, ``"ta=off,neuron=psn"`` (every comma part ``KEY=on|off`` or
+        ``neuron=NAME``) as a variant of the loaded model; ``None`` when ``text`` is not one (a
+        model spec)."""
+        switches, neuron = [], None
+        for part in (p.strip() for p in str(text).split(",")):
+            key, sep, value = part.partition("=")
+            if not sep or not key or not value or "/" in key or "\\" in key:
+                return None
+            if key == "neuron":
+                neuron = value
+            elif value.lower() in ("on", "off"):
+                switches.append((key, value.lower() == "on"))
+            else:
+                return None
+        return Variant(None, tuple(switches), neuron)
+
+    @property
+    def label(self) -> str:
+        """What the variant changes, e.g. ``attention off, neuron psn``."""
+        parts = [f"{k} {'on' if on else 'off'}" for k, on in self.switches]
+        if self.neuron:
+            parts.append(f"neuron {self.neuron}")
+        return ", ".join(parts) or "as loaded"

@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         model.state_changed.connect(self._show_state)
         model.snapshot.connect(self._show_counters)
         model.snapshots.connect(self._auto_follow)
+        model.compare_changed.connect(self._show_compare)
         self._counters_shown = 0.0
         self.exporter.done.connect(self._exported)
         self._followed_any = False
@@ -334,6 +335,12 @@ class MainWindow(QMainWindow):
         self.latency_label.setText(f"latency {m.latency_ms:.1f} ms")
         self.rt_label.setText(f"real-time ×{c.realtime_factor:.2f}" + (f"  ·  dropped {c.dropped:,}" if c.dropped else "")
                               + (f"  ·  skipped {c.shed_steps:,} late steps" if c.shed_steps else ""))
+
+    def _show_compare(self, specs) -> None:
+        """The first companion brings the Compare view forward."""
+        if specs and not getattr(self, "_compare_shown", False):
+            self.docks["Compare"].raise_()
+        self._compare_shown = bool(specs)
 
     def _auto_follow(self, snaps) -> None:
         """Follow the busiest sampled neuron of the first layer that fires, once there is history,

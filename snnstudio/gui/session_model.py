@@ -57,6 +57,8 @@ class SessionModel(QObject):
     state_changed = Signal(object)
     message = Signal(str)
     model_changed = Signal(object)
+    #: the companions ``set_compare`` was last given (a tuple of specs / ``Variant``)
+    compare_changed = Signal(object)
     #: emitted by the worker thread when the first snapshot since the last tick arrives
     _wake = Signal()
 
@@ -71,6 +73,10 @@ class SessionModel(QObject):
         self._model_key = None
         #: what ``set_model`` was last given (``None`` = the default model)
         self.model_spec = None
+        #: what ``set_compare`` was last given (the Compare view's columns after the first)
+        self.compare_specs: tuple = ()
+        #: the engine's ``compare_runs`` when set_compare was last asked for (None: none waiting)
+        self._compare_pending: int | None = None
         self.history = MetricsHistory()
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
@@ -110,6 +116,7 @@ class SessionModel(QObject):
     def start(self) -> SessionModel:
         self.session.start()
         self.state_changed.connect(self._track_model)
+        self.state_changed.connect(self._track_compare)
         return self
 
     def close(self) -> None:
@@ -129,6 +136,18 @@ class SessionModel(QObject):
         if key != self._model_key:
             self._model_key = key
             self.model_changed.emit(info)
+
+    def _track_compare(self, state: SessionState) -> None:
+        """Follow the engine's companions once it has run a ``set_compare`` asked for here (a
+        companion that failed to load is not a column), and when a variant that does not fit a new
+        model is dropped; a request not yet run is not undone."""
+        if self._compare_pending is not None:
+            if state.compare_runs == self._compare_pending:
+                return
+            self._compare_pending = None
+        if state.compare != self.compare_specs:
+            self.compare_specs = tuple(state.compare)
+            self.compare_changed.emit(self.compare_specs)
 
     def _woken(self) -> None:
         if self._pace.isActive():
@@ -168,6 +187,9 @@ class SessionModel(QObject):
         if name == "set_model":
             self.model_spec = args[0]
         getattr(self.session, name)(*args, **kw)
+        if name == "set_compare":
+            self.compare_specs, self._compare_pending = tuple(args[0]), self.state.compare_runs
+            self.compare_changed.emit(self.compare_specs)
 
     def update_preprocess(self, **changes) -> None:
         """The session's preprocessing with ``changes`` (e.g. ``roi=(0.5, 0.5, 0.8)``, ``mirror=True``)."""

@@ -60,3 +60,74 @@ def test_compare_table_running_figures_match_hand_sums():
 def test_more_than_four_models_is_a_message():
     got, msgs = _run([SmallNet(), SmallNet(), SmallNet(), SmallNet(), SmallNet()], steps=1)
     assert any("up to 4 models" in m for m in msgs)
+
+
+def test_a_variant_companion_changes_only_itself():
+    """``Variant(None, attention off)`` runs the loaded model with its attention switched off as a
+    companion: it differs from the main model, and the main model equals itself run alone."""
+    from snnstudio.engine.types import Variant
+
+    v = Variant(None, (("attention", False),))
+    assert v.label == "attention off"
+    alone, _ = _run(["default"], steps=6)
+    got, msgs = _run(["default", v], steps=6)
+    assert msgs == [] and len(got) == 6
+    assert got[0].compare[0].model_name.endswith("[attention off]")
+    for a, b in zip(alone, got):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+    assert any(not np.allclose(s.probabilities, s.compare[0].probabilities, atol=1e-4) for s in got)
+
+
+def test_a_variant_on_a_model_without_switches_is_a_message():
+    from snnstudio.engine.types import Variant
+
+    got, msgs = _run([SmallNet(), Variant(None, (("attention", False),))], steps=1)
+    assert any("attention" in m for m in msgs)
+
+
+def test_a_variant_of_the_loaded_model_follows_a_model_swap_or_is_dropped():
+    """``Variant(None, …)`` is rebuilt on the new model; one that does not fit it is dropped with a
+    message (the swap stands) and the state says which companions run."""
+    from snnstudio.engine.types import Variant
+
+    s = Session(SessionConfig(dt_us=10_000, window_T=4, realtime=False))
+    got = []
+    s.on_snapshot = got.append
+    s.start()
+    try:
+        v = Variant(None, (("attention", False),))
+        s.set_model("default")
+        s.set_compare([v])
+        s.open(random_recording())
+        s.step(2)
+        s.wait_for(lambda x: x is not None and x.index >= 1, 20)
+        assert s.state.compare == (v,) and s.state.compare_runs == 1
+        s.set_model("gesture-lif-ta")
+        s.step(1)
+        s.wait_for(lambda x: x is not None and x.model_name == "gesture-lif-ta", 20)
+        assert got[-1].compare[0].model_name == "gesture-lif-ta [attention off]"
+        s.set_model(SmallNet())
+        s.step(1)
+        s.wait_for(lambda x: x is not None and x.model_name == "SmallNet", 20)
+        assert got[-1].compare == () and s.state.compare == ()
+        assert any("attention off dropped" in m for m in s.messages)
+    finally:
+        s.close()
+
+
+def test_the_columns_survive_an_engine_restart_through_the_controls_table():
+    """``set_compare`` (variants included) is replayed after the model, the last call winning;
+    a variant crosses to the engine's process (pickled) unchanged."""
+    import pickle
+
+    from snnstudio.engine.controls import ReplayLog
+    from snnstudio.engine.types import Variant
+
+    v = Variant(None, (("ta", False),), "psn")
+    assert pickle.loads(pickle.dumps(v)) == v
+    log = ReplayLog()
+    log.record("set_compare", (["tiny"],), {})
+    log.record("set_compare", (["tiny", v],), {})
+    log.record("set_model", ("default",), {})
+    assert log.calls() == [("set_model", ("default",), {}), ("set_compare", (["tiny", v],), {})]
+    assert log.describe() == "model default, 2 compared"
