@@ -337,9 +337,13 @@ class MainWindow(QMainWindow):
                               + (f"  ·  skipped {c.shed_steps:,} late steps" if c.shed_steps else ""))
 
     def _show_compare(self, specs) -> None:
-        """The first companion brings the Compare view forward."""
+        """The first companion brings the Compare view forward, in the wide bottom-left area (its
+        columns need the room; the Membrane view's narrower one left three of them cramped)."""
         if specs and not getattr(self, "_compare_shown", False):
-            self.docks["Compare"].raise_()
+            compare, layers = self.docks["Compare"], self.docks["Layers"]
+            if not compare.isFloating() and compare not in self.tabifiedDockWidgets(layers):
+                self.tabifyDockWidget(layers, compare)
+            compare.raise_()
         self._compare_shown = bool(specs)
 
     def _auto_follow(self, snaps) -> None:

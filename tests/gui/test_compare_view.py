@@ -43,6 +43,9 @@ def test_add_a_variant_column_from_the_panel_and_remove_it(window, qtbot):
     qtbot.mouseClick(panel.add_button, Qt.LeftButton)
     assert model.compare_specs == (Variant(None, (("attention", False),)),)
     assert len(panel.columns) == 2 and not panel.columns[1].remove.isHidden()
+    # the first column added brings the view forward in the wide bottom-left area (room for its columns)
+    qtbot.waitUntil(lambda: win.docks["Compare"] in win.tabifiedDockWidgets(win.docks["Layers"]), timeout=10_000)
+    assert not win.docks["Compare"].visibleRegion().isEmpty()
 
     model.step(6)
     qtbot.waitUntil(lambda: model.last is not None and len(model.last.compare) == 1 and model.last.index >= 5,
