@@ -26,7 +26,6 @@ from snnstudio.commands._options import add_filter_option, filter_spec
 
 HELP = "run a model over a source or labelled clips: per-step predictions, accuracy, time to recognition"
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 LIVE_KINDS = ("webcam", "camera", "network")
 
 
@@ -240,9 +239,9 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     from snnstudio.events.sources import parse_source_spec
 
     spec = args.source
-    if Path(spec).suffix.lower() in VIDEO_SUFFIXES and not spec.startswith("video:"):
+    kind, arg = parse_source_spec(spec)  # a bare video path is kind "video" (VIDEO_EXTENSIONS)
+    if kind == "video" and not spec.lower().startswith("video:"):
         spec = f"video:{spec}"
-    kind, arg = parse_source_spec(spec)
     target, labels, class_map, clips = spec, [], None, None
     found_labels = False  # clips from a labels.csv found beside the video (not asked for)
     if kind == "file":
