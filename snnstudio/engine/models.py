@@ -132,12 +132,6 @@ def load_model(spec: "str | ModelSpec | nn.Module | None" = None, n_classes: int
     return LoadedModel(zoo.build_model(cfg), spec, cfg.class_names)
 
 
-def _text(v) -> str:
-    """A metadata value as text (HDF5 gives bytes or 0-d arrays back)."""
-    v = np.asarray(v).reshape(-1)[0] if v is not None else ""
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def _from_nir(spec: ModelSpec) -> LoadedModel:
     """A ``.nir`` graph through :func:`snnstudio.snn.nir_io.import_nir`; its Euler step is the
     graph's ``metadata["dt"]`` (seconds) or ``spec.dt_us``, else refused (a wrong step silently
@@ -159,7 +153,7 @@ def _from_nir(spec: ModelSpec) -> LoadedModel:
                          f"--dt-us (snnTorch and SpikingJelly export with 100 µs, Norse with 1000 µs)")
     model = nir_io.import_nir(graph, dt=dt_s)
     model.nir_dt_us = dt_s * 1e6
-    if _text(meta.get("exporter")) == "snnstudio":
+    if nir_io.metadata_text(meta.get("exporter", "")) == "snnstudio":
         # snnstudio's graphs step once per frame of dt (the checkpoint's frame) over a window of T
         # frames: the studio then feeds them exactly that, as it does the checkpoint
         model.frame_us = int(round(dt_s * 1e6))
@@ -177,7 +171,7 @@ def _from_nir(spec: ModelSpec) -> LoadedModel:
     sensor = meta.get("sensor_size")
     model.trained_sensor = trained_sensor({"sensor_size": list(np.asarray(sensor).reshape(-1))} if sensor is not None else None)
     names = meta.get("class_names")
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(names).reshape(-1)] if names is not None else None
+    names = [nir_io.metadata_text(n) for n in np.asarray(names).reshape(-1)] if names is not None else None
     return LoadedModel(model, spec.label, names)
 
 

@@ -314,7 +314,8 @@ def _safe(name: str) -> str:
 
 
 # ==== import =====================================================================================
-def _text(v) -> str:
+def metadata_text(v) -> str:
+    """A NIR metadata value as text (HDF5 gives strings back as bytes or 0-d arrays)."""
     if isinstance(v, np.ndarray) and v.shape == ():
         v = v.item()
     return v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
@@ -500,10 +501,10 @@ def import_nir(graph, dt: float = DEFAULT_DT, spike_rule: str | None = None) -> 
             modules[k] = _layer_node(kind, n, k)
         else:
             meta = getattr(n, "metadata", None) or {}
-            rule = spike_rule or _text(meta.get("spike_rule", ">"))
+            rule = spike_rule or metadata_text(meta.get("spike_rule", ">"))
             v_init = float(np.asarray(meta["v_init"])) if "v_init" in meta else None
             modules[k] = _neuron_node(kind, n, k, dt, strict=rule != ">=", v_init=v_init)
-    readout = _text((getattr(graph, "metadata", None) or {}).get("readout", "none"))
+    readout = metadata_text((getattr(graph, "metadata", None) or {}).get("readout", "none"))
     if readout not in ("none", "mean_over_time", "sum_over_time"):
         raise ModelError(f"NIR graph metadata readout={readout!r} is not one snnstudio knows")
     return NIRNetwork(modules, list(graph.edges), order, inputs, outputs, readout=readout)
