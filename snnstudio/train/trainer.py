@@ -258,14 +258,10 @@ def _init_from(model, mcfg, spec: str) -> None:
     of another architecture or other classes is refused with a :class:`TrainError`."""
     from snnstudio.errors import SnnStudioError
     from snnstudio.snn.checkpoints import load_checkpoint
+    from snnstudio.train.evaluate import resolve_model  # bundled names, aliases, taught models, paths
 
-    path = spec
-    if not str(spec).endswith(".json") and "/" not in str(spec):
-        from snnstudio.snn.checkpoints import bundled_models_dir
-
-        path = str(bundled_models_dir() / f"{spec}.json")
     try:
-        init, init_cfg, _ = load_checkpoint(path, device="cpu")
+        init, init_cfg, _ = load_checkpoint(resolve_model(spec), device="cpu")
     except (OSError, SnnStudioError) as exc:
         raise TrainError(f"--init-from {spec}: {exc}") from None
     mine, theirs = mcfg.to_dict(), init_cfg.to_dict()
