@@ -170,3 +170,35 @@ def test_norse_cells(kind, x):
         torch.testing.assert_close(ours.last_v, ref_v, atol=1e-5, rtol=0)
     else:
         _check(out, ours, ref, ref_v, post_reset=True)
+
+
+def test_a_time_constant_shorter_than_the_step_is_refused(x):
+    """Norse's default export (``dt=1e-3``) writes ``tau = 1e-5`` s for ``tau_mem_inv = 100``; read at
+    Norse's 1 ms its Euler step would be ``dt/τ = 100`` (a membrane that rings and blows up, not the
+    net): refused with the time step and Norse's ``dt=1.0`` named. Read at 1 µs it happens to be
+    Norse's own step (``a = 1e-6 / 1e-5``) — the same network as exporting with ``dt=1.0``."""
+    import nir
+    import numpy as np
+
+    from snnstudio.errors import ModelError
+
+    norse = pytest.importorskip("norse.torch")
+    net = norse.SequentialState(_linear(gain=8.0), norse.LIFBoxCell())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        default = norse.to_nir(net, x[0, 0])
+        fixed = norse.to_nir(net, x[0, 0], dt=1.0)
+    np.testing.assert_allclose(float(default.nodes["1"].tau), 1e-5, rtol=1e-6)
+    with pytest.raises(ModelError, match=r"'1': tau = 1e-05 s is shorter than the time step 0.001 s.*to_nir\(\.\.\., dt=1\.0\)"):
+        import_nir(default, dt=1e-3)
+    a, _ = _ours(default, 1e-6, x)
+    b, _ = _ours(fixed, 1e-3, x)
+    assert torch.equal(a, b) and a.sum() > 0
+    for kind, params in (("LI", dict(tau=np.full(3, 5e-5), r=np.ones(3), v_leak=np.zeros(3))),
+                         ("CubaLIF", dict(tau_syn=np.full(3, 5e-5), tau_mem=np.full(3, 1e-3), r=np.ones(3),
+                                          v_leak=np.zeros(3), v_threshold=np.ones(3)))):
+        g = nir.NIRGraph(nodes={"in": nir.Input(np.array([3])), "n": getattr(nir, kind)(**params),
+                                "out": nir.Output(np.array([3]))}, edges=[("in", "n"), ("n", "out")], type_check=False)
+        with pytest.raises(ModelError, match=r"'n': tau_syn|'n': tau = 5e-05 s is shorter than the time step 0.0001 s"):
+            import_nir(g, dt=1e-4)
+        import_nir(g, dt=5e-5)  # a step equal to the shortest time constant is fine
