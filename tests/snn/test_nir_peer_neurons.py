@@ -194,11 +194,21 @@ def test_a_time_constant_shorter_than_the_step_is_refused(x):
     a, _ = _ours(default, 1e-6, x)
     b, _ = _ours(fixed, 1e-3, x)
     assert torch.equal(a, b) and a.sum() > 0
-    for kind, params in (("LI", dict(tau=np.full(3, 5e-5), r=np.ones(3), v_leak=np.zeros(3))),
-                         ("CubaLIF", dict(tau_syn=np.full(3, 5e-5), tau_mem=np.full(3, 1e-3), r=np.ones(3),
-                                          v_leak=np.zeros(3), v_threshold=np.ones(3)))):
-        g = nir.NIRGraph(nodes={"in": nir.Input(np.array([3])), "n": getattr(nir, kind)(**params),
-                                "out": nir.Output(np.array([3]))}, edges=[("in", "n"), ("n", "out")], type_check=False)
-        with pytest.raises(ModelError, match=r"'n': tau_syn|'n': tau = 5e-05 s is shorter than the time step 0.0001 s"):
-            import_nir(g, dt=1e-4)
-        import_nir(g, dt=5e-5)  # a step equal to the shortest time constant is fine
+
+
+@pytest.mark.parametrize("kind", ["LI", "CubaLIF"])
+def test_a_synaptic_or_integrator_time_constant_shorter_than_the_step_is_refused(kind):
+    import nir
+    import numpy as np
+
+    from snnstudio.errors import ModelError
+
+    params = {"LI": dict(tau=np.full(3, 5e-5), r=np.ones(3), v_leak=np.zeros(3)),
+              "CubaLIF": dict(tau_syn=np.full(3, 5e-5), tau_mem=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3),
+                              v_threshold=np.ones(3))}[kind]
+    g = nir.NIRGraph(nodes={"in": nir.Input(np.array([3])), "n": getattr(nir, kind)(**params),
+                            "out": nir.Output(np.array([3]))}, edges=[("in", "n"), ("n", "out")], type_check=False)
+    what = "tau_syn" if kind == "CubaLIF" else "tau"
+    with pytest.raises(ModelError, match=rf"'n': {what} = 5e-05 s is shorter than the time step 0.0001 s"):
+        import_nir(g, dt=1e-4)
+    import_nir(g, dt=5e-5)  # a step equal to the shortest time constant is fine
