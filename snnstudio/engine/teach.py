@@ -170,7 +170,7 @@ def resolve_checkpoint(spec: str | None) -> str:
 
 def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> dict:
-    """Fine-tune and save (imports torch), the examples beside the checkpoint (``NAME-examples.aedat4``
+    """Fine-tune and save (imports torch), the examples beside the checkpoint (``examples/NAME-examples.aedat4``
     …, named in its ``meta["examples"]``): returns ``{"json", "name", "classes", "adapt", "epochs",
     "before", "after", "method", "held_out", "seconds", "examples", "examples_error"}``."""
     from snnstudio.train.data import FrameDataset
@@ -190,11 +190,11 @@ def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None =
     stem = output_stem(req.out)
     examples, examples_error = None, None
     if req.save_examples:  # next to the checkpoint, which names them (a failure keeps the checkpoint)
-        from snnstudio.engine.teach_store import save_examples
+        from snnstudio.engine.teach_store import SUBFOLDER, save_examples
 
         try:
-            examples = save_examples(stem.with_name(stem.name + "-examples"), request_examples(req))
-            res.meta["examples"] = examples.name
+            examples = save_examples(stem.parent / SUBFOLDER / f"{stem.name}-examples", request_examples(req))
+            res.meta["examples"] = f"{SUBFOLDER}/{examples.name}"
         except SnnStudioError as exc:
             examples_error = str(exc)
     json_path = res.save(stem)

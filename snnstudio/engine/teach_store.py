@@ -16,7 +16,10 @@ the studio as a labelled recording), and ``STEM.json`` holds what reopening need
 
 ``rate_factor`` is the event-rate gain the live model applied to the example's counts (the
 counts stored are the ungained ones); ``source_t_start_us`` where in the source it was taken.
-The taught checkpoint's metadata names the events file (``meta["examples"]``, relative to it).
+The taught checkpoint's metadata names the events file (``meta["examples"]``, relative to the
+checkpoint's folder: ``examples/NAME-examples.aedat4``). Examples live in a subfolder
+(:data:`SUBFOLDER`) of the models folder, never beside the checkpoints' own ``*.json``, which the
+model list reads as checkpoints.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from snnstudio.errors import SnnStudioError
 
 FORMAT = "snnstudio-teach-examples"
 VERSION = 1
+#: the folder, beside the checkpoints, that saved examples go to
+SUBFOLDER = "examples"
 
 
 class ExamplesFileError(SnnStudioError):
@@ -174,7 +179,11 @@ def _sidecar_of(path: Path) -> Path:
     ref = meta.get("examples") if isinstance(meta, dict) else None
     if not isinstance(ref, str) or not ref:
         raise ExamplesFileError(f"{path}: a checkpoint without saved examples (its metadata names none)")
-    return paths(path.parent / Path(ref).name)[2]
+    folder = path.parent.resolve()
+    target = (folder / ref).resolve()
+    if not target.is_relative_to(folder):
+        raise ExamplesFileError(f"{path}: its metadata names examples outside its folder ({ref!r})")
+    return paths(target)[2]
 
 
 def load_examples(path: str | Path) -> ExampleSet:

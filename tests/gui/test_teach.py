@@ -197,8 +197,16 @@ def test_teach_panel_records_fine_tunes_and_loads_the_taught_model(qtbot, teach)
     from snnstudio.engine.teach_store import load_examples
     from snnstudio.snn.checkpoints import read_checkpoint_json
 
-    assert Path(res["examples"]).parent == Path(res["json"]).parent and "examples saved as" in panel.status.text()
-    assert read_checkpoint_json(res["json"])[1]["examples"] == Path(res["examples"]).name
+    assert Path(res["examples"]).parent == Path(res["json"]).parent / "examples"
+    assert "examples saved as" in panel.status.text()
+    assert read_checkpoint_json(res["json"])[1]["examples"] == "examples/" + Path(res["examples"]).name
+    import warnings
+
+    from snnstudio.snn.checkpoints import bundled_checkpoints
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the examples' sidecar is never read as a broken checkpoint
+        assert any(c["json"] == res["json"] for c in bundled_checkpoints())
     saved = load_examples(res["json"])
     assert saved.counts() == {old[0]: 2, "wave_hello": 2} and saved.model == "default"
     for ex, want in zip(saved.examples, panel.examples[old[0]] + panel.examples["wave_hello"]):
@@ -280,6 +288,9 @@ def test_examples_file_round_trip_and_clear_errors(tmp_path):
     ckpt = tmp_path / "plain.json"
     ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {}}')
     with pytest.raises(ExamplesFileError, match=r"a checkpoint without saved examples"):
+        load_examples(ckpt)
+    ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {"examples": "../elsewhere/x.aedat4"}}')
+    with pytest.raises(ExamplesFileError, match=r"names examples outside its folder"):
         load_examples(ckpt)
 
 

@@ -13,15 +13,16 @@ on the GUI thread drains. When it is done the taught checkpoint (saved in the us
 folder) is loaded at once and the held-out accuracy before → after is said; **Cancel** keeps the
 old model running.
 
-The examples are saved with the taught checkpoint (``NAME-examples.aedat4`` with its labels and
-teaching sidecars, :mod:`snnstudio.engine.teach_store`, named in the checkpoint's metadata), or
-at any time with **Save examples…**; **Reopen examples…** adds a saved session's examples back
-(from its ``.aedat4``, its ``.json`` or the taught checkpoint) when the loaded model takes the
-same framing, so a session can be extended and fine-tuned again.
+The examples are saved with the taught checkpoint (``examples/NAME-examples.aedat4`` in the
+models folder, with its labels and teaching sidecars, :mod:`snnstudio.engine.teach_store`, named
+in the checkpoint's metadata), or at any time with **Save examples…**; **Reopen examples…** adds a
+saved session's examples back (from its ``.aedat4``, its ``.json`` or the taught checkpoint) when
+the loaded model takes the same framing, so a session can be extended and fine-tuned again.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -382,9 +383,11 @@ class TeachPanel(QWidget):
         return ", ".join(f"{n}: {k}" for n, k in counts.items())
 
     def _default_folder(self) -> str:
+        """The models folder's ``examples`` subfolder (where fine-tuning saves them too)."""
+        from snnstudio.engine.teach_store import SUBFOLDER
         from snnstudio.snn.checkpoints import user_models_dir
 
-        return str(user_models_dir())
+        return str(user_models_dir() / SUBFOLDER)
 
     def _save_dialog(self) -> None:
         stem = self.model_spec().replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".json")
@@ -394,7 +397,9 @@ class TeachPanel(QWidget):
             self.save_examples(path)
 
     def _reopen_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reopen examples", self._default_folder(),
+        folder = self._default_folder()
+        path, _ = QFileDialog.getOpenFileName(self, "Reopen examples", folder if os.path.isdir(folder) else
+                                              str(os.path.dirname(folder)),
                                               "Teaching examples or taught model (*.aedat4 *.json)")
         if path:
             self.reopen_examples(path)
