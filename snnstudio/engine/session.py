@@ -46,6 +46,10 @@ from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState, Variant  # noqa: F401 - re-exported
 from snnstudio.engine.variant_watch import VariantWatch, trained_alternative
+
+#: feature maps and attention maps are read out at most this often (s) while a stream plays: the
+#: window draws at ≤ 60 Hz, and reading them every step cost ~15 % of a default window step
+DETAIL_INTERVAL_S = 1 / 60
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
@@ -625,6 +629,7 @@ class Session(SnapshotSlot, SessionControls):
             cost_every=128,
             cost_interval_s=0.5,
             meter_aside=True,
+            detail_interval_s=DETAIL_INTERVAL_S,
         )
 
     def _watch_switch(self, runner: ModelRunner, module: str, enabled: bool) -> None:
