@@ -290,6 +290,29 @@ class Session(SnapshotSlot, SessionControls):
     def follow(self, layer: str, index: int, on: bool = True) -> None:
         self._queue("follow", lambda: self._runner_or_raise().follow(layer, int(index), on))
 
+    def export_nir(self, path: str) -> None:
+        def cmd():
+            try:
+                self._say(self._export_nir(str(path)))
+            except Exception as exc:  # said, and playback goes on (a refusal is not a broken stream)
+                self._say(f"export as NIR: {_message(exc)}")
+
+        self._queue("export_nir", cmd)
+
+    def _export_nir(self, path: str) -> str:
+        from snnstudio.safe_files import check_output
+        from snnstudio.snn.nir_io import export_zoo_model, save_nir
+
+        runner = self._runner_or_raise()
+        cfg = getattr(runner.model, "config", None)
+        if cfg is None or not hasattr(cfg, "dt_us"):
+            raise SnnStudioError(f"{runner.name} is not one of the studio's own networks; only those export as NIR here")
+        check_output(path)
+        graph = export_zoo_model(runner.model, cfg, getattr(runner.model, "trained_sensor", None))
+        out = save_nir(graph, path)
+        return (f"wrote {out}: {runner.name} as NIR (T = {cfg.T} steps of {cfg.dt_us / 1000:g} ms); "
+                f"File → Open model… plays it")
+
     def add_window_tap(self, fn: Callable) -> None:
         """Also hand every window the session plays (``windows.Window``) to ``fn``, on the worker
         thread (the studio's AEDAT4 recorder); ``fn`` must be quick and must not raise."""

@@ -165,6 +165,8 @@ class MainWindow(QMainWindow):
         self.act_step = act("Step", lambda: self.model.step(1), ("Right",), "next step (→)")
         self.act_slower = act("Slower", lambda: self.model.faster(-1), ("-",), "slower (−)")
         self.act_faster = act("Faster", lambda: self.model.faster(1), ("+", "="), "faster (+)")
+        self.act_export_nir = act("Export model as NIR…", self.choose_nir_export, (),
+                                  "write the network that runs as a NIR graph (.nir) for other neuromorphic tools")
         self.act_theme = act("Light / dark", self.toggle_theme, (), "switch light / dark theme")
         self.act_reset = act("Reset layout", self.reset_layout)
         self.act_quit = act("Quit", self.close, ("Ctrl+Q",))
@@ -232,6 +234,7 @@ class MainWindow(QMainWindow):
         f = menu.addMenu("&File")
         f.addAction(self.act_open)
         f.addAction(self.act_open_model)
+        f.addAction(self.act_export_nir)
         self.recent_menu = f.addMenu("Recent models")
         self._fill_recent()
         f.addMenu(export)
@@ -292,6 +295,17 @@ class MainWindow(QMainWindow):
         dlg = OpenModelDialog(self, start=spec if isinstance(spec, ModelSpec) else None)
         if dlg.exec():
             self.open_model(dlg.spec())
+
+    def choose_nir_export(self) -> None:
+        """File → Export model as NIR…: a file name, then the engine writes the graph and says
+        what it wrote (or what NIR cannot express)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        info = self.model.state.model
+        stem = (info.name.split(" [")[0] if info is not None else "model") or "model"
+        path, _ = QFileDialog.getSaveFileName(self, "Export model as NIR", f"{stem}.nir", "NIR graphs (*.nir)")
+        if path:
+            self.model.export_nir(path if path.endswith(".nir") else path + ".nir")
 
     def open_model(self, spec: ModelSpec) -> None:
         """Load ``spec`` in the engine (errors come back as a message; the model playing stays);
