@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
             return a
 
         self.act_open = act("Open…", self.source.choose_file, ("Ctrl+O",), "open an event recording (Ctrl+O)")
+        self.act_open_as = act("Open as…", lambda: self.source.choose_file(ask=True), ("Ctrl+Shift+O",),
+                               "open an event file saying its format and sensor size (headerless files)")
         self.act_open_model = act("Open model…", self.choose_model, ("Ctrl+M",),
                                   "open your own network: a checkpoint, a .nir graph or a Python factory (Ctrl+M)")
         self.act_play = act("Play / Pause", self.model.toggle_play, ("Space",), "play / pause (space)")
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         f = menu.addMenu("&File")
         f.addAction(self.act_open)
+        f.addAction(self.act_open_as)
         f.addAction(self.act_open_model)
         self.recent_menu = f.addMenu("Recent models")
         self._fill_recent()
@@ -473,8 +476,7 @@ class MainWindow(QMainWindow):
             self._drop_dialog = dlg  # (tests reach it while it is open)
             if dlg.exec():
                 self.open_model(dlg.spec())
-        else:
-            self.model.open(path)
+        elif self.source.open_file(path):  # a headerless file: Open as… asks what it is first
             self.model.play()
 
     def restore_layout(self) -> None:
