@@ -31,7 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", default="", help="comma-separated benchmarks, e.g. framing,decode")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     p.add_argument("--load", type=int, default=None, metavar="N",
-                   help="with N busy processes beside it (benchmarks that take it: stream compares load shedding on/off)")
+                   help="with N busy processes beside it (benchmarks that take it: stream compares load shedding "
+                        "on/off, headless and in the window)")
+    p.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="how long a timed benchmark runs (soak: the window playing the demo, memory sampled; "
+                        "default 60)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,23 +48,26 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             os.execve(sys.executable, argv, env)
     names = available()
-    selected = [s for s in args.only.split(",") if s] or names
-    unknown = sorted(set(selected) - set(names))
+    named = [s for s in args.only.split(",") if s]
+    unknown = sorted(set(named) - set(names))
     if unknown:
         raise SnnStudioError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    # a benchmark marked ON_REQUEST (the soak: minutes long) runs only when named
+    selected = named or [n for n in names if not getattr(importlib.import_module(f"snnstudio.bench.{n}"), "ON_REQUEST", False)]
+    options = {k: getattr(args, k) for k in ("load", "minutes") if getattr(args, k, None) is not None}
     results = {}
     for name in selected:
-        mod = importlib.import_module(f"snnstudio.bench.{name}")
-        if args.load is not None:
-            import inspect
+        import inspect
 
-            if "load" not in inspect.signature(mod.run).parameters:
-                if len(selected) == 1:
-                    raise SnnStudioError(f"benchmark {name} does not take --load (stream does)")
-                continue
-            results[name] = mod.run(quick=args.quick, load=args.load)
-        else:
-            results[name] = mod.run(quick=args.quick)
+        mod = importlib.import_module(f"snnstudio.bench.{name}")
+        takes = inspect.signature(mod.run).parameters
+        missing = [k for k in options if k not in takes]
+        if missing:
+            if len(selected) == 1:
+                users = {"load": "stream", "minutes": "soak"}
+                raise SnnStudioError(f"benchmark {name} does not take --{missing[0]} ({users[missing[0]]} does)")
+            continue
+        results[name] = mod.run(quick=args.quick, **options)
     if args.json:
         print(json.dumps(results, indent=2, default=float))
     else:
