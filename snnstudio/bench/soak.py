@@ -99,8 +99,11 @@ def soak(minutes: float, warmup_min: float | None = None, spec: str = "default")
     timer = QTimer()
     timer.timeout.connect(sample)
     timer.start(int(SAMPLE_S * 1000))
+    end: dict = {}
+
     def finish() -> None:  # the last sample first: Qt 6's quit() closes the window, and with it the engine
         sample()
+        end.update(engine_alive=bool(getattr(model.session, "alive", True)), engine_pid=getattr(model.session, "pid", None))
         app.quit()
 
     QTimer.singleShot(int(minutes * 60_000), finish)
@@ -140,6 +143,11 @@ def soak(minutes: float, warmup_min: float | None = None, spec: str = "default")
                        "metrics_history_rows": int(a[-1, 5])},
         "display_fps": float(np.median(fps[after[1:]])) if after[1:].any() else None,
         "messages": messages[-5:],
+        **end,
+        # (minute, window MB, engine MB) about once a minute: the curve behind the slopes
+        "series_mb": [[round(t[k] / 60, 2), round(a[k, 1], 1), None if np.isnan(a[k, 2]) else round(a[k, 2], 1)]
+                      for k in sorted({int(np.argmin(np.abs(t - 60.0 * m))) for m in range(int(t[-1] // 60) + 1)}
+                                      | {len(t) - 1})],
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "cpus": os.cpu_count(),
     }

@@ -8,6 +8,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
 
+#: messages kept in :attr:`MessageBar.history`
+HISTORY = 500
+
+
 class MessageBar(QFrame):
     """A one-line bar that shows the latest message and hides itself after ``timeout_ms`` — unless
     an action is set (:meth:`set_action`: a button, e.g. "Restart engine"), which keeps it shown
@@ -31,6 +35,7 @@ class MessageBar(QFrame):
         lay.addWidget(self.label, 1)
         lay.addWidget(self.action_button)
         lay.addWidget(close)
+        #: the last :data:`HISTORY` messages shown, oldest first
         self.history: list[str] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -40,6 +45,7 @@ class MessageBar(QFrame):
 
     def show_message(self, text: str) -> None:
         self.history.append(text)
+        del self.history[:-HISTORY]  # a long session's notices must not pile up
         self.label.setText(text)
         self.show()
         if self._action is None:
