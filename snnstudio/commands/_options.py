@@ -26,7 +26,7 @@ def add_input_options(p: argparse.ArgumentParser, *, format_flag: str = "--forma
     N-MNIST-like ``.bin``); content detection stays the default."""
     from snnstudio.events.io import FORMATS
 
-    p.add_argument(format_flag, dest="in_format", default=None, metavar="NAME", choices=list(FORMATS),
+    p.add_argument(format_flag, dest="in_format", default=None, metavar="NAME", choices=list(FORMATS), type=str.lower,
                    help=f"the input file's format ({', '.join(FORMATS)}); default: detected from its content")
     if sensor:
         p.add_argument("--sensor", dest="sensor", default=None, metavar="WxH",
