@@ -102,6 +102,7 @@ def soak(minutes: float, warmup_min: float | None = None, spec: str = "default")
     end: dict = {}
 
     def finish() -> None:  # the last sample first: Qt 6's quit() closes the window, and with it the engine
+        timer.stop()  # no sample while the window closes (the engine goes with it)
         sample()
         end.update(engine_alive=bool(getattr(model.session, "alive", True)), engine_pid=getattr(model.session, "pid", None))
         app.quit()
