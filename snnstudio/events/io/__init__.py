@@ -169,9 +169,10 @@ def format_for_extension(path: str | Path) -> str:
                                    f"use one of {', '.join(writable)} or pass format=")
 
 
-#: the formats whose files carry no magic: content detection can only guess them (by extension)
+#: the formats whose files may carry no magic (a Prophesee .raw without its '%' header, N-MNIST)
 HEADERLESS_FORMATS = ("evt2", "evt3", "nmnist")
-
+#: the formats content detection picks by the extension alone (no magic to check)
+GUESSED_FORMATS = ("nmnist",)
 
 
 def parse_sensor_size(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -218,7 +219,7 @@ def _guessed(path: Path, name: str, given: bool) -> Iterator[None]:
     try:
         yield
     except EventFileError as exc:
-        if given or name not in HEADERLESS_FORMATS:
+        if given or name not in GUESSED_FORMATS:
             raise
         raise type(exc)(path, f"{exc.problem} (read as {name} because of "
                               f"its extension; if it is something else, {NAME_IT})") from None
