@@ -167,3 +167,6 @@ def run(quick: bool = False, minutes: float | None = None) -> dict:
 
 #: not part of a plain ``snnstudio bench`` (minutes long): only when named with ``--only``
 ON_REQUEST = True
+#: measured with glibc's allocator as the studio runs it (the bench's tuning keeps freed memory
+#: mapped, ``MALLOC_TRIM_THRESHOLD_`` 4 GB, which would count as growth)
+DEFAULT_ALLOCATOR = True

@@ -3,7 +3,9 @@
 Each module ``snnstudio/bench/NAME.py`` defines ``run(quick: bool) -> dict``; this command
 runs the selected ones and prints one JSON object ``{NAME: result, ...}``. Benchmarks run with
 glibc's allocator tuned (``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_``), which makes
-eager torch 2.5× faster on CPU; the command re-executes itself with it set when needed.
+eager torch 2.5× faster on CPU; the command re-executes itself with it set when needed — except
+for benchmarks marked ``DEFAULT_ALLOCATOR`` (the soak: memory as the studio runs, whose allocator
+returns freed memory) when only they are named.
 """
 
 from __future__ import annotations
@@ -38,22 +40,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "default 60)")
 
 
+def _module_flag(name: str, flag: str) -> bool:
+    """``snnstudio.bench.NAME.FLAG`` (False for an unknown benchmark: the run says so later)."""
+    try:
+        return bool(getattr(importlib.import_module(f"snnstudio.bench.{name}"), flag, False))
+    except ImportError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from snnstudio.errors import SnnStudioError
 
-    if any(os.environ.get(k) != v for k, v in _MALLOC_ENV.items()) and not os.environ.get("SNNSTUDIO_BENCH_NOEXEC"):
+    named = [s for s in args.only.split(",") if s]
+    # a benchmark of the studio as users run it (the soak's memory) keeps the default allocator
+    untuned = bool(named) and all(_module_flag(n, "DEFAULT_ALLOCATOR") for n in named)
+    if not untuned and any(os.environ.get(k) != v for k, v in _MALLOC_ENV.items()) \
+            and not os.environ.get("SNNSTUDIO_BENCH_NOEXEC"):
         env = {**os.environ, **_MALLOC_ENV, "SNNSTUDIO_BENCH_NOEXEC": "1"}
         argv = [sys.executable, "-m", "snnstudio", "bench", *sys.argv[sys.argv.index("bench") + 1 :]] if "bench" in sys.argv else None
         if argv is not None:
             sys.stdout.flush()
             os.execve(sys.executable, argv, env)
     names = available()
-    named = [s for s in args.only.split(",") if s]
     unknown = sorted(set(named) - set(names))
     if unknown:
         raise SnnStudioError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(names)}")
     # a benchmark marked ON_REQUEST (the soak: minutes long) runs only when named
-    selected = named or [n for n in names if not getattr(importlib.import_module(f"snnstudio.bench.{n}"), "ON_REQUEST", False)]
+    selected = named or [n for n in names if not _module_flag(n, "ON_REQUEST")]
     options = {k: getattr(args, k) for k in ("load", "minutes") if getattr(args, k, None) is not None}
     results = {}
     for name in selected:

@@ -47,13 +47,15 @@ _TEXT = ("predicted_name", "label_name", "model")
 class MetricsHistory:
     """The last ``capacity`` steps' rows (see module docstring), in a ring of preallocated columns
     (float64 numbers, NaN for none; int32 codes of the few distinct texts): ~110 bytes a step,
-    not the ~1 KB of a dict of Python objects — the window's memory stays nearly flat while the
-    history fills (100 000 steps: ~11 MB)."""
+    not the ~1 KB of a dict of Python objects (100 000 steps: ~11 MB, taken when the history is
+    made, so the window's memory stays flat while it fills)."""
 
     def __init__(self, capacity: int = 100_000):
         self.capacity = int(capacity)
-        self._num = np.empty((self.capacity, len(_NUMERIC)), dtype=np.float64)
-        self._text = np.empty((self.capacity, len(_TEXT)), dtype=np.int32)
+        # written through now (not left to the first writes): the memory is taken once, up front,
+        # and a long session's resident size does not creep up while the history fills
+        self._num = np.full((self.capacity, len(_NUMERIC)), np.nan, dtype=np.float64)
+        self._text = np.full((self.capacity, len(_TEXT)), -1, dtype=np.int32)
         self._start = 0  # ring position of the oldest row
         self._n = 0
         self._codes: dict[str, int] = {}
