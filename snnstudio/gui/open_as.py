@@ -38,7 +38,9 @@ class OpenAsDialog(QDialog):
         head = QLabel(f"<b>{Path(self.path).name}</b>")
         head.setToolTip(self.path)
         lay.addWidget(head)
-        self.reason = QLabel(reason)
+        # the detector's words name the command line's options too: the full text in the tooltip
+        self.reason = QLabel("Its content does not say what it is: choose its format and sensor size." if reason else "")
+        self.reason.setToolTip(reason)
         self.reason.setWordWrap(True)
         self.reason.setVisible(bool(reason))
         lay.addWidget(self.reason)

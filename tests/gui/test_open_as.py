@@ -58,14 +58,14 @@ def test_open_as_names_format_and_sensor_of_a_headerless_file(window, qtbot, hea
     def bad_then_good(dlg):  # a malformed size is said in the dialog, which stays open
         seen["error"] = dlg.error.text() if not dlg.error.isHidden() else ""
         seen["open"] = dlg.isVisible()
-        seen["reason"] = dlg.reason.text()
+        seen["reason"] = dlg.reason.text() + " | " + dlg.reason.toolTip()
         dlg.sensor.setText("320x320")
         dlg.accept()
 
     _answer(panel, qtbot, "evt2", "320", then=bad_then_good)
     assert panel.open_file(str(path))  # detection cannot tell: the dialog asks
     assert "WIDTHxHEIGHT" in seen["error"] and seen["open"]
-    assert "without a '%' header" in seen["reason"]
+    assert "choose its format" in seen["reason"] and "without a '%' header" in seen["reason"]
     qtbot.waitUntil(lambda: win.model.state.source_name == "genx320.raw"
                     and win.model.state.sensor_size != (64, 48), timeout=20_000)
     st = win.model.state
