@@ -249,12 +249,14 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     found_labels = False  # clips from a labels.csv found beside the video (not asked for)
     if kind == "file":
         from snnstudio.events.io import read_events
+        from snnstudio.events.sources import parse_file_spec
 
+        _, spec_format, spec_sensor = parse_file_spec(spec)  # file[format=…,sensor=…]:PATH says it too
         path = Path(arg)
         if not path.is_file():
             raise SnnStudioError(f"{path}: no such file")
         # its labels (and a <stem>_labels.csv sidecar); the session gets this recording
-        rec = read_events(path, format=args.in_format, sensor_size=input_sensor(args))
+        rec = read_events(path, format=args.in_format or spec_format, sensor_size=input_sensor(args) or spec_sensor)
         target, labels, class_map = rec, list(rec.labels), rec.meta.get("class_names")
     elif kind == "video":
         path = Path(arg or "")

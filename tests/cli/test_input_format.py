@@ -138,3 +138,5 @@ def test_gui_and_predict_take_the_options(headerless, capsys, monkeypatch):
     # predict reads the file itself: a wrong sensor fails before any model runs
     assert main(["predict", str(raw), "--model", "tiny", "--format", "evt2", "--sensor", "32x32"]) == 1
     assert "outside the sensor size given (32x32)" in capsys.readouterr().err
+    assert main(["predict", f"file[format=evt2,sensor=40x40]:{raw}", "--model", "tiny"]) == 1  # the spec says it too
+    assert "outside the sensor size given (40x40)" in capsys.readouterr().err
