@@ -51,7 +51,7 @@ from snnstudio.engine.variant_watch import VariantWatch, trained_alternative
 #: window draws at ≤ 60 Hz, and reading them every step cost ~15 % of a default window step
 DETAIL_INTERVAL_S = 1 / 60
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
-from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.errors import SnnStudioError, SnnStudioWarning, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.types import EventRecording
@@ -121,6 +121,7 @@ class Session(SnapshotSlot, SessionControls):
         self._model_error: str | None = None  # why the last set_model failed (said again while none runs)
         #: watches a neuron swap or a module switched off for signs it runs untrained (it says so once)
         self._variant_watch: VariantWatch | None = None
+        self._said_after_open: list[str] = []  # a file's read warnings, said once it is open
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -424,13 +425,17 @@ class Session(SnapshotSlot, SessionControls):
                 rec = demo_recording()
                 name = rec.path.name if rec.path else "synthetic demo"
             else:
+                from snnstudio.events.sources import parse_file_spec
+
+                file, fmt, size = parse_file_spec(str(target))  # file[format=…,sensor=…]:PATH says what it is
+                path = Path(file)
                 if not path.exists():
                     raise SourceError(f"{path}: no such file")
                 try:
                     from snnstudio.events.io import read_events
                 except ImportError:
                     raise SourceError(f"{path}: reading event files needs snnstudio.events.io (not installed)") from None
-                rec = read_events(path)
+                rec = self._read_saying_warnings(path, fmt, size)
                 name = path.name
             self._target = target
             windows = RecordingWindows(self._mirrored(rec))
@@ -469,6 +474,9 @@ class Session(SnapshotSlot, SessionControls):
         self._latest = None
         self._anchor = None
         self._publish_state()
+        said, self._said_after_open = self._said_after_open, []
+        for text in said:  # last: what the window shows once the file is open
+            self._say(text)
 
     def _model_classes(self) -> list[str]:
         """The class names of the model that runs (or will run) the source opened now."""
@@ -479,6 +487,21 @@ class Session(SnapshotSlot, SessionControls):
         except SnnStudioError:  # no model loads: the video plays without ground truth (building the runner says why)
             return []
         return list(names.values()) if isinstance(names, dict) else list(names or ())
+
+    def _read_saying_warnings(self, path: Path, fmt: str | None, size: tuple[int, int] | None) -> EventRecording:
+        """``read_events`` whose warnings (a truncated or damaged file read in part, a stray
+        sidecar) become messages — the window's message bar — as well as staying warnings."""
+        from snnstudio.events.io import read_events
+
+        self._said_after_open = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SnnStudioWarning)
+            rec = read_events(path, format=fmt, sensor_size=size)
+        for w in caught:
+            if issubclass(w.category, SnnStudioWarning):
+                self._said_after_open.append(f"warning: {w.message}")
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # stderr and test capture as before
+        return rec
 
     def _label_video(self, source) -> None:
         """Ground truth for a video file from the nearest ``labels.csv`` naming it (the format of a
