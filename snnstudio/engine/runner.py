@@ -168,7 +168,7 @@ class ModelRunner:
         mode: str | None = None,
         input_hw: tuple[int, int] | None = None,
         raster_neurons: int = 64,
-        feature_channels: int = 4,
+        feature_channels: int | None = None,
         sensor_hw: tuple[int, int] = (128, 128),
         cost_every: int = 16,
         step_us: int | None = None,
@@ -743,7 +743,7 @@ class ModelRunner:
             fmap, spatial = reuse.feature_map, reuse.spatial_rate
         elif len(shape) == 3:
             grid = spikes.reshape(shape)
-            fmap = _ro(grid[: self.feature_channels].astype(np.float32))
+            fmap = _ro(grid[: self.feature_channels].copy())  # uint8 0/1, every channel unless limited
             spatial = _ro(np.count_nonzero(grid, axis=0).astype(np.float32) / np.float32(shape[0]))
         membrane, spiked = {}, {}
         follow = self.followed.get(name)

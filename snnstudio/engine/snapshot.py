@@ -38,7 +38,7 @@ class LayerSnapshot:
     whose flat indices are ``raster_index [n]`` (the same every step, so columns stack into a
     raster); ``membrane`` maps a followed flat neuron index to its membrane potential ``h``
     (before reset) and ``spiked`` to whether it fired; ``threshold`` is the line to draw (``None``
-    where the neuron has none); ``feature_map [k, h, w]`` the spikes of the first ``k`` channels
+    where the neuron has none); ``feature_map [k, h, w]`` (uint8 0/1) the spikes of the first ``k`` channels (every channel by default)
     (``None`` for flat layers); ``spatial_rate [h, w]`` the share of all its channels that fired at
     each position; ``shape`` the per-sample neuron shape, e.g. ``(C, H, W)``.
     """

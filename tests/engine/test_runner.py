@@ -272,11 +272,11 @@ def test_a_stateful_model_cannot_skip_steps():
 
 def test_a_spatial_layer_reads_out_where_its_channels_fired():
     """``spatial_rate [h, w]``: the share of all channels that fired at each position, newest step."""
-    from snnstudio.snn import zoo
+    from snnstudio.engine.demo import rotating_bar_recording
+    from snnstudio.engine.models import load_model
 
-    model = zoo.build_model(zoo.default_config("ma_snn_gesture_small", T=4))
-    runner = ModelRunner(model, sensor_hw=(128, 128))
-    frames = frames_of(random_recording(n=60_000, size=(128, 128)), DT, 3)
+    runner = ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)  # trained: it fires
+    frames = frames_of(rotating_bar_recording(duration_us=400_000, sensor_size=(128, 128)), DT, 12)
     for f in frames:
         layers, *_ = runner.step(f)
     neurons = dict(runner._net(False)[1])
