@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
+import os
+import sys
 import threading
 import traceback
 from collections import deque
@@ -138,6 +140,13 @@ def _child_main(conn, config: SessionConfig) -> None:
     finally:
         session.close()
         out.close()
+    # everything said is sent: leave without the interpreter's finalisation, during which a daemon
+    # thread still inside torch (the background meter, the kernels' pool) could trip a C++
+    # destructor ("terminate called without an active exception" on the terminal, seen about one
+    # close in six under load)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------- parent side
