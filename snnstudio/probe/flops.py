@@ -13,8 +13,8 @@ Counting rules (../shared/PAPERS.md, "Energy"):
   a forward is not made of non-negative integers. That input check is what makes attention's own
   MLPs/convs (MA-SNN's TA/CA/SA, fed pooled real-valued descriptors) cost MACs, while the
   spike-fed Q/K/V convs inside spike-driven attention (Spikformer's SSA) cost ACs, as the papers
-  count them. The encoding-layer rule skips layers inside attention modules (duck-typed:
-  ``last_weights``/``weights_layout``/``enabled``).
+  count them. The encoding-layer rule skips layers inside attention modules (as the attention
+  contract of :mod:`snnstudio.snn.attention` recognises them).
 * A layer fed **spikes** costs **ACs** (= SOPs). Two modes (``EnergyConfig.mode``):
   ``"expected"`` (the papers'): ``ACs = T · fr_in · FLOPs`` with ``fr_in`` the measured mean of
   the layer's *input* (the firing rate for binary spikes; spike counts for integer inputs such as
@@ -44,7 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, HookedProbe, is_attention, kind_of
+from snnstudio.probe.layers import ATTENTION, HookedProbe, kind_of
+from snnstudio.snn.attention import is_attention
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9

@@ -34,6 +34,7 @@ from torch import nn
 from snnstudio.errors import SnnStudioError
 from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
+from snnstudio.snn.attention import current_weights, sample_weights
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -124,16 +125,13 @@ class NeuronLayerRecord:
 
 @dataclass
 class AttentionRecord:
+    """One attention module's weights per forward (``layout`` is its ``weights_layout``; the
+    batch axis is dropped unless ``ProbeConfig.full``) and the ``latest`` of them."""
+
     name: str
     layout: str
     weights: RingBuffer
     latest: np.ndarray | None = None
-
-    def __post_init__(self):
-        dims = [d.strip() for d in self.layout.split(",")]
-        self.ndim = len(dims)
-        #: axis of the batch in ``last_weights`` ("B" in the layout), or None
-        self.batch_dim = dims.index("B") if "B" in dims else None
 
     def clear(self) -> None:
         self.weights.clear()
@@ -252,14 +250,10 @@ class Recorder(HookedProbe):
         return hook
 
     def _record_attention(self, rec: AttentionRecord, module) -> None:
-        w = getattr(module, "last_weights", None)
-        if not getattr(module, "enabled", True) or not isinstance(w, torch.Tensor):
+        w = current_weights(module) if self.config.full else sample_weights(module, self.config.sample)
+        if not isinstance(w, torch.Tensor):
             return
         w = w.detach()
-        if not self.config.full:
-            b = rec.batch_dim
-            if b is not None and w.dim() == rec.ndim:
-                w = w.select(b, min(self.config.sample, w.shape[b] - 1))
         arr = _np(w.float()).copy()  # not a view of the module's tensor
         rec.latest = arr
         rec.weights.push(arr[None])

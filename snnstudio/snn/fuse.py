@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from snnstudio.snn.attention import MultiDimAttention
+from snnstudio.snn.attention import PART_KEYS, MultiDimAttention
 
 
 def _wraps(module, kind) -> bool:
@@ -88,7 +88,7 @@ class PooledOnceAttention(MultiDimAttention):
         if torch.is_grad_enabled() or x.ndim not in (3, 5):
             return super().forward(x)
         active = self.active_parts()
-        on = {k: getattr(self, k) for k in ("ta", "ca", "sa") if getattr(self, k, None) in active}
+        on = {k: getattr(self, k) for k in PART_KEYS if getattr(self, k, None) in active}
         if not on:
             return x
         T, B = x.shape[:2]

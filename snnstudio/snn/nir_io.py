@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import ModelError
+from snnstudio.snn.attention import is_attention
 from snnstudio.snn.neurons.base import NEURONS, SpikingNeuron, build_neuron
 
 #: the Euler step (seconds) NIR time constants are expressed in, as snnTorch and SpikingJelly do
@@ -632,8 +633,6 @@ def _vote_class():
 
 def _unsupported(model: nn.Module) -> list[str]:
     """Modules NIR export cannot express (with why), found before running anything."""
-    from snnstudio.probe.layers import is_attention
-
     bad = []
     skip_under: list[str] = []
     for name, m in model.named_modules():
