@@ -43,6 +43,7 @@ import numpy as np
 from snnstudio.errors import SnnStudioError
 from snnstudio.events.emulator import EmulatorConfig
 from snnstudio.events.sources.base import EventSource
+from snnstudio.events.sources.kinds import MIRRORED_KINDS
 from snnstudio.events.types import EVENT_DTYPE
 
 #: the sensor the bundled gesture models were trained on (width, height)
@@ -192,12 +193,9 @@ class Preprocess:
 
 
 #: source kinds whose picture is a front-facing camera: mirrored by default
-MIRRORED_KINDS = ("webcam",)
-
-
 def default_preprocess(kind: str, base: Preprocess | None = None) -> Preprocess:
     """``base`` (default :class:`Preprocess()`) with the mirror default of source ``kind``
-    (``webcam``: on; ``video``, ``camera``, ``file``, ``network``, ``synthetic``: off)."""
+    (:data:`~snnstudio.events.sources.kinds.MIRRORED_KINDS`: ``webcam`` on, every other kind off)."""
     return (base or Preprocess()).with_mirror_default(kind in MIRRORED_KINDS)
 
 
