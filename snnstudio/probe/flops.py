@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, HookedProbe, kind_of
+from snnstudio.probe.readers import ATTENTION, HookedProbe, kind_of
 from snnstudio.snn.attention import is_attention
 
 E_MAC_PJ = 4.6

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
+from snnstudio.probe.readers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
 from snnstudio.snn.attention import current_weights, sample_weights
 

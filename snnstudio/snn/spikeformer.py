@@ -30,7 +30,7 @@ from torch import nn
 
 from snnstudio.errors import ModelError
 from snnstudio.snn.layers import NeuronSpec, SNNModel, neuron_spec, seq
-from snnstudio.snn.spikformer import SpikformerMLP, TokenBlock, _conv1d_bn
+from snnstudio.snn.tokens import SpikformerMLP, TokenBlock, conv1d_bn
 
 STA_MODES = ("st", "s", "t")
 
@@ -85,9 +85,9 @@ class STA(nn.Module):
         spec = neuron_spec(neuron)
         self.dim, self.heads, self.mode = dim, heads, mode
         self.scale = 1.0 / math.sqrt(dim // heads)
-        self.q, self.k, self.v = _conv1d_bn(dim, dim), _conv1d_bn(dim, dim), _conv1d_bn(dim, dim)
+        self.q, self.k, self.v = conv1d_bn(dim, dim), conv1d_bn(dim, dim), conv1d_bn(dim, dim)
         self.q_lif, self.k_lif, self.v_lif = spec.build(), spec.build(), spec.build()
-        self.proj = _conv1d_bn(dim, dim, bias=True)
+        self.proj = conv1d_bn(dim, dim, bias=True)
         self.proj_lif = spec.build()
         self.enabled = True
         self.last_weights: torch.Tensor | None = None

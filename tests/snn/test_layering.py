@@ -52,7 +52,7 @@ def test_the_walk_finds_an_upward_import(tmp_path):
     import gui`` are caught; imports within snn/ and of the packages below it are not."""
     pkg = tmp_path / "snnstudio"
     (pkg / "snn" / "neurons").mkdir(parents=True)
-    (pkg / "snn" / "a.py").write_text("def f():\n    from snnstudio.probe.layers import kind_of\n")
+    (pkg / "snn" / "a.py").write_text("def f():\n    from snnstudio.probe.readers import kind_of\n")
     (pkg / "snn" / "neurons" / "b.py").write_text("from ...engine import runner\nfrom .. import attention\n")
     (pkg / "snn" / "c.py").write_text("import snnstudio.errors\nfrom snnstudio.snn import zoo\nfrom snnstudio import gui\n")
     (pkg / "snn" / "d.py").write_text("import numpy\nfrom snnstudio.events.types import EVENT_DTYPE\n")
