@@ -1,6 +1,6 @@
 """Operation counts and energy: FLOPs per layer, MACs, ACs (= SOPs) and ``E = E_MAC·MACs + E_AC·ACs``.
 
-Counting rules (../shared/PAPERS.md, "Energy"):
+Counting rules (the SNN papers' convention, as MA-SNN and Spikformer count; 45 nm figures below):
 
 * **FLOPs** of a layer are its multiply-accumulates for one input image / token at one time step:
   Conv1d ``C_out·L_out·(C_in/groups)·k``, Conv2d ``C_out·H_out·W_out·(C_in/groups)·kh·kw`` (stride,
