@@ -154,6 +154,7 @@ class FrameConfig:
 
     @property
     def mode(self) -> str:
+        """The framing mode set: ``time_window``, ``event_count``, ``n_time_bins`` or ``n_event_bins``."""
         return next(m for m in _MODES if getattr(self, m) is not None)
 
     @property

@@ -57,6 +57,8 @@ def _pair(v) -> tuple[int, ...]:
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a convolution along one axis: ``(size + 2·padding − dilation·(kernel − 1) − 1) // stride
+    + 1``."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -68,10 +70,12 @@ def conv2d_flops(c_in: int, c_out: int, kernel, out_hw, groups: int = 1) -> int:
 
 
 def conv1d_flops(c_in: int, c_out: int, kernel: int, out_len: int, groups: int = 1) -> int:
+    """MACs of one Conv1d on one sequence: ``C_out·L_out·(C_in/groups)·k``."""
     return c_out * out_len * (c_in // groups) * kernel
 
 
 def linear_flops(in_features: int, out_features: int, positions: int = 1) -> int:
+    """MACs of one Linear at ``positions`` positions: ``in·out·positions``."""
     return in_features * out_features * positions
 
 
@@ -205,6 +209,7 @@ class LayerCost:
     energy_pj: float
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-able)."""
         return asdict(self)
 
 
@@ -249,6 +254,8 @@ class OpCounter(HookedProbe):
             self.attach()
 
     def attach(self) -> "OpCounter":
+        """Hook every Conv/Linear, every neuron layer and every module with a custom counter (once; returns
+        self)."""
         if self._handles:
             return self
         attention_prefixes = [n for n, m in self.model.named_modules() if is_attention(m) and n]
@@ -269,6 +276,7 @@ class OpCounter(HookedProbe):
         return self
 
     def clear(self) -> None:
+        """Forget every count (keeps the hooks)."""
         for rec in self.layers.values():  # in place: the hooks hold these objects
             fresh = LayerOps(rec.name, rec.type, in_attention=rec.in_attention)
             rec.__dict__.update(fresh.__dict__)
@@ -343,10 +351,12 @@ class OpCounter(HookedProbe):
 
     # ---- report --------------------------------------------------------------------------------
     def neuron_rates(self) -> dict[str, float]:
+        """Mean firing rate of each neuron layer since the last :meth:`clear` (spikes / neuron-steps)."""
         return {k: (s / n if n else 0.0) for k, (s, n) in self._rates.items()}
 
     @property
     def steps_per_sample(self) -> float:
+        """Time steps per sample seen (single-step input: every call is a step of the same sample)."""
         if self.config.step_mode == "s":
             return float(self.steps)
         return self.steps / self.forwards if self.forwards else 0.0

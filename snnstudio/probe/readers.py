@@ -69,6 +69,8 @@ def kind_of(module: nn.Module) -> str | None:
 
 
 def threshold_of(module: nn.Module) -> float | None:
+    """The firing threshold of a neuron module (ours: ``v_threshold``; snnTorch: ``threshold``; Norse:
+    ``p.v_th``), or ``None``."""
     thr = getattr(module, "v_threshold", None)
     if thr is None:
         thr = getattr(module, "threshold", None)
@@ -141,6 +143,7 @@ class HookedProbe:
     _restore: list
 
     def attach(self):  # pragma: no cover - every probe defines it
+        """Put the hooks on the model (a no-op when attached); returns the probe."""
         raise NotImplementedError
 
     def detach(self) -> None:

@@ -116,6 +116,7 @@ class NeuronLayerRecord:
     neurons: int = 0
 
     def clear(self) -> None:
+        """Empty every ring and the running totals (the shape and followed indices stay)."""
         for name in ("rate", "count", "channel_rate", "raster", "follow_v", "spikes", "v"):
             getattr(self, name).clear()
         self.feature_map = self.membrane_map = None
@@ -134,6 +135,7 @@ class AttentionRecord:
     latest: np.ndarray | None = None
 
     def clear(self) -> None:
+        """Forget the recorded weights."""
         self.weights.clear()
         self.latest = None
 
@@ -163,9 +165,12 @@ class Recorder(HookedProbe):
     # ---- attach / detach ---------------------------------------------------------------------
     @property
     def attached(self) -> bool:
+        """Whether the hooks are on the model."""
         return bool(self._handles)
 
     def attach(self) -> "Recorder":
+        """Hook every neuron layer (and attention module, with ``config.attention``) of the model, or those named
+        in ``config.layers`` (an unknown name: :class:`SnnStudioError`); returns self."""
         if self._handles:
             return self
         wanted = None if self.config.layers is None else set(self.config.layers)

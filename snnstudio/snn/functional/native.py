@@ -396,6 +396,8 @@ def build() -> ctypes.CDLL | None:
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
+    """Whether the native kernels handle ``x`` and ``surrogate`` (float32 on the CPU, a fixed surrogate they
+    implement)."""
     return (x.dtype == torch.float32 and x.device.type == "cpu" and getattr(surrogate, "name", None) in SURROGATE_CODES
             and not surrogate.learnable)
 
