@@ -2,9 +2,9 @@
 
 Why: binning a 1 M events/s stream and running the default model every 10 ms takes most of a core,
 and so does drawing every panel; in one process the engine's worker thread and the GUI thread take
-turns on one interpreter lock, and the window fell behind real time (``snnstudio bench --only
-stream`` measures both ways). Here the engine gets its own interpreter: the GUI process keeps only
-the drawing.
+turns on one interpreter lock, and the window fell behind real time
+(``snnstudio bench --only stream`` measures both ways). Here the engine gets its own interpreter:
+the GUI process keeps only the drawing.
 
 How: the child (started with ``spawn``: a fork would copy Qt's and torch's threads) runs an ordinary
 :class:`Session`. Controls are sent by name over a :func:`multiprocessing.Pipe` and queued there

@@ -57,8 +57,8 @@ def _pair(v) -> tuple[int, ...]:
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length of a convolution along one axis: ``(size + 2·padding − dilation·(kernel − 1) − 1) // stride
-    + 1``."""
+    """Output length of a convolution along one axis:
+    ``(size + 2·padding − dilation·(kernel − 1) − 1) // stride + 1``."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 

@@ -190,9 +190,12 @@ class TemporalAttention(_Part):
         self.fc2 = nn.Linear(hidden, T, bias=False)
 
     def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        """The shared MLP ``T → T/r → T`` (ReLU between) on the last axis."""
         return self.fc2(self.relu(self.fc1(z)))
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[T, B]`` of a window ``[T, B, ...]`` (kept in ``last_weights``), shaped to broadcast
+        over ``x``."""
         if x.shape[0] != self.T:
             raise ModelError(
                 f"temporal attention is built for T = {self.T} steps, got a window of {x.shape[0]}"
@@ -218,9 +221,12 @@ class ChannelAttention(_Part):
         self.fc2 = nn.Linear(hidden, channels, bias=False)
 
     def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        """The shared MLP ``C → C/r → C`` (ReLU between) on the last axis."""
         return self.fc2(self.relu(self.fc1(z)))
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[B, C]`` of a window ``[T, B, C, ...]`` (kept in ``last_weights``), shaped to
+        broadcast over ``x``."""
         if x.shape[2] != self.channels:
             raise ModelError(f"channel attention is built for {self.channels} channels, got {x.shape[2]}")
         dims = (0, *range(3, x.ndim))  # pool over T and the positions, no copy of x
@@ -241,6 +247,8 @@ class SpatialAttention(_Part):
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[B, H, W]`` of a window ``[T, B, C, H, W]`` (kept in ``last_weights``), shaped to
+        broadcast over ``x``."""
         pooled = torch.stack([x.mean((0, 2)), x.amax((0, 2))], dim=1)  # over T and C, no copy of x: [B, 2, H, W]
         w = torch.sigmoid(self.conv(pooled))[:, 0]  # [B, H, W]
         self.last_weights = w.detach()
@@ -302,6 +310,8 @@ class MultiDimAttention(nn.Module):
         return active
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The switched-on parts in order (TA, CA, SA), each rescaling the running current, then ReLU; all off:
+        ``x`` unchanged. Same layout in and out."""
         active = self.active_parts()
         if not active:
             return x

@@ -84,6 +84,8 @@ class PooledOnceAttention(MultiDimAttention):
     and the same result up to float rounding. Inference only (it writes into its own temporaries)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """As :meth:`MultiDimAttention.forward` with one pooling pass for TA and CA (inference on ``[T, B, F]``
+        or ``[T, B, C, H, W]``; otherwise the unfused path)."""
         if torch.is_grad_enabled() or x.ndim not in (3, 5):
             return super().forward(x)
         active = self.active_parts()

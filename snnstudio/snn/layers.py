@@ -38,8 +38,8 @@ class SeqWise(nn.Module):
         self.sample_ndim = sample_ndim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The layer applied to every step: ``[T, B, *sample]`` (folded to ``[T·B, ...]``) or one step ``[B,
-        *sample]``."""
+        """The layer applied to every step: ``[T, B, *sample]`` (folded to ``[T·B, ...]``) or one step
+        ``[B, *sample]``."""
         if x.ndim == self.sample_ndim + 2:
             t, b = x.shape[:2]
             y = self.layer(x.flatten(0, 1))

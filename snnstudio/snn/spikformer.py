@@ -95,6 +95,7 @@ class SPS(nn.Module):
         self.grid = (math.ceil(h / 2**self.num_pools), math.ceil(w / 2**self.num_pools))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]`` (or one step ``[B, C, H, W]`` → ``[B, D, N]``)."""
         for stage, pool in zip(self.stages, self.pools):
             x = pool(_run(stage, x))
         x = x + _run(self.rpe, x)
@@ -134,6 +135,7 @@ class SCS(nn.Module):
         self.grid = (math.ceil(h / 2**self.num_pools), math.ceil(w / 2**self.num_pools))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]`` (or one step ``[B, C, H, W]`` → ``[B, D, N]``)."""
         for down, expand, restore in self.stages:
             x = _run(restore, _run(expand, _run(down, x)))
         x = x + _run(self.rpe, x)
@@ -173,6 +175,8 @@ class SSA(nn.Module):
         return x.reshape(*lead, self.heads, d // self.heads, n).transpose(-1, -2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[T, B, D, N]`` (or one step) → spikes of the same shape; ``last_weights``: ``attn = Q·Kᵀ``
+        per head ``[T, B, heads, N, N]``. Off: zeros."""
         if not self.enabled:
             self.last_weights = None
             return torch.zeros_like(x)
@@ -232,6 +236,8 @@ class Spikformer(SNNModel):
         self.head = seq(nn.Linear(dim, num_classes), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → class scores ``[B, classes]`` (mean over tokens, then over T); one step →
+        ``[B, classes]``."""
         multi = self.check_input(x)
         x = self.tokenizer(x)
         for block in self.blocks:

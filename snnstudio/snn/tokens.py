@@ -33,6 +33,7 @@ class SpikformerMLP(nn.Module):
         self.lif2 = spec.build(**DETACHED_RESET)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[T, B, D, N]`` (or one step) → spikes of the same shape."""
         x = self.lif1(self.fc1["bn"](self.fc1["conv"](x)))
         return self.lif2(self.fc2["bn"](self.fc2["conv"](x)))
 
@@ -44,5 +45,6 @@ class TokenBlock(nn.Module):
     mlp: nn.Module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + attn(x)``, then ``+ mlp(·)``: tokens ``[T, B, D, N]`` in and out."""
         x = x + self.attn(x)
         return x + self.mlp(x)
