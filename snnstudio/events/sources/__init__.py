@@ -7,11 +7,11 @@
 GUI's "open source" field); the kinds, their syntax and how each is paced and preprocessed are
 declared once in :data:`~snnstudio.events.sources.kinds.SOURCE_KIND_TABLE`::
 
-    file:PATH | PATH          a recording, played by FilePlayer (real time)
+    [file:]PATH               a recording, played by FilePlayer (real time)
     camera[:SERIAL]           a USB DVS camera (dv-processing)
     network:HOST:PORT         a DV network event stream (TCP)
     webcam[:INDEX]            a webcam turned into events (VideoEventSource)
-    video:PATH | CLIP.mp4     a video file turned into events (VideoEventSource)
+    video:PATH                a video file turned into events (VideoEventSource; CLIP.mp4 too)
     synthetic[:GESTURE]       the synthetic gesture generator (SyntheticGestureSource)
 
 Heavy parts (dv-processing, OpenCV, the I/O layer) load only when a source needs them.

@@ -32,6 +32,13 @@ def test_the_readme_table_is_the_registrys():
     assert [r.split("`")[1] for r in rows] == [k.syntax for k in K.SOURCE_KIND_TABLE]
 
 
+def test_the_package_docstring_lists_every_kind():
+    import snnstudio.events.sources as sources
+
+    rows = [line.split()[0] for line in sources.__doc__.splitlines() if line.startswith("    ") and line.strip()]
+    assert rows == [k.syntax for k in K.SOURCE_KIND_TABLE]
+
+
 @pytest.mark.parametrize("command", sorted(TAKES_A_SOURCE))
 def test_the_cli_help_names_every_kind(command):
     text = _help(command)
