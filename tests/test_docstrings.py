@@ -29,17 +29,17 @@ def public_functions(source: str) -> list[tuple[str, bool]]:
     return out
 
 
-def undocumented(package: str) -> tuple[list[str], int]:
-    """The undocumented public functions of ``snnstudio/<package>`` (private modules skipped) and the
+def undocumented(package: str, root: Path = PKG) -> tuple[list[str], int]:
+    """The undocumented public functions of ``root/<package>`` (private modules skipped) and the
     number of public functions."""
     missing, total = [], 0
-    for f in sorted((PKG / package).rglob("*.py")):
-        if any(p.startswith("_") and p != "__init__.py" for p in f.relative_to(PKG).parts):
+    for f in sorted((root / package).rglob("*.py")):
+        if any(p.startswith("_") and p != "__init__.py" for p in f.relative_to(root).parts):
             continue
         for name, documented in public_functions(f.read_text(encoding="utf-8")):
             total += 1
             if not documented:
-                missing.append(f"{f.relative_to(PKG).as_posix()}: {name}")
+                missing.append(f"{f.relative_to(root).as_posix()}: {name}")
     return missing, total
 
 
@@ -68,3 +68,16 @@ class _Private:
     def method(self): pass
 '''
     assert public_functions(src) == [("api", True), ("bare", False), ("Public.method", False), ("Public.prop", True)]
+
+
+if __name__ == "__main__":  # the figures per package: python tests/test_docstrings.py [SNNSTUDIO_DIR]
+    import sys
+
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else PKG
+    packages = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    all_missing = all_total = 0
+    for package in packages:
+        missing, total = undocumented(package, root)
+        all_missing, all_total = all_missing + len(missing), all_total + total
+        print(f"{package:9s} {len(missing):4d} / {total:4d} without a docstring ({100 * len(missing) / max(total, 1):4.1f} %)")
+    print(f"{'packages':9s} {all_missing:4d} / {all_total:4d} without a docstring ({100 * all_missing / all_total:4.1f} %)")
