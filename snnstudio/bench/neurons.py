@@ -1,7 +1,8 @@
 """Neuron throughput: multi-step forward and forward+backward of every registered neuron on
 ``[T, B, C, H, W] = [16, 8, 64, 32, 32]`` (``--quick``: ``[8, 4, 16, 16, 16]``), side by side with
 the equivalent SpikingJelly 2.0 neuron (multi-step, torch backend) and snnTorch neuron (its per-step
-``Leaky`` loop) where one exists. Times in ms (best of a few rounds); ``*_ratio`` = peer time /
+``Leaky`` loop) where one exists. Our neurons keep no membrane record here (``record=False``), as the
+peers keep none by default; ``ours_recording`` is our LIF with it. Times in ms (best of a few rounds); ``*_ratio`` = peer time /
 our time (> 1: we are faster). Measured interleaved in one process, so ratios are what to read.
 
 SpikingJelly's fastest CPU path is its multi-step neuron under ``torch.compile`` (inductor fuses the
@@ -150,7 +151,9 @@ def run(quick: bool) -> dict:
     result: dict = {"shape": list(shape), "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                     "native_kernel": lib is not None, "neurons": {}}
     for name in sorted(NEURONS):
-        n = build_neuron(name, **_params(name, T))
+        # no membrane record, as the peers keep none by default (SpikingJelly's store_v_seq=False):
+        # the inference path then writes the spikes only
+        n = build_neuron(name, record=False, **_params(name, T))
         fns = {"ours": _stateless(n)}
         compiled_info: dict = {}
         sj = _sj_peer(name, T)
@@ -169,13 +172,15 @@ def run(quick: bool) -> dict:
         if st is not None:
             fns["snntorch"] = st
         if name == "lif":  # our own LIF kernels too: eager hand-written autograd, plain oracle loop
-            fns["ours_eager"] = _stateless(build_neuron("lif", backend="fast"))
-            fns["ours_plain"] = _stateless(build_neuron("lif", backend="plain"))
+            fns["ours_eager"] = _stateless(build_neuron("lif", backend="fast", record=False))
+            fns["ours_plain"] = _stateless(build_neuron("lif", backend="plain", record=False))
+            fns["ours_recording"] = _stateless(build_neuron("lif"))  # with the membrane record a probe reads
         t = _side_by_side(fns, x, rounds)
         f, fb = t.pop("ours")
         row = {"fwd_ms": f, "fwd_bwd_ms": fb}
         for peer, (pf, pfb) in t.items():
-            row.update({f"{peer}_fwd_ms": pf, f"{peer}_fwd_bwd_ms": pfb, f"{peer}_fwd_bwd_ratio": round(pfb / fb, 2)})
+            row.update({f"{peer}_fwd_ms": pf, f"{peer}_fwd_bwd_ms": pfb, f"{peer}_fwd_ratio": round(pf / f, 2),
+                        f"{peer}_fwd_bwd_ratio": round(pfb / fb, 2)})
         row.update(compiled_info)
         result["neurons"][name] = row
     neurons = result["neurons"]

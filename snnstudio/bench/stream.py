@@ -134,10 +134,12 @@ def _probe_overhead(rec, spec, steps: int, repeat: int) -> dict:
     from snnstudio.bench import best_time
     from snnstudio.engine.models import load_model
     from snnstudio.engine.runner import ModelRunner
+    from snnstudio.engine.session import DETAIL_INTERVAL_S
     from snnstudio.events.frames import SlidingFrames
 
     runner = ModelRunner(load_model(spec).module, sensor_hw=(128, 128), step_us=DT_US,
-                         cost_every=128, cost_interval_s=0.5, meter_aside=True)  # as a session meters
+                         cost_every=128, cost_interval_s=0.5, meter_aside=True,
+                         detail_interval_s=DETAIL_INTERVAL_S)  # as a session meters and reads out
     t0 = rec.t_start_us
     subs = [runner.sub_bin(rec.time_slice(t0 + i * DT_US, t0 + (i + 1) * DT_US), rec.sensor_size, t0 + i * DT_US) for i in range(steps)]
     with torch.inference_mode():

@@ -150,7 +150,8 @@ def _from_nir(spec: ModelSpec) -> LoadedModel:
             raise ModelError(f"{spec.target}: metadata dt={meta['dt']!r} is not a number of seconds") from None
     if dt_s is None:
         raise ModelError(f"{spec.target}: the graph does not say its time step (no metadata 'dt'); give it with "
-                         f"--dt-us (snnTorch and SpikingJelly export with 100 µs, Norse with 1000 µs)")
+                         f"--dt-us (snnTorch and SpikingJelly export with 100 µs; Norse 1.1 with 1000 µs when written "
+                         f"with to_nir(..., dt=1.0), see the README)")
     model = nir_io.import_nir(graph, dt=dt_s)
     model.nir_dt_us = dt_s * 1e6
     if nir_io.metadata_text(meta.get("exporter", "")) == "snnstudio":

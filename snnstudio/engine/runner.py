@@ -143,6 +143,7 @@ class ModelRunner:
         step_us: int | None = None,
         cost_interval_s: float | None = None,
         meter_aside: bool = False,
+        detail_interval_s: float | None = None,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -213,6 +214,13 @@ class ModelRunner:
         #: window mode with a fused copy: meter in a background thread, off the step's path (a
         #: metered step took two window steps and delayed the steps queued behind it)
         self.meter_aside = meter_aside
+        #: feature maps, window rates and attention weights are read out at most this often (s) while
+        #: steps come faster (a stream playing); steps between show the last ones. ``None``: every
+        #: step. The per-step series (rasters, counts, rates, channel rates, followed membranes) are
+        #: read every step.
+        self.detail_interval_s = detail_interval_s
+        self._last_detail = -math.inf
+        self._detail: tuple[dict, tuple] | None = None  # (layer read-outs by name, attention) last in detail
         self._meter_lock = threading.Lock()
         self._ops_lock = threading.Lock()  # the op counter's hooks: one user at a time
         self._meter_wake = threading.Event()
@@ -283,6 +291,7 @@ class ModelRunner:
             p.reset()
         self._step_count = 0  # the first step of a stream is metered (reset runs in __init__ too)
         self._last_measure = -math.inf
+        self._detail = None
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
@@ -364,6 +373,7 @@ class ModelRunner:
         m.enabled = bool(enabled)
         if self._fast:
             self._fast[0].get_submodule(module).enabled = bool(enabled)
+        self._detail = None  # the next step reads the attention anew (a switched-off block shows at once)
 
     def info(self) -> ModelInfo:
         rows = []
@@ -601,8 +611,17 @@ class ModelRunner:
             self._outputs.append(o.reshape(-1).numpy().copy())
             readout = np.mean(np.stack(self._outputs), axis=0)
         self.n_classes = int(readout.size)
-        layers = tuple(self._layer(name, m, lead) for name, m in neurons)
-        attention = tuple(self._attention(name, m, parts) for name, m, parts in blocks)
+        now = time.perf_counter()
+        detail = (measure or self._detail is None or self.detail_interval_s is None
+                  or now - self._last_detail >= self.detail_interval_s)
+        if detail:
+            self._last_detail = now
+            layers = tuple(self._layer(name, m, lead) for name, m in neurons)
+            attention = tuple(self._attention(name, m, parts) for name, m, parts in blocks)
+            self._detail = ({la.name: la for la in layers}, attention)
+        else:
+            last, attention = self._detail
+            layers = tuple(self._layer(name, m, lead, reuse=last.get(name)) for name, m in neurons)
         if measure:
             self.ops.detach()
             self._note_cost(self.ops.report())
@@ -652,9 +671,12 @@ class ModelRunner:
             finally:
                 self.meter_windows[1] += 1
 
-    def _layer(self, name: str, m: SpikingNeuron, lead: int, b: int = 0) -> LayerSnapshot:
+    def _layer(self, name: str, m: SpikingNeuron, lead: int, b: int = 0,
+               reuse: LayerSnapshot | None = None) -> LayerSnapshot:
         """Read out the last time step of batch element ``b`` of one spiking layer. The arrays
-        are made here (never views of the model's tensors), so they are frozen without a copy."""
+        are made here (never views of the model's tensors), so they are frozen without a copy.
+        ``reuse``: this layer's last detailed read-out, whose feature map and window rate are
+        shown again (steps between detail read-outs, see ``detail_interval_s``)."""
         s = m.last_spikes
         if s is None:
             raise ModelError(f"layer {name!r} did not record its spikes (record=False?)")
@@ -662,10 +684,11 @@ class ModelRunner:
         self._shapes[name] = shape
         t_lead = lead[0] if len(lead) == 2 else 1
         n_batch = lead[-1]
-        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5); compared in numpy on a view
-        # of the last step (a torch comparison costs more in dispatch than in work at these sizes)
-        last = s.reshape(t_lead, n_batch, -1)[-1, b]
-        spikes = (last.numpy() > 0.5).view(np.uint8) if last.dtype == torch.float32 else (last > 0.5).numpy().view(np.uint8)
+        # 0/1 as uint8 (a surrogate can leave 1 - 6e-8, hence > 0.5), compared in numpy on views
+        # (torch's reshape and indexing cost more in dispatch than the work at these sizes)
+        t = s if s.device.type == "cpu" else s.cpu()
+        arr = (t.numpy() if t.dtype == torch.float32 else t.float().numpy()).reshape(t_lead, n_batch, -1)
+        spikes = (arr[-1, b] > 0.5).view(np.uint8)
         n = spikes.size
         idx = self._raster_index.get(name)
         if idx is None or (idx.size and idx[-1] >= n):
@@ -673,9 +696,10 @@ class ModelRunner:
             idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
         count = int(np.count_nonzero(spikes))
-        if t_lead > 1:  # a window: every step the model ran (eval's spikes / neuron-steps)
-            every = s.reshape(t_lead, n_batch, -1)[:, b]
-            window_rate = float(np.count_nonzero(every.numpy() > 0.5)) / (n * t_lead) if n else 0.0
+        if reuse is not None and reuse.shape == shape:
+            window_rate = reuse.window_rate
+        elif t_lead > 1:  # a window: every step the model ran (eval's spikes / neuron-steps)
+            window_rate = float(np.count_nonzero(arr[:, b] > 0.5)) / (n * t_lead) if n else 0.0
         else:
             window_rate = count / n if n else 0.0
         if len(shape) >= 2:
@@ -684,7 +708,9 @@ class ModelRunner:
         else:
             per_channel = spikes.astype(np.float32)
         fmap = None
-        if len(shape) == 3:
+        if reuse is not None and reuse.shape == shape:
+            fmap = reuse.feature_map
+        elif len(shape) == 3:
             fmap = _ro(spikes.reshape(shape)[: self.feature_channels].astype(np.float32))
         membrane, spiked = {}, {}
         follow = self.followed.get(name)

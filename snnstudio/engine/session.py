@@ -45,6 +45,11 @@ from snnstudio.engine.controls import SessionControls
 from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState, Variant  # noqa: F401 - re-exported
+from snnstudio.engine.variant_watch import VariantWatch, trained_alternative
+
+#: feature maps and attention maps are read out at most this often (s) while a stream plays: the
+#: window draws at ≤ 60 Hz, and reading them every step cost ~15 % of a default window step
+DETAIL_INTERVAL_S = 1 / 60
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
@@ -110,6 +115,8 @@ class Session(SnapshotSlot, SessionControls):
         self._input: tuple | None = None
         self._loaded = None  # (spec, LoadedModel) loaded before a runner was built for it
         self._model_error: str | None = None  # why the last set_model failed (said again while none runs)
+        #: watches a neuron swap or a module switched off for signs it runs untrained (it says so once)
+        self._variant_watch: VariantWatch | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -179,6 +186,10 @@ class Session(SnapshotSlot, SessionControls):
             runner = self._runner_or_raise()
             base = runner.name.split(" [")[0]
             self._set_model(with_neuron(runner.model, name, base))
+            cfg = getattr(self._runner.model, "config", None)
+            self._variant_watch = VariantWatch(
+                f"the neuron swap to {name}",
+                trained_alternative(getattr(cfg, "arch", None), name, getattr(cfg, "attention", None)))
 
         self._queue("set_neuron", cmd)
 
@@ -265,7 +276,9 @@ class Session(SnapshotSlot, SessionControls):
 
     def set_enabled(self, module: str, enabled: bool) -> None:
         def cmd():
-            self._runner_or_raise().set_enabled(module, enabled)
+            runner = self._runner_or_raise()
+            runner.set_enabled(module, enabled)
+            self._watch_switch(runner, module, enabled)
             self._publish_state()
 
         self._queue("set_enabled", cmd)
@@ -612,9 +625,26 @@ class Session(SnapshotSlot, SessionControls):
             cost_every=128,
             cost_interval_s=0.5,
             meter_aside=True,
+            detail_interval_s=DETAIL_INTERVAL_S,
         )
 
+    def _watch_switch(self, runner: ModelRunner, module: str, enabled: bool) -> None:
+        """Watch a module switched off (a variant the weights were not trained as); switching
+        every module back on ends the watch."""
+        switched_off = [n for n, m in runner.model.named_modules() if n and getattr(m, "enabled", True) is False]
+        if not switched_off:
+            self._variant_watch = None
+            return
+        if enabled:
+            return
+        cfg = getattr(runner.model, "config", None)
+        all_off = all(not getattr(m, "enabled", True) for n, m in runner.model.named_modules()
+                      if n and hasattr(m, "enabled"))
+        alt = trained_alternative(getattr(cfg, "arch", None), getattr(cfg, "neuron", None), "none") if all_off else None
+        self._variant_watch = VariantWatch(f"switching {module} off", alt)
+
     def _set_model(self, spec) -> None:
+        self._variant_watch = None
         old = self._input[0] if self._input is not None else None
         self._runner, self._model_spec = self._build_runner(spec), spec
         self._follow_loaded_model()
@@ -918,6 +948,12 @@ class Session(SnapshotSlot, SessionControls):
             self._state = replace(self._state, cursor_us=w.cursor_us)
             if self.on_snapshot is not None:
                 self.on_snapshot(snap)
+            if self._variant_watch is not None:
+                verdict = self._variant_watch.observe(snap)
+                if self._variant_watch.done:
+                    self._variant_watch = None
+                if verdict:
+                    self._say(verdict)
 
     def _snapshot(self, runner: ModelRunner, win, frame, result, latency_ms: float, counters: Counters,
                   share_frame=None, arrived=None) -> Snapshot:

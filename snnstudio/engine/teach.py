@@ -120,6 +120,24 @@ class FinetuneRequest:
     epochs: int | None = None
     copies: int = 8
     extra: dict = field(default_factory=dict)
+    #: per example (same order as ``frames``): where in the source it starts (µs) and the
+    #: event-rate gain the live model applied; saved with the examples
+    source_t_start_us: Sequence[int | None] = ()
+    rate_factors: Sequence[float] = ()
+    #: save the examples next to the taught checkpoint (:mod:`snnstudio.engine.teach_store`)
+    save_examples: bool = True
+
+
+def request_examples(req: FinetuneRequest):
+    """The request's examples as a :class:`~snnstudio.engine.teach_store.ExampleSet`."""
+    from snnstudio.engine.teach_store import ExampleSet, TaughtExample
+
+    frames = np.asarray(req.frames)
+    src = list(req.source_t_start_us) + [None] * (len(req.labels) - len(req.source_t_start_us))
+    rates = list(req.rate_factors) + [1.0] * (len(req.labels) - len(req.rate_factors))
+    items = [TaughtExample(lab, frames[i], src[i], float(rates[i])) for i, lab in enumerate(req.labels)]
+    return ExampleSet(int(frames.shape[1]), int(req.dt_us), tuple(int(v) for v in frames.shape[-2:]), items,
+                      str(req.model), list(req.classes))
 
 
 def resolve_checkpoint(spec: str | None) -> str:
@@ -152,8 +170,9 @@ def resolve_checkpoint(spec: str | None) -> str:
 
 def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> dict:
-    """Fine-tune and save (imports torch): returns ``{"json", "name", "classes", "adapt", "epochs",
-    "before", "after", "method", "held_out", "seconds"}``."""
+    """Fine-tune and save (imports torch), the examples beside the checkpoint (``examples/NAME-examples.aedat4``
+    …, named in its ``meta["examples"]``): returns ``{"json", "name", "classes", "adapt", "epochs",
+    "before", "after", "method", "held_out", "seconds", "examples", "examples_error"}``."""
     from snnstudio.train.data import FrameDataset
     from snnstudio.train.finetune import finetune, output_stem
 
@@ -168,13 +187,24 @@ def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None =
 
     res = finetune(path, ds, classes=list(req.classes), adapt=req.adapt, epochs=req.epochs, copies=req.copies,
                    progress=report, cancel=cancel, name=req.out)
-    json_path = res.save(output_stem(req.out))
+    stem = output_stem(req.out)
+    examples, examples_error = None, None
+    if req.save_examples:  # next to the checkpoint, which names them (a failure keeps the checkpoint)
+        from snnstudio.engine.teach_store import SUBFOLDER, save_examples
+
+        try:
+            examples = save_examples(stem.parent / SUBFOLDER / f"{stem.name}-examples", request_examples(req))
+            res.meta["examples"] = f"{SUBFOLDER}/{examples.name}"
+        except SnnStudioError as exc:
+            examples_error = str(exc)
+    json_path = res.save(stem)
     h = res.meta.get("holdout") or {}
     held = int((h.get("before") or {}).get("n") or 0)
     return {"json": str(json_path), "name": res.meta["name"], "classes": res.class_names, "adapt": res.meta["adapt"],
             "epochs": res.meta["epochs"], "before": res.meta.get("accuracy_before"),
             "after": res.meta.get("accuracy_after"), "method": h.get("method"), "held_out": held,
-            "seconds": res.meta.get("seconds")}
+            "seconds": res.meta.get("seconds"), "examples": None if examples is None else str(examples),
+            "examples_error": examples_error}
 
 
 class FinetuneJob(ProcessJob):

@@ -29,6 +29,7 @@ from snnstudio.gui import theme
 from snnstudio.gui.demo_view import DEMO_SOURCES, DemoView, demo_target
 from snnstudio.gui.export import Exporter
 from snnstudio.gui.gc_guard import GuiThreadCollector
+from snnstudio.gui.help import attach_plot_tips
 from snnstudio.gui.message_bar import MessageBar
 from snnstudio.gui.panels.attention import AttentionPanel
 from snnstudio.gui.panels.compare import ComparePanel
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status()
+        attach_plot_tips(self)
         model.message.connect(self.show_message)
         model.state_changed.connect(self._remember_loaded)
         model.state_changed.connect(self._show_state)
@@ -248,6 +250,16 @@ class MainWindow(QMainWindow):
         demo.addAction("End the demo", self.leave_demo)
         v.addAction(self.act_theme)
         v.addAction(self.act_reset)
+        h = menu.addMenu("&Help")
+        self.act_guide = h.addAction("Guide to the panels and shortcuts", self.show_guide)
+        self.act_guide.setShortcut(QKeySequence("F1"))
+
+    def show_guide(self) -> None:
+        """Help → Guide: what each panel shows and the keyboard shortcuts."""
+        from snnstudio.gui.help import HelpDialog
+
+        self._guide = HelpDialog(self)
+        self._guide.show()
 
     @staticmethod
     def _sync_toggle(action):

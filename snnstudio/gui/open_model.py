@@ -72,7 +72,7 @@ class OpenModelDialog(QDialog):
         self.dt.setSuffix(" µs")
         self.dt.setSpecialValueText("from the graph")
         self.dt.setToolTip("the graph's Euler time step, when its metadata has none (snnTorch / SpikingJelly export "
-                           "with 100 µs, Norse with 1000 µs)")
+                           "with 100 µs; Norse 1.1 with 1000 µs when written with to_nir(..., dt=1.0), see the README)")
         form.addRow("kind", self.kind)
         form.addRow("model", _row(self.path, browse))
         self.factory_row = QLabel("function")

@@ -38,7 +38,11 @@ CubaLIF, LI, CubaLI, I. LIF/IF become our registry ``lif``/``if`` where they say
 = v_reset``, ``R`` 1 or τ, the spike rule available), else thin modules here that step NIR's
 equations (:class:`NIRLIFNode`, :class:`IFNode`); CubaLIF, LI, CubaLI, I and Threshold are thin
 modules here too (the non-spiking ones output their membrane). Nodes with several inputs sum them. Recurrent graphs
-(cycles), Delay and nested graphs are refused. Neuron parameters must be uniform per node.
+(cycles), Delay and nested graphs are refused. Neuron parameters must be uniform per node (0-d or
+per-neuron arrays of one value, as snnTorch's and Norse's exporters write them). A time constant
+shorter than ``dt`` is refused: its Euler step would overshoot (Norse 1.1's ``to_nir`` writes
+``tau = dt/tau_mem_inv``, 1000× too short at its default dt; ``to_nir(..., dt=1.0)`` writes the
+time constant itself).
 """
 
 from __future__ import annotations
@@ -371,15 +375,28 @@ def _registry_neuron(name: str, strict: bool, v_init: float | None, **params) ->
     return None if bool(getattr(n, "strict", False)) != strict else n
 
 
+def _tau(node, what: str, name: str, dt: float) -> float:
+    """A time constant (s) of ``node``, uniform and at least ``dt``: a shorter one makes the Euler
+    step overshoot (``dt/τ > 1``: the membrane rings or diverges instead of leaking), which is never
+    the network that was exported — the step is wrong, or the exporter wrote τ in other units."""
+    tau = _uniform(getattr(node, what), what, name)
+    if not tau > 0:
+        raise ModelError(f"NIR node {name!r}: {what} must be > 0")
+    if dt / tau > 1.0 + 1e-9:
+        raise ModelError(
+            f"NIR node {name!r}: {what} = {tau:.3g} s is shorter than the time step {dt:.3g} s (the Euler step "
+            f"would overshoot); check the time step (--dt-us) — Norse 1.1's to_nir writes tau = dt/tau_mem_inv: "
+            f"export with to_nir(..., dt=1.0)")
+    return tau
+
+
 def _neuron_node(kind: str, node, name: str, dt: float, strict: bool, v_init: float | None) -> nn.Module:
     if kind == "LIF":
-        tau_nir = _uniform(node.tau, "tau", name)
+        tau_nir = _tau(node, "tau", name, dt)
         r = _uniform(node.r, "r", name)
         v_leak = _uniform(node.v_leak, "v_leak", name)
         v_reset = _uniform(node.v_reset, "v_reset", name)
         thr = _uniform(node.v_threshold, "v_threshold", name)
-        if not tau_nir > 0:
-            raise ModelError(f"NIR node {name!r}: tau must be > 0")
         tau = _snap(tau_nir / dt)
         if v_leak == v_reset and tau >= 1.0:
             for decay_input, ok in ((True, math.isclose(r, 1.0, rel_tol=1e-9)), (False, math.isclose(r, tau, rel_tol=1e-9))):
@@ -399,17 +416,17 @@ def _neuron_node(kind: str, node, name: str, dt: float, strict: bool, v_init: fl
         return IFNode(thr, v_reset, r_dt, strict, v_init=v_init)
     if kind == "CubaLIF":
         return CubaLIFNode(
-            dt / _uniform(node.tau_syn, "tau_syn", name), dt / _uniform(node.tau_mem, "tau_mem", name),
+            dt / _tau(node, "tau_syn", name, dt), dt / _tau(node, "tau_mem", name, dt),
             _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name),
             _uniform(node.v_threshold, "v_threshold", name), _uniform(node.v_reset, "v_reset", name),
             _uniform(node.w_in, "w_in", name), strict, v_init=v_init,
         )
     if kind == "LI":
-        return LeakyIntegrator(dt / _uniform(node.tau, "tau", name), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name))
+        return LeakyIntegrator(dt / _tau(node, "tau", name, dt), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name))
     if kind == "CubaLI":
         return LeakyIntegrator(
-            dt / _uniform(node.tau_mem, "tau_mem", name), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name),
-            a_syn=dt / _uniform(node.tau_syn, "tau_syn", name), w_in=_uniform(node.w_in, "w_in", name),
+            dt / _tau(node, "tau_mem", name, dt), _uniform(node.r, "r", name), _uniform(node.v_leak, "v_leak", name),
+            a_syn=dt / _tau(node, "tau_syn", name, dt), w_in=_uniform(node.w_in, "w_in", name),
         )
     if kind == "I":
         return LeakyIntegrator(None, _uniform(node.r, "r", name), dt=dt)

@@ -75,7 +75,7 @@ def test_nir_graph_needs_a_time_step_from_its_metadata_or_dt_us(tmp_path):
     assert a.nir_dt_us == pytest.approx(100) and b.nir_dt_us == pytest.approx(100)
     x = torch.rand(5, 1, 2, 16, 16) * 4
     torch.testing.assert_close(a(x), b(x))
-    slow = load_model(ModelSpec(str(plain), dt_us=1000)).module  # another step: other decays
+    slow = load_model(ModelSpec(str(plain), dt_us=400)).module  # another step: other decays
     slow(x)
     a(x)
     v_a = [m.last_v for m in a.modules() if isinstance(m, SpikingNeuron)][0]

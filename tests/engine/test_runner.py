@@ -68,6 +68,31 @@ def test_window_mode_reevaluates_last_T_frames():
         np.testing.assert_allclose(attention[0].ta, np.linspace(0.1, 1.0, T), rtol=1e-6)
 
 
+def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh_per_step_series():
+    """``detail_interval_s``: feature maps, window rates and attention are read at most that often
+    (the rest of the steps show the last ones: the very same arrays); rasters, counts, rates and
+    channel rates are this step's, equal to a runner reading everything every step."""
+    rec = random_recording()
+    frames = frames_of(rec, DT, 8)
+    every = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
+    sparse = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32), detail_interval_s=3600.0)
+    first_e, first_s = every.step(frames[0]), sparse.step(frames[0])
+    assert first_s[1][0].ta is not None  # the first step is read in detail
+    for f in frames[1:]:
+        (le, ae, re, _), (ls, as_, rs, _) = every.step(f), sparse.step(f)
+        np.testing.assert_allclose(rs, re, rtol=1e-6)
+        for a, b in zip(le, ls):
+            np.testing.assert_array_equal(b.raster, a.raster)
+            np.testing.assert_array_equal(b.channel_rates, a.channel_rates)
+            assert (b.spike_count, b.rate) == (a.spike_count, a.rate)
+            stale = next(x for x in first_s[0] if x.name == b.name)
+            assert b.window_rate == stale.window_rate and b.feature_map is stale.feature_map
+        assert as_ is first_s[1]  # the same attention read-out
+    assert any(a.window_rate != b.window_rate for a, b in zip(le, first_e[0]))  # the series did move
+    sparse.set_enabled("ta", False)  # a switch is shown at once
+    assert sparse.step(frames[0])[1][0].ta is None
+
+
 def test_switching_attention_off_changes_the_output_and_the_snapshot():
     frames = frames_of(random_recording(), DT, 6)
     runner = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))

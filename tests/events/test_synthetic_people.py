@@ -202,3 +202,57 @@ def test_a_wind_up_goes_the_other_way_before_the_stroke(name, axis, sign):
         stroke = sign * (at(s1) - at(s0))
         assert back < -1.0 and stroke > -back, (seed, back, stroke)
     assert 4 <= wound <= 11  # about 60 % of them
+
+
+def test_stroke_view_measures_the_wrist_path_by_hand():
+    """The wrist's travel, share in the picture and depth ratio, against a track set by hand."""
+    from snnstudio.events.synthetic.body import WR_L, WR_R, Camera
+    from snnstudio.events.synthetic.people import StrokeView, build_scene, stroke_view
+
+    t = np.linspace(0.0, 1.0, 11)
+    scene = build_scene("swipe_right", np.random.default_rng(0), t, (128, 128), framing="desk", clean=True)
+    wj = WR_R if scene.stage.side > 0 else WR_L
+    cam = Camera(R=np.eye(3), pos=np.array([0.0, 0.0, -2.0]), f=100.0, c=(64.0, 64.0))
+    joints = np.zeros_like(scene.track.joints)
+    # x from -0.4 m to +0.4 m at 2 m (u = 64 + 100·x/2: 44 → 84 px), then out of the picture
+    joints[:, wj, 0] = np.linspace(-0.4, 0.4, 11)
+    joints[:, wj, 2] = np.linspace(0.0, 1.0, 11)  # 2 m → 3 m from the camera
+    joints[10, wj, 0] = 10.0  # the last instant far to the right, outside
+    scene.track.joints[:] = joints
+    scene.track.stroke_s = (0.0, 0.9)  # instants 0..9: in the picture
+    scene.camera = cam
+    v = stroke_view(scene, t)
+    u = 64 + 100 * np.linspace(-0.4, 0.4, 11)[:10] / np.linspace(2.0, 3.0, 11)[:10]
+    assert v.inside == 1.0
+    assert v.travel == pytest.approx((u.max() - u.min()) / 128, rel=1e-6)
+    assert v.depth_ratio == pytest.approx(2.9 / 2.0, rel=1e-6)
+    scene.track.stroke_s = (0.0, 1.0)  # now the instant outside counts: 10 of 11 inside
+    assert stroke_view(scene, t).inside == pytest.approx(10 / 11)
+    assert isinstance(v, StrokeView)
+
+
+@pytest.mark.parametrize("name", [g for g in GESTURES if g != "other"])
+def test_every_gesture_sample_shows_its_stroke_and_keeps_its_framing(name):
+    """Revision 5: a sample whose stroke cannot be seen (out of the picture, too small a path, a
+    push that hardly nears) is drawn again — in the framing the seed drew, so the framings keep the
+    same share in every class (else "seen whole" would mean "other")."""
+    from snnstudio.events.synthetic.people import MAX_DRAWS, StrokeView, stroke_visible
+
+    for seed in range(6):
+        rec = generate_gesture(name, seed=seed, duration_us=1_500_000, version=3)
+        other = generate_gesture("other", seed=seed, duration_us=1_500_000, version=3)
+        assert rec.meta["framing"] == other.meta["framing"]
+        if rec.meta["draw"] < MAX_DRAWS - 1:
+            assert stroke_visible(name, StrokeView(**rec.meta["stroke_view"]), rec.meta["framing"])
+    assert other.meta["draw"] == 0  # `other` is never drawn again
+
+
+def test_visibility_rules_by_hand():
+    from snnstudio.events.synthetic.people import StrokeView, stroke_visible
+
+    assert stroke_visible("swipe_left", StrokeView(1.0, 0.25, 1.0))
+    assert not stroke_visible("swipe_left", StrokeView(1.0, 0.15, 1.0))
+    assert stroke_visible("swipe_left", StrokeView(1.0, 0.15, 1.0), "full")  # half the travel seen whole
+    assert not stroke_visible("swipe_left", StrokeView(0.5, 0.5, 1.0))  # out of the picture half the time
+    assert stroke_visible("push", StrokeView(1.0, 0.0, 1.4)) and not stroke_visible("pull", StrokeView(1.0, 0.9, 1.1))
+    assert stroke_visible("other", StrokeView(0.0, 0.0, 1.0))

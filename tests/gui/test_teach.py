@@ -191,6 +191,26 @@ def test_teach_panel_records_fine_tunes_and_loads_the_taught_model(qtbot, teach)
     # the panel now lists the taught model's classes, the added one no longer "new"
     qtbot.waitUntil(lambda: "wave_hello" in (panel._info.class_names if panel._info else ()), timeout=10_000)
     assert panel.added == [] and panel.count("wave_hello") == 2
+    # the examples were saved beside the taught checkpoint, which names them; they reopen from it
+    from pathlib import Path
+
+    from snnstudio.engine.teach_store import load_examples
+    from snnstudio.snn.checkpoints import read_checkpoint_json
+
+    assert Path(res["examples"]).parent == Path(res["json"]).parent / "examples"
+    assert "examples saved as" in panel.status.text()
+    assert read_checkpoint_json(res["json"])[1]["examples"] == "examples/" + Path(res["examples"]).name
+    import warnings
+
+    from snnstudio.snn.checkpoints import bundled_checkpoints
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the examples' sidecar is never read as a broken checkpoint
+        assert any(c["json"] == res["json"] for c in bundled_checkpoints())
+    saved = load_examples(res["json"])
+    assert saved.counts() == {old[0]: 2, "wave_hello": 2} and saved.model == "default"
+    for ex, want in zip(saved.examples, panel.examples[old[0]] + panel.examples["wave_hello"]):
+        np.testing.assert_array_equal(ex.frames, want)
 
 
 def test_teach_panel_cancel_keeps_the_old_model(qtbot, teach):
@@ -219,3 +239,107 @@ def test_teach_panel_says_the_tiny_model_cannot_be_taught(qtbot, teach):
     panel.examples = {"a": [np.zeros((1,))], "b": [np.zeros((1,))]}
     panel.tune_button.click()
     assert "not a fine-tunable checkpoint" in panel.status.text() and panel.job is None
+
+
+# ------------------------------------------------------------------------------------------------
+# saved examples (issue 18): AEDAT4 + labels sidecar + teaching sidecar, reopened and extended
+
+
+def test_examples_file_round_trip_and_clear_errors(tmp_path):
+    """Frames → events → AEDAT4 (faery) → events → the same frames; the labels sidecar names each
+    example's range; a missing or broken sidecar, or a checkpoint without examples, is one line."""
+    from snnstudio.engine.teach_store import (ExampleSet, ExamplesFileError, TaughtExample, events_to_frames,
+                                              frames_to_events, load_examples, save_examples)
+    from snnstudio.events.io import read_events
+
+    rng = np.random.default_rng(4)
+    T, dt, hw = 5, 150_000, (12, 16)
+    items = [TaughtExample(n, rng.poisson(0.7, (T, 2, *hw)).astype(np.uint16), src, rate)
+             for n, src, rate in (("wave", 3_000_000, 0.25), ("push", None, 1.0), ("wave", 9_100_000, 0.5))]
+    items[1].frames[2] = 0  # an empty frame
+    path = save_examples(tmp_path / "session", ExampleSet(T, dt, hw, items, "default", ["push", "pull"]))
+    assert path == tmp_path / "session.aedat4"
+    rec = read_events(path)  # the file as any recording: the labels sidecar comes with it
+    assert rec.sensor_size == (16, 12)
+    assert [(lab.name, lab.class_id, lab.start_us, lab.end_us) for lab in rec.labels] == [
+        ("wave", 2, 0, T * dt), ("push", 0, T * dt, 2 * T * dt), ("wave", 2, 2 * T * dt, 3 * T * dt)]
+    want = np.concatenate([frames_to_events(ex.frames, i * T * dt, dt) for i, ex in enumerate(items)])
+    np.testing.assert_array_equal(rec.events, want)  # the events written are the events read
+    for i, ex in enumerate(items):
+        np.testing.assert_array_equal(events_to_frames(rec.events, hw, i * T * dt, T, dt), ex.frames)
+    back = load_examples(path)
+    assert (back.T, back.dt_us, back.input_hw, back.model) == (T, dt, hw, "default")
+    assert back.classes == ["push", "pull", "wave"] and back.counts() == {"wave": 2, "push": 1}
+    for a, b in zip(items, back.examples):
+        assert (b.name, b.source_t_start_us, b.rate_factor) == (a.name, a.source_t_start_us, a.rate_factor)
+        np.testing.assert_array_equal(b.frames, a.frames)
+    assert load_examples(tmp_path / "session.json").counts() == back.counts()
+
+    side = tmp_path / "session.json"
+    side.write_text("{not json")
+    with pytest.raises(ExamplesFileError, match=r"session.json: the examples' sidecar is not valid JSON"):
+        load_examples(path)
+    side.write_text('{"format": "snnstudio-teach-examples", "version": 1, "T": 5, "dt_us": 150000}')
+    with pytest.raises(ExamplesFileError, match=r"not a teaching sidecar snnstudio can read \(no 'input_hw' field\)"):
+        load_examples(path)
+    side.unlink()
+    with pytest.raises(ExamplesFileError, match=r"session.json: the examples' sidecar is missing"):
+        load_examples(path)
+    ckpt = tmp_path / "plain.json"
+    ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {}}')
+    with pytest.raises(ExamplesFileError, match=r"a checkpoint without saved examples"):
+        load_examples(ckpt)
+    ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {"examples": "../elsewhere/x.aedat4"}}')
+    with pytest.raises(ExamplesFileError, match=r"names examples outside its folder"):
+        load_examples(ckpt)
+
+
+def test_teach_panel_saves_and_a_fresh_panel_reopens_the_examples(qtbot, teach, tmp_path, monkeypatch):
+    from snnstudio.engine.teach_store import frames_to_events
+    from snnstudio.events.io import read_events
+    from snnstudio.gui.panels.teach import TeachPanel
+
+    panel, model = teach, teach.model
+    T, dt, hw = panel.framing()
+    a, b = panel.classes[:2]
+    assert panel.add_class("thumbs_up")
+    for name in (a, "thumbs_up", "thumbs_up"):
+        _record(qtbot, panel, name)
+    recorded = {n: [x.copy() for x in panel.examples[n]] for n in (a, "thumbs_up")}
+    assert all(t0 is not None and 0 < rate <= 1 for n in recorded for t0, rate in panel.origins[n])
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName",
+                        lambda *args, **kw: (str(tmp_path / "my-session.aedat4"), ""))
+    panel.save_button.click()
+    path = tmp_path / "my-session.aedat4"
+    assert path.is_file() and "saved 3 examples" in panel.status.text()
+    # the file holds exactly the recorded examples' events, one after another
+    rec = read_events(path)
+    order = [(a, recorded[a][0]), ("thumbs_up", recorded["thumbs_up"][0]), ("thumbs_up", recorded["thumbs_up"][1])]
+    want = np.concatenate([frames_to_events(x, i * T * dt, dt) for i, (_, x) in enumerate(order)])
+    np.testing.assert_array_equal(rec.events, want)
+    assert [lab.name for lab in rec.labels] == [n for n, _ in order]
+
+    fresh = TeachPanel(model)
+    qtbot.addWidget(fresh)
+    fresh.show_model(model.state.model)
+    assert fresh.count(a) == 0 and "thumbs_up" not in fresh.classes
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getOpenFileName", lambda *args, **kw: (str(path), ""))
+    fresh.reopen_button.click()
+    assert "reopened 3 examples" in fresh.status.text(), fresh.status.text()
+    assert fresh.count(a) == 1 and fresh.count("thumbs_up") == 2 and fresh.count(b) == 0
+    assert fresh.added == ["thumbs_up"]  # the saved new class is back as a new class
+    for n, xs in recorded.items():
+        for x, y in zip(xs, fresh.examples[n]):
+            np.testing.assert_array_equal(y, x)
+        assert fresh.origins[n] == panel.origins[n]
+    # extended: one more example of a model class, then the request carries all four
+    _record(qtbot, fresh, b)
+    req = fresh.request()
+    assert sorted(req.labels) == sorted([a, b, "thumbs_up", "thumbs_up"]) and len(req.rate_factors) == 4
+    # a missing / broken sidecar: said in one line, nothing added
+    (tmp_path / "my-session.json").write_text("[]")
+    assert not fresh.reopen_examples(path)
+    assert "cannot reopen the examples" in fresh.status.text() and "not a teaching sidecar" in fresh.status.text()
+    (tmp_path / "my-session.json").unlink()
+    assert not fresh.reopen_examples(path)
+    assert "sidecar is missing" in fresh.status.text() and fresh.count("thumbs_up") == 2

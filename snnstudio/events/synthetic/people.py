@@ -20,13 +20,13 @@ with its shorter side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
 from snnstudio.events.emulator import EmulatorConfig, EventEmulator, assemble_events
-from snnstudio.events.synthetic.body import AN_L, HEAD, NECK, SH_L, SH_R, BodyShape, Camera, neutral_pose
+from snnstudio.events.synthetic.body import AN_L, HEAD, NECK, SH_L, SH_R, WR_L, WR_R, BodyShape, Camera, neutral_pose
 from snnstudio.events.synthetic.motion import GESTURES, _sines, gesture_id
 from snnstudio.events.synthetic.people_motion import PersonTrack, Staging, person_track, walker_track
 from snnstudio.events.synthetic.person import Look, PersonSprites, PersonState, draw_person
@@ -44,8 +44,23 @@ DEFAULT_DVS_FPS = 500.0
 #: 1: first version; 2: read noise ≤ 0.4 grey levels (was 1), shot noise ≤ 0.3 Hz, DVS128-like dvs mode;
 #: 3: strokes of 0.4–1.1 s (were 0.55–0.85 of the sample), fewer and shorter raises and lowerings,
 #: longer swipes, framings drawn 0.4 / 0.4 / 0.2; 4: a wind-up before most swipes, pushes and pulls
-#: (the hand going the other way first), strokes 0.6–0.9 of the free time at most
-REVISION = 4
+#: (the hand going the other way first), strokes 0.6–0.9 of the free time at most; 5: a sample
+#: whose stroke is not visible enough (:func:`stroke_visible`) is drawn again
+REVISION = 5
+
+#: how visible a gesture's stroke must be (:func:`stroke_visible`): the share of the stroke the
+#: gesturing wrist is in the picture, and per class its travel (largest extent of its path over
+#: the stroke, a fraction of the sensor's shorter side) or, for push and pull, how much its
+#: distance to the camera changes (far / near). Measured on revision 4 (60 seeds per class, 128×128):
+#: 13–18 % of swipes and circles left the picture for over a tenth of the stroke, 93 % of circles
+#: seen whole spanned under 0.12 of the side (4 of the model's 32 cells), and a tenth of pushes and
+#: pulls changed the hand's distance by under 10 %: windows whose label cannot be seen.
+MIN_INSIDE = 0.85
+MIN_TRAVEL: dict[str, float] = {"swipe_left": 0.2, "swipe_right": 0.2, "swipe_up": 0.2, "swipe_down": 0.2,
+                                "circle_cw": 0.15, "circle_ccw": 0.15, "wave": 0.1}
+MIN_DEPTH_RATIO: dict[str, float] = {"push": 1.25, "pull": 1.25}
+#: draws of a sample (the first from the seed itself) before the last one is kept as it is
+MAX_DRAWS = 8
 
 
 def random_look(rng: np.random.Generator, infrared: bool) -> Look:
@@ -229,6 +244,47 @@ def build_scene(name: str, rng: np.random.Generator, render_t_s: np.ndarray, sen
     return PeopleScene((W, H), framing, room, margin, shape, sprites, stage, cam, track, walker, shake, gain)
 
 
+@dataclass(frozen=True)
+class StrokeView:
+    """How the gesturing wrist is seen during the stroke: ``inside`` (share of the stroke's render
+    times in the picture), ``travel`` (largest extent of its path, fraction of the shorter side),
+    ``depth_ratio`` (its farthest / nearest distance to the camera)."""
+
+    inside: float
+    travel: float
+    depth_ratio: float
+
+
+def stroke_view(scene: PeopleScene, render_t_s: np.ndarray) -> StrokeView:
+    """The :class:`StrokeView` of ``scene``'s gesturing wrist over its stroke (``render_t_s``: the
+    times, s, the track was built at)."""
+    wj = WR_R if scene.stage.side > 0 else WR_L
+    uv, z = scene.camera.project(scene.track.joints[:, wj])
+    s0, s1 = scene.track.stroke_s
+    t = np.asarray(render_t_s)
+    m = (t >= s0) & (t <= s1)
+    if not m.any():
+        return StrokeView(0.0, 0.0, 1.0)
+    W, H = scene.sensor_size
+    p = uv[m]
+    inside = float(((p[:, 0] >= 0) & (p[:, 0] < W) & (p[:, 1] >= 0) & (p[:, 1] < H)).mean())
+    travel = float((p.max(0) - p.min(0)).max() / min(W, H))
+    return StrokeView(inside, travel, float(z[m].max() / z[m].min()))
+
+
+def stroke_visible(name: str, view: StrokeView, framing: str = "desk") -> bool:
+    """Whether a gesture ``name`` seen as ``view`` in ``framing`` shows its label (always for
+    ``other``; a person seen whole needs half the travel: a whole-body sample keeps its framing, so
+    the framings keep their shares in every class and cannot tell a gesture from ``other``)."""
+    if name not in MIN_TRAVEL and name not in MIN_DEPTH_RATIO:
+        return True
+    if view.inside < MIN_INSIDE:
+        return False
+    if name in MIN_DEPTH_RATIO:
+        return view.depth_ratio >= MIN_DEPTH_RATIO[name]
+    return view.travel >= MIN_TRAVEL[name] * (0.5 if framing == "full" else 1.0)
+
+
 def generate_person_gesture(
     name: str,
     *,
@@ -251,27 +307,32 @@ def generate_person_gesture(
     W, H = int(sensor_size[0]), int(sensor_size[1])
     if W < 16 or H < 16:
         raise ValueError(f"sensor must be at least 16x16 pixels, got {W}x{H}")
-    rng = np.random.default_rng(None if seed is None else [int(seed), 3])
-    if mode == "video":
-        rate = float(fps) if fps else float(rng.uniform(*VIDEO_FPS_RANGE))
-        blur = 1 if clean or rng.random() < 0.7 else int(rng.integers(2, 5))
-        exposure = rng.uniform(0.3, 0.9) / rate
-        # read noise of a few tenths of a grey level: dark frames are linear in the emulator's
-        # lin-log response, where one grey level is ~0.15 log units (a threshold): a full grey level
-        # of noise filled every dark scene with noise events that real clips do not show
-        noise = 0.0 if clean else rng.uniform(0.0, 0.4) / 255.0
-    else:
-        rate = float(fps) if fps else DEFAULT_DVS_FPS
-        blur, exposure, noise = 1, 0.0, 0.0
-    if not rate > 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
-    n_frames = int(math.floor(duration_us * rate / 1e6 + 1e-9)) + 1
-    t_us = np.round(np.arange(n_frames) * (1e6 / rate)).astype(np.int64)
-    # render times (s): each frame's sub-frames spread over its exposure, ending at the frame time
-    sub = np.linspace(-exposure, 0.0, blur) if blur > 1 else np.zeros(1)
-    render_t = np.maximum(t_us[:, None] * 1e-6 + sub[None, :], 0.0).reshape(-1)
-    config = video_emulator_config(rng, clean=clean) if mode == "video" else _dvs_config(rng, clean)
-    scene = build_scene(name, rng, render_t, (W, H), framing=framing, clean=clean)
+    for draw in range(MAX_DRAWS):  # the first draw from the seed alone: earlier samples stay as they were
+        rng = np.random.default_rng(None if seed is None else ([int(seed), 3] if draw == 0 else [int(seed), 3, draw]))
+        if mode == "video":
+            rate = float(fps) if fps else float(rng.uniform(*VIDEO_FPS_RANGE))
+            blur = 1 if clean or rng.random() < 0.7 else int(rng.integers(2, 5))
+            exposure = rng.uniform(0.3, 0.9) / rate
+            # read noise of a few tenths of a grey level: dark frames are linear in the emulator's
+            # lin-log response, where one grey level is ~0.15 log units (a threshold): a full grey level
+            # of noise filled every dark scene with noise events that real clips do not show
+            noise = 0.0 if clean else rng.uniform(0.0, 0.4) / 255.0
+        else:
+            rate = float(fps) if fps else DEFAULT_DVS_FPS
+            blur, exposure, noise = 1, 0.0, 0.0
+        if not rate > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        n_frames = int(math.floor(duration_us * rate / 1e6 + 1e-9)) + 1
+        t_us = np.round(np.arange(n_frames) * (1e6 / rate)).astype(np.int64)
+        # render times (s): each frame's sub-frames spread over its exposure, ending at the frame time
+        sub = np.linspace(-exposure, 0.0, blur) if blur > 1 else np.zeros(1)
+        render_t = np.maximum(t_us[:, None] * 1e-6 + sub[None, :], 0.0).reshape(-1)
+        config = video_emulator_config(rng, clean=clean) if mode == "video" else _dvs_config(rng, clean)
+        scene = build_scene(name, rng, render_t, (W, H), framing=framing, clean=clean)
+        view = stroke_view(scene, render_t)
+        if clean or stroke_visible(name, view, scene.framing):
+            break
+        framing = scene.framing  # drawn again in the same framing: the framings keep their shares per class
     noise_rng = np.random.default_rng(rng.integers(2**63))
     emu = EventEmulator(W, H, config)
     ts, pix, pol = [], [], []
@@ -299,7 +360,8 @@ def generate_person_gesture(
     else:
         events = np.empty(0, EVENT_DTYPE)
     meta = {"generator": "snnstudio.events.synthetic.people", "generator_version": 3, "gesture": name, "seed": seed,
-            "mode": mode, "fps": rate, "framing": scene.framing, "class_names": list(GESTURES)}
+            "mode": mode, "fps": rate, "framing": scene.framing, "class_names": list(GESTURES), "draw": draw,
+            "stroke_view": asdict(view)}
     if scene.track.other_kind:
         meta["other_kind"] = scene.track.other_kind
     return EventRecording(events, (W, H), labels=[Label(cid, 0, int(duration_us), name)],

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QLab
 from snnstudio.engine.compare import CompareTable, ModelRow
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.engine.types import SessionState, Variant
+from snnstudio.gui.help import PLOT_TIPS
 from snnstudio.gui import theme
 from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import quiet
@@ -98,6 +99,7 @@ class CompareColumn(QFrame):
         lay.addWidget(self.prediction)
         lay.addWidget(self.figures)
         self.view = pg.GraphicsLayoutWidget()
+        self.view.setToolTip(PLOT_TIPS[("Compare", "view")])
         self.view.ci.setSpacing(1)
         lay.addWidget(self.view, 1)
         self.bars_plot = self.bars = None

@@ -12,15 +12,23 @@ runs in one, so the window never loads torch; the job's callbacks only queue ite
 on the GUI thread drains. When it is done the taught checkpoint (saved in the user's models
 folder) is loaded at once and the held-out accuracy before → after is said; **Cancel** keeps the
 old model running.
+
+The examples are saved with the taught checkpoint (``examples/NAME-examples.aedat4`` in the
+models folder, with its labels and teaching sidecars, :mod:`snnstudio.engine.teach_store`, named
+in the checkpoint's metadata), or at any time with **Save examples…**; **Reopen examples…** adds a
+saved session's examples back (from its ``.aedat4``, its ``.json`` or the taught checkpoint) when
+the loaded model takes the same framing, so a session can be extended and fine-tuned again.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,12 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from snnstudio.engine.teach import NOT_CHECKPOINTS, ExampleRecorder, FinetuneJob, FinetuneRequest
+from snnstudio.engine.teach_store import ExampleSet, ExamplesFileError, TaughtExample, load_examples, save_examples
 from snnstudio.engine.types import ModelInfo
 from snnstudio.gui.job_inbox import JobInbox
 
 
 class TeachPanel(QWidget):
-    """See the module docstring. ``examples``: class name → list of ``[T, 2, h, w]`` uint16."""
+    """See the module docstring. ``examples``: class name → list of ``[T, 2, h, w]`` uint16;
+    ``origins``: class name → per example ``(source_t_start_us, rate_factor)`` (kept in step)."""
 
     #: a fine-tuning run ended: its result dict, or ``None`` (cancelled / failed)
     finished = Signal(object)
@@ -54,11 +64,13 @@ class TeachPanel(QWidget):
         self.epochs: int | None = None
         self.copies = 8
         self.examples: dict[str, list[np.ndarray]] = {}
+        self.origins: dict[str, list[tuple[int | None, float]]] = {}
         self.added: list[str] = []  # class names the user added (not in the model yet)
         self._info: ModelInfo | None = None
         self._framing: tuple | None = None  # (T, dt_us, input_hw) the examples were cut for
         self._recorder: ExampleRecorder | None = None
         self._recording: str | None = None
+        self._rate = 1.0  # the event-rate gain of the example being recorded
         self._count = 0
         self.job: FinetuneJob | None = None
 
@@ -93,6 +105,17 @@ class TeachPanel(QWidget):
         font.setBold(True)
         self.cue.setFont(font)
         lay.addWidget(self.cue)
+        frow = QHBoxLayout()
+        self.save_button = QPushButton("Save examples…")
+        self.save_button.setToolTip("save the recorded examples (AEDAT4 with a labels sidecar) to reopen later")
+        self.save_button.clicked.connect(self._save_dialog)
+        self.reopen_button = QPushButton("Reopen examples…")
+        self.reopen_button.setToolTip("add saved examples back (their .aedat4, or a taught checkpoint)")
+        self.reopen_button.clicked.connect(self._reopen_dialog)
+        frow.addWidget(self.save_button)
+        frow.addWidget(self.reopen_button)
+        frow.addStretch(1)
+        lay.addLayout(frow)
         brow = QHBoxLayout()
         self.stop_button = QPushButton("Stop recording")
         self.stop_button.setEnabled(False)
@@ -151,6 +174,7 @@ class TeachPanel(QWidget):
         if self._framing is not None and fr != self._framing and any(self.examples.values()):
             self._say(f"the model's input changed ({self._framing} → {fr}): the recorded examples were dropped")
             self.examples.clear()
+            self.origins.clear()
         if fr is not None:
             self._framing = fr
         for n in list(self.added):
@@ -212,6 +236,8 @@ class TeachPanel(QWidget):
 
     def delete_example(self, name: str, index: int) -> None:
         del self.examples[name][index]
+        if index < len(self.origins.get(name, [])):
+            del self.origins[name][index]
         self.refresh()
 
     def delete_selected(self) -> None:
@@ -225,6 +251,7 @@ class TeachPanel(QWidget):
         elif name in self.added:
             self.added.remove(name)
             self.examples.pop(name, None)
+            self.origins.pop(name, None)
             self.refresh()
         else:
             self._say(f"{name!r} is a class of the model: delete its examples one by one")
@@ -254,6 +281,8 @@ class TeachPanel(QWidget):
         T, dt, hw = self.framing()
         state = self.model.state
         self._recorder = ExampleRecorder(T, dt, state.input_box, hw)
+        pre, size = state.preprocess, state.sensor_size
+        self._rate = float(pre.input_map(tuple(size))[1]) if pre is not None and size else 1.0
         self.cue.setText(f"{self._recording}: now!")
         paused = "" if state.playing else " — the source is paused: play it to record"
         self.status.setText(f"recording {T * dt / 1e6:g} s of {self._recording} …{paused}")
@@ -267,7 +296,7 @@ class TeachPanel(QWidget):
                 break
         if rec.done:
             name = self._recording
-            self.examples.setdefault(name, []).append(rec.example)
+            self.add_example(name, rec.example, rec.t0, self._rate)
             self._end_recording()
             self.cue.setText("")
             lost = f" ({rec.gap_us / 1000:.0f} ms of it dropped by a busy window)" if rec.gap_us else ""
@@ -286,6 +315,94 @@ class TeachPanel(QWidget):
         self._recording = None
         self.stop_button.setEnabled(False)
         self.refresh()
+
+    def add_example(self, name: str, frames: np.ndarray, source_t_start_us: int | None = None,
+                    rate_factor: float = 1.0) -> None:
+        """Keep one example ``[T, 2, h, w]`` of ``name`` (a class not listed yet is added)."""
+        if name not in self.classes:
+            self.added.append(name)
+        self.examples.setdefault(name, []).append(frames)
+        origins = self.origins.setdefault(name, [])
+        origins.extend([(None, 1.0)] * (len(self.examples[name]) - 1 - len(origins)))
+        origins.append((source_t_start_us, float(rate_factor)))
+
+    def _origins(self, name: str) -> list[tuple[int | None, float]]:
+        got = list(self.origins.get(name, []))
+        return got + [(None, 1.0)] * (len(self.examples.get(name, [])) - len(got))
+
+    # ------------------------------------------------------------------ saved examples
+    def example_set(self) -> ExampleSet | None:
+        """The examples recorded here, in class order (``None`` without a model)."""
+        fr = self.framing()
+        if fr is None:
+            return None
+        T, dt, hw = fr
+        items = [TaughtExample(n, ex, t0, rate) for n in self.classes
+                 for ex, (t0, rate) in zip(self.examples.get(n, []), self._origins(n))]
+        return ExampleSet(T, dt, hw, items, self.model_spec(), self.classes)
+
+    def save_examples(self, path) -> str | None:
+        """Save the examples as ``path`` (``.aedat4`` + sidecars); the ``.aedat4`` path, or ``None`` (said)."""
+        data = self.example_set()
+        if data is None or not data.examples:
+            self._say("no examples to save: record some first")
+            return None
+        try:
+            out = save_examples(path, data)
+        except (ExamplesFileError, OSError) as exc:
+            self._say(f"cannot save the examples: {exc}")
+            return None
+        self._say(f"saved {len(data.examples)} examples ({self._count_text(data.counts())}) as {out}")
+        return str(out)
+
+    def reopen_examples(self, path) -> bool:
+        """Add the examples saved at ``path`` (their ``.aedat4``, ``.json`` or the taught checkpoint);
+        they must be framed as the loaded model frames its input. False (said) otherwise."""
+        fr = self.framing()
+        if fr is None:
+            self._say("load a model before reopening examples")
+            return False
+        try:
+            data = load_examples(path)
+        except (ExamplesFileError, OSError) as exc:
+            self._say(f"cannot reopen the examples: {exc}")
+            return False
+        if (data.T, data.dt_us, tuple(data.input_hw)) != (fr[0], fr[1], tuple(fr[2])):
+            self._say(f"cannot reopen the examples: they were cut as {data.T} × {data.dt_us / 1000:g} ms, input "
+                      f"{data.input_hw[0]}×{data.input_hw[1]} (for {data.model or 'another model'}); the loaded model "
+                      f"takes {fr[0]} × {fr[1] / 1000:g} ms, input {fr[2][0]}×{fr[2][1]}")
+            return False
+        for ex in data.examples:
+            self.add_example(ex.name, ex.frames, ex.source_t_start_us, ex.rate_factor)
+        self.refresh()
+        self._say(f"reopened {len(data.examples)} examples ({self._count_text(data.counts())}) from {path}")
+        return True
+
+    @staticmethod
+    def _count_text(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n}: {k}" for n, k in counts.items())
+
+    def _default_folder(self) -> str:
+        """The models folder's ``examples`` subfolder (where fine-tuning saves them too)."""
+        from snnstudio.engine.teach_store import SUBFOLDER
+        from snnstudio.snn.checkpoints import user_models_dir
+
+        return str(user_models_dir() / SUBFOLDER)
+
+    def _save_dialog(self) -> None:
+        stem = self.model_spec().replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".json")
+        default = f"{self._default_folder()}/{stem.split('-taught-')[0]}-examples-{time.strftime('%Y%m%d-%H%M%S')}.aedat4"
+        path, _ = QFileDialog.getSaveFileName(self, "Save examples", default, "Teaching examples (*.aedat4)")
+        if path:
+            self.save_examples(path)
+
+    def _reopen_dialog(self) -> None:
+        folder = self._default_folder()
+        path, _ = QFileDialog.getOpenFileName(self, "Reopen examples", folder if os.path.isdir(folder) else
+                                              str(os.path.dirname(folder)),
+                                              "Teaching examples or taught model (*.aedat4 *.json)")
+        if path:
+            self.reopen_examples(path)
 
     @property
     def recording(self) -> bool:
@@ -332,16 +449,19 @@ class TeachPanel(QWidget):
 
     def request(self) -> FinetuneRequest:
         T, dt, _ = self.framing()
-        labels, frames = [], []
+        labels, frames, starts, rates = [], [], [], []
         for n in self.classes:
-            for ex in self.examples.get(n, []):
+            for ex, (t0, rate) in zip(self.examples.get(n, []), self._origins(n)):
                 labels.append(n)
                 frames.append(ex)
+                starts.append(t0)
+                rates.append(rate)
         base = self.model_spec()
         stem = base.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".json").removesuffix(".safetensors")
         out = f"{stem.split('-taught-')[0]}-taught-{time.strftime('%Y%m%d-%H%M%S')}"
         return FinetuneRequest(model=base, frames=np.stack(frames), labels=labels, classes=self.classes, dt_us=dt,
-                               out=out, epochs=self.epochs, copies=self.copies)
+                               out=out, epochs=self.epochs, copies=self.copies, source_t_start_us=starts,
+                               rate_factors=rates)
 
     def fine_tune(self) -> None:
         """Start fine-tuning on the examples (or say why not)."""
@@ -398,8 +518,14 @@ class TeachPanel(QWidget):
                         f"({res['method']}, {res['held_out']} examples)")
         else:
             measured = "nothing measured (too few examples to hold any out: record 2 or more per class)"
+        if res.get("examples"):
+            kept = f"; the examples saved as {res['examples']}"
+        elif res.get("examples_error"):
+            kept = f"; the examples were not saved ({res['examples_error']})"
+        else:
+            kept = ""
         self._say(f"taught {res['name']} ({res['adapt']}, {res['epochs']} epochs, {res['seconds']:.0f} s): "
-                  f"{measured}; loaded now, saved as {res['json']}")
+                  f"{measured}; loaded now, saved as {res['json']}{kept}")
         self.finished.emit(res)
 
     def _on_error(self, text: str) -> None:

@@ -109,7 +109,7 @@ void lif_fwd(const float* restrict x, float* restrict s, float* restrict h, floa
                     v[i] = f ? hv - theta : hv;
                 }
             }
-            put(h + t * N + n0, hb, m, nt);
+            if (h) put(h + t * N + n0, hb, m, nt);  /* NULL: inference without a membrane probe */
             put(s + t * N + n0, sb, m, nt);
         }
         for (long i = 0; i < m; ++i) vlast[n0 + i] = v[i];
@@ -272,7 +272,7 @@ void psn_fwd(const float* restrict x, const float* restrict w, const float* rest
                 hb[i] = hv;
                 sb[i] = (strict ? hv > 0.0f : hv >= 0.0f) ? 1.0f : 0.0f;
             }
-            put(h + t * N + n0, hb, m, nt);
+            if (h) put(h + t * N + n0, hb, m, nt);  /* NULL: inference without a membrane probe */
             put(s + t * N + n0, sb, m, nt);
         }
     }
@@ -452,12 +452,13 @@ def _ptr(t: torch.Tensor | None):
 NT_BYTES = 8 << 20
 
 
-def forward(lib, x, a, b, c, v0, cfg):
-    """``(s, h, v_last)`` for ``x`` ``[T, ...]`` (float32, contiguous)."""
+def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True):
+    """``(s, h, v_last)`` for ``x`` ``[T, ...]`` (float32, contiguous); ``want_h=False`` (inference
+    without a membrane probe): ``h`` is ``None`` and never written — a third less memory traffic."""
     T = x.shape[0]
     N = x[0].numel()
     s = torch.empty_like(x)
-    h = torch.empty_like(x)
+    h = torch.empty_like(x) if want_h else None
     vlast = torch.empty_like(x[0])
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None

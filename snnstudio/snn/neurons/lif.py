@@ -97,10 +97,13 @@ class ResetNeuron(SpikingNeuron):
             lib = native.load()
             if lib is not None:  # inference: the C kernel straight, no autograd node (~7× less call overhead)
                 v_start = v0 if v0 is not None else self.v_init
-                s, h, v_last = native.forward(lib, x.contiguous(), *(float(k) for k in (a, b, c)), v_start, cfg)
+                # the membrane is written only for a probe that records it
+                s, h, v_last = native.forward(lib, x.contiguous(), *(float(k) for k in (a, b, c)), v_start, cfg,
+                                              want_h=self.record)
                 if self.keep_state:
                     self.v = v_last
-                self._keep(h, s)
+                if self.record:
+                    self._keep(h, s)
                 return s
         if self.backend != "plain" and not self.surrogate.learnable:
             use_native = False

@@ -247,7 +247,7 @@ def test_inference_calls_the_kernel_straight_with_the_training_paths_results(lib
     x = _x((7, 2, 300), seed=4, scale=0.8, shift=0.2)
     calls = []
     real = native.forward
-    monkeypatch.setattr(native, "forward", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(native, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
     for keep in (False, True):
         fast, oracle = build_neuron(name, keep_state=keep, **kw), build_neuron(name, keep_state=keep, backend="plain", **kw)
         for chunk in (x[:4], x[4:]):  # two calls: the second continues from the state when keep_state
@@ -266,3 +266,23 @@ def test_inference_calls_the_kernel_straight_with_the_training_paths_results(lib
     xg = x.clone().requires_grad_()
     grad(xg).sum().backward()  # with autograd: the autograd function (gradients flow)
     assert xg.grad is not None and len(calls) == 6
+
+
+@pytest.mark.parametrize("name,kw", [("lif", {"tau": 1.43, "decay_input": False, "v_threshold": 0.3}),
+                                     ("if", {"v_reset": None}), ("plif", {"init_tau": 3.0})])
+def test_inference_without_a_membrane_record_writes_spikes_only_with_the_same_results(lib, name, kw, monkeypatch):
+    """``record=False`` (no probe reads the membrane): the kernel gets no membrane buffer, and the
+    spikes and the kept state are those of the recording neuron, bit for bit."""
+    x = _x((6, 3, 500), seed=9, scale=0.8, shift=0.2)
+    asked = []
+    real = native.forward
+    monkeypatch.setattr(native, "forward", lambda *a, **k: asked.append(k.get("want_h", True)) or real(*a, **k))
+    quiet = build_neuron(name, keep_state=True, record=False, **kw)
+    loud = build_neuron(name, keep_state=True, **kw)
+    for chunk in (x[:3], x[3:]):
+        with torch.inference_mode():
+            a, b = quiet(chunk), loud(chunk)
+        assert torch.equal(a, b) and a.sum() > 0
+        torch.testing.assert_close(quiet.v, loud.v, rtol=0, atol=0)
+    assert asked == [False, True, False, True]
+    assert getattr(quiet, "last_v", None) is None and loud.last_v is not None
