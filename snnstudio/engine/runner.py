@@ -35,7 +35,8 @@ takes it), read through forward-hook views with the same attributes.
 
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
 :mod:`snnstudio.snn.neurons.base`); per attention block its parts' weights, through the attention
-contract of :mod:`snnstudio.snn.attention`. Nothing here changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
+contract of :mod:`snnstudio.snn.attention`. Nothing here changes the model's output. Everything
+returned is numpy (the GUI never sees a tensor).
 """
 
 from __future__ import annotations
