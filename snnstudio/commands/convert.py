@@ -15,17 +15,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from snnstudio.commands._options import add_filter_option, filter_spec
+from snnstudio.commands._options import add_filter_option, add_input_options, filter_spec, input_sensor
 
 HELP = "convert an event file to another format (exact round trip: events, order, sensor size, labels)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", type=Path, help="event file to read (format detected from its content)")
+    p.add_argument("input", type=Path, help="event file to read (format detected from its content; --in-format and "
+                                            "--sensor say what a headerless one is)")
     p.add_argument("output", type=Path, help="file to write (format from its extension)")
-    p.add_argument("--format", default=None, help="output format name (aedat4, aedat3, aedat2, evt2, evt3, dat, "
-                                                  "npz, npy, hdf5, csv)")
-    p.add_argument("--in-format", default=None, help="input format name (default: detected)")
+    p.add_argument("--format", default=None, help="the OUTPUT format name (aedat4, aedat3, aedat2, evt2, evt3, dat, "
+                                                  "npz, npy, hdf5, csv; default: from OUT's extension)")
+    add_input_options(p, format_flag="--in-format")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--sort", action="store_true",
                    help="repair timestamps that go backwards (out-of-order packets) by sorting, with a warning")
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from snnstudio.events.filters import FilterChain
 
     spec = filter_spec(args)
+    sensor = input_sensor(args)
     src, dst = args.input, args.output
     if dst.exists() and not args.force:
         raise EventFileError(dst, "exists already (use --force to overwrite)")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out_format = args.format or format_for_extension(dst)
     check_output(dst)  # a device, a folder, a missing or read-only folder: said now, not after reading
     if out_format == "aedat4" and not args.sort and "hot" not in spec:
-        chunks = iter_event_chunks(src, format=args.in_format)
+        chunks = iter_event_chunks(src, format=args.in_format, sensor_size=sensor)
         if chunks.sensor_size is not None:
             chain = FilterChain(spec, chunks.sensor_size)
             writer = Aedat4Writer(dst, chain.output_size(chunks.sensor_size), sensor=chunks.sensor, labels=chunks.labels)
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             writer.close()
             print(f"wrote {dst} ({writer.events_written:,} events, aedat4)", file=sys.stderr)
             return 0
-    rec = read_events(src, format=args.in_format, sort=args.sort)
+    rec = read_events(src, format=args.in_format, sort=args.sort, sensor_size=sensor)
     if spec:
         chain = FilterChain(spec, rec.sensor_size).fit(rec.events)
         rec = replace(rec, events=chain(rec.events), sensor_size=chain.output_size(rec.sensor_size))

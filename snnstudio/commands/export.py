@@ -25,26 +25,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from snnstudio.engine.models import trained_sensor
     from snnstudio.safe_files import check_output
     from snnstudio.snn.checkpoints import load_checkpoint
-    from snnstudio.snn.nir_io import export_nir, save_nir
+    from snnstudio.snn.nir_io import export_zoo_model, save_nir
     from snnstudio.train.evaluate import resolve_model
 
     check_output(args.nir)  # before loading anything
     path = resolve_model(args.model)
     model, cfg, meta = load_checkpoint(path, device="cpu")
     model.eval()
-    example = torch.zeros(cfg.T, 1, *cfg.input_size)  # only its shape is used
-    graph = export_nir(model, example, dt=cfg.dt_us * 1e-6)
-    # what the studio reads back: the classes, and the sensor the model was trained on
-    graph.metadata["class_names"] = list(cfg.class_names)
-    graph.metadata["T"] = int(cfg.T)  # the window of frames its read-out is the mean over
-    sensor = trained_sensor({**(meta.get("train_config") or {}), **meta})
-    if sensor is not None:
-        graph.metadata["sensor_size"] = list(sensor)
+    graph = export_zoo_model(model, cfg, trained_sensor({**(meta.get("train_config") or {}), **meta}))
     out = save_nir(graph, args.nir)
     print(f"wrote {out}: {Path(path).stem} as NIR (T = {cfg.T} steps of {cfg.dt_us / 1000:g} ms, "
           f"input {tuple(cfg.input_size)}); play it with: snnstudio gui --model {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from snnstudio.commands._options import add_input_options
 from snnstudio.engine.spec import add_model_options, model_option
 from snnstudio.events.sources.kinds import source_syntax
 
@@ -12,6 +13,7 @@ HELP = "open the studio window on a recording, a live source or the synthetic de
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help=f"a recording or a source to open ({source_syntax()}); default: the demo")
+    add_input_options(p)
     p.add_argument("--model", default=None, help="model: default, tiny, a zoo name, a checkpoint .json, a .nir graph or "
                    "file.py:factory / package.module:factory (runs that code)")
     add_model_options(p)
@@ -37,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
         raise SnnStudioError(f"--compare takes up to 3 models (4 side by side), got {len(args.compare)}")
     if args.dt <= 0:
         raise SnnStudioError(f"--dt must be positive, got {args.dt}")
+    path = args.path
+    if args.in_format or args.sensor:
+        if not path:
+            raise SnnStudioError("--format and --sensor describe the recording PATH; give one")
+        from snnstudio.events.sources import file_spec
+
+        path = file_spec(path, args.in_format, args.sensor)  # file[format=…,sensor=…]:PATH, checked now
     model = model_option(args.model, args.weights, args.dt_us)
     from snnstudio.engine.types import Variant
 
@@ -51,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     return run_gui(
         GuiOptions(
-            path=args.path, model=model, compare=compare, demo=args.demo, screenshot=args.screenshot,
+            path=path, model=model, compare=compare, demo=args.demo, screenshot=args.screenshot,
             quit_after=args.quit_after, theme=args.theme, dt_ms=args.dt, T=args.T,
             engine=args.engine,
         )

@@ -11,13 +11,15 @@ import argparse
 import json
 from pathlib import Path
 
+from snnstudio.commands._options import add_input_options, input_sensor
+
 HELP = "show an event file's format, sensor size, events, duration, polarity counts and labels"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="event file (AEDAT 2/3.1/4, EVT2/EVT3 .raw, .dat, .bin, .npz, .h5, .csv)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--format", default=None, help="force the input format (default: detected from the content)")
+    add_input_options(p)
 
 
 def _labels_json(labels) -> list[dict]:
@@ -25,15 +27,16 @@ def _labels_json(labels) -> list[dict]:
             for lab in labels]
 
 
-def summarize(path: Path, format: str | None = None) -> dict:
-    """The ``info`` dictionary of one file (raises :class:`EventFileError` when unreadable)."""
+def summarize(path: Path, format: str | None = None, sensor_size: tuple[int, int] | None = None) -> dict:
+    """The ``info`` dictionary of one file (raises :class:`EventFileError` when unreadable);
+    ``format`` and ``sensor_size`` say what a headerless file is."""
     import numpy as np
 
     from snnstudio.events.io import detect_format, iter_event_chunks, read_labels
     from snnstudio.events.io.labels import check_labels
 
     name = format or detect_format(path)
-    if name == "labels":
+    if name == "labels" and format is None:
         labels = read_labels(path)
         t0 = labels[0].start_us if labels else None
         t1 = labels[-1].end_us if labels else None
@@ -41,7 +44,7 @@ def summarize(path: Path, format: str | None = None) -> dict:
                 "t_start_us": t0, "t_end_us": t1,
                 "duration_s": (t1 - t0) / 1e6 if labels else 0.0, "on": 0, "off": 0, "event_rate": 0.0,
                 "labels": _labels_json(labels)}
-    chunks = iter_event_chunks(path, format=name)
+    chunks = iter_event_chunks(path, format=format, sensor_size=sensor_size)  # None: detected (and said so if guessed)
     n = n_on = 0
     t0 = t1 = None
     for ev in chunks:
@@ -71,7 +74,7 @@ def summarize(path: Path, format: str | None = None) -> dict:
         "event_rate": n / duration if duration > 0 else 0.0,
         "labels": _labels_json(chunks.labels),
     }
-    extra = {k: v for k, v in chunks.meta.items() if k in ("other_streams", "note", "sensor_size_inferred",
+    extra = {k: v for k, v in chunks.meta.items() if k in ("other_streams", "note", "sensor_size_inferred", "sensor_size_given",
                                                                "streams", "external_events")}
     if extra:
         info["meta"] = extra
@@ -79,7 +82,7 @@ def summarize(path: Path, format: str | None = None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = summarize(args.path, args.format)
+    info = summarize(args.path, args.in_format, input_sensor(args))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from snnstudio.commands._options import add_filter_option, filter_spec
+from snnstudio.commands._options import add_filter_option, add_input_options, filter_spec, input_sensor
 from snnstudio.events.sources.kinds import FILE_KINDS, SELF_PACED_KINDS, source_syntax
 
 HELP = "run a model over a source or labelled clips: per-step predictions, accuracy, time to recognition"
@@ -53,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds of stream time (a live source: else until Ctrl-C)")
     add_filter_option(p, "every source's events (as the studio's Source panel does)")
+    add_input_options(p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,17 +239,22 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
 
     spec = args.source
     kind, arg = parse_source_spec(spec)  # a bare video path is kind "video" (VIDEO_EXTENSIONS)
+    if kind != "file" and (args.in_format or args.sensor):
+        raise SnnStudioError(f"--format and --sensor describe an event file, not a {kind} source")
     if kind == "video" and not spec.lower().startswith("video:"):
         spec = f"video:{spec}"
     target, labels, class_map, clips = spec, [], None, None
     found_labels = False  # clips from a labels.csv found beside the video (not asked for)
     if kind == "file":
         from snnstudio.events.io import read_events
+        from snnstudio.events.sources import parse_file_spec
 
+        _, spec_format, spec_sensor = parse_file_spec(spec)  # file[format=…,sensor=…]:PATH says it too
         path = Path(arg)
         if not path.is_file():
             raise SnnStudioError(f"{path}: no such file")
-        rec = read_events(path)  # its labels (and a <stem>_labels.csv sidecar); the session gets this recording
+        # its labels (and a <stem>_labels.csv sidecar); the session gets this recording
+        rec = read_events(path, format=args.in_format or spec_format, sensor_size=input_sensor(args) or spec_sensor)
         target, labels, class_map = rec, list(rec.labels), rec.meta.get("class_names")
     elif kind == "video":
         path = Path(arg or "")

@@ -118,7 +118,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     from snnstudio.snn.checkpoints import checkpoint_paths, check_checkpoint_output
     from snnstudio.train.evaluate import resolve_model
-    from snnstudio.train.finetune import FinetuneError, finetune, load_examples, output_stem, replay_for
+    from snnstudio.train.finetune import FinetuneError, finetune, load_examples, output_stem
     from snnstudio.train.trainer import _progress
 
     if not args.data:
@@ -143,16 +143,11 @@ def run_finetune(args: argparse.Namespace) -> int:
         pass
     replay = None
     if args.replay != "none":
-        from snnstudio.snn.checkpoints import read_checkpoint_json
-        from snnstudio.train.finetune import plan_classes
+        from snnstudio.train.finetune import replay_for_untaught
 
-        cfg, _ = read_checkpoint_json(base)
-        plan = plan_classes(cfg.class_names, [train_ds.class_names[int(i)] for i in train_ds.labels], classes)
-        taught = {plan.names[plan.target_of(train_ds.class_names[int(i)])] for i in train_ds.labels}
-        missing = [n for n, s in zip(plan.names, plan.source) if s is not None and n not in taught]
         per = 4 if args.replay == "auto" else int(args.replay)
+        replay, missing = replay_for_untaught(base, train_ds, classes, per, cache)
         if missing and per > 0:
-            replay = replay_for(base, [cfg.class_names[plan.source[plan.names.index(n)]] for n in missing], per, cache)
             say(f"replay: {len(replay) if replay is not None else 0} of the base's own samples of {', '.join(missing)}")
     bars: dict = {}
 

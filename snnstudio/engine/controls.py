@@ -102,6 +102,12 @@ class SessionControls:
         sample) of spiking ``layer`` (``LayerSnapshot.membrane``)."""
 
 
+    def export_nir(self, path: str) -> None:
+        """Write the model that runs (as trained: a zoo model's weights and frame length) as a NIR
+        graph at ``path``; what was written, or what NIR cannot express, is said as a message.
+        Not replayed after a restart."""
+
+
 class Replay(enum.Enum):
     """How a control's calls are replayed into a restarted engine."""
 
@@ -187,6 +193,7 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("toggle_play"),
     Control("step"),
     Control("step_back"),
+    Control("export_nir"),
 )}
 
 

@@ -230,6 +230,9 @@ class ProcessSession(SnapshotSlot):
 
             if isinstance(args[0], EventSource):
                 raise SnnStudioError("an engine process opens sources by spec (\"camera\", \"webcam:0\" …), not as objects")
+        if self.given_up and not replayed:  # said, not silently dropped: the window offers the restart
+            self._say(f"the engine is not running ({name} not done): Restart engine to start it again")
+            return
         local = CONTROLS[name].local
         if local is not None and not replayed:
             local(self.config, args)
@@ -328,16 +331,41 @@ class ProcessSession(SnapshotSlot):
                     self.replay_log.record(name, args, kw)
             if self._restarts >= MAX_RESTARTS:
                 self._conn = None
-                self._say(f"the engine process stopped (exit code {code}) {self._restarts + 1} times; "
-                          "it was not restarted again: reopen the window to try once more")
-                return
-            self._restarts += 1
-            self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it paused with "
-                      f"{self.replay_log.describe()}")
-            self._spawn()
-            for name, args, kw in self.replay_log.calls():
-                self._control(name, args, kw, replayed=True)
-            if self._taps:
-                self._send(("taps", True))
+                why = (f"the engine process stopped (exit code {code}) {self._restarts + 1} times; it was not "
+                       "restarted again: Restart engine to try once more")
+                self._state = replace(self._state, engine_down=why)
+                self._say(why)
+            else:
+                self._restarts += 1
+                self._say(f"the engine process stopped unexpectedly (exit code {code}); restarted it paused with "
+                          f"{self.replay_log.describe()}")
+                self._respawn()
         if self.on_state is not None:
             self.on_state(self._state)
+
+    def _respawn(self) -> None:
+        """A new engine process, given what succeeded in the old one (``_send_lock`` held)."""
+        self._spawn()
+        for name, args, kw in self.replay_log.calls():
+            self._control(name, args, kw, replayed=True)
+        if self._taps:
+            self._send(("taps", True))
+
+    @property
+    def given_up(self) -> bool:
+        """Whether the engine died more than :data:`MAX_RESTARTS` times and is not running."""
+        return bool(self._state.engine_down)
+
+    def restart(self) -> bool:
+        """Start the engine again after it was given up, with what succeeded before (paused), and
+        allow :data:`MAX_RESTARTS` more automatic restarts. False (nothing done) while it runs."""
+        with self._send_lock:
+            if not self.given_up or self._closing:
+                return False
+            self._restarts = 0
+            self._state = replace(self._state, engine_down="", playing=False)
+            self._say(f"engine restarted, paused, with {self.replay_log.describe()}")
+            self._respawn()
+        if self.on_state is not None:
+            self.on_state(self._state)
+        return True

@@ -51,7 +51,7 @@ from snnstudio.engine.variant_watch import VariantWatch, trained_alternative
 #: window draws at ≤ 60 Hz, and reading them every step cost ~15 % of a default window step
 DETAIL_INTERVAL_S = 1 / 60
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
-from snnstudio.errors import SnnStudioError, SourceError
+from snnstudio.errors import SnnStudioError, SnnStudioWarning, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.sources.kinds import FRAME_KINDS, LIVE_KINDS, SELF_PACED_KINDS
@@ -117,6 +117,7 @@ class Session(SnapshotSlot, SessionControls):
         self._model_error: str | None = None  # why the last set_model failed (said again while none runs)
         #: watches a neuron swap or a module switched off for signs it runs untrained (it says so once)
         self._variant_watch: VariantWatch | None = None
+        self._said_after_open: list[str] = []  # a file's read warnings, said once it is open
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Session:
@@ -286,6 +287,29 @@ class Session(SnapshotSlot, SessionControls):
     def follow(self, layer: str, index: int, on: bool = True) -> None:
         self._queue("follow", lambda: self._runner_or_raise().follow(layer, int(index), on))
 
+    def export_nir(self, path: str) -> None:
+        def cmd():
+            try:
+                self._say(self._export_nir(str(path)))
+            except Exception as exc:  # said, and playback goes on (a refusal is not a broken stream)
+                self._say(f"export as NIR: {_message(exc)}")
+
+        self._queue("export_nir", cmd)
+
+    def _export_nir(self, path: str) -> str:
+        from snnstudio.safe_files import check_output
+        from snnstudio.snn.nir_io import export_zoo_model, save_nir
+
+        runner = self._runner_or_raise()
+        cfg = getattr(runner.model, "config", None)
+        if cfg is None or not hasattr(cfg, "dt_us"):
+            raise SnnStudioError(f"{runner.name} is not one of the studio's own networks; only those export as NIR here")
+        check_output(path)
+        graph = export_zoo_model(runner.model, cfg, getattr(runner.model, "trained_sensor", None))
+        out = save_nir(graph, path)
+        return (f"wrote {out}: {runner.name} as NIR (T = {cfg.T} steps of {cfg.dt_us / 1000:g} ms); "
+                f"File → Open model… plays it")
+
     def add_window_tap(self, fn: Callable) -> None:
         """Also hand every window the session plays (``windows.Window``) to ``fn``, on the worker
         thread (the studio's AEDAT4 recorder); ``fn`` must be quick and must not raise."""
@@ -397,13 +421,17 @@ class Session(SnapshotSlot, SessionControls):
                 rec = demo_recording()
                 name = rec.path.name if rec.path else "synthetic demo"
             else:
+                from snnstudio.events.sources import parse_file_spec
+
+                file, fmt, size = parse_file_spec(str(target))  # file[format=…,sensor=…]:PATH says what it is
+                path = Path(file)
                 if not path.exists():
                     raise SourceError(f"{path}: no such file")
                 try:
                     from snnstudio.events.io import read_events
                 except ImportError:
                     raise SourceError(f"{path}: reading event files needs snnstudio.events.io (not installed)") from None
-                rec = read_events(path)
+                rec = self._read_saying_warnings(path, fmt, size)
                 name = path.name
             self._target = target
             windows = RecordingWindows(self._mirrored(rec))
@@ -442,6 +470,9 @@ class Session(SnapshotSlot, SessionControls):
         self._latest = None
         self._anchor = None
         self._publish_state()
+        said, self._said_after_open = self._said_after_open, []
+        for text in said:  # last: what the window shows once the file is open
+            self._say(text)
 
     def _model_classes(self) -> list[str]:
         """The class names of the model that runs (or will run) the source opened now."""
@@ -452,6 +483,21 @@ class Session(SnapshotSlot, SessionControls):
         except SnnStudioError:  # no model loads: the video plays without ground truth (building the runner says why)
             return []
         return list(names.values()) if isinstance(names, dict) else list(names or ())
+
+    def _read_saying_warnings(self, path: Path, fmt: str | None, size: tuple[int, int] | None) -> EventRecording:
+        """``read_events`` whose warnings (a truncated or damaged file read in part, a stray
+        sidecar) become messages — the window's message bar — as well as staying warnings."""
+        from snnstudio.events.io import read_events
+
+        self._said_after_open = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SnnStudioWarning)
+            rec = read_events(path, format=fmt, sensor_size=size)
+        for w in caught:
+            if issubclass(w.category, SnnStudioWarning):
+                self._said_after_open.append(f"warning: {w.message}")
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)  # stderr and test capture as before
+        return rec
 
     def _label_video(self, source) -> None:
         """Ground truth for a video file from the nearest ``labels.csv`` naming it (the format of a

@@ -126,6 +126,9 @@ class FinetuneRequest:
     rate_factors: Sequence[float] = ()
     #: save the examples next to the taught checkpoint (:mod:`snnstudio.engine.teach_store`)
     save_examples: bool = True
+    #: samples per class of the base's own synthetic data for each class kept but not shown (as
+    #: ``train --finetune --replay``): negatives, so one new class is not learnt as "everything"
+    replay_per_class: int = 4
 
 
 def request_examples(req: FinetuneRequest):
@@ -185,8 +188,14 @@ def run_finetune(req: FinetuneRequest, progress: Callable[[dict], None] | None =
         if progress is not None:
             progress({"stage": p.stage, "epoch": p.epoch, "epochs": p.epochs, "loss": p.loss, "accuracy": p.accuracy})
 
+    replay = None
+    if req.replay_per_class > 0:  # the base's own samples of the classes kept but not shown: negatives
+        from snnstudio.engine.evaluation import default_cache_dir
+        from snnstudio.train.finetune import replay_for_untaught
+
+        replay, _ = replay_for_untaught(path, ds, list(req.classes), req.replay_per_class, default_cache_dir())
     res = finetune(path, ds, classes=list(req.classes), adapt=req.adapt, epochs=req.epochs, copies=req.copies,
-                   progress=report, cancel=cancel, name=req.out)
+                   progress=report, cancel=cancel, name=req.out, replay=replay)
     stem = output_stem(req.out)
     examples, examples_error = None, None
     if req.save_examples:  # next to the checkpoint, which names them (a failure keeps the checkpoint)

@@ -130,6 +130,9 @@ class SessionState:
     compare: tuple = ()
     #: how many ``set_compare`` calls the engine has run (well or not)
     compare_runs: int = 0
+    #: why the engine process is not running and was given up (``""``: it runs); the window says
+    #: so and offers a restart (:meth:`~snnstudio.engine.process_session.ProcessSession.restart`)
+    engine_down: str = ""
     extra: dict = field(default_factory=dict)
 
 

@@ -158,6 +158,11 @@ class MainWindow(QMainWindow):
             return a
 
         self.act_open = act("Open…", self.source.choose_file, ("Ctrl+O",), "open an event recording (Ctrl+O)")
+        self.act_open_as = act("Open as…", lambda: self.source.choose_file(ask=True), ("Ctrl+Shift+O",),
+                               "open an event file saying its format and sensor size (headerless files)")
+        self.act_restart_engine = act("Restart engine", self.restart_engine, (),
+                                      "start the engine process again after it stopped (with what worked before)")
+        self.act_restart_engine.setEnabled(False)
         self.act_open_model = act("Open model…", self.choose_model, ("Ctrl+M",),
                                   "open your own network: a checkpoint, a .nir graph or a Python factory (Ctrl+M)")
         self.act_play = act("Play / Pause", self.model.toggle_play, ("Space",), "play / pause (space)")
@@ -165,6 +170,8 @@ class MainWindow(QMainWindow):
         self.act_step = act("Step", lambda: self.model.step(1), ("Right",), "next step (→)")
         self.act_slower = act("Slower", lambda: self.model.faster(-1), ("-",), "slower (−)")
         self.act_faster = act("Faster", lambda: self.model.faster(1), ("+", "="), "faster (+)")
+        self.act_export_nir = act("Export model as NIR…", self.choose_nir_export, (),
+                                  "write the network that runs as a NIR graph (.nir) for other neuromorphic tools")
         self.act_theme = act("Light / dark", self.toggle_theme, (), "switch light / dark theme")
         self.act_reset = act("Reset layout", self.reset_layout)
         self.act_quit = act("Quit", self.close, ("Ctrl+Q",))
@@ -231,7 +238,10 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         f = menu.addMenu("&File")
         f.addAction(self.act_open)
+        f.addAction(self.act_open_as)
+        f.addAction(self.act_restart_engine)
         f.addAction(self.act_open_model)
+        f.addAction(self.act_export_nir)
         self.recent_menu = f.addMenu("Recent models")
         self._fill_recent()
         f.addMenu(export)
@@ -293,6 +303,17 @@ class MainWindow(QMainWindow):
         if dlg.exec():
             self.open_model(dlg.spec())
 
+    def choose_nir_export(self) -> None:
+        """File → Export model as NIR…: a file name, then the engine writes the graph and says
+        what it wrote (or what NIR cannot express)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        info = self.model.state.model
+        stem = (info.name.split(" [")[0] if info is not None else "model") or "model"
+        path, _ = QFileDialog.getSaveFileName(self, "Export model as NIR", f"{stem}.nir", "NIR graphs (*.nir)")
+        if path:
+            self.model.export_nir(path if path.endswith(".nir") else path + ".nir")
+
     def open_model(self, spec: ModelSpec) -> None:
         """Load ``spec`` in the engine (errors come back as a message; the model playing stays);
         once it runs it goes first in File → Recent models."""
@@ -325,7 +346,24 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.message_bar.show_message(text)
 
+    def restart_engine(self) -> None:
+        """The message bar's / File menu's Restart engine: a new engine process with what worked."""
+        if not self.model.restart_engine():
+            self.show_message("the engine is running: nothing to restart")
+
+    def _show_engine_down(self, s: SessionState) -> None:
+        """An engine given up after repeated crashes: said in the bar, with a Restart button, until
+        it runs again (Open and Play then say that the engine is not running)."""
+        down = bool(s.engine_down)
+        self.act_restart_engine.setEnabled(down)
+        if down and self.message_bar.action is None:
+            self.message_bar.set_action("Restart engine", self.restart_engine)
+            self.show_message(s.engine_down)
+        elif not down and self.message_bar.action is not None:
+            self.message_bar.clear_action()
+
     def _show_state(self, s: SessionState) -> None:
+        self._show_engine_down(s)
         self.act_play.setIcon(self.style().standardIcon(QStyle.SP_MediaPause if s.playing else QStyle.SP_MediaPlay))
         if s.sensor_size is None:  # nothing open (or the source failed to open): nothing plays
             self.state_label.setText("no source")
@@ -473,8 +511,7 @@ class MainWindow(QMainWindow):
             self._drop_dialog = dlg  # (tests reach it while it is open)
             if dlg.exec():
                 self.open_model(dlg.spec())
-        else:
-            self.model.open(path)
+        elif self.source.open_file(path):  # a headerless file: Open as… asks what it is first
             self.model.play()
 
     def restore_layout(self) -> None:

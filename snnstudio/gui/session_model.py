@@ -124,6 +124,13 @@ class SessionModel(QObject):
         self.budget.clear()
         self.session.close()
 
+    def restart_engine(self) -> bool:
+        """Start the engine process again after it was given up (see
+        :meth:`~snnstudio.engine.process_session.ProcessSession.restart`); False when there is
+        nothing to restart (it runs, or the engine is a thread of this process)."""
+        restart = getattr(self.session, "restart", None)
+        return bool(restart is not None and restart())
+
     @property
     def state(self) -> SessionState:
         """The newest session state (the worker replaces it atomically; views that must react

@@ -926,3 +926,17 @@ def save_nir(model_or_graph, path: str | Path, example_input: torch.Tensor | Non
     # temp + rename, regular files only
     write_by_name(path, lambda tmp: nir.write(tmp, graph), lambda p, problem: ModelError(f"{p}: {problem}"))
     return path
+
+
+def export_zoo_model(model: nn.Module, cfg, sensor_size: tuple[int, int] | None = None):
+    """A zoo model (``cfg``: its :class:`~snnstudio.snn.zoo.ModelConfig`) as a NIR graph the studio
+    plays again as it ran: :func:`export_nir` at the model's frame length ``cfg.dt_us``, with its
+    class names, window ``T`` (the read-out is the mean over it) and the sensor it was trained on
+    (``sensor_size``, width × height) in the graph's metadata."""
+    example = torch.zeros(cfg.T, 1, *cfg.input_size)  # only its shape is used
+    graph = export_nir(model, example, dt=cfg.dt_us * 1e-6)
+    graph.metadata["class_names"] = list(cfg.class_names)
+    graph.metadata["T"] = int(cfg.T)
+    if sensor_size is not None:
+        graph.metadata["sensor_size"] = [int(v) for v in sensor_size]
+    return graph

@@ -744,6 +744,23 @@ def replay_for(model_path: str | Path, names: Sequence[str], per_class: int = 4,
     return sub
 
 
+def replay_for_untaught(model_path: str | Path, examples, classes: Sequence[str] | None, per_class: int = 4,
+                        cache_dir: str | Path | None = "cache", workers: int = 1):
+    """:func:`replay_for` the classes the new model keeps from the base (``classes`` as
+    :func:`plan_classes` reads them) that ``examples`` (a :class:`FrameDataset`) gives no example
+    of: ``(replay or None, the names of those classes)``."""
+    from snnstudio.snn.checkpoints import read_checkpoint_json
+
+    cfg, _ = read_checkpoint_json(model_path)
+    plan = plan_classes(cfg.class_names, [examples.class_names[int(i)] for i in examples.labels], classes)
+    taught = {plan.names[plan.target_of(examples.class_names[int(i)])] for i in examples.labels}
+    missing = [n for n, s in zip(plan.names, plan.source) if s is not None and n not in taught]
+    if not missing or per_class < 1:
+        return None, missing
+    base_names = [cfg.class_names[plan.source[plan.names.index(n)]] for n in missing]
+    return replay_for(model_path, base_names, per_class, cache_dir, workers), missing
+
+
 def load_examples(spec: str, model_path: str | Path, *, classes: Sequence[str] | None = None,
                   cache_dir: str | Path | None = "cache", progress: Callable[[int, int], None] | None = None):
     """The examples of ``spec`` framed for the checkpoint ``model_path``: ``videos:DIR`` (every row of

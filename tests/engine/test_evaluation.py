@@ -198,8 +198,15 @@ def test_metrics_history_holds_every_step_and_round_trips():
         assert int(r["spike_count"]) == snap.metrics.spike_count and int(r["label"]) == 3
         assert float(r["confidence"]) == pytest.approx(snap.confidence)
     assert json.loads(h.to_json())["rows"][-1]["index"] == snaps[-1].index
+    from snnstudio.engine.history import history_row
+
+    assert h.rows == [history_row(s) for s in snaps]  # the compact columns give back every value and None
+    small = MetricsHistory(capacity=6)  # a full ring keeps the newest rows, oldest first
+    small.add(snaps[:4])
+    small.add(snaps[4:])
+    assert len(small) == 6 and small.rows == [history_row(s) for s in snaps[-6:]]
     h.add([snaps[0]])  # index 0: a new source starts a new history
-    assert len(h) == 1
+    assert len(h) == 1 and h.rows == [history_row(snaps[0])]
 
 
 @pytest.mark.parametrize("engine", ["thread", "process"])

@@ -215,3 +215,24 @@ def test_a_failed_open_or_model_load_is_not_replayed_after_a_crash(proc, tmp_pat
     assert not any("missing.aedat4" in m or "no-such-model" in m or "speed must" in m for m in said[n:]), said[n:]
     proc.step()
     assert proc.wait_for(lambda s: s is not None and s.index == 0, 60).n_events > 0
+
+
+def test_a_file_opened_as_a_named_format_is_opened_so_again_after_a_crash(proc, tmp_path):
+    """``file[format=…,sensor=…]:PATH`` (the window's Open as…) is what a restart replays: the
+    headerless file comes back with the sensor size the user named, not a guess."""
+    from snnstudio.events.io import write_events
+    from snnstudio.events.io.detect import prophesee_header
+    from snnstudio.events.sources import file_spec
+
+    rec = random_recording()
+    full = tmp_path / "full.raw"
+    write_events(full, rec.__class__(rec.events.copy(), rec.sensor_size), format="evt2")
+    data = full.read_bytes()
+    path = tmp_path / "cut.raw"
+    path.write_bytes(data[prophesee_header(data)[1]:])
+    wide = (rec.sensor_size[0] + 8, rec.sensor_size[1] + 4)  # larger than the events' extent: only named, not inferred
+    proc.set_model("tiny")
+    proc.open(file_spec(path, "evt2", wide))
+    assert proc.sync(60) and proc.state.sensor_size == wide
+    _restarted(proc, proc.pid)
+    assert proc.state.sensor_size == wide and proc.state.source_name == "cut.raw"

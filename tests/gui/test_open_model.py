@@ -181,3 +181,17 @@ def test_gui_model_nir_that_cannot_load_never_plays_the_default(tmp_path):
     assert "snnstudio: 0 steps shown, engine in a process\n" in r.stdout, r.stdout + r.stderr
     assert "does not say its time step" in r.stdout and "--dt-us" in r.stdout, r.stdout
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_file_export_model_as_nir_asks_a_name_and_the_engine_says_what_it_wrote(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (asked.append(a[2]) or (str(tmp_path / "net"), "NIR graphs (*.nir)")))
+    window.act_export_nir.trigger()
+    assert asked and asked[0].endswith(".nir")
+    # the window's fixture plays the "tiny" stand-in, not a zoo network: the engine says so (a
+    # zoo network is written: tests/engine/test_session_export.py), nothing is left behind
+    qtbot.waitUntil(lambda: window.message_bar.text.startswith("export as NIR:"), timeout=30_000)
+    assert "studio's own networks" in window.message_bar.text and not (tmp_path / "net.nir").exists()

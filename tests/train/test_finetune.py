@@ -230,3 +230,55 @@ def test_bad_input_is_one_clear_error(base, tmp_path):
     r = run_cli("train", "--finetune", str(base), "--data", "videos:" + str(tmp_path), "--out", str(tmp_path / "m"))
     assert r.returncode == 1 and "labels.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not any(tmp_path.iterdir())
+
+
+SYN_DT = 1_500_000 // T
+
+
+@pytest.fixture(scope="module")
+def synthetic_base(tmp_path_factory):
+    """A tiny untrained net saved as if trained on the synthetic gestures (so its own data can be replayed)."""
+    from dataclasses import replace
+
+    names = ["swipe_left", "swipe_right", "other"]
+    cfg = replace(_cfg(names), dt_us=SYN_DT)  # the synthetic samples last 1.5 s: T · dt
+    torch.manual_seed(5)
+    model = build_model(cfg).eval()
+    meta = {"name": "tiny-synthetic", "data": "synthetic", "data_options": {"per_class": {"train": 2, "val": 2}}}
+    return save_checkpoint(tmp_path_factory.mktemp("sbase") / "tiny-synthetic", model, cfg, meta)
+
+
+@pytest.fixture(scope="module")
+def replay_cache(tmp_path_factory):
+    """One cache for the replay tests: the base's synthetic samples are generated once."""
+    return tmp_path_factory.mktemp("replay-cache")
+
+
+def test_replay_brings_the_bases_own_samples_of_the_kept_classes_no_example_shows(synthetic_base, replay_cache):
+    from snnstudio.train.finetune import replay_for_untaught
+
+    ex = _data(["swipe_left", "diagonal"], 2, seed=1)  # one kept class shown, one new
+    # one per class: the base's val split is generated whole (10 classes), then cut to the missing ones
+    replay, missing = replay_for_untaught(synthetic_base, ex, None, per_class=1, cache_dir=replay_cache / "frames")
+    assert missing == ["swipe_right", "other"]
+    assert sorted(replay.class_names[int(i)] for i in replay.labels) == ["other", "swipe_right"]
+    assert replay.frames.shape[1:] == (T, 2, S, S)
+    none, missing = replay_for_untaught(synthetic_base, ex, ["swipe_left", "diagonal"], per_class=1,
+                                        cache_dir=replay_cache / "frames")
+    assert none is None and missing == []  # every kept class has examples: nothing to replay
+
+
+def test_the_studios_fine_tune_replays_like_the_cli(synthetic_base, replay_cache, monkeypatch):
+    import json
+
+    from snnstudio.engine.teach import FinetuneRequest, run_finetune
+
+    monkeypatch.setenv("SNNSTUDIO_CACHE", str(replay_cache))  # the studio's cache: <it>/frames
+    ex = _data(["swipe_left", "diagonal"], 3, seed=2)
+    ex.dt_us = SYN_DT
+    labels = [ex.class_names[int(i)] for i in ex.labels]
+    req = FinetuneRequest(str(synthetic_base), ex.frames, labels, ["swipe_left", "swipe_right", "other", "diagonal"],
+                          ex.dt_us, out="taught-replay", epochs=2, copies=1, save_examples=False, replay_per_class=1)
+    res = run_finetune(req)
+    meta = json.loads(open(res["json"]).read())["meta"]
+    assert meta["replay"]["n"] == 2  # one each of swipe_right and other

@@ -48,12 +48,13 @@ from snnstudio.errors import EventFileError, SnnStudioError, SnnStudioWarning, U
 from snnstudio.events.io._common import (
     DEFAULT_CHUNK_EVENTS,
     check_events,
+    check_sensor_size,
     rechunk,
     require_events,
     tolerate_disorder,
 )
 from snnstudio.events.io.aedat4 import Aedat4Writer
-from snnstudio.events.io.detect import detect_format
+from snnstudio.events.io.detect import NAME_IT, detect_format
 from snnstudio.events.io.labels import check_labels, read_labels, sidecar_path, write_labels
 from snnstudio.events.types import EventRecording, Label
 
@@ -102,9 +103,11 @@ FORMATS: dict[str, EventFormat] = {f.name: f for f in (
     EventFormat("aedat4", "iniVation AEDAT 4.0", "aedat4", "read", "write", "iter_chunks", (".aedat4",)),
     EventFormat("aedat3", "AEDAT 3.1 (DVS128 Gesture)", "aedat3", "read", "write", "iter_chunks", (".aedat",)),
     EventFormat("aedat2", "jAER AEDAT 2.0 (DVS128)", "aedat2", "read", "write", "iter_chunks", ()),
-    EventFormat("evt2", "Prophesee EVT 2.0 .raw", "prophesee", "read_evt2", "write_evt2", "iter_evt2", ()),
-    EventFormat("evt3", "Prophesee EVT 3.0 .raw", "prophesee", "read_evt3", "write_evt3", "iter_evt3", (".raw",)),
-    EventFormat("dat", "Prophesee DAT (CD events)", "prophesee", "read_dat", "write_dat", "iter_dat", (".dat",)),
+    EventFormat("evt2", "Prophesee EVT 2.0 .raw", "prophesee", "read_evt2", "write_evt2", "iter_evt2", (),
+                "header_evt2"),
+    EventFormat("evt3", "Prophesee EVT 3.0 .raw", "prophesee", "read_evt3", "write_evt3", "iter_evt3", (".raw",),
+                "header_evt3"),
+    EventFormat("dat", "Prophesee DAT (CD events)", "prophesee", "read_dat", "write_dat", "iter_dat", (".dat",), "header_dat"),
     EventFormat("nmnist", "N-MNIST / ATIS .bin", "nmnist", "read", None, None, (".bin",)),
     EventFormat("npz", "numpy .npz (events + sensor_size)", "numpy_files", "read_npz", "write_npz", None, (".npz",)),
     EventFormat("npy", "numpy .npy structured array", "numpy_files", "read_npy", "write_npy", "iter_npy_chunks",
@@ -170,6 +173,62 @@ def format_for_extension(path: str | Path) -> str:
                                    f"use one of {', '.join(writable)} or pass format=")
 
 
+#: the formats whose files may carry no magic (a Prophesee .raw without its '%' header, N-MNIST)
+HEADERLESS_FORMATS = ("evt2", "evt3", "nmnist")
+#: the formats content detection picks by the extension alone (no magic to check)
+GUESSED_FORMATS = ("nmnist",)
+
+
+def parse_sensor_size(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"320x320"`` (or ``320×320``, ``320,320``, a pair) as ``(width, height)`` pixels; ``None``
+    and ``""`` stay ``None`` (the file says). A malformed or out-of-range size is a one-line
+    :class:`SnnStudioError`."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.lower().replace("×", "x").replace(",", "x").split("x")]
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise SnnStudioError(f"sensor size must be WIDTHxHEIGHT in pixels (e.g. 320x320), got {text!r}")
+        text = (int(parts[0]), int(parts[1]))
+    try:
+        return check_sensor_size(text, None, "sensor size")
+    except EventFileError as exc:
+        raise SnnStudioError(exc.problem) from None
+
+
+def _outside(path: Path, size: tuple[int, int], mx: int, my: int) -> EventFileError:
+    return EventFileError(path, f"events reach x={mx}, y={my}, outside the sensor size given ({size[0]}x{size[1]}); "
+                                f"the sensor must be at least {mx + 1}x{my + 1}")
+
+
+def _with_sensor(rec: EventRecording, size: tuple[int, int] | None, path: Path) -> EventRecording:
+    """``rec`` with the sensor size the user named (every event must lie on it)."""
+    if size is None:
+        return rec
+    ev = rec.events
+    if ev.shape[0]:
+        mx, my = int(ev["x"].max()), int(ev["y"].max())
+        if mx >= size[0] or my >= size[1]:
+            raise _outside(path, size, mx, my)
+    rec.sensor_size = size
+    rec.meta.pop("sensor_size_inferred", None)
+    rec.meta["sensor_size_given"] = True
+    return rec
+
+
+@contextlib.contextmanager
+def _guessed(path: Path, name: str, given: bool) -> Iterator[None]:
+    """A file whose format was only guessed from its extension (no magic) and did not read: the
+    error says how to name what it is."""
+    try:
+        yield
+    except EventFileError as exc:
+        if given or name not in GUESSED_FORMATS:
+            raise
+        raise type(exc)(path, f"{exc.problem} (read as {name} because of "
+                              f"its extension; if it is something else, {NAME_IT})") from None
+
+
 def attach_labels(recording: EventRecording, path: Path) -> EventRecording:
     """Read ``<stem>_labels.csv`` beside ``path`` (when there) into ``recording.labels``."""
     side = sidecar_path(path)
@@ -181,23 +240,30 @@ def attach_labels(recording: EventRecording, path: Path) -> EventRecording:
     return recording
 
 
-def read_events(path: str | Path, *, format: str | None = None, sort: bool = False) -> EventRecording:
+def read_events(path: str | Path, *, format: str | None = None, sort: bool = False,
+                sensor_size: tuple[int, int] | str | None = None) -> EventRecording:
     """Read a whole event file into an :class:`EventRecording` (format detected from the content).
 
     Timestamps going backwards are an :class:`EventFileError`; with ``sort=True`` they are
     repaired instead by a stable sort on ``t`` (a :class:`SnnStudioWarning` says how many steps
     went backwards, ``meta["unsorted_steps"]`` keeps the count) — for recordings whose packets
     arrived slightly out of order.
+
+    ``format`` and ``sensor_size`` (``(w, h)`` or ``"WxH"`` pixels) say what a headerless or
+    ambiguous file is (an EVT2/EVT3 ``.raw`` without its ``%`` header, an N-MNIST-like
+    ``.bin``): the format is then not detected, and the sensor size replaces what the file
+    declares or what its coordinates suggest (an event outside it is an error).
     """
     path = Path(path)
+    size = parse_sensor_size(sensor_size)
     name = format or detect_format(path)
     if not path.is_file():
         raise EventFileError(path, "no such file")
     fmt = _format(name, path)
-    with _loader_errors(path, f"cannot read {fmt.name}"):
+    with _guessed(path, fmt.name, format is not None), _loader_errors(path, f"cannot read {fmt.name}"):
         rec = _read(fmt, path, sort)
     rec.path = path
-    return attach_labels(rec, path)
+    return attach_labels(_with_sensor(rec, size, path), path)
 
 
 def _read(fmt: EventFormat, path: Path, sort: bool) -> EventRecording:
@@ -225,9 +291,12 @@ class EventChunks:
     Each iteration re-reads the file from its start.
     """
 
-    def __init__(self, path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS, format: str | None = None):
+    def __init__(self, path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS, format: str | None = None,
+                 sensor_size: tuple[int, int] | str | None = None):
         if chunk_events <= 0:
             raise ValueError(f"chunk_events must be positive, got {chunk_events}")
+        given = parse_sensor_size(sensor_size)
+        self._given_format = format is not None
         self.path = Path(path)
         self.chunk_events = int(chunk_events)
         self.format = format or detect_format(self.path)
@@ -237,8 +306,9 @@ class EventChunks:
         self.meta: dict = {}
         self._recording: EventRecording | None = None
         if self._fmt.streamer is None:
-            with _loader_errors(self.path, f"cannot read {self.format}"):
-                self._recording = self._fmt.read(self.path)
+            with _guessed(self.path, self.format, self._given_format), \
+                    _loader_errors(self.path, f"cannot read {self.format}"):
+                self._recording = _with_sensor(self._fmt.read(self.path), given, self.path)
             self.sensor_size = self._recording.sensor_size
             self.sensor = self._recording.sensor
             self.meta = self._recording.meta
@@ -247,6 +317,11 @@ class EventChunks:
                 warnings.simplefilter("ignore", SnnStudioWarning)  # the iteration itself warns about truncation
                 size, self.sensor, self.meta = self._fmt.header(self.path)
             self.sensor_size = tuple(size) if size is not None else None
+        #: the sensor size the caller named (every event is checked against it), or None
+        self.given_sensor_size = given
+        if given is not None:
+            self.sensor_size = given
+            self.meta["sensor_size_given"] = True
         side = sidecar_path(self.path)
         self.labels: list[Label] = read_labels(side) if side.is_file() else []
 
@@ -258,12 +333,18 @@ class EventChunks:
         yield from self._stream()
 
     def _stream(self) -> Iterator[np.ndarray]:
-        with _loader_errors(self.path, f"cannot read {self.format}"):
+        with _guessed(self.path, self.format, self._given_format), \
+                _loader_errors(self.path, f"cannot read {self.format}"):
             yield from self._chunks()
 
     def _chunks(self) -> Iterator[np.ndarray]:
         w = h = 0
+        given = self.given_sensor_size
         for ev in rechunk(self._fmt.iter_chunks(self.path, self.chunk_events), self.chunk_events):
+            if given is not None and ev.shape[0]:
+                mx, my = int(ev["x"].max()), int(ev["y"].max())
+                if mx >= given[0] or my >= given[1]:
+                    raise _outside(self.path, given, mx, my)
             if self.sensor_size is None:
                 w = max(w, int(ev["x"].max()) + 1)
                 h = max(h, int(ev["y"].max()) + 1)
@@ -274,14 +355,14 @@ class EventChunks:
 
 
 def iter_event_chunks(path: str | Path, *, chunk_events: int = DEFAULT_CHUNK_EVENTS,
-                      format: str | None = None) -> EventChunks:
+                      format: str | None = None, sensor_size: tuple[int, int] | str | None = None) -> EventChunks:
     """The file's events in time order, ``chunk_events`` per array (the last may be shorter).
 
     Returns an :class:`EventChunks` (iterate it; it also carries ``sensor_size``, ``sensor``,
     ``labels``, ``format``). Formats with a streaming reader (see the table above) never hold
     more than about one chunk (plus one container packet) in memory.
     """
-    return EventChunks(path, chunk_events=chunk_events, format=format)
+    return EventChunks(path, chunk_events=chunk_events, format=format, sensor_size=sensor_size)
 
 
 def write_events(path: str | Path, recording: EventRecording, *, format: str | None = None) -> None:
@@ -312,7 +393,9 @@ def write_events(path: str | Path, recording: EventRecording, *, format: str | N
 
 __all__ = [
     "FORMATS",
+    "HEADERLESS_FORMATS",
     "READ_EXTENSIONS",
+    "parse_sensor_size",
     "formats_markdown",
     "Aedat4Writer",
     "EventChunks",

@@ -11,6 +11,10 @@ from snnstudio.events.io import text as _text
 
 HEAD_BYTES = 1 << 16
 
+#: how to say what a file is, for error messages (the CLI's options, the window's dialog)
+NAME_IT = ("name its format and sensor: --format NAME --sensor WxH on the command line "
+           "(convert: --in-format), 'Open as…' in the window")
+
 
 def prophesee_header(head: bytes) -> tuple[dict[str, str], int]:
     """Parse the ``% key value`` header lines; return (fields, byte offset of the data)."""
@@ -87,7 +91,8 @@ def detect_format(path: str | Path) -> str:
     if suffix == ".bin":
         return "nmnist"
     if suffix == ".raw":
-        raise UnknownFormatError(path, "Prophesee .raw file without a '%' header: pass format='evt2' or 'evt3'")
+        raise UnknownFormatError(path, f"a Prophesee .raw file without a '%' header (EVT2 or EVT3?): {NAME_IT} "
+                                       "(e.g. --format evt2 --sensor 320x320)")
     raise UnknownFormatError(path, f"unknown event file format (starts with {head[:12]!r}); known: "
                                    "AEDAT 2.0/3.1/4, Prophesee EVT2/EVT3 .raw and .dat, N-MNIST .bin, "
-                                   ".npz/.npy, HDF5, CSV/TXT")
+                                   f".npz/.npy, HDF5, CSV/TXT; for a headerless file, {NAME_IT}")

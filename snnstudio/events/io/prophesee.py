@@ -531,11 +531,25 @@ def write_dat(path: str | Path, recording: EventRecording) -> None:
                 enc.write(a)
 
 
-def header(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
-    """(sensor size or None, sensor name, meta) from the ``%`` header alone."""
+def header(path: str | Path, kind: str | None = None) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """(sensor size or None, sensor name, meta) from the ``%`` header alone; ``kind``: the format
+    the file is read as (a headerless file's is named by the caller, not guessed from its name)."""
     path = Path(path)
-    with open(path, "rb") as f:
-        fields, _ = prophesee_header(f.read(1 << 16))
-    kind = prophesee_kind(fields, path.suffix.lower())
+    if kind is None:
+        with open(path, "rb") as f:
+            fields, _ = prophesee_header(f.read(1 << 16))
+        kind = prophesee_kind(fields, path.suffix.lower())
     info, _ = _open(path, kind)
     return info.size, info.sensor, {"header": {k: v for k, v in info.fields.items() if not k.startswith("_")}}
+
+
+def header_evt2(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    return header(path, "evt2")
+
+
+def header_evt3(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    return header(path, "evt3")
+
+
+def header_dat(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    return header(path, "dat")

@@ -14,6 +14,9 @@ declared once in :data:`~snnstudio.events.sources.kinds.SOURCE_KIND_TABLE`::
     video:PATH                a video file turned into events (VideoEventSource; CLIP.mp4 too)
     synthetic[:GESTURE]       the synthetic gesture generator (SyntheticGestureSource)
 
+A headerless or ambiguous recording is said what it is with ``file[format=F,sensor=WxH]:PATH``
+(either option alone too; see :func:`file_spec`).
+
 Heavy parts (dv-processing, OpenCV, the I/O layer) load only when a source needs them.
 """
 
@@ -51,6 +54,8 @@ __all__ = [
     "SourceSpecError",
     "SpeedError",
     "check_speed",
+    "file_spec",
+    "parse_file_spec",
     "label_for_window",
     "open_source",
     "parse_source_spec",
@@ -91,12 +96,57 @@ def _source_class(module: str, name: str, what: str) -> Any:
 VIDEO_EXTENSIONS: tuple[str, ...] = (".avi", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".webm", ".wmv")
 
 
+def file_spec(path: str | Path, format: str | None = None, sensor_size: tuple[int, int] | str | None = None) -> str:
+    """The spec of an event file with what it is said to be: ``file[format=evt2,sensor=320x320]:PATH``
+    (just ``PATH`` when neither is given). The options are checked here (one-line errors)."""
+    from snnstudio.events.io import FORMATS, parse_sensor_size
+
+    size = parse_sensor_size(sensor_size)
+    opts = []
+    if format:
+        name = str(format).strip().lower()
+        if name not in FORMATS:
+            raise SourceSpecError(f"unknown format {format!r}; known: {', '.join(FORMATS)}")
+        opts.append(f"format={name}")
+    if size is not None:
+        opts.append(f"sensor={size[0]}x{size[1]}")
+    return f"file[{','.join(opts)}]:{path}" if opts else str(path)
+
+
+def parse_file_spec(spec: str) -> tuple[str, str | None, tuple[int, int] | None]:
+    """``(path, format or None, sensor size or None)`` of a file spec (``PATH``, ``file:PATH`` or
+    ``file[format=F,sensor=WxH]:PATH``; see :func:`file_spec`)."""
+    from snnstudio.events.io import parse_sensor_size
+
+    spec = str(spec)
+    if spec.lower().startswith("file["):
+        head, sep, path = spec.partition("]:")
+        if not sep:
+            raise SourceSpecError(f"file spec {spec!r}: expected file[format=F,sensor=WxH]:PATH")
+        fmt, size = None, None
+        for opt in filter(None, (o.strip() for o in head[5:].split(","))):
+            key, eq, value = opt.partition("=")
+            key = key.strip().lower()
+            if key == "format" and eq:
+                fmt = value.strip().lower() or None
+            elif key == "sensor" and eq:
+                size = parse_sensor_size(value)
+            else:
+                raise SourceSpecError(f"file spec {spec!r}: unknown option {opt!r} (format=NAME, sensor=WxH)")
+        return path, fmt, size
+    if spec.lower().startswith("file:"):
+        return spec[5:], None, None
+    return spec, None, None
+
+
 def parse_source_spec(spec: str) -> tuple[str, str | None]:
     """Split a spec into ``(kind, argument)``; a path without a kind is ``video`` when its
     extension is a video's (:data:`VIDEO_EXTENSIONS`), else ``file``."""
     spec = str(spec).strip()
     if not spec:
         raise SourceSpecError(f"empty source spec; expected one of {', '.join(SOURCE_KINDS)}")
+    if spec.lower().startswith("file["):
+        return "file", parse_file_spec(spec)[0] or None
     kind, sep, rest = spec.partition(":")
     kind_l = kind.lower()
     if kind_l in SOURCE_KINDS:
@@ -135,7 +185,12 @@ def _open(spec: str, options: dict[str, Any]) -> EventSource:
     if kind == "file":
         if not arg:
             raise SourceSpecError("file: needs a path, e.g. file:recording.aedat4")
-        return FilePlayer(arg, **options)
+        path, fmt, size = parse_file_spec(spec)
+        if fmt is None and size is None:
+            return FilePlayer(arg, **options)
+        from snnstudio.events.io import read_events
+
+        return FilePlayer(read_events(path, format=fmt, sensor_size=size), **options)
     if kind == "camera":
         from snnstudio.events.sources.camera import DvsCameraSource
 

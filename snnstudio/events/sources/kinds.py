@@ -35,7 +35,8 @@ class SourceKind:
 
 #: every kind of source, in the order the help lists them
 SOURCE_KIND_TABLE: tuple[SourceKind, ...] = (
-    SourceKind("file", "[file:]PATH", "an event recording, played in real time (a bare path too)",
+    SourceKind("file", "[file:]PATH", "an event recording, played in real time (a bare path too; "
+               "file[format=F,sensor=WxH]:PATH says what a headerless file is)",
                live=False, self_paced=False, reads_file=True),
     SourceKind("camera", "camera[:SERIAL]", "a USB DVS camera (dv-processing)", live=True, self_paced=True),
     SourceKind("network", "network:HOST:PORT", "a DV network event stream (TCP)", live=True, self_paced=True),

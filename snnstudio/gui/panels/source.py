@@ -90,11 +90,18 @@ class SourcePanel(QWidget):
         self.name.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.open_button = QPushButton("Open…")
         self.open_button.clicked.connect(self.choose_file)
+        self.open_as_button = QPushButton("Open as…")
+        self.open_as_button.setToolTip("open a file saying what it is: its format and sensor size (for a headerless "
+                                       "Prophesee .raw, an N-MNIST-like .bin …)")
+        self.open_as_button.clicked.connect(lambda: self.choose_file(ask=True))
+        #: the Open as… dialog while it is open (tests reach it there)
+        self.open_as_dialog = None
         self.demo_button = QPushButton("Demo")
         self.demo_button.setToolTip("play the synthetic demo recording")
         self.demo_button.clicked.connect(lambda: model.open("demo"))
         top.addWidget(self.name, 1)
         top.addWidget(self.open_button)
+        top.addWidget(self.open_as_button)
         top.addWidget(self.demo_button)
         lay.addLayout(top)
         live = QHBoxLayout()
@@ -381,10 +388,32 @@ class SourcePanel(QWidget):
         finally:
             self._showing = False
 
-    def choose_file(self) -> None:
+    def choose_file(self, ask: bool = False) -> None:
+        """The file dialog, then :meth:`open_file` (``ask``: always say what the file is)."""
         path, _ = QFileDialog.getOpenFileName(self, "Open an event recording", "", FILE_FILTER)
         if path:
+            self.open_file(path, ask=ask)
+
+    def open_file(self, path: str, ask: bool = False) -> bool:
+        """Open ``path``; when content detection cannot tell what it is (or ``ask``), the Open as…
+        dialog asks for its format and sensor size first. False when nothing was opened."""
+        from snnstudio.gui.open_as import OpenAsDialog, detection_problem
+
+        video = Path(path).suffix.lower() in VIDEO_EXTENSIONS
+        reason = None if video else detection_problem(path)
+        if not ask and reason is None:
             self.model.open(path)
+            return True
+        dlg = self.open_as_dialog = OpenAsDialog(self, path, reason or "")
+        try:
+            if not dlg.exec() or dlg.spec is None:
+                return False
+            spec = dlg.spec
+        finally:
+            self.open_as_dialog = None
+            dlg.deleteLater()
+        self.model.open(spec)
+        return True
 
     def _open_live(self) -> None:
         spec = self.live.text().strip()
