@@ -544,12 +544,15 @@ def header(path: str | Path, kind: str | None = None) -> tuple[tuple[int, int] |
 
 
 def header_evt2(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of an EVT 2.0 file."""
     return header(path, "evt2")
 
 
 def header_evt3(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of an EVT 3.0 file."""
     return header(path, "evt3")
 
 
 def header_dat(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of a DAT file."""
     return header(path, "dat")
