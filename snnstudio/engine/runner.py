@@ -138,7 +138,7 @@ class ModelRunner:
         mode: str | None = None,
         input_hw: tuple[int, int] | None = None,
         raster_neurons: int = 64,
-        feature_channels: int = 4,
+        feature_channels: int | None = None,
         sensor_hw: tuple[int, int] = (128, 128),
         cost_every: int = 16,
         step_us: int | None = None,
@@ -708,11 +708,13 @@ class ModelRunner:
             per_channel = np.count_nonzero(per, axis=1).astype(np.float32) / np.float32(per.shape[1])
         else:
             per_channel = spikes.astype(np.float32)
-        fmap = None
+        fmap = spatial = None
         if reuse is not None and reuse.shape == shape:
-            fmap = reuse.feature_map
+            fmap, spatial = reuse.feature_map, reuse.spatial_rate
         elif len(shape) == 3:
-            fmap = _ro(spikes.reshape(shape)[: self.feature_channels].astype(np.float32))
+            grid = spikes.reshape(shape)
+            fmap = _ro(grid[: self.feature_channels].copy())  # uint8 0/1, every channel unless limited
+            spatial = _ro(np.count_nonzero(grid, axis=0).astype(np.float32) / np.float32(shape[0]))
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
@@ -733,6 +735,7 @@ class ModelRunner:
             spiked=spiked,
             threshold=None if th is None or not math.isfinite(float(th)) else float(th),
             feature_map=fmap,
+            spatial_rate=spatial,
             window_rate=window_rate,
             window_steps=t_lead,
             sops=self._layer_cost.get(name, (None, None))[0],

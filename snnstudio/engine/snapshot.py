@@ -38,8 +38,9 @@ class LayerSnapshot:
     whose flat indices are ``raster_index [n]`` (the same every step, so columns stack into a
     raster); ``membrane`` maps a followed flat neuron index to its membrane potential ``h``
     (before reset) and ``spiked`` to whether it fired; ``threshold`` is the line to draw (``None``
-    where the neuron has none); ``feature_map [k, h, w]`` the spikes of the first ``k`` channels
-    (``None`` for flat layers); ``shape`` the per-sample neuron shape, e.g. ``(C, H, W)``.
+    where the neuron has none); ``feature_map [k, h, w]`` (uint8 0/1) the spikes of the first ``k`` channels (every channel by default)
+    (``None`` for flat layers); ``spatial_rate [h, w]`` the share of all its channels that fired at
+    each position; ``shape`` the per-sample neuron shape, e.g. ``(C, H, W)``.
     """
 
     name: str
@@ -54,6 +55,9 @@ class LayerSnapshot:
     spiked: dict[int, bool] = field(default_factory=dict)
     threshold: float | None = None
     feature_map: np.ndarray | None = None
+    #: ``[h, w]``: the share of the layer's channels that fired at each position at the newest
+    #: step (``None`` for flat layers) — the Events view's overlay
+    spatial_rate: np.ndarray | None = None
     window_rate: float | None = None
     window_steps: int = 1
     sops: float | None = None

@@ -26,7 +26,8 @@ class SessionConfig:
     loop: bool = True
     realtime: bool = True
     raster_neurons: int = 64
-    feature_channels: int = 4
+    #: channels of a layer's feature maps in its snapshot (``None``: all — the Layers panel pages them)
+    feature_channels: int | None = None
     #: torch intra-op threads for the process (set when the worker starts; None: leave as is).
     #: Streaming models are small: two threads spin-wait on each other and on the GUI thread
     #: (a window step of the default model: 4 ms on one thread, up to 10× that on two of a

@@ -389,11 +389,18 @@ class MainWindow(QMainWindow):
     def _show_compare(self, specs) -> None:
         """The first companion brings the Compare view forward, in the wide bottom-left area (its
         columns need the room; the Membrane view's narrower one left three of them cramped)."""
+        compare, layers, membrane = self.docks["Compare"], self.docks["Layers"], self.docks["Membrane"]
         if specs and not getattr(self, "_compare_shown", False):
-            compare, layers = self.docks["Compare"], self.docks["Layers"]
             if not compare.isFloating() and compare not in self.tabifiedDockWidgets(layers):
                 self.tabifyDockWidget(layers, compare)
             compare.raise_()
+        # three or four columns: the Membrane view joins the tabs, so the Compare area spans the
+        # whole bottom (each column gets ~250 px instead of ~165); it stays there after
+        if len(specs) >= 2 and not getattr(self, "_compare_wide", False) and not compare.isFloating() \
+                and not membrane.isFloating() and compare in self.tabifiedDockWidgets(layers):
+            self.tabifyDockWidget(layers, membrane)
+            compare.raise_()
+            self._compare_wide = True
         self._compare_shown = bool(specs)
 
     def _auto_follow(self, snaps) -> None:

@@ -170,6 +170,27 @@ def oracle_input(rec, snaps) -> torch.Tensor:
     return torch.from_numpy(x.astype(np.float32))[:, None]
 
 
+
+def snntorch_run(net, layers, x: torch.Tensor) -> tuple[dict, dict]:
+    """snnTorch's own time loop over ``x`` ``[T, B, ...]`` through the ``nn.Sequential`` ``net``
+    (``init_hidden`` neurons): ``({layer: spikes [T, ...]}, {layer: membrane [T, ...]})`` of the
+    layers named by index in ``layers``."""
+    lifs = {k: net[int(k)] for k in layers}
+    spikes = {k: [] for k in lifs}
+    v = {k: [] for k in lifs}
+    for m in lifs.values():
+        m.reset_mem()
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            h = x[t]
+            for i, layer in enumerate(net):
+                h = layer(h)
+                if str(i) in lifs:
+                    h = h[0] if isinstance(h, tuple) else h
+                    spikes[str(i)].append(h.clone())
+                    v[str(i)].append(layer.mem.clone())
+    return {k: torch.stack(s) for k, s in spikes.items()}, {k: torch.stack(s) for k, s in v.items()}
+
 def compare(snaps, spikes: dict[str, torch.Tensor], v: dict[str, torch.Tensor], follow: dict[str, list[int]]):
     """``spikes[layer]`` / ``v[layer]``: ``[T, ...]`` per step (batch 1) from the framework."""
     T = len(snaps)
@@ -254,23 +275,8 @@ def test_snntorch_net_matches_its_own_hidden_state(tmp_path, recording):
     net = _import(py, "oracle").factory()
     net.load_state_dict(load_file(str(weights)))
     net.eval()
-    lifs = {"1": net[1], "5": net[5]}
-    spikes = {k: [] for k in lifs}
-    v = {k: [] for k in lifs}
-    for m in lifs.values():
-        m.reset_mem()
-    with torch.no_grad():
-        for t in range(x.shape[0]):  # snnTorch's own time loop
-            h = x[t]
-            for i, layer in enumerate(net):
-                h = layer(h)
-                key = str(i)
-                if key in lifs:
-                    s = h[0] if isinstance(h, tuple) else h
-                    spikes[key].append(s.clone())
-                    v[key].append(layer.mem.clone())
-                    h = s
-    fired = compare(snaps, {k: torch.stack(s) for k, s in spikes.items()}, {k: torch.stack(s) for k, s in v.items()}, follow)
+    spikes, v = snntorch_run(net, ("1", "5"), x)
+    fired = compare(snaps, spikes, v, follow)
     _fires(fired, len(snaps), {"1": 1024, "5": 3})
     assert isinstance(net[1], snn.Leaky)
 

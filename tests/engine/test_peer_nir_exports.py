@@ -49,7 +49,7 @@ from torch import nn
 
 from snnstudio.engine.spec import ModelSpec
 
-from test_peer_models import DT_US, HW, _fires, oracle_input, play
+from test_peer_models import DT_US, HW, _fires, oracle_input, play, snntorch_run
 
 
 def _scale(net: nn.Module, scale: dict[str, float]) -> None:
@@ -171,21 +171,8 @@ def test_snntorch_exported_graph_plays_like_snntorch(tmp_path, recording):
     snaps = play_graph(ModelSpec(str(path), dt_us=100), recording, follow)  # snnTorch's fixed dt: 1e-4 s
     x = oracle_input(recording, snaps)
 
-    lifs = {"1": net[1], "5": net[5]}
-    spikes = {k: [] for k in lifs}
-    v = {k: [] for k in lifs}
-    for m in lifs.values():
-        m.reset_mem()
-    with torch.no_grad():
-        for t in range(x.shape[0]):  # snnTorch's own time loop
-            h = x[t]
-            for i, mod in enumerate(net):
-                h = mod(h)
-                if str(i) in lifs:
-                    h = h[0] if isinstance(h, tuple) else h
-                    spikes[str(i)].append(h.clone())
-                    v[str(i)].append(mod.mem.clone())
-    fired = compare(snaps, {k: torch.stack(s) for k, s in spikes.items()}, {k: torch.stack(s) for k, s in v.items()}, follow)
+    spikes, v = snntorch_run(net, ("1", "5"), x)
+    fired = compare(snaps, spikes, v, follow)
     _fires(fired, len(snaps), {"1": 1024, "5": 3})
 
 

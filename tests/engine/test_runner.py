@@ -268,3 +268,24 @@ def test_a_stateful_model_cannot_skip_steps():
     assert runner.mode == "stateful"
     with pytest.raises(ModelError, match="only a sliding-window model can skip"):
         runner.skip_events_many([(random_recording().time_slice(0, DT), 0, None)], (32, 24))
+
+
+def test_a_spatial_layer_reads_out_where_its_channels_fired():
+    """``spatial_rate [h, w]``: the share of all channels that fired at each position, newest step."""
+    from snnstudio.engine.demo import rotating_bar_recording
+    from snnstudio.engine.models import load_model
+
+    runner = ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)  # trained: it fires
+    frames = frames_of(rotating_bar_recording(duration_us=400_000, sensor_size=(128, 128)), DT, 12)
+    for f in frames:
+        layers, *_ = runner.step(f)
+    neurons = dict(runner._net(False)[1])
+    for la in layers:
+        s = neurons[la.name].last_spikes
+        if len(la.shape) == 3:
+            last = (s.reshape(runner.window_T, 1, *la.shape)[-1, 0] > 0.5).float()
+            np.testing.assert_allclose(la.spatial_rate, last.mean(0).numpy(), rtol=1e-6)
+            assert la.spatial_rate.shape == la.shape[1:] and not la.spatial_rate.flags.writeable
+        else:
+            assert la.spatial_rate is None
+    assert any(la.spatial_rate is not None and la.spatial_rate.max() > 0 for la in layers)

@@ -117,3 +117,20 @@ def test_a_column_the_engine_cannot_run_goes_away_with_a_message(window, qtbot):
     panel.add_column("tiny")
     qtbot.waitUntil(lambda: model.state.compare == ("tiny",), timeout=20_000)
     assert model.compare_specs == ("tiny",) and len(panel.columns) == 2
+
+
+def test_three_columns_widen_the_compare_area_over_the_whole_bottom(window, qtbot):
+    """Two columns share the bottom with the Membrane view; the third moves Membrane into the tabs
+    so the columns get the whole bottom width."""
+    from snnstudio.engine.types import Variant
+
+    win = window
+    compare, layers, membrane = win.docks["Compare"], win.docks["Layers"], win.docks["Membrane"]
+    win._show_compare((Variant(None, (("attention", False),)),))
+    qtbot.wait(50)
+    assert compare in win.tabifiedDockWidgets(layers) and membrane not in win.tabifiedDockWidgets(layers)
+    narrow = compare.width()
+    win._show_compare((Variant(None, (("attention", False),)), "gesture-lif-none"))
+    qtbot.waitUntil(lambda: membrane in win.tabifiedDockWidgets(layers), timeout=5000)
+    qtbot.waitUntil(lambda: compare.width() > narrow + 100, timeout=5000)
+    assert not compare.visibleRegion().isEmpty()

@@ -183,3 +183,41 @@ def test_membrane_time_axis_sums_the_steps_when_the_step_changes(model, qtbot):
     x, y = curve.getData()
     np.testing.assert_allclose(x, [-0.12, -0.11, -0.10, -0.05, 0.0], atol=1e-9)
     np.testing.assert_allclose(y, [0.0, 0.1, 0.2, 0.3, 0.4], atol=1e-6)
+
+
+def test_feature_maps_are_paged_as_many_as_fit_and_a_click_follows_the_channel_shown(model, qtbot, monkeypatch):
+    """A row shows as many of its channels' maps as fit; the arrows turn every row's page; the
+    last page shows the last channels; clicking a map follows that channel's neuron."""
+    from snnstudio.gui.panels.layers import LayersPanel
+
+    panel = LayersPanel(model)
+    qtbot.addWidget(panel)
+    panel.show()
+
+    def snap(i):  # 7 channels of 2×2, all maps kept (as the engine sends them)
+        la = _layer(i, n_ch=7)
+        spikes = np.arange(7 * 4).reshape(7, 2, 2) % 3 == i % 3
+        from dataclasses import replace
+
+        return _snap(i, n_ch=7).__class__(i, i * 10_000, (i + 1) * 10_000, _ro(np.zeros((2, 4, 4))), 5,
+                                          layers=(replace(la, feature_map=_ro(spikes, np.uint8)),),
+                                          metrics=Metrics(la.rate, la.spike_count))
+    model.snapshots.emit([snap(0)])
+    row = panel.rows["conv1"]
+    monkeypatch.setattr(row, "fits", lambda h, w: 3)  # three maps fit the cell
+    qtbot.waitUntil(lambda: row.fmap_shape is not None, timeout=2000)
+    row.draw()
+    assert row.fmap_shape == (3, 2, 2) and row.fmap_start == 0 and panel.pages() == 3
+    panel.turn_page(1)
+    assert row.fmap_start == 3 and "page 2 of 3" in panel.page_label.text()
+    fm = row.last.feature_map
+    img = row.fmap.image  # tiles of 2 px with a 1 px gap: tile 1 is channel 4
+    on = (img[:, 3:5] == row.fmap_lut[-1]).all(-1)
+    np.testing.assert_array_equal(on, fm[4].astype(bool))
+    panel.turn_page(5)  # past the end: the last page (channel 6 alone)
+    assert panel.fmap_page == 2 and row.fmap_start == 6 and row.fmap_shape[0] == 1
+    followed = []
+    monkeypatch.setattr(panel, "follow", lambda layer, index: followed.append((layer, index)))
+    panel.turn_page(-1)
+    row._fmap_click(1, 4)  # row 1, column 1 of tile 1 → channel 4, (y 1, x 1)
+    assert followed == [("conv1", 4 * 4 + 1 * 2 + 1)]

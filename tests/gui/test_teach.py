@@ -275,23 +275,21 @@ def test_examples_file_round_trip_and_clear_errors(tmp_path):
         np.testing.assert_array_equal(b.frames, a.frames)
     assert load_examples(tmp_path / "session.json").counts() == back.counts()
 
-    side = tmp_path / "session.json"
-    side.write_text("{not json")
-    with pytest.raises(ExamplesFileError, match=r"session.json: the examples' sidecar is not valid JSON"):
-        load_examples(path)
-    side.write_text('{"format": "snnstudio-teach-examples", "version": 1, "T": 5, "dt_us": 150000}')
-    with pytest.raises(ExamplesFileError, match=r"not a teaching sidecar snnstudio can read \(no 'input_hw' field\)"):
-        load_examples(path)
-    side.unlink()
-    with pytest.raises(ExamplesFileError, match=r"session.json: the examples' sidecar is missing"):
-        load_examples(path)
-    ckpt = tmp_path / "plain.json"
-    ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {}}')
-    with pytest.raises(ExamplesFileError, match=r"a checkpoint without saved examples"):
-        load_examples(ckpt)
-    ckpt.write_text('{"format": "snnstudio-checkpoint", "meta": {"examples": "../elsewhere/x.aedat4"}}')
-    with pytest.raises(ExamplesFileError, match=r"names examples outside its folder"):
-        load_examples(ckpt)
+    side, ckpt = tmp_path / "session.json", tmp_path / "plain.json"
+    for target, text, message in (  # (file written, its text or None to remove it, the one-line error)
+            (side, "{not json", r"session.json: the examples' sidecar is not valid JSON"),
+            (side, '{"format": "snnstudio-teach-examples", "version": 1, "T": 5, "dt_us": 150000}',
+             r"not a teaching sidecar snnstudio can read \(no 'input_hw' field\)"),
+            (side, None, r"session.json: the examples' sidecar is missing"),
+            (ckpt, '{"format": "snnstudio-checkpoint", "meta": {}}', r"a checkpoint without saved examples"),
+            (ckpt, '{"format": "snnstudio-checkpoint", "meta": {"examples": "../elsewhere/x.aedat4"}}',
+             r"names examples outside its folder")):
+        if text is None:
+            target.unlink()
+        else:
+            target.write_text(text)
+        with pytest.raises(ExamplesFileError, match=message):
+            load_examples(path if target is side else ckpt)
 
 
 def test_teach_panel_saves_and_a_fresh_panel_reopens_the_examples(qtbot, teach, tmp_path, monkeypatch):

@@ -320,6 +320,17 @@ def test_attention_panel_draws_the_zoo_nets_weights(qtbot):
         sa = next(x.sa for x in reversed(model.last.attention) if x.sa is not None)
         assert win.events.overlay.isVisible()
         np.testing.assert_allclose(win.events.overlay.image, sa)
+        # … or where a spiking layer fired, when the user picks it
+        combo = win.events.overlay_source
+        keys = [combo.itemData(i) for i in range(combo.count())]
+        assert keys[0].startswith("sa:") and "spikes:conv1.neuron" in keys
+        combo.setCurrentIndex(keys.index("spikes:conv2.neuron"))
+        model.step(1)
+        qtbot.waitUntil(lambda: model.last.index >= 5, timeout=20_000)
+        qtbot.wait(100)
+        want = model.last.layer("conv2.neuron").spatial_rate
+        assert combo.currentData() == "spikes:conv2.neuron" and want.shape == (16, 16)
+        np.testing.assert_allclose(win.events.overlay.image, want)
     finally:
         model.close()
 

@@ -1,10 +1,11 @@
-"""Events panel: the current window's ON/OFF events, with a switchable spatial-attention overlay.
+"""Events panel: the current window's ON/OFF events, with an overlay of one layer's activity.
 
 The image is an RGB composite ``[H, W, 3]`` (uint8): ON counts in the theme's ON colour, OFF
 counts in its OFF colour, on the background; counts saturate at ``saturation`` events per pixel
 (a 16-colour table indexed by the clipped counts: exact and ~50× cheaper than blending floats).
-The overlay is the last attention block's spatial map, upsampled to the sensor and drawn
-semi-transparently on top. A square marks the region of interest the model sees
+The overlay (the user picks it: off, an attention block's spatial map, or a spiking layer's
+spatial firing — the share of its channels that fired at each position) is upsampled to the
+sensor and drawn semi-transparently on top; by default the last attention block's map. A square marks the region of interest the model sees
 (:mod:`snnstudio.events.preprocess`); drag it to move it, drag its corner to resize it.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout
 
 from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
@@ -72,10 +73,18 @@ class EventsPanel(SnapshotPanel):
         row = QHBoxLayout()
         self.info = SteadyLabel("no events yet", "9,999,999 events in 150 ms   ·   1280×720")
         self.info.setObjectName("muted")
-        self.show_attention = QCheckBox("spatial attention")
+        self.show_attention = QCheckBox("overlay")
+        self.show_attention.setToolTip("draw the chosen map over the events")
         self.show_attention.toggled.connect(self._toggle_overlay)
+        self.overlay_source = QComboBox()
+        self.overlay_source.setToolTip("what the overlay shows: an attention block's spatial map, or where a "
+                                       "spiking layer fired (share of its channels, newest step)")
+        self.overlay_source.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.overlay_source.currentIndexChanged.connect(lambda _i: self._toggle_overlay(self.show_attention.isChecked()))
+        self._overlay_choices: tuple[str, ...] = ()
         row.addWidget(self.info, 1)
         row.addWidget(self.show_attention)
+        row.addWidget(self.overlay_source)
         lay.addWidget(self.view, 1)
         lay.addLayout(row)
         self.rgb: np.ndarray | None = None
@@ -135,6 +144,29 @@ class EventsPanel(SnapshotPanel):
         else:
             self.overlay.setVisible(on and self.overlay.image is not None)
 
+    def _offer_overlays(self, snap: Snapshot) -> None:
+        """Keep the overlay list to what this model has (the choice kept while it is still there;
+        else the last attention block's map, else the deepest spatial layer)."""
+        choices = overlay_choices(snap)
+        if choices == self._overlay_choices:
+            return
+        keep = self.overlay_source.currentData()
+        self._overlay_choices = choices
+        self.overlay_source.blockSignals(True)
+        try:
+            self.overlay_source.clear()
+            for key in choices:
+                kind, _, name = key.partition(":")
+                self.overlay_source.addItem(f"{'attention' if kind == 'sa' else 'spikes'} · {name}", key)
+            i = choices.index(keep) if keep in choices else (len(choices) - 1 if choices else -1)
+            att = [k for k in choices if k.startswith("sa:")]
+            if keep not in choices and att:
+                i = choices.index(att[-1])
+            self.overlay_source.setCurrentIndex(i)
+        finally:
+            self.overlay_source.blockSignals(False)
+        self.overlay_source.setEnabled(bool(choices))
+
     def draw(self, snap: Snapshot) -> None:
         self._last = snap
         if not self.showing():
@@ -145,7 +177,8 @@ class EventsPanel(SnapshotPanel):
         if self._size != (w, h):  # re-range (a full re-layout) only when the sensor changes
             self._size = (w, h)
             self.plot.setRange(xRange=(0, w), yRange=(0, h), padding=0.0)
-        sa = next((a.sa for a in reversed(snap.attention) if a.sa is not None), None)
+        self._offer_overlays(snap)
+        sa = overlay_map(snap, self.overlay_source.currentData())
         show = self.show_attention.isChecked() and sa is not None
         if show:  # the overlay is only computed while it is shown
             self.overlay.setImage(np.asarray(sa, np.float32), autoLevels=False, levels=(0.0, 1.0))
@@ -155,6 +188,23 @@ class EventsPanel(SnapshotPanel):
             self.overlay.setRect(0, 0, w, h)
         if self.overlay.isVisible() != show:
             self.overlay.setVisible(show)
-        if self.show_attention.isEnabled() != (sa is not None):
-            self.show_attention.setEnabled(sa is not None)
+        if self.show_attention.isEnabled() != bool(self._overlay_choices):
+            self.show_attention.setEnabled(bool(self._overlay_choices))
         self.info.setText(f"{snap.n_events:,} events in {(snap.t_end_us - snap.t_start_us) / 1000:g} ms   ·   {w}×{h}")
+
+
+def overlay_choices(snap: Snapshot) -> tuple[str, ...]:
+    """The overlays a snapshot can give: ``"sa:NAME"`` per attention block with a spatial map,
+    ``"spikes:NAME"`` per spiking layer with a spatial shape (input to output order)."""
+    return (tuple(f"sa:{a.name}" for a in snap.attention if a.sa is not None)
+            + tuple(f"spikes:{la.name}" for la in snap.layers if la.spatial_rate is not None))
+
+
+def overlay_map(snap: Snapshot, key: str | None) -> np.ndarray | None:
+    """The ``[h, w]`` map (0–1) of overlay ``key`` in ``snap`` (``None``: not there)."""
+    if not key:
+        return None
+    kind, _, name = key.partition(":")
+    if kind == "sa":
+        return next((a.sa for a in snap.attention if a.name == name and a.sa is not None), None)
+    return next((la.spatial_rate for la in snap.layers if la.name == name), None)

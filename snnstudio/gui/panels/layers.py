@@ -1,5 +1,6 @@
 """Layers panel: for every spiking layer a scrolling spike raster of a fixed neuron subset, a
-per-channel rate raster, its firing rate over time and a grid of feature maps.
+per-channel rate raster, its firing rate over time and its feature maps — as many channels as fit
+the row, paged with the arrows in the header (the engine sends every channel).
 
 Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
 lost when the display is slower than the model). A raster squeezed into fewer pixels than it has
@@ -16,13 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
 from snnstudio.gui import theme
 from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import cache_static, colour_table, colourise, pool_to_fit, quiet
 
 HISTORY = 200
+#: feature maps shown per row before the row has a size on screen
+MIN_MAPS = 4
 _STEPS = np.arange(HISTORY, dtype=np.float64)
 
 
@@ -115,7 +119,9 @@ class LayerRow:
         self.rates = np.zeros(HISTORY, np.float32)
         self.ptr = 0
         self.count = 0
-        self.fmap_shape: tuple[int, int, int] | None = None
+        self.fmap_shape: tuple[int, int, int] | None = None  # (maps shown, h, w)
+        self.fmap_start = 0  # the first channel shown
+        self.fmap_channels = 0  # the layer's channels
 
     def push(self, layer) -> None:
         if self.spikes is None or self.spikes.shape[0] != layer.raster.size:
@@ -160,14 +166,22 @@ class LayerRow:
             self.title.setText(self._head + (f"<br>{cost}" if cost else "") + "</span>")
         fm = self.last.feature_map
         if fm is not None and fm.size:
-            k, h, w = fm.shape
+            c, h, w = fm.shape
+            start, k = self.panel.fmap_page_of(c, self.fits(h, w))
             tiled = np.ones((h, k * (w + 1) - 1), np.float32) * 0.15
             for i in range(k):
-                tiled[:, i * (w + 1) : i * (w + 1) + w] = fm[i]
+                tiled[:, i * (w + 1) : i * (w + 1) + w] = fm[start + i]
             if self.fmap_shape != (k, h, w):
                 self.fmap_box.setRange(xRange=(0, tiled.shape[1]), yRange=(0, h), padding=0)
-            self.fmap_shape = (k, h, w)
+            self.fmap_shape, self.fmap_start, self.fmap_channels = (k, h, w), start, c
             self.fmap.setImage(colourise(tiled, self.fmap_lut), autoLevels=False, levels=None)
+
+    def fits(self, h: int, w: int) -> int:
+        """How many ``h × w`` maps fit side by side in the row's feature-map cell (at least 1)."""
+        size = self.fmap_box.size()
+        if size.height() < 4:
+            return MIN_MAPS
+        return max(1, int(size.width() / (size.height() * (w + 1) / h)))
 
     def _raster_click(self, r: int, c: int) -> None:
         if self.index is not None and r < self.index.size:
@@ -177,9 +191,9 @@ class LayerRow:
         if self.fmap_shape is None:
             return
         k, h, w = self.fmap_shape
-        ch, x = divmod(c, w + 1)
-        if x < w and ch < k:
-            self.panel.follow(self.name, ch * h * w + r * w + x)
+        tile, x = divmod(c, w + 1)
+        if x < w and tile < k:
+            self.panel.follow(self.name, (self.fmap_start + tile) * h * w + r * w + x)
 
 
 class LayersPanel(SnapshotPanel):
@@ -191,7 +205,22 @@ class LayersPanel(SnapshotPanel):
         lay.setContentsMargins(4, 4, 4, 4)
         head = QLabel("spikes of 64 sampled neurons   ·   rate per channel   ·   firing rate   ·   feature maps  (click a neuron to follow it)")
         head.setObjectName("muted")
-        lay.addWidget(head)
+        top = QHBoxLayout()
+        top.addWidget(head, 1)
+        #: feature maps are paged: each row shows as many channels as fit, page ``fmap_page`` of them
+        self.fmap_page = 0
+        self.page_label = QLabel("maps: page 1")
+        self.page_label.setObjectName("muted")
+        self.prev_page, self.next_page = QToolButton(), QToolButton()
+        self.prev_page.setArrowType(Qt.LeftArrow)
+        self.next_page.setArrowType(Qt.RightArrow)
+        self.prev_page.setToolTip("previous channels of the feature maps")
+        self.next_page.setToolTip("next channels of the feature maps")
+        self.prev_page.clicked.connect(lambda: self.turn_page(-1))
+        self.next_page.clicked.connect(lambda: self.turn_page(1))
+        for w_ in (self.page_label, self.prev_page, self.next_page):
+            top.addWidget(w_)
+        lay.addLayout(top)
         self.view = pg.GraphicsLayoutWidget()
         lay.addWidget(self.view, 1)
         self.rows: dict[str, LayerRow] = {}
@@ -227,6 +256,31 @@ class LayersPanel(SnapshotPanel):
         for name, row in self.rows.items():
             if not self.request_draw(row.draw, name):
                 break  # hidden: recorded, drawn when shown
+
+    def fmap_page_of(self, channels: int, fit: int) -> tuple[int, int]:
+        """``(first channel, how many)`` a row of ``channels`` maps, ``fit`` to a page, shows on the
+        current page (its last page when the panel's page is past it)."""
+        fit = max(1, min(fit, channels))
+        pages = -(-channels // fit)
+        start = min(self.fmap_page, pages - 1) * fit
+        return start, min(fit, channels - start)
+
+    def pages(self) -> int:
+        """Pages of the layer with the most (1 when no layer has feature maps)."""
+        most = 1
+        for row in self.rows.values():
+            if row.fmap_shape is not None and row.fmap_channels:
+                k, h, w = row.fmap_shape
+                most = max(most, -(-row.fmap_channels // max(1, min(row.fits(h, w), row.fmap_channels))))
+        return most
+
+    def turn_page(self, step: int) -> None:
+        """Show the next (``+1``) or previous (``-1``) channels of every row's feature maps."""
+        self.fmap_page = int(np.clip(self.fmap_page + step, 0, self.pages() - 1))
+        self.page_label.setText(f"maps: page {self.fmap_page + 1} of {self.pages()}")
+        for row in self.rows.values():
+            if row.last is not None:
+                row.draw()
 
     def follow(self, layer: str, index: int) -> None:
         self.model.follow(layer, index)
