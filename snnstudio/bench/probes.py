@@ -1,7 +1,7 @@
 """Instrumentation overhead: the same model on the same input with probes vs without.
 
-The model is a stand-in for MA-SNN's DVS128 Gesture network (Conv 2→64 → Conv 64→128 + pool →
-Conv 128→128 + pool → FC 8192→256 → FC 256→11, BN, our LIF), built here until the zoo lands.
+The model is the zoo's MA-SNN DVS128 Gesture preset (``ma_snn_gesture``; ``ma_snn_gesture_small``
+with ``--quick``) on random event counts.
 Reported, for the streaming summary recorder (the GUI's default, ``overhead``), the full recorder
 and the operation counter: ``*_overhead`` = median over rounds of t(probed) / t(plain, timed just
 before) − 1, ``*_overhead_of_bests`` = best t(probed) / best t(plain) − 1, ``*_cpu_overhead`` the
@@ -30,36 +30,6 @@ class TimeDistributed(nn.Module):
         return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
 
 
-def standin_net(size: int = 32, classes: int = 11, neuron: str = "lif", width: int = 64) -> nn.Sequential:
-    """MA-SNN-like Gesture net for ``[T, B, 2, size, size]`` input; returns ``[T, B, classes]`` spikes."""
-    from snnstudio.snn.neurons import build_neuron
-
-    w1, w2 = width, 2 * width
-    td = TimeDistributed
-    feat = w2 * (size // 4) ** 2
-    return nn.Sequential(
-        td(nn.Conv2d(2, w1, 3, padding=1, bias=False)), td(nn.BatchNorm2d(w1)), build_neuron(neuron),
-        td(nn.Conv2d(w1, w2, 3, padding=1, bias=False)), td(nn.BatchNorm2d(w2)), td(nn.AvgPool2d(2)), build_neuron(neuron),
-        td(nn.Conv2d(w2, w2, 3, padding=1, bias=False)), td(nn.BatchNorm2d(w2)), td(nn.AvgPool2d(2)), build_neuron(neuron),
-        td(nn.Flatten()), td(nn.Linear(feat, 256, bias=False)), td(nn.BatchNorm1d(256)), build_neuron(neuron),
-        td(nn.Linear(256, classes, bias=False)), build_neuron(neuron),
-    )
-
-
-def calibrated(net: nn.Module, x: torch.Tensor, bias: float = 0.6) -> nn.Module:
-    """Set every BatchNorm's statistics from ``x`` and its shift to ``bias`` so that each layer's
-    current is ~N(bias, 1) and the untrained stand-in fires at realistic rates (~10 %); eval mode."""
-    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d)]
-    with torch.no_grad():
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average: one pass gives the batch statistics
-            m.bias.fill_(bias)
-        net.train()
-        net(x)
-    return net.eval()
-
-
 def _events(T: int, B: int, size: int, density: float = 0.1, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     counts = torch.poisson(torch.full((T, B, 2, size, size), density), generator=g)
@@ -67,13 +37,9 @@ def _events(T: int, B: int, size: int, density: float = 0.1, seed: int = 0) -> t
 
 
 def _default_model(quick: bool) -> tuple[nn.Module, torch.Tensor, str]:
-    """The zoo's default model when the zoo is there (``snnstudio.snn.zoo``), else the stand-in."""
-    try:
-        from snnstudio.snn.zoo import build_model, default_config
-    except ImportError:
-        T, size = (8, 32) if quick else (30, 32)
-        x = _events(T, 1, size)
-        return calibrated(standin_net(size), x), x, "MA-SNN-like stand-in conv net (no zoo on this branch)"
+    """The zoo's MA-SNN Gesture preset, its input ``[T, 1, C, H, W]`` and a description."""
+    from snnstudio.snn.zoo import build_model, default_config
+
     name = "ma_snn_gesture_small" if quick else "ma_snn_gesture"
     cfg = default_config(name)
     net = build_model(cfg).eval()

@@ -31,18 +31,14 @@ the engine's ``steps_per_s`` / ``realtime_factor_live`` meanwhile, and the **end
 not yet on screen arrived (the start of the first new step's window on the paced stream clock) to
 the end of the window's paint that shows it — window wait + binning + model + hand-over + the
 panels' update + Qt painting every changed widget (the strict figure: every event's latency is
-at most this). The first paint after a tick shows the new events (the Events panel), the
-prediction and the status; the plots whose scenes were changed later in the tick (the output bars,
-the analysis views) come in the next one to three paints, 3–6 ms on (measured by holding the
-window's paint until every scene was ready: the draw part then took ~13 ms instead of ~7). ``lag_newest_ms_p50`` / ``_p95``: per painted frame, from the arrival of the
-first event of the newest step on screen to the end of that paint (how far the screen trails the
-stream). ``latency_parts_ms_p50`` / ``_p95`` split each frame's latency at the newest step on it
-(:data:`LATENCY_PARTS`). ``display_fps`` counts those paints (frames with new data on screen). ``gui_default_layout``: the same with the window as it opens (Metrics,
+at most this; the first paint after a tick shows the new events, the prediction and the status,
+the plots changed later in the tick follow in the next paints). ``lag_newest_ms_p50`` / ``_p95``:
+from the arrival of the newest step's first event to the end of the paint showing it;
+``latency_parts_ms_p50`` / ``_p95`` split a frame's latency (:data:`LATENCY_PARTS`);
+``display_fps`` counts paints with new data. ``gui_default_layout``: the window as it opens (Metrics,
 Compare and Evaluate behind their tabs); ``gui_adaptive_step``: every dock, with the studio's
-``adaptive_step`` (a session that keeps falling behind takes a coarser step; ``step_ms`` says which). The Events panel,
-the prediction and the status bar change in every frame; the analysis views (Layers rows,
-Membrane, Attention, the confidence history) are drawn within the frame budget
-(:mod:`snnstudio.gui.frame_budget`): ``analysis_redraws_per_s`` says how often each was.
+``adaptive_step`` (``step_ms`` says which step it took). ``analysis_redraws_per_s``: how often each
+analysis view (drawn within :mod:`snnstudio.gui.frame_budget`) was redrawn.
 
 Goals (the issue): real-time factor ≥ 1, display ≥ 30 FPS, latency ≤ 50 ms; with two busy
 processes beside it (``--load 2``, :func:`under_load`: the window as well as headless, load

@@ -6,12 +6,13 @@ import argparse
 
 from snnstudio.commands._options import add_input_options
 from snnstudio.engine.spec import add_model_options, model_option
+from snnstudio.events.sources.kinds import source_syntax
 
 HELP = "open the studio window on a recording, a live source or the synthetic demo"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", help="event recording to open (default: the demo)")
+    p.add_argument("path", nargs="?", help=f"a recording or a source to open ({source_syntax()}); default: the demo")
     add_input_options(p)
     p.add_argument("--model", default=None, help="model: default, tiny, a zoo name, a checkpoint .json, a .nir graph or "
                    "file.py:factory / package.module:factory (runs that code)")

@@ -23,18 +23,16 @@ import warnings
 from pathlib import Path
 
 from snnstudio.commands._options import add_filter_option, add_input_options, filter_spec, input_sensor
+from snnstudio.events.sources.kinds import FILE_KINDS, SELF_PACED_KINDS, source_syntax
 
 HELP = "run a model over a source or labelled clips: per-step predictions, accuracy, time to recognition"
-
-LIVE_KINDS = ("webcam", "camera", "network")
-
 
 from snnstudio.engine.spec import add_model_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="recording path, video:PATH, webcam[:N], synthetic[:GESTURE], camera, "
-                                  "network:HOST:PORT, or videos:DIR / a folder or labels.csv of labelled clips")
+    p.add_argument("source", help=f"a source ({source_syntax()}), or videos:DIR / a folder or labels.csv of "
+                                  "labelled clips")
     p.add_argument("--model", default="default", metavar="M",
                    help="a bundled name (see `snnstudio models`), 'default', a checkpoint .json, a .nir graph or "
                         "file.py:factory / package.module:factory (runs that code)")
@@ -293,7 +291,7 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     if args.json:
         def on_step(step):
             print(json.dumps(_step_json(step, predictor.class_names)), flush=True)
-    elif args.csv is None and kind in LIVE_KINDS:
+    elif args.csv is None and kind in SELF_PACED_KINDS:
         console = _console()
         last = [None]
 
@@ -314,7 +312,7 @@ def _run_source(args: argparse.Namespace, predictor) -> int:
     if clips is not None:
         gestures = _clip_gestures(clips, names, end)
     else:
-        if not labels and kind not in ("file", "video"):  # a live labelled source (synthetic): its own ground truth
+        if not labels and kind not in FILE_KINDS:  # a live labelled source (synthetic): its own ground truth
             from snnstudio.engine.predict import labels_from_steps
 
             labels, class_map = labels_from_steps(tl.steps, tl.source_classes), tl.source_classes

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from snnstudio.events.sources.kinds import SELF_PACED_KINDS, source_syntax
+
 HELP = "record a DVS camera, webcam, DV network stream, synthetic gestures or a file to AEDAT4"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT.aedat4", help="the file to write (AEDAT4, read by DV / dv-processing)")
     p.add_argument("--source", required=True, metavar="SPEC",
-                   help="camera[:SERIAL] | webcam[:INDEX] | network:HOST:PORT | synthetic[:GESTURE] | "
-                        "video:PATH | file:PATH")
+                   help=f"the source: {source_syntax()}")
     p.add_argument("--seconds", type=float, default=10.0, help="how much to record, in seconds (default 10)")
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise SnnStudioError(f"--seconds must be > 0, got {args.seconds:g}")
     kind, _ = parse_source_spec(args.source)
-    live = kind in ("camera", "network", "webcam")
+    live = kind in SELF_PACED_KINDS  # a device: it does not wait for the writer
     if kind == "file":
         source = open_source(args.source, realtime=False)  # copy a segment as fast as it reads
     elif live:

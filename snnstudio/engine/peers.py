@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from snnstudio.errors import ModelError, SnnStudioWarning
-from snnstudio.probe.layers import NORSE, SNNTORCH, SPIKINGJELLY, kind_of, threshold_of
+from snnstudio.probe.readers import NORSE, SNNTORCH, SPIKINGJELLY, kind_of, threshold_of
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 #: the probe kinds of a peer layer (the ``framework`` column of ``models --inspect``)

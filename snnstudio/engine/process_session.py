@@ -2,16 +2,16 @@
 
 Why: binning a 1 M events/s stream and running the default model every 10 ms takes most of a core,
 and so does drawing every panel; in one process the engine's worker thread and the GUI thread take
-turns on one interpreter lock, and the measured window (``snnstudio bench --only stream``) used
-~1.3 of 2 cores, fell behind real time and drew under 30 FPS. Here the engine gets its own
-interpreter: the GUI process keeps only the drawing.
+turns on one interpreter lock, and the window fell behind real time
+(``snnstudio bench --only stream`` measures both ways). Here the engine gets its own interpreter:
+the GUI process keeps only the drawing.
 
 How: the child (started with ``spawn``: a fork would copy Qt's and torch's threads) runs an ordinary
 :class:`Session`. Controls are sent by name over a :func:`multiprocessing.Pipe` and queued there
 exactly as in-process (so their order holds); snapshots, states and messages come back pickled, in
 order, and a reader thread here hands them to the same ``on_snapshot`` / ``on_state`` /
-``on_message`` callbacks. Snapshots are plain dataclasses of numpy arrays (~160 KB, ~0.5 ms to
-pickle for the default model at 128×128). The child never blocks on a slow parent: past
+``on_message`` callbacks. Snapshots are plain dataclasses of numpy arrays (pickled cheaply; their
+size and cost: ``snnstudio bench --only stream``). The child never blocks on a slow parent: past
 :data:`MAX_PENDING` unsent snapshots it drops the new ones (the GUI coalesces anyway).
 
 The controls are generated from the one table :data:`~snnstudio.engine.controls.CONTROLS`. The

@@ -34,8 +34,9 @@ always run stateful, one frame per call (``[B, C, H, W]`` or ``[1, B, C, H, W]``
 takes it), read through forward-hook views with the same attributes.
 
 Per spiking layer it reads the neuron contract's ``last_spikes`` / ``last_v`` (see
-:mod:`snnstudio.snn.neurons.base`); per attention block the module's ``last_weights``. Nothing here
-changes the model's output. Everything returned is numpy (the GUI never sees a tensor).
+:mod:`snnstudio.snn.neurons.base`); per attention block its parts' weights, through the attention
+contract of :mod:`snnstudio.snn.attention`. Nothing here changes the model's output. Everything
+returned is numpy (the GUI never sees a tensor).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
 from snnstudio.events.frames import SlidingFrames, bin_events
+from snnstudio.snn.attention import attention_blocks, sample_weights
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 
@@ -70,50 +72,18 @@ def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, .
     return (int(np.prod(shape)) // folded,)
 
 
-def _part_kind(module: nn.Module, key: str | None = None) -> str:
-    """'ta', 'ca' or 'sa' from a part's name or its ``weights_layout`` ("T,B", "B,C", "B,H,W")."""
-    k = (key or "").lower()
-    if k in ("ta", "ca", "sa"):
-        return k
-    layout = str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "")
-    dims = [d for d in layout.split(",") if d]
-    if "H" in dims or "W" in dims:
-        return "sa"
-    if "C" in dims:
-        return "ca"
-    return "ta"
-
-
 def _weights_of(module: nn.Module, kind: str, b: int = 0) -> np.ndarray | None:
-    """A part's ``last_weights`` for batch element ``b`` as ``[T]``, ``[C]`` or ``[h, w]``."""
-    w = getattr(module, "last_weights", None)
-    if w is None or not getattr(module, "enabled", True):
+    """A part's weights for batch element ``b`` (read by the attention contract) as the GUI
+    draws them: ``[T]``, ``[C]`` or ``[h, w]``."""
+    w = sample_weights(module, b)
+    if w is None:
         return None
-    a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
-    dims = [d for d in str(getattr(module, "weights_layout", "") or "").upper().replace(" ", "").split(",") if d]
-    if "B" in dims and len(dims) == a.ndim:
-        a = np.take(a, b, axis=dims.index("B"))
-    a = np.squeeze(a)
+    a = np.squeeze(w.float().cpu().numpy() if isinstance(w, torch.Tensor) else w)
     if kind == "sa":
         while a.ndim > 2:
             a = a[-1]
         return np.atleast_2d(a)
     return a.reshape(-1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)[:, 0]
-
-
-def _attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, nn.Module]]]:
-    """Attention blocks as ``(name, block, {'ta'|'ca'|'sa': part})``: a block with parts ``ta``,
-    ``ca``, ``sa`` (MA-SNN's MultiDimAttention), or any lone module keeping ``last_weights``."""
-    blocks, taken = [], set()
-    for name, m in model.named_modules():
-        parts = {k: getattr(m, k) for k in ("ta", "ca", "sa") if isinstance(getattr(m, k, None), nn.Module) and hasattr(getattr(m, k), "last_weights")}
-        if parts and hasattr(m, "enabled"):
-            blocks.append((name, m, parts))
-            taken.update(id(p) for p in parts.values())
-    for name, m in model.named_modules():
-        if hasattr(m, "last_weights") and id(m) not in taken:
-            blocks.append((name, m, {_part_kind(m): m}))
-    return blocks
 
 
 def _first_tensor(out):
@@ -206,7 +176,7 @@ class ModelRunner:
             odd = unprobed_layers(model)
             raise ModelError(f"model {self.name!r} has no spiking neurons to show (snnstudio, SpikingJelly, "
                              f"snnTorch or Norse)" + (f"; not readable: {', '.join(odd)}" if odd else ""))
-        self.attention = _attention_blocks(model)
+        self.attention = attention_blocks(model)
         across = any(getattr(m, "looks_across_time", False) for m in model.modules())
         single = all(getattr(m, "supports_single_step", True) for _, m in self.neurons)
         #: how the model itself can stream ('stateful' or 'window'); :attr:`mode` is how it does now
@@ -278,7 +248,7 @@ class ModelRunner:
         neurons = [(n, m) for n, m in fast.named_modules() if isinstance(m, SpikingNeuron)]
         if [n for n, _ in neurons] != [n for n, _ in self.neurons]:
             return None
-        return fast, neurons, _attention_blocks(fast)
+        return fast, neurons, attention_blocks(fast)
 
     def _net(self, measure: bool = False):
         """``(model, neurons, attention)`` to run a step with: the fused copy in window mode

@@ -54,6 +54,7 @@ from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWi
 from snnstudio.errors import SnnStudioError, SnnStudioWarning, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
+from snnstudio.events.sources.kinds import FRAME_KINDS, LIVE_KINDS, SELF_PACED_KINDS
 from snnstudio.events.types import EventRecording
 
 
@@ -66,11 +67,6 @@ def _build_kernels_aside() -> None:
 
     if native.load() is None:
         threading.Thread(target=native.build, name="snn-kernel-build", daemon=True).start()
-
-
-LIVE_KINDS = ("camera", "webcam", "network", "video", "synthetic")
-#: sources whose device delivers in real time; the others are paced by the session
-SELF_PACED = ("camera", "webcam", "network")
 
 
 def _is_live_spec(spec: str) -> bool:
@@ -395,7 +391,7 @@ class Session(SnapshotSlot, SessionControls):
 
             kind = target.split(":", 1)[0]
             pre = self._preprocess_for(kind)
-            if kind in ("video", "webcam"):  # mirrored and scaled before the emulator
+            if kind in FRAME_KINDS:  # mirrored and scaled before the emulator
                 source = open_source(target, preprocess=pre)
                 self._input = (pre, source.frame_size, source.model_box, 1.0)
                 if kind == "video":
@@ -407,7 +403,7 @@ class Session(SnapshotSlot, SessionControls):
                     source = PreprocessedSource(source, Preprocess(out_size=None, mirror=True, rate="none"))
                 self._input = (pre, size, *pre.input_map(size))
             opened = self._input
-            if kind in SELF_PACED:
+            if kind in SELF_PACED_KINDS:
                 self._open(source, True)
             else:  # a generator: read ahead losslessly, paced on the session's clock
                 self._open(Prefetched(source), False)

@@ -1,5 +1,5 @@
-"""A small spiking conv net the engine can always build: the demo model until the zoo's MA-SNN is
-importable, and the engine tests' fixture.
+"""A small spiking conv net the engine can always build, with no trained weights: the ``tiny``
+model (``--model tiny``) and the engine tests' fixture.
 
 ``[T, B, 2, H, W]`` event counts → sum-pool to 32×32 → Conv(2→8) → LIF → MaxPool 2 →
 Conv(8→16) → LIF → MaxPool 2 → Linear(16·8·8 → classes) → LIF; output ``[T, B, classes]``

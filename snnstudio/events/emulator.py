@@ -123,6 +123,7 @@ class EventEmulator:
 
     @property
     def sensor_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the emulated sensor, pixels."""
         return (self.width, self.height)
 
     # ------------------------------------------------------------------ state

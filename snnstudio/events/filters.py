@@ -215,6 +215,7 @@ class Crop:
         return crop(events, self.roi)
 
     def output_size(self, sensor_size) -> tuple[int, int]:
+        """The sensor size after cropping: ``(width, height)`` of the region."""
         return self.roi[2], self.roi[3]
 
     def __repr__(self) -> str:
@@ -242,6 +243,7 @@ class Downsample:
         return downsample(events, self.sensor_size, self.out_size)
 
     def output_size(self, sensor_size) -> tuple[int, int]:
+        """The sensor size after downsampling: ``out_size``."""
         return self.out_size
 
     def __repr__(self) -> str:
@@ -371,6 +373,8 @@ class HotPixelFilter:
 
     @classmethod
     def fit(cls, events: np.ndarray, sensor_size: tuple[int, int], **kwargs) -> HotPixelFilter:
+        """A filter masking the pixels :func:`find_hot_pixels` finds in ``events`` (a calibration stretch);
+        ``kwargs`` go to it."""
         return cls(find_hot_pixels(events, sensor_size, **kwargs))
 
     def __call__(self, events: np.ndarray) -> np.ndarray:

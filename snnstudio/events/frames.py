@@ -27,7 +27,7 @@ rescales coordinates ``x' = x·W' // W`` (sum pooling when W is a multiple of W'
 
 Why not tonic's ``ToFrame``: its ``n_time_bins``/``n_event_bins`` drop events at the edges,
 it accumulates in int16 (wraps on dense streams), it cannot bin a live stream, and it is
-~10× slower (``snnstudio bench --only framing``). It is the oracle in the tests where the
+slower (``snnstudio bench --only framing`` compares them). It is the oracle in the tests where the
 semantics match (``time_window``, ``event_count``, ``n_event_bins`` without remainder).
 
 Vectorised, no Python loop over events: one fused pass in cache-sized chunks computes the flat
@@ -154,6 +154,7 @@ class FrameConfig:
 
     @property
     def mode(self) -> str:
+        """The framing mode set: ``time_window``, ``event_count``, ``n_time_bins`` or ``n_event_bins``."""
         return next(m for m in _MODES if getattr(self, m) is not None)
 
     @property

@@ -43,6 +43,7 @@ import numpy as np
 from snnstudio.errors import SnnStudioError
 from snnstudio.events.emulator import EmulatorConfig
 from snnstudio.events.sources.base import EventSource
+from snnstudio.events.sources.kinds import MIRRORED_KINDS
 from snnstudio.events.types import EVENT_DTYPE
 
 #: the sensor the bundled gesture models were trained on (width, height)
@@ -162,10 +163,13 @@ class Preprocess:
         return self if self.mirror is not None else replace(self, mirror=bool(mirror))
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-able; :meth:`from_dict` reads it back)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Preprocess:
+        """A :class:`Preprocess` from :meth:`to_dict`'s output (JSON lists become tuples, the emulator's
+        dict an :class:`EmulatorConfig`; ``None``: the default); unknown fields: :class:`PreprocessError`."""
         data = dict(data or {})
         for key in ("out_size", "roi"):
             if data.get(key) is not None and not isinstance(data[key], str):
@@ -192,12 +196,9 @@ class Preprocess:
 
 
 #: source kinds whose picture is a front-facing camera: mirrored by default
-MIRRORED_KINDS = ("webcam",)
-
-
 def default_preprocess(kind: str, base: Preprocess | None = None) -> Preprocess:
     """``base`` (default :class:`Preprocess()`) with the mirror default of source ``kind``
-    (``webcam``: on; ``video``, ``camera``, ``file``, ``network``, ``synthetic``: off)."""
+    (:data:`~snnstudio.events.sources.kinds.MIRRORED_KINDS`: ``webcam`` on, every other kind off)."""
     return (base or Preprocess()).with_mirror_default(kind in MIRRORED_KINDS)
 
 
@@ -239,6 +240,7 @@ class FlickerSuppressor:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the running brightness levels (a new source or a seek)."""
         self._level: np.ndarray | None = None
         self._t_us: int | None = None
 
@@ -283,6 +285,7 @@ class FramePreprocessor:
         self.flicker = FlickerSuppressor() if pre.flicker else None
 
     def reset(self) -> None:
+        """Forget the state carried between frames (the flicker levels)."""
         if self.flicker is not None:
             self.flicker.reset()
 
@@ -316,6 +319,7 @@ class EventPreprocessor:
         self.reset()
 
     def reset(self) -> None:
+        """Restart the seeded random thinning (the same events are kept again)."""
         self._rng = np.random.default_rng(self.pre.seed)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
@@ -369,12 +373,14 @@ class PreprocessedSource(EventSource):
         self.class_names = source.class_names
 
     def batches(self):
+        """The wrapped source's batches, their events mapped by the preprocessing."""
         from dataclasses import replace as _replace
 
         for batch in self.source.batches():
             yield _replace(batch, events=self.mapper(batch.events))
 
     def close(self) -> None:
+        """Close the wrapped source."""
         self.source.close()
 
     def __getattr__(self, name):

@@ -72,18 +72,22 @@ class EventRecording:
 
     @property
     def width(self) -> int:
+        """Sensor width in pixels (``sensor_size[0]``)."""
         return self.sensor_size[0]
 
     @property
     def height(self) -> int:
+        """Sensor height in pixels (``sensor_size[1]``)."""
         return self.sensor_size[1]
 
     @property
     def t_start_us(self) -> int | None:
+        """Timestamp of the first event (µs), ``None`` when empty."""
         return int(self.events["t"][0]) if len(self) else None
 
     @property
     def t_end_us(self) -> int | None:
+        """Timestamp of the last event (µs; inclusive), ``None`` when empty."""
         return int(self.events["t"][-1]) if len(self) else None
 
     @property
@@ -93,10 +97,12 @@ class EventRecording:
 
     @property
     def n_on(self) -> int:
+        """Number of ON events (polarity 1)."""
         return int(np.count_nonzero(self.events["p"]))
 
     @property
     def n_off(self) -> int:
+        """Number of OFF events (polarity 0)."""
         return len(self) - self.n_on
 
     def time_slice(self, start_us: int, end_us: int) -> np.ndarray:

@@ -39,7 +39,7 @@ from snnstudio.gui.panels.events import EventsPanel
 from snnstudio.gui.panels.layers import LayersPanel
 from snnstudio.gui.panels.membrane import MembranePanel
 from snnstudio.gui.panels.metrics import MetricsPanel
-from snnstudio.gui.panels.model_tree import ModelPanel
+from snnstudio.gui.panels.model_panel import ModelPanel
 from snnstudio.gui.panels.output import OutputPanel
 from snnstudio.gui.panels.source import SourcePanel
 from snnstudio.gui.session_model import SessionModel

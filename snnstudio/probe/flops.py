@@ -1,6 +1,6 @@
 """Operation counts and energy: FLOPs per layer, MACs, ACs (= SOPs) and ``E = E_MAC·MACs + E_AC·ACs``.
 
-Counting rules (../shared/PAPERS.md, "Energy"):
+Counting rules (the SNN papers' convention, as MA-SNN and Spikformer count; 45 nm figures below):
 
 * **FLOPs** of a layer are its multiply-accumulates for one input image / token at one time step:
   Conv1d ``C_out·L_out·(C_in/groups)·k``, Conv2d ``C_out·H_out·W_out·(C_in/groups)·kh·kw`` (stride,
@@ -13,8 +13,8 @@ Counting rules (../shared/PAPERS.md, "Energy"):
   a forward is not made of non-negative integers. That input check is what makes attention's own
   MLPs/convs (MA-SNN's TA/CA/SA, fed pooled real-valued descriptors) cost MACs, while the
   spike-fed Q/K/V convs inside spike-driven attention (Spikformer's SSA) cost ACs, as the papers
-  count them. The encoding-layer rule skips layers inside attention modules (duck-typed:
-  ``last_weights``/``weights_layout``/``enabled``).
+  count them. The encoding-layer rule skips layers inside attention modules (as the attention
+  contract of :mod:`snnstudio.snn.attention` recognises them).
 * A layer fed **spikes** costs **ACs** (= SOPs). Two modes (``EnergyConfig.mode``):
   ``"expected"`` (the papers'): ``ACs = T · fr_in · FLOPs`` with ``fr_in`` the measured mean of
   the layer's *input* (the firing rate for binary spikes; spike counts for integer inputs such as
@@ -44,7 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, HookedProbe, is_attention, kind_of
+from snnstudio.probe.readers import ATTENTION, HookedProbe, kind_of
+from snnstudio.snn.attention import is_attention
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -56,6 +57,8 @@ def _pair(v) -> tuple[int, ...]:
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a convolution along one axis:
+    ``(size + 2·padding − dilation·(kernel − 1) − 1) // stride + 1``."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -67,10 +70,12 @@ def conv2d_flops(c_in: int, c_out: int, kernel, out_hw, groups: int = 1) -> int:
 
 
 def conv1d_flops(c_in: int, c_out: int, kernel: int, out_len: int, groups: int = 1) -> int:
+    """MACs of one Conv1d on one sequence: ``C_out·L_out·(C_in/groups)·k``."""
     return c_out * out_len * (c_in // groups) * kernel
 
 
 def linear_flops(in_features: int, out_features: int, positions: int = 1) -> int:
+    """MACs of one Linear at ``positions`` positions: ``in·out·positions``."""
     return in_features * out_features * positions
 
 
@@ -204,6 +209,7 @@ class LayerCost:
     energy_pj: float
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-able)."""
         return asdict(self)
 
 
@@ -248,6 +254,8 @@ class OpCounter(HookedProbe):
             self.attach()
 
     def attach(self) -> "OpCounter":
+        """Hook every Conv/Linear, every neuron layer and every module with a custom counter (once; returns
+        self)."""
         if self._handles:
             return self
         attention_prefixes = [n for n, m in self.model.named_modules() if is_attention(m) and n]
@@ -268,6 +276,7 @@ class OpCounter(HookedProbe):
         return self
 
     def clear(self) -> None:
+        """Forget every count (keeps the hooks)."""
         for rec in self.layers.values():  # in place: the hooks hold these objects
             fresh = LayerOps(rec.name, rec.type, in_attention=rec.in_attention)
             rec.__dict__.update(fresh.__dict__)
@@ -342,10 +351,12 @@ class OpCounter(HookedProbe):
 
     # ---- report --------------------------------------------------------------------------------
     def neuron_rates(self) -> dict[str, float]:
+        """Mean firing rate of each neuron layer since the last :meth:`clear` (spikes / neuron-steps)."""
         return {k: (s / n if n else 0.0) for k, (s, n) in self._rates.items()}
 
     @property
     def steps_per_sample(self) -> float:
+        """Time steps per sample seen (single-step input: every call is a step of the same sample)."""
         if self.config.step_mode == "s":
             return float(self.steps)
         return self.steps / self.forwards if self.forwards else 0.0

@@ -33,6 +33,7 @@ class LayerActivity:
     spikes: float
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-able)."""
         return asdict(self)
 
 

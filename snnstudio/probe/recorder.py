@@ -32,8 +32,9 @@ import torch
 from torch import nn
 
 from snnstudio.errors import SnnStudioError
-from snnstudio.probe.layers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
+from snnstudio.probe.readers import ATTENTION, OURS, SPIKINGJELLY, NeuronReading, HookedProbe, kind_of, read_neuron, threshold_of
 from snnstudio.probe.ring import RingBuffer
+from snnstudio.snn.attention import current_weights, sample_weights
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -115,6 +116,7 @@ class NeuronLayerRecord:
     neurons: int = 0
 
     def clear(self) -> None:
+        """Empty every ring and the running totals (the shape and followed indices stay)."""
         for name in ("rate", "count", "channel_rate", "raster", "follow_v", "spikes", "v"):
             getattr(self, name).clear()
         self.feature_map = self.membrane_map = None
@@ -124,18 +126,16 @@ class NeuronLayerRecord:
 
 @dataclass
 class AttentionRecord:
+    """One attention module's weights per forward (``layout`` is its ``weights_layout``; the
+    batch axis is dropped unless ``ProbeConfig.full``) and the ``latest`` of them."""
+
     name: str
     layout: str
     weights: RingBuffer
     latest: np.ndarray | None = None
 
-    def __post_init__(self):
-        dims = [d.strip() for d in self.layout.split(",")]
-        self.ndim = len(dims)
-        #: axis of the batch in ``last_weights`` ("B" in the layout), or None
-        self.batch_dim = dims.index("B") if "B" in dims else None
-
     def clear(self) -> None:
+        """Forget the recorded weights."""
         self.weights.clear()
         self.latest = None
 
@@ -165,9 +165,12 @@ class Recorder(HookedProbe):
     # ---- attach / detach ---------------------------------------------------------------------
     @property
     def attached(self) -> bool:
+        """Whether the hooks are on the model."""
         return bool(self._handles)
 
     def attach(self) -> "Recorder":
+        """Hook every neuron layer (and attention module, with ``config.attention``) of the model, or those named
+        in ``config.layers`` (an unknown name: :class:`SnnStudioError`); returns self."""
         if self._handles:
             return self
         wanted = None if self.config.layers is None else set(self.config.layers)
@@ -252,14 +255,10 @@ class Recorder(HookedProbe):
         return hook
 
     def _record_attention(self, rec: AttentionRecord, module) -> None:
-        w = getattr(module, "last_weights", None)
-        if not getattr(module, "enabled", True) or not isinstance(w, torch.Tensor):
+        w = current_weights(module) if self.config.full else sample_weights(module, self.config.sample)
+        if not isinstance(w, torch.Tensor):
             return
         w = w.detach()
-        if not self.config.full:
-            b = rec.batch_dim
-            if b is not None and w.dim() == rec.ndim:
-                w = w.select(b, min(self.config.sample, w.shape[b] - 1))
         arr = _np(w.float()).copy()  # not a view of the module's tensor
         rec.latest = arr
         rec.weights.push(arr[None])

@@ -30,6 +30,7 @@ class RingBuffer:
         self.total = 0
 
     def clear(self) -> None:
+        """Forget every item (the next push sets the item shape anew)."""
         self._data = None
         self._next = self._len = self.total = 0
 
@@ -38,10 +39,12 @@ class RingBuffer:
 
     @property
     def item_shape(self) -> tuple[int, ...] | None:
+        """Shape of one item, ``None`` before the first push."""
         return None if self._data is None else self._data.shape[1:]
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the buffer's storage."""
         return 0 if self._data is None else self._data.nbytes
 
     def push(self, block: np.ndarray) -> None:

@@ -18,16 +18,125 @@ layers). Every module has ``enabled`` (``False`` = identity) and keeps its last 
 (detached) for the probes. All three pool over T, so they look across time: a streaming engine
 must re-run a window of T steps. CA and SA accept one step ``[B, C, H, W]`` (as a window of
 T = 1); TA cannot, its MLP is built for a fixed T.
+
+**The contract** (what the probes, the engine's read-out and NIR export rely on, declared here
+once): an attention module has ``enabled``, ``last_weights`` (detached tensor or ``None``) and
+``weights_layout`` (comma-separated axis names, ``"B"`` the batch); a block groups parts as child
+modules ``ta``/``ca``/``sa`` (:data:`PARTS`). Read them with :func:`is_attention`,
+:func:`layout_dims`, :func:`batch_axis`, :func:`part_kind`, :func:`current_weights`,
+:func:`sample_weights` and :func:`attention_blocks`; never parse ``weights_layout`` elsewhere.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import nn
 
 from snnstudio.errors import ModelError
 
 ATTENTION_KINDS = ("none", "ta", "ca", "sa", "tca", "tsa", "csa", "tcsa")
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One part of an attention block: its child-module name in the block (``key``), what it
+    weighs (one weight per ``per``) and the layout of its ``last_weights``."""
+
+    key: str
+    name: str
+    per: str
+    layout: str
+
+
+#: the parts of a block, in the order they are applied
+PARTS: tuple[PartSpec, ...] = (
+    PartSpec("ta", "temporal", "time step", "T,B"),
+    PartSpec("ca", "channel", "channel", "B,C"),
+    PartSpec("sa", "spatial", "pixel", "B,H,W"),
+)
+PART_KEYS: tuple[str, ...] = tuple(p.key for p in PARTS)
+PART_LAYOUTS: dict[str, str] = {p.key: p.layout for p in PARTS}
+#: attributes every attention module (a part, or a lone module such as Spikformer's SSA) has
+CONTRACT_ATTRS: tuple[str, ...] = ("last_weights", "weights_layout", "enabled")
+
+
+def is_attention(module: object) -> bool:
+    """Whether ``module`` keeps attention weights for the probes (has :data:`CONTRACT_ATTRS`).
+    A :class:`MultiDimAttention` block is not one itself; its parts are."""
+    return all(hasattr(module, a) for a in CONTRACT_ATTRS)
+
+
+def layout_dims(layout: object) -> tuple[str, ...]:
+    """The axis names of a ``weights_layout`` (``"T, b"`` → ``("T", "B")``); ``()`` when empty."""
+    text = str(layout or "").upper().replace(" ", "")
+    return tuple(d for d in text.split(",") if d)
+
+
+def batch_axis(layout: object, ndim: int) -> int | None:
+    """The batch axis (``"B"``) of weights of ``ndim`` dims laid out as ``layout``, or ``None``
+    (no ``B``, or the weights do not have the layout's number of dims)."""
+    dims = layout_dims(layout)
+    return dims.index("B") if "B" in dims and len(dims) == ndim else None
+
+
+def part_kind(module: object, key: str | None = None) -> str:
+    """``"ta"``, ``"ca"`` or ``"sa"``: from the part's name in its block when it is one, else from
+    its layout (an ``H``/``W`` axis: spatial; a ``C`` axis: channel; otherwise temporal)."""
+    k = (key or "").lower()
+    if k in PART_KEYS:
+        return k
+    dims = layout_dims(getattr(module, "weights_layout", ""))
+    if "H" in dims or "W" in dims:
+        return "sa"
+    if "C" in dims:
+        return "ca"
+    return "ta"
+
+
+def current_weights(module: object):
+    """The module's ``last_weights`` while it is switched on, else ``None`` (no stale weights)."""
+    if not getattr(module, "enabled", True):
+        return None
+    return getattr(module, "last_weights", None)
+
+
+def sample_weights(module: object, b: int = 0):
+    """:func:`current_weights` of batch element ``b`` (clamped to the batch), the batch axis
+    removed: a tensor stays a tensor, anything else becomes a float32 numpy array; ``None`` when
+    the module is off or has no weights. E.g. TA ``[T, B]`` → ``[T]``, SA ``[B, H, W]`` → ``[H, W]``."""
+    w = current_weights(module)
+    if w is None:
+        return None
+    if isinstance(w, torch.Tensor):
+        w = w.detach()
+    else:
+        w = np.asarray(w, np.float32)
+    axis = batch_axis(getattr(module, "weights_layout", ""), w.ndim)
+    if axis is None:
+        return w
+    i = min(b, w.shape[axis] - 1)
+    return w.select(axis, i) if isinstance(w, torch.Tensor) else np.take(w, i, axis=axis)
+
+
+def attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, nn.Module]]]:
+    """The attention of ``model`` as ``(name, block, {"ta"|"ca"|"sa": part})``, in module order:
+    every module with ``enabled`` and parts named in :data:`PART_KEYS` (MA-SNN's
+    :class:`MultiDimAttention`, its fused copy), then every other module keeping ``last_weights``
+    alone, keyed by :func:`part_kind`."""
+    blocks, taken = [], set()
+    for name, m in model.named_modules():
+        parts = {k: getattr(m, k) for k in PART_KEYS
+                 if isinstance(getattr(m, k, None), nn.Module) and hasattr(getattr(m, k), "last_weights")}
+        if parts and hasattr(m, "enabled"):
+            blocks.append((name, m, parts))
+            taken.update(id(p) for p in parts.values())
+    for name, m in model.named_modules():
+        if hasattr(m, "last_weights") and id(m) not in taken:
+            blocks.append((name, m, {part_kind(m): m}))
+    return blocks
 
 
 class _Part(nn.Module):
@@ -68,7 +177,7 @@ class _Part(nn.Module):
 class TemporalAttention(_Part):
     """TA: a weight per time step from the (avg, max)-pooled current, shared MLP T → T/r → T."""
 
-    weights_layout = "T,B"
+    weights_layout = PART_LAYOUTS["ta"]
 
     def __init__(self, T: int, ratio: int = 5, sample_ndim: int = 3):
         super().__init__(sample_ndim)
@@ -81,9 +190,12 @@ class TemporalAttention(_Part):
         self.fc2 = nn.Linear(hidden, T, bias=False)
 
     def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        """The shared MLP ``T → T/r → T`` (ReLU between) on the last axis."""
         return self.fc2(self.relu(self.fc1(z)))
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[T, B]`` of a window ``[T, B, ...]`` (kept in ``last_weights``), shaped to broadcast
+        over ``x``."""
         if x.shape[0] != self.T:
             raise ModelError(
                 f"temporal attention is built for T = {self.T} steps, got a window of {x.shape[0]}"
@@ -98,7 +210,7 @@ class TemporalAttention(_Part):
 class ChannelAttention(_Part):
     """CA: a weight per channel from the current pooled over (T, H, W), shared MLP C → C/r → C."""
 
-    weights_layout = "B,C"
+    weights_layout = PART_LAYOUTS["ca"]
 
     def __init__(self, channels: int, ratio: int = 8, sample_ndim: int = 3):
         super().__init__(sample_ndim)
@@ -109,9 +221,12 @@ class ChannelAttention(_Part):
         self.fc2 = nn.Linear(hidden, channels, bias=False)
 
     def mlp(self, z: torch.Tensor) -> torch.Tensor:
+        """The shared MLP ``C → C/r → C`` (ReLU between) on the last axis."""
         return self.fc2(self.relu(self.fc1(z)))
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[B, C]`` of a window ``[T, B, C, ...]`` (kept in ``last_weights``), shaped to
+        broadcast over ``x``."""
         if x.shape[2] != self.channels:
             raise ModelError(f"channel attention is built for {self.channels} channels, got {x.shape[2]}")
         dims = (0, *range(3, x.ndim))  # pool over T and the positions, no copy of x
@@ -123,7 +238,7 @@ class ChannelAttention(_Part):
 class SpatialAttention(_Part):
     """SA: a weight per pixel from mean and max over T·C, Conv2d(2 → 1, k×k, no bias)."""
 
-    weights_layout = "B,H,W"
+    weights_layout = PART_LAYOUTS["sa"]
 
     def __init__(self, kernel_size: int = 3):
         super().__init__(sample_ndim=3)
@@ -132,6 +247,8 @@ class SpatialAttention(_Part):
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Sigmoid weights ``[B, H, W]`` of a window ``[T, B, C, H, W]`` (kept in ``last_weights``), shaped to
+        broadcast over ``x``."""
         pooled = torch.stack([x.mean((0, 2)), x.amax((0, 2))], dim=1)  # over T and C, no copy of x: [B, 2, H, W]
         w = torch.sigmoid(self.conv(pooled))[:, 0]  # [B, H, W]
         self.last_weights = w.detach()
@@ -180,7 +297,8 @@ class MultiDimAttention(nn.Module):
         self.relu = nn.ReLU()
 
     def parts(self) -> list[_Part]:
-        return [getattr(self, n) for n in ("ta", "ca", "sa") if hasattr(self, n)]
+        """The parts built, in the order they are applied."""
+        return [getattr(self, n) for n in PART_KEYS if hasattr(self, n)]
 
     def active_parts(self) -> list[_Part]:
         """The parts switched on (none while the block is off); the others' weights are cleared
@@ -192,6 +310,8 @@ class MultiDimAttention(nn.Module):
         return active
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The switched-on parts in order (TA, CA, SA), each rescaling the running current, then ReLU; all off:
+        ``x`` unchanged. Same layout in and out."""
         active = self.active_parts()
         if not active:
             return x

@@ -4,9 +4,8 @@ In eval mode a BatchNorm is a per-channel affine map, so it folds into the conv 
 before it (``torch.nn.utils.fusion``). A k×k stride-1 convolution followed by a 2×2 average pool
 is one (k+1)×(k+1) convolution of stride 2 — both are linear and shift-invariant, and the fused
 kernel is the conv's kernel box-filtered by the pool (written here: torch folds conv+BN but not
-the pool). For the MA-SNN gesture net's conv2 (16→32 channels at 32×32, pooled to 16×16) that is
-2.2× fewer multiply-adds, and the BN and pool passes go: the bundled default's window forward
-runs ~1.6× faster on one CPU thread.
+the pool). For a k = 3 conv pooled by 2 that is 16/(4·9) ≈ 0.44 of the multiply-adds, and the BN
+and pool passes go (the speed-up of a window step: ``snnstudio bench --only stream``).
 
 MA-SNN's attention (:class:`~snnstudio.snn.attention.MultiDimAttention`, TA → CA → SA → ReLU)
 is rewritten to pool the input once (:class:`PooledOnceAttention`): TA and CA both pool means and
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
-from snnstudio.snn.attention import MultiDimAttention
+from snnstudio.snn.attention import PART_KEYS, MultiDimAttention
 
 
 def _wraps(module, kind) -> bool:
@@ -85,10 +84,12 @@ class PooledOnceAttention(MultiDimAttention):
     and the same result up to float rounding. Inference only (it writes into its own temporaries)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """As :meth:`MultiDimAttention.forward` with one pooling pass for TA and CA (inference on ``[T, B, F]``
+        or ``[T, B, C, H, W]``; otherwise the unfused path)."""
         if torch.is_grad_enabled() or x.ndim not in (3, 5):
             return super().forward(x)
         active = self.active_parts()
-        on = {k: getattr(self, k) for k in ("ta", "ca", "sa") if getattr(self, k, None) in active}
+        on = {k: getattr(self, k) for k in PART_KEYS if getattr(self, k, None) in active}
         if not on:
             return x
         T, B = x.shape[:2]

@@ -38,6 +38,8 @@ class SeqWise(nn.Module):
         self.sample_ndim = sample_ndim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer applied to every step: ``[T, B, *sample]`` (folded to ``[T·B, ...]``) or one step
+        ``[B, *sample]``."""
         if x.ndim == self.sample_ndim + 2:
             t, b = x.shape[:2]
             y = self.layer(x.flatten(0, 1))
@@ -83,6 +85,8 @@ class NeuronSpec:
     T: int | None = None
 
     def build(self, **role) -> SpikingNeuron:
+        """A new neuron of this spec; ``role`` parameters (e.g. ``detach_reset``) apply where the neuron takes
+        them, the spec's own ``params`` win."""
         if self.name not in NEURONS:
             build_neuron(self.name)  # raises the registry's ModelError (fills the registry first)
         names, var_kw = _accepted_params(NEURONS[self.name])
@@ -108,6 +112,7 @@ def neuron_spec(spec: NeuronSpec | str | None, **params) -> NeuronSpec:
 
 
 def spiking_neurons(model: nn.Module) -> list[tuple[str, SpikingNeuron]]:
+    """``(name, module)`` of every snnstudio spiking neuron in ``model``, in module order."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, SpikingNeuron)]
 
 

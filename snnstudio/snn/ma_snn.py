@@ -36,6 +36,8 @@ class ConvAttLayer(nn.Module):
         self.neuron = neuron.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` (or one step ``[B, C, H, W]``) → spikes ``[T, B, C', H', W']`` (H', W' halved when
+        pooling)."""
         x = self.bn(self.conv(x))
         if self.pool is not None:
             x = self.pool(x)
@@ -57,6 +59,7 @@ class FCAttLayer(nn.Module):
         self.neuron = neuron.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, F]`` (or one step ``[B, F]``) → spikes ``[T, B, F']``."""
         x = self.bn(self.fc(x))
         if self.attention is not None:
             x = self.attention(x)
@@ -73,6 +76,7 @@ class VoteReadout(nn.Module):
         self.vote = int(vote)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., classes·vote]`` → ``[..., classes]``."""
         return x.unflatten(-1, (-1, self.vote)).mean(-1)
 
     def extra_repr(self) -> str:
@@ -84,6 +88,7 @@ class LogCounts(nn.Module):
     (real cameras and scenes span two orders of magnitude of event rate)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``log(1 + x)``, same shape."""
         return torch.log1p(x)
 
 
@@ -129,6 +134,8 @@ class MASNNGesture(SNNModel):
         self.encode = LogCounts() if input_log else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Event counts ``[T, B, C, H, W]`` → class scores ``[B, classes]`` (output spikes averaged over T); one
+        step ``[B, C, H, W]`` → ``[B, classes]``."""
         multi = self.check_input(x)
         if self.encode is not None:
             x = self.encode(x)

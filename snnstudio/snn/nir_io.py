@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnstudio.errors import ModelError
+from snnstudio.snn.attention import is_attention
 from snnstudio.snn.neurons.base import NEURONS, SpikingNeuron, build_neuron
 
 #: the Euler step (seconds) NIR time constants are expressed in, as snnTorch and SpikingJelly do
@@ -82,6 +83,7 @@ class SumPool2d(nn.Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding
 
     def forward(self, x):
+        """Sum of each pooling window of ``[N, C, H, W]``."""
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, divisor_override=1)
 
 
@@ -93,6 +95,7 @@ class Scale(nn.Module):
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
     def forward(self, x):
+        """``x · scale`` (broadcast)."""
         return x * self.scale
 
 
@@ -106,6 +109,7 @@ class ThresholdNode(SpikingNeuron):
         self.v_threshold = float(v_threshold)
 
     def forward(self, x):
+        """Spikes ``x > θ`` (no state; the input is kept as the membrane for the probes)."""
         s = (x > self.v_threshold).to(x.dtype)
         self._keep(x, s)
         return s
@@ -285,11 +289,14 @@ class NIRNetwork(nn.Module):
         self._preds = {n: [a for a, b in self.edges if b == n] for n in self.names}
 
     def reset(self) -> None:
+        """Reset every neuron of the graph (the next input starts from rest)."""
         for m in self.modules():
             if isinstance(m, SpikingNeuron):
                 m.reset()
 
     def forward(self, x: torch.Tensor):
+        """Run the graph on ``[T, B, ...]`` in topological order (a node's inputs are summed): the output
+        node's value after the ``readout`` (several outputs: a dict by name)."""
         values: dict[str, torch.Tensor] = {}
         for name in self.order:
             if name in self.inputs:
@@ -649,8 +656,6 @@ def _vote_class():
 
 def _unsupported(model: nn.Module) -> list[str]:
     """Modules NIR export cannot express (with why), found before running anything."""
-    from snnstudio.probe.layers import is_attention
-
     bad = []
     skip_under: list[str] = []
     for name, m in model.named_modules():

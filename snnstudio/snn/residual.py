@@ -64,6 +64,7 @@ class ConvBN(nn.Module):
         self.bn = seq(nn.BatchNorm2d(cout), 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, C, H, W]`` (or one step) → ``[T, B, C', H', W']``."""
         return self.bn(self.conv(x))
 
 
@@ -79,6 +80,7 @@ class Shortcut(nn.Module):
         self.sn = neuron.build() if (self.down is not None and neuron is not None) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity, or the 1×1 conv-BN (and its SN) when the size or stride changes."""
         if self.down is None:
             return x
         y = self.down(x)
@@ -101,6 +103,8 @@ class SpikingBlock(nn.Module):
         self.sn2 = neuron.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[T, B, C', H', W']`` of input ``[T, B, C, H, W]``:
+        ``SN(conv-bn(SN(conv-bn(x))) + shortcut(x))``."""
         out = self.cb2(self.sn1(self.cb1(x)))
         if self.attention is not None:
             out = self.attention(out)
@@ -136,6 +140,8 @@ class SEWBlock(nn.Module):
             nn.init.ones_(self.cb2.bn.layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``g(SN(conv-bn(SN(conv-bn(x)))), shortcut(x))`` with ``g`` the connect function (``add``: spike
+        counts, ``and``/``iand``: spikes)."""
         out = self.cb2(self.sn1(self.cb1(x)))
         if self.attention is not None:
             out = self.attention(out)
@@ -160,6 +166,7 @@ class MSBlock(nn.Module):
         self.shortcut = Shortcut(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Membrane-shortcut: ``shortcut(x) + conv-bn(SN(conv-bn(SN(x))))`` (real values, no SN after the sum)."""
         res = self.cb2(self.sn2(self.cb1(self.sn1(x))))
         if self.attention is not None:
             res = self.attention(res)
@@ -192,6 +199,8 @@ class SynAGate(nn.Module):
         self.last_weights: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[T, B, C, H, W]`` (or one step, T = 1) gated per time step: ``relu(x·σ(z))``, or ``x·SN(z)``
+        (a 0/1 mask) with a neuron; ``last_weights`` ``[T, B]``."""
         if not self.enabled:
             self.last_weights = None
             return x
@@ -229,6 +238,8 @@ class ORSynABlock(nn.Module):
         self.down_sn = neuron.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``a OR b``: the gated residual branch's spikes OR the gated shortcut's (the branch alone when the
+        shortcut is off)."""
         a = self.sn2(self.gate(self.cb2(self.sn1(self.cb1(x)))))
         if not self.shortcut.enabled:
             return a
@@ -246,6 +257,7 @@ class PlainBlock(nn.Module):
         self.cb2, self.sn2 = ConvBN(cout, cout), neuron.build()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``SN(conv-bn(SN(conv-bn(x))))``."""
         return self.sn2(self.cb2(self.sn1(self.cb1(x))))
 
 
@@ -306,6 +318,8 @@ class ResidualNet(SNNModel):
         self.head = seq(nn.Linear(cin, num_classes), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Event counts ``[T, B, C, H, W]`` → class scores ``[B, classes]`` (averaged over T); one step
+        ``[B, C, H, W]`` → ``[B, classes]``."""
         multi = self.check_input(x)
         x = self.stem(x)
         if self.stem_sn is not None:

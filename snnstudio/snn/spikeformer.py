@@ -30,7 +30,7 @@ from torch import nn
 
 from snnstudio.errors import ModelError
 from snnstudio.snn.layers import NeuronSpec, SNNModel, neuron_spec, seq
-from snnstudio.snn.spikformer import SpikformerMLP, TokenBlock, _conv1d_bn
+from snnstudio.snn.tokens import SpikformerMLP, TokenBlock, conv1d_bn
 
 STA_MODES = ("st", "s", "t")
 
@@ -65,6 +65,7 @@ class ConvTokenizer(nn.Module):
             nn.init.trunc_normal_(self.pos, std=0.2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]`` (plus the position embedding when there is one)."""
         for conv, bn, lif, pool in zip(self.convs, self.bns, self.lifs, self.pools):
             x = pool(lif(bn(conv(x))))
         x = x.flatten(-2)
@@ -85,9 +86,9 @@ class STA(nn.Module):
         spec = neuron_spec(neuron)
         self.dim, self.heads, self.mode = dim, heads, mode
         self.scale = 1.0 / math.sqrt(dim // heads)
-        self.q, self.k, self.v = _conv1d_bn(dim, dim), _conv1d_bn(dim, dim), _conv1d_bn(dim, dim)
+        self.q, self.k, self.v = conv1d_bn(dim, dim), conv1d_bn(dim, dim), conv1d_bn(dim, dim)
         self.q_lif, self.k_lif, self.v_lif = spec.build(), spec.build(), spec.build()
-        self.proj = _conv1d_bn(dim, dim, bias=True)
+        self.proj = conv1d_bn(dim, dim, bias=True)
         self.proj_lif = spec.build()
         self.enabled = True
         self.last_weights: torch.Tensor | None = None
@@ -95,6 +96,7 @@ class STA(nn.Module):
 
     @property
     def looks_across_time(self) -> bool:
+        """True in modes ``st`` and ``t`` (a stream re-runs a window of T steps), False in ``s``."""
         return self.mode != "s"
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -120,6 +122,8 @@ class STA(nn.Module):
         return y.transpose(-1, -2).reshape(t, b, d, n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[T, B, D, N]`` (or one step ``[B, D, N]``, a window of 1) → spikes of the same shape. Off:
+        zeros."""
         if not self.enabled:
             self.last_weights = None
             return torch.zeros_like(x)
@@ -173,6 +177,8 @@ class Spikeformer(SNNModel):
         self.head = seq(nn.Linear(dim, num_classes), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → class scores ``[B, classes]`` (mean over tokens, then over T); one step →
+        ``[B, classes]``."""
         multi = self.check_input(x)
         x = self.tokenizer(x)
         for block in self.blocks:

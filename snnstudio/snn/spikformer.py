@@ -33,8 +33,9 @@ from torch import nn
 
 from snnstudio.errors import ModelError
 from snnstudio.snn.layers import NeuronSpec, SNNModel, neuron_spec, seq
+from snnstudio.snn.tokens import DETACHED_RESET, SpikformerMLP, TokenBlock, conv1d_bn
 
-_ROLE = {"detach_reset": True}  # Spikformer's LIF: detached reset
+_ROLE = DETACHED_RESET  # Spikformer's LIF: detached reset
 
 
 def _conv_bn_lif(cin: int, cout: int, neuron: NeuronSpec, k: int = 3, stride: int = 1) -> nn.ModuleDict:
@@ -94,6 +95,7 @@ class SPS(nn.Module):
         self.grid = (math.ceil(h / 2**self.num_pools), math.ceil(w / 2**self.num_pools))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]`` (or one step ``[B, C, H, W]`` → ``[B, D, N]``)."""
         for stage, pool in zip(self.stages, self.pools):
             x = pool(_run(stage, x))
         x = x + _run(self.rpe, x)
@@ -133,14 +135,11 @@ class SCS(nn.Module):
         self.grid = (math.ceil(h / 2**self.num_pools), math.ceil(w / 2**self.num_pools))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → tokens ``[T, B, D, N]`` (or one step ``[B, C, H, W]`` → ``[B, D, N]``)."""
         for down, expand, restore in self.stages:
             x = _run(restore, _run(expand, _run(down, x)))
         x = x + _run(self.rpe, x)
         return x.flatten(-2)
-
-
-def _conv1d_bn(cin: int, cout: int, bias: bool = False) -> nn.ModuleDict:
-    return nn.ModuleDict({"conv": seq(nn.Conv1d(cin, cout, 1, bias=bias), 2), "bn": seq(nn.BatchNorm1d(cout), 2)})
 
 
 class SSA(nn.Module):
@@ -158,14 +157,14 @@ class SSA(nn.Module):
             raise ModelError(f"SSA: dim {dim} is not divisible by {heads} heads")
         spec = neuron_spec(neuron)
         self.dim, self.heads, self.scale = dim, heads, float(scale)
-        self.q = _conv1d_bn(dim, dim)
-        self.k = _conv1d_bn(dim, dim)
-        self.v = _conv1d_bn(dim, dim)
+        self.q = conv1d_bn(dim, dim)
+        self.k = conv1d_bn(dim, dim)
+        self.v = conv1d_bn(dim, dim)
         self.q_lif = spec.build(**_ROLE)
         self.k_lif = spec.build(**_ROLE)
         self.v_lif = spec.build(**_ROLE)
         self.attn_lif = spec.build(**_ROLE, v_threshold=0.5)
-        self.proj = _conv1d_bn(dim, dim, bias=True)
+        self.proj = conv1d_bn(dim, dim, bias=True)
         self.proj_lif = spec.build(**_ROLE)
         self.enabled = True
         self.last_weights: torch.Tensor | None = None
@@ -176,6 +175,8 @@ class SSA(nn.Module):
         return x.reshape(*lead, self.heads, d // self.heads, n).transpose(-1, -2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens ``[T, B, D, N]`` (or one step) → spikes of the same shape; ``last_weights``: ``attn = Q·Kᵀ``
+        per head ``[T, B, heads, N, N]``. Off: zeros."""
         if not self.enabled:
             self.last_weights = None
             return torch.zeros_like(x)
@@ -192,33 +193,6 @@ class SSA(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.heads}, scale={self.scale}, enabled={self.enabled}"
-
-
-class SpikformerMLP(nn.Module):
-    """Conv1d(D → hD) → BN → LIF → Conv1d(hD → D) → BN → LIF on tokens."""
-
-    def __init__(self, dim: int, hidden: int, neuron: NeuronSpec | str | None = None):
-        super().__init__()
-        spec = neuron_spec(neuron)
-        self.fc1 = _conv1d_bn(dim, hidden, bias=True)
-        self.lif1 = spec.build(**_ROLE)
-        self.fc2 = _conv1d_bn(hidden, dim, bias=True)
-        self.lif2 = spec.build(**_ROLE)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.lif1(self.fc1["bn"](self.fc1["conv"](x)))
-        return self.lif2(self.fc2["bn"](self.fc2["conv"](x)))
-
-
-class TokenBlock(nn.Module):
-    """The transformer block shared by Spikformer and Spikeformer: ``x = x + attn(x); x = x + mlp(x)``."""
-
-    attn: nn.Module
-    mlp: nn.Module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(x)
-        return x + self.mlp(x)
 
 
 class SpikformerBlock(TokenBlock):
@@ -262,6 +236,8 @@ class Spikformer(SNNModel):
         self.head = seq(nn.Linear(dim, num_classes), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[T, B, C, H, W]`` → class scores ``[B, classes]`` (mean over tokens, then over T); one step →
+        ``[B, classes]``."""
         multi = self.check_input(x)
         x = self.tokenizer(x)
         for block in self.blocks:

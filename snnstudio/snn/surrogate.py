@@ -62,13 +62,17 @@ class Surrogate(nn.Module):
     name = "base"
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The surrogate derivative ``dΘ/dx`` at ``x`` (the membrane minus the threshold), same shape."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, strict: bool = False) -> torch.Tensor:
+        """Spikes ``Θ(x)`` (0/1 as ``x.dtype``; fires at ``x ≥ 0``, ``x > 0`` when ``strict``) with :meth:`grad`
+        as the backward."""
         return _SpikeFn.apply(x, self, strict)
 
     @property
     def learnable(self) -> bool:
+        """Whether the surrogate has trained parameters (the native kernels then do not apply)."""
         return any(p.requires_grad for p in self.parameters())
 
 
@@ -80,6 +84,7 @@ class Sigmoid(Surrogate):
         self.alpha = float(alpha)
 
     def grad(self, x):
+        """``α·σ(αx)·(1 − σ(αx))``."""
         sg = torch.sigmoid(self.alpha * x)
         # α·σ·(1 − σ) in one fused kernel
         return torch.ops.aten.sigmoid_backward(sg.new_full((), self.alpha).expand_as(sg), sg)
@@ -96,6 +101,7 @@ class ATan(Surrogate):
         self.alpha = float(alpha)
 
     def grad(self, x):
+        """``(α/2) / (1 + (π/2·α·x)²)``."""
         t = x * (math.pi / 2.0 * self.alpha)
         return t.square_().add_(1.0).reciprocal_().mul_(self.alpha / 2.0)
 
@@ -115,6 +121,7 @@ class Triangle(Surrogate):
         self.gamma = float(gamma)
 
     def grad(self, x):
+        """``max(0, 1 − |x|/γ) / γ``."""
         return (1.0 - x.abs() / self.gamma).clamp_min(0.0) / self.gamma
 
     def extra_repr(self):
@@ -133,6 +140,7 @@ class Rectangular(Surrogate):
         self.width = float(width)
 
     def grad(self, x):
+        """``1/(2w)`` where ``|x| < w``, else 0."""
         return (x.abs() < self.width).to(x.dtype) / (2.0 * self.width)
 
     def extra_repr(self):
@@ -149,6 +157,7 @@ class FastSigmoid(Surrogate):
         self.scale = float(scale)
 
     def grad(self, x):
+        """``1 / (s·|x| + 1)²`` (SuperSpike)."""
         return 1.0 / (self.scale * x.abs() + 1.0).square()
 
     def extra_repr(self):
@@ -180,10 +189,12 @@ class LearnableATan(Surrogate):
         self.alpha = nn.Parameter(torch.tensor(float(alpha)))
 
     def grad(self, x):
+        """``(α/2) / (1 + (π/2·α·x)²)`` with the current (trained) α."""
         a = self.alpha.detach()
         return (a / 2.0) / (1.0 + (math.pi / 2.0 * a * x).square())
 
     def forward(self, x, strict: bool = False):
+        """Spikes ``Θ(x)``; the backward also trains α."""
         return _LearnableATanFn.apply(x, self.alpha, strict)
 
 

@@ -98,6 +98,7 @@ class ModelConfig:
         return self
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict (JSON-able; tuples as lists)."""
         d = asdict(self)
         d["input_size"] = list(self.input_size)
         d["widths"] = list(self.widths)
@@ -105,13 +106,16 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """A config from :meth:`to_dict`'s output (unknown or bad fields: :class:`ModelError`)."""
         return config_from_dict(cls, d, what="model config", error=ModelError)
 
     def to_json(self, **kw) -> str:
+        """The config as JSON text (``kw`` go to :func:`json.dumps`)."""
         return json.dumps(self.to_dict(), **kw)
 
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
+        """A config from :meth:`to_json`'s text (bad JSON: :class:`ModelError`)."""
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -298,6 +302,7 @@ def set_step_mode(model, mode: str) -> None:
 
 
 def reset_states(model) -> None:
+    """Clear every neuron's state in ``model`` (see :func:`snnstudio.snn.layers.reset_states`)."""
     from snnstudio.snn.layers import reset_states as _reset
 
     _reset(model)

@@ -6,7 +6,7 @@ from snnstudio.snn.neurons import build_neuron
 
 
 def test_lif_hand_worked_constant_input():
-    # PAPERS.md: LIF (tau 2), constant input 0.6 -> h = 0.3, 0.45, 0.525, 0.5625, no spike
+    # LIF (tau 2, h = v + (x - v) / tau), constant input 0.6 -> h = 0.3, 0.45, 0.525, 0.5625, no spike
     n = build_neuron("lif")
     s = n(torch.full((4, 1), 0.6))
     assert torch.allclose(n.last_v[:, 0], torch.tensor([0.3, 0.45, 0.525, 0.5625]))

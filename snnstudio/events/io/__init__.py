@@ -79,14 +79,18 @@ class EventFormat:
 
     @property
     def read(self) -> Callable:
+        """The reader ``read(path) -> EventRecording`` (its module imported now)."""
         return self._fn(self.reader)
 
     @property
     def write(self) -> Callable | None:
+        """The writer ``write(path, recording)``, or ``None`` for a read-only format."""
         return self._fn(self.writer)
 
     @property
     def iter_chunks(self) -> Callable | None:
+        """The streaming reader ``iter_chunks(path, chunk_events)`` yielding ``EVENT_DTYPE`` arrays in
+        time order, or ``None`` (read whole only)."""
         return self._fn(self.streamer)
 
     @property

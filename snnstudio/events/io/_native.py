@@ -4,7 +4,7 @@ Why hand-written C: the numpy decoders make several full passes over temporaries
 (shift, mask, cast, scatter into the packed ``EVENT_DTYPE`` record), and EVT 2.0/3.0 are
 sequential state machines that numpy can only emulate with cumulative sums and gathers. One C
 loop reads each input word once and writes each 13-byte output record once, keeping the decoder
-state in registers — 2-6x faster. The C source lives here as text; :mod:`snnstudio.native`
+state in registers (``snnstudio bench --only decode`` has the figures). The C source lives here as text; :mod:`snnstudio.native`
 compiles it with the system ``cc`` on first use, caches it by source hash and loads it with ctypes.
 
 The numpy decoders stay, as the fallback (no compiler, ``SNNSTUDIO_NATIVE=0``) and as the oracle

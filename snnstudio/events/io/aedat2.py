@@ -138,6 +138,8 @@ def _open(path: Path):
 
 
 def read(path: str | Path) -> EventRecording:
+    """The whole AEDAT 2.0 file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps); a
+    damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     raw, sensor = _open(path)
     out = np.empty(raw.shape[0], dtype=EVENT_DTYPE)
@@ -153,6 +155,8 @@ def read(path: str | Path) -> EventRecording:
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
+    """Stream the AEDAT 2.0 file ``path`` as ``EVENT_DTYPE`` arrays of about ``chunk_events`` events each, in
+    time order (same checks as :func:`read`)."""
     path = Path(path)
     raw, _ = _open(path)
     dec = _decoder(path)

@@ -244,6 +244,8 @@ def _native_chunks(lib, path: Path, buf, start: int, dec: _Decoder, chunk: int |
 
 
 def read(path: str | Path) -> EventRecording:
+    """The whole AEDAT 3.1 file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps); a
+    damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     buf = _map(path)
     start, size, sensor = _header(path, buf)
@@ -271,6 +273,8 @@ def read(path: str | Path) -> EventRecording:
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
+    """Stream the AEDAT 3.1 file ``path`` as ``EVENT_DTYPE`` arrays of about ``chunk_events`` events each, in
+    time order (same checks as :func:`read`)."""
     path = Path(path)
     buf = _map(path)
     start, size, _ = _header(path, buf)
@@ -312,6 +316,7 @@ def encode(events: np.ndarray, sensor_size: tuple[int, int], sensor: str | None 
 
 
 def write(path: str | Path, recording) -> None:
+    """Write ``recording`` to ``path`` as AEDAT 3.1 (polarity packets; sensors up to 8192×8192)."""
     w, h = recording.sensor_size
     if w > 8192 or h > 8192:
         raise EventFileError(path, f"AEDAT 3.1 addresses hold at most 8192x8192 pixels, not {w}x{h}")

@@ -114,6 +114,8 @@ def _slice(compound, cols, path: Path, i0: int, i1: int) -> np.ndarray:
 
 
 def read(path: str | Path) -> EventRecording:
+    """The whole HDF5 file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps); a
+    damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     with _as_event_errors(path), _open(path) as h5:
         compound, cols = _columns(h5, path)
@@ -131,6 +133,8 @@ def read(path: str | Path) -> EventRecording:
 
 
 def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> Iterator[np.ndarray]:
+    """Stream the HDF5 file ``path`` as ``EVENT_DTYPE`` arrays of about ``chunk_events`` events each, in time
+    order (same checks as :func:`read`)."""
     path = Path(path)
     with _as_event_errors(path), _open(path) as h5:
         compound, cols = _columns(h5, path)
@@ -145,6 +149,7 @@ def iter_chunks(path: str | Path, chunk_events: int = DEFAULT_CHUNK_EVENTS) -> I
 
 
 def write(path: str | Path, recording: EventRecording) -> None:
+    """Write ``recording`` to ``path`` as HDF5 (atomically: a failed write leaves no partial file)."""
     import h5py
 
     ev = recording.events

@@ -43,6 +43,8 @@ def decode(raw: np.ndarray) -> np.ndarray:
 
 
 def read(path: str | Path) -> EventRecording:
+    """The whole N-MNIST ``.bin`` file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs
+    timestamps); a damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)

@@ -135,6 +135,8 @@ def _fields(a: np.ndarray, path: Path) -> dict[str, np.ndarray]:
 
 
 def read_npy(path: str | Path) -> EventRecording:
+    """The whole ``.npy`` file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps); a
+    damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     a = _load_npy(path, mmap=False)
     ev = _to_events(_fields(a, path), path)
@@ -219,6 +221,8 @@ class _Prefix(io.BytesIO):
 
 
 def read_npz(path: str | Path) -> EventRecording:
+    """The whole ``.npz`` file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps); a
+    damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:

@@ -425,28 +425,40 @@ def _read(path: str | Path, kind: str) -> EventRecording:
 
 
 def read_evt2(path: str | Path) -> EventRecording:
+    """The whole Prophesee EVT 2.0 ``.raw`` file ``path`` as an :class:`~snnstudio.events.types.EventRecording`
+    (µs timestamps); a damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     return _read(path, "evt2")
 
 
 def read_evt3(path: str | Path) -> EventRecording:
+    """The whole Prophesee EVT 3.0 ``.raw`` file ``path`` as an :class:`~snnstudio.events.types.EventRecording`
+    (µs timestamps); a damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     return _read(path, "evt3")
 
 
 def read_dat(path: str | Path) -> EventRecording:
+    """The whole Prophesee DAT file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs
+    timestamps); a damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     return _read(path, "dat")
 
 
 def iter_evt2(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
+    """Stream the EVT 2.0 file ``path`` as ``EVENT_DTYPE`` arrays (``chunk_events`` per chunk, 0: the default),
+    in time order."""
     info, gen = _stream(Path(path), "evt2", chunk_events)
     return _checked(info, gen)
 
 
 def iter_evt3(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
+    """Stream the EVT 3.0 file ``path`` as ``EVENT_DTYPE`` arrays (``chunk_events`` per chunk, 0: the default),
+    in time order."""
     info, gen = _stream(Path(path), "evt3", chunk_events)
     return _checked(info, gen)
 
 
 def iter_dat(path: str | Path, chunk_events: int = 0) -> Iterator[np.ndarray]:
+    """Stream the DAT file ``path`` as ``EVENT_DTYPE`` arrays (``chunk_events`` per chunk, 0: the default), in
+    time order."""
     info, gen = _stream(Path(path), "dat", chunk_events)
     return _checked(info, gen)
 
@@ -532,12 +544,15 @@ def header(path: str | Path, kind: str | None = None) -> tuple[tuple[int, int] |
 
 
 def header_evt2(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of an EVT 2.0 file."""
     return header(path, "evt2")
 
 
 def header_evt3(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of an EVT 3.0 file."""
     return header(path, "evt3")
 
 
 def header_dat(path: str | Path) -> tuple[tuple[int, int] | None, str | None, dict]:
+    """``(sensor size or None, sensor name or None, meta)`` from the ``%`` header of a DAT file."""
     return header(path, "dat")

@@ -58,6 +58,8 @@ def _split(line: bytes) -> list[bytes]:
 
 
 def read(path: str | Path) -> EventRecording:
+    """The whole CSV / text file ``path`` as an :class:`~snnstudio.events.types.EventRecording` (µs timestamps);
+    a damaged or unreadable file is an :class:`~snnstudio.errors.EventFileError`."""
     path = Path(path)
     try:
         raw = path.read_bytes()

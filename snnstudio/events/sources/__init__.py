@@ -4,17 +4,18 @@
 (real-time pacing, bounded back-pressure) and a recorder to AEDAT4.
 
 :func:`open_source` opens a source from a short text spec (the CLI's ``--source`` and the
-GUI's "open source" field)::
+GUI's "open source" field); the kinds, their syntax and how each is paced and preprocessed are
+declared once in :data:`~snnstudio.events.sources.kinds.SOURCE_KIND_TABLE`::
 
-    file:PATH | PATH          a recording, played by FilePlayer (real time)
-    file[format=F,sensor=WxH]:PATH
-                              a headerless or ambiguous recording, said what it is (either option
-                              alone too; see :func:`file_spec`)
+    [file:]PATH               a recording, played by FilePlayer (real time)
     camera[:SERIAL]           a USB DVS camera (dv-processing)
     network:HOST:PORT         a DV network event stream (TCP)
     webcam[:INDEX]            a webcam turned into events (VideoEventSource)
-    video:PATH                a video file turned into events (VideoEventSource)
+    video:PATH                a video file turned into events (VideoEventSource; CLIP.mp4 too)
     synthetic[:GESTURE]       the synthetic gesture generator (SyntheticGestureSource)
+
+A headerless or ambiguous recording is said what it is with ``file[format=F,sensor=WxH]:PATH``
+(either option alone too; see :func:`file_spec`).
 
 Heavy parts (dv-processing, OpenCV, the I/O layer) load only when a source needs them.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from snnstudio.errors import SnnStudioError, SourceError
 from snnstudio.events.sources.base import EventBatch, EventSource
+from snnstudio.events.sources.kinds import SOURCE_KIND_TABLE, SOURCE_KINDS, SourceKind, source_syntax
 from snnstudio.events.sources.pacing import (
     BufferedSource,
     ManualClock,
@@ -38,6 +40,8 @@ from snnstudio.events.sources.player import FilePlayer, label_for_window
 
 __all__ = [
     "SOURCE_KINDS",
+    "SOURCE_KIND_TABLE",
+    "SourceKind",
     "BufferedSource",
     "DvsCameraSource",
     "EventBatch",
@@ -56,10 +60,6 @@ __all__ = [
     "open_source",
     "parse_source_spec",
 ]
-
-#: the spec kinds :func:`open_source` understands
-SOURCE_KINDS = ("file", "camera", "network", "webcam", "video", "synthetic")
-
 
 class SourceSpecError(SnnStudioError, ValueError):
     """A source spec that names no known kind or is malformed."""
@@ -154,8 +154,7 @@ def parse_source_spec(spec: str) -> tuple[str, str | None]:
         return kind_l, (arg or None)
     if Path(spec).exists() or Path(spec).suffix:
         return ("video" if Path(spec).suffix.lower() in VIDEO_EXTENSIONS else "file"), spec
-    raise SourceSpecError(f"unknown source {spec!r}; expected file:PATH, camera[:SERIAL], network:HOST:PORT, "
-                          "webcam[:INDEX], video:PATH or synthetic[:GESTURE]")
+    raise SourceSpecError(f"unknown source {spec!r}; expected {source_syntax(', ')}")
 
 
 def open_source(spec: str, *, buffered: bool | int = False, **options: Any) -> EventSource:

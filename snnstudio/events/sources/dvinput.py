@@ -65,6 +65,7 @@ class PolledDvSource(EventSource):
         self._input = None
 
     def batches(self) -> Iterator[EventBatch]:
+        """Batches as the device delivers them, until it stops or the source is closed."""
         dev = self._input
         if dev is None:
             return

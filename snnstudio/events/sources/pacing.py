@@ -50,7 +50,9 @@ def check_speed(speed: float) -> float:
 class Clock(Protocol):
     """Wall time in seconds and an interruptible wait on a condition variable."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds on a monotonic clock."""
+        ...
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
         """Wait up to ``timeout`` s with ``cond`` held (a notify may end it early)."""
@@ -60,9 +62,11 @@ class MonotonicClock:
     """The real clock: ``time.monotonic`` and ``Condition.wait``."""
 
     def now(self) -> float:
+        """``time.monotonic()`` (s)."""
         return time.monotonic()
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """``cond.wait(timeout)``: up to ``timeout`` s, or until notified."""
         cond.wait(max(0.0, timeout))
 
 
@@ -78,14 +82,17 @@ class ManualClock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
+        """The fake time (s)."""
         with self._lock:
             return self._t
 
     def advance(self, seconds: float) -> None:
+        """Move the fake time forward by ``seconds`` (negative values count as 0)."""
         with self._lock:
             self._t += max(0.0, float(seconds))
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """Advance the fake time by ``timeout`` s and return at once."""
         self.advance(timeout)
 
 
@@ -98,6 +105,7 @@ class Schedule:
     anchor_us: int = 0
 
     def anchor(self, wall: float, t_us: int) -> None:
+        """Pin event time ``t_us`` (µs) to wall time ``wall`` (s): the schedule restarts from there."""
         self.anchor_wall, self.anchor_us = float(wall), int(t_us)
 
     def due(self, t_us: int) -> float:
@@ -147,6 +155,7 @@ class RealtimePacer(EventSource):
 
     @property
     def speed(self) -> float:
+        """Playback speed (× real time); setting it keeps the current position on schedule."""
         return self._schedule.speed
 
     @speed.setter
@@ -159,6 +168,8 @@ class RealtimePacer(EventSource):
             self._cond.notify_all()
 
     def batches(self) -> Iterator[EventBatch]:
+        """The source's batches, each released when its end is due on the clock; batches later than ``max_lag_s``
+        are dropped (counted in the next batch's ``dropped``)."""
         dropped = 0
         prev_end: int | None = None
         for batch in self.source.batches():
@@ -187,6 +198,7 @@ class RealtimePacer(EventSource):
             yield batch
 
     def close(self) -> None:
+        """Stop pacing (a waiting :meth:`batches` returns) and close the source."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -286,6 +298,8 @@ class BufferedSource(EventSource):
 
     # -- consumer ---------------------------------------------------------------------
     def batches(self) -> Iterator[EventBatch]:
+        """Start the producer thread and yield its queued batches in order; re-raises the producer's error at the
+        end."""
         self.start()
         try:
             while True:
@@ -307,6 +321,7 @@ class BufferedSource(EventSource):
             self.close()
 
     def close(self) -> None:
+        """Close the source and wait up to ``join_timeout_s`` for the producer thread."""
         with self._cond:
             already = self._closed
             self._closed = True

@@ -117,6 +117,7 @@ class FilePlayer(EventSource):
 
     @property
     def duration_us(self) -> int:
+        """Length of the played span (µs)."""
         return self.t_stop_us - self.t_first_us
 
     @property
@@ -133,22 +134,26 @@ class FilePlayer(EventSource):
 
     @property
     def seek_count(self) -> int:
+        """How many seeks were made (a consumer sees time jump back that many times at most)."""
         with self._cond:
             return self._seeks
 
     @property
     def is_playing(self) -> bool:
+        """Whether playback runs (``False``: paused, or stepping)."""
         with self._cond:
             return self._playing
 
     @property
     def at_end(self) -> bool:
+        """Whether the last window was released and playback does not loop."""
         with self._cond:
             return self._pos >= self.t_stop_us and not self._loop
 
     # -- controls -----------------------------------------------------------------------
     @property
     def speed(self) -> float:
+        """Playback speed (× real time, 0.1–10); see :meth:`set_speed`."""
         return self._schedule.speed
 
     @speed.setter
@@ -167,6 +172,7 @@ class FilePlayer(EventSource):
 
     @property
     def batch_us(self) -> int:
+        """Length of each released window (µs)."""
         return self._batch_us
 
     @batch_us.setter
@@ -178,6 +184,7 @@ class FilePlayer(EventSource):
 
     @property
     def loop(self) -> bool:
+        """Whether playback wraps around at the end (timestamps keep increasing)."""
         return self._loop
 
     @loop.setter
@@ -187,6 +194,7 @@ class FilePlayer(EventSource):
             self._cond.notify_all()
 
     def play(self) -> None:
+        """Resume paced playback from the current position."""
         with self._cond:
             if not self._playing:
                 self._playing = True
@@ -194,11 +202,13 @@ class FilePlayer(EventSource):
             self._cond.notify_all()
 
     def pause(self) -> None:
+        """Stop releasing windows (the position is kept)."""
         with self._cond:
             self._playing = False
             self._cond.notify_all()
 
     def toggle(self) -> None:
+        """Pause when playing, play when paused."""
         with self._cond:
             playing = self._playing
         self.pause() if playing else self.play()
@@ -220,6 +230,7 @@ class FilePlayer(EventSource):
             self._cond.notify_all()
 
     def close(self) -> None:
+        """End :meth:`batches` (the recording stays in memory)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()

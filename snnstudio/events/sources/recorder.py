@@ -44,6 +44,7 @@ class RecordResult:
 
     @property
     def duration_s(self) -> float:
+        """Recorded span in seconds (0 when nothing was recorded)."""
         if self.t_start_us is None or self.t_end_us is None:
             return 0.0
         return (self.t_end_us - self.t_start_us) / 1e6

@@ -112,6 +112,7 @@ class SyntheticGestureSource(EventSource):
             t_prev = stream.t_us
 
     def batches(self) -> Iterator[EventBatch]:
+        """Generate batches of ``batch_us`` µs until closed (un-paced: as fast as they are pulled)."""
         self._closed = False
         for batch in rebatch(self._gesture_batches(), self.batch_us, lambda s, e: _window_label(self.labels, s, e)):
             if self._closed:
@@ -119,6 +120,7 @@ class SyntheticGestureSource(EventSource):
             yield batch
 
     def close(self) -> None:
+        """End :meth:`batches`."""
         self._closed = True
 
 

@@ -187,6 +187,8 @@ class VideoEventSource(EventSource):
             index += 1
 
     def batches(self) -> Iterator[EventBatch]:
+        """The emulated events, one batch per frame (or re-cut to ``batch_us`` µs), until the video ends or the
+        source is closed."""
         frames = self._frame_batches()
         if self.batch_us is None:
             yield from frames

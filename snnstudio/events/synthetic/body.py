@@ -43,6 +43,7 @@ class BodyShape:
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> BodyShape:
+        """A plausible body (overall size and build drawn from ``rng``); lengths in metres."""
         s = rng.uniform(0.88, 1.1)  # overall size
         b = rng.uniform(0.85, 1.2)  # build (widths)
         return cls(

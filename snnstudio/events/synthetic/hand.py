@@ -36,6 +36,7 @@ class HandSprite:
 
     @property
     def size(self) -> int:
+        """Side ``S`` of the square sprite, pixels."""
         return self.alpha.shape[0]
 
 

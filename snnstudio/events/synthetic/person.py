@@ -34,6 +34,8 @@ class MipSprite:
 
     @classmethod
     def of(cls, intensity: np.ndarray, alpha: np.ndarray, n_levels: int = 4) -> MipSprite:
+        """The pyramid of ``intensity`` and ``alpha`` (``[h, w]`` in [0, 1]): up to ``n_levels`` halvings,
+        stopping below 8 pixels."""
         p, a = (intensity * alpha).astype(np.float32), alpha.astype(np.float32)
         levels = [(p, a)]
         for _ in range(n_levels - 1):
@@ -263,6 +265,7 @@ class PersonSprites:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, look: Look, texture: float = 1.0) -> PersonSprites:
+        """A person's limb and hand sprites for ``look`` (sleeves, skin, shirt), drawn from ``rng``."""
         sleeve_end = None if look.long_sleeves else (rng.uniform(0.3, 0.8), look.skin)
         ua = tuple(limb_sprite(rng, look.shirt, taper=0.8, texture=texture, cloth=True, cuff=sleeve_end) for _ in range(2))
         fa_value = look.shirt if look.long_sleeves else look.skin

@@ -38,6 +38,7 @@ class Distractor:
     velocity: tuple[float, float]
 
     def position(self, t_s: float, sensor_size: tuple[int, int]) -> tuple[float, float]:
+        """Top-left corner (px) at time ``t_s`` (s), bouncing off the edges of ``sensor_size``."""
         W, H = sensor_size
         h, w = self.sprite.alpha.shape
         return (_bounce(self.p0[0] + self.velocity[0] * t_s, -w / 2, W - w / 2),

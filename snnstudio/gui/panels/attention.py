@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from snnstudio.engine.snapshot import AttentionSnapshot, Snapshot
 from snnstudio.gui import theme
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import cache_static, quiet
 
 
@@ -32,9 +33,9 @@ def constant_note(a: AttentionSnapshot) -> str:
                         for k, v in flat.items())
 
 
-class AttentionPanel(QWidget):
+class AttentionPanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
+        super().__init__(model, parent)
         t = theme.current()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
@@ -81,7 +82,7 @@ class AttentionPanel(QWidget):
         self._sizes: dict = {}
         self._set_visible(False)
         # drawn within the frame budget (see snnstudio.gui.frame_budget), the newest snapshot
-        model.snapshot.connect(lambda snap: model.budget.request(self, lambda: self.draw(snap)))
+        model.snapshot.connect(lambda snap: self.request_draw(lambda: self.draw(snap)))
         model.model_changed.connect(self._on_model)
 
     def _on_model(self, info) -> None:
@@ -115,7 +116,7 @@ class AttentionPanel(QWidget):
             w.setVisible(has)
 
     def draw(self, snap: Snapshot) -> None:
-        if not self.isVisible():
+        if not self.showing():
             return
         names = tuple(a.name for a in snap.attention)
         self._set_visible(bool(names))

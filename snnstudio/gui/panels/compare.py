@@ -20,13 +20,14 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QComboBox, QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QVBoxLayout)
 
 from snnstudio.engine.compare import CompareTable, ModelRow
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.engine.types import SessionState, Variant
 from snnstudio.gui.help import PLOT_TIPS
 from snnstudio.gui import theme
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import quiet
 
 #: table redraws per second at most
@@ -228,10 +229,9 @@ class CompareColumn(QFrame):
         return f"<span style='font-size:11px'>{'<br>'.join(lines)}</span>"
 
 
-class ComparePanel(QWidget):
+class ComparePanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
@@ -324,7 +324,7 @@ class ComparePanel(QWidget):
             col.last = None  # the companions changed: wait for snapshots of the new set
             col.shown_probabilities = None
             if k >= n:
-                self.model.budget.cancel((self, k))
+                self.cancel_draw(k)
         self.columns = self._pool[:n]
         self.stats.reset()
         self.hint.setVisible(not specs)
@@ -340,11 +340,11 @@ class ComparePanel(QWidget):
             if len(group) == len(self.columns):
                 for col, g in zip(self.columns, group):
                     col.record(g)
-        if not snaps or not self.isVisible():
+        if not snaps or not self.showing():
             return
         if len(self.columns) > 1:  # one column alone repeats the Output and Layers panels: not drawn
             for col in self.columns:
-                self.model.budget.request((self, col.index), lambda c=col: self._draw_column(c))
+                self.request_draw(lambda c=col: self._draw_column(c), col.index)
         now = time.perf_counter()
         if now - self._last_draw < 1.0 / RATE_HZ:  # running means: a few redraws a second suffice
             return

@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
 from snnstudio.engine.evaluation import EvalRequest, EvaluationJob, write_result
 from snnstudio.engine.catalog import bundled_names
 from snnstudio.engine.types import ModelInfo, SessionState
-from snnstudio.gui.panels.model_tree import refill
+from snnstudio.gui.panels.model_panel import refill
 from snnstudio.gui.job_inbox import JobInbox
 from snnstudio.gui.panels.eval_plots import EvalPlots
 from snnstudio.train.plots import TABLE_COLUMNS, format_cells

@@ -14,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QVBoxLayout
 
 from snnstudio.engine.types import SessionState
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.events.preprocess import Preprocess
 from snnstudio.gui import theme
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.steady_label import SteadyLabel
 
 
@@ -55,10 +56,9 @@ def event_image(frame: np.ndarray, saturation: int = 3, t: theme.Theme | None = 
     return lut[on * (saturation + 1) + off]
 
 
-class EventsPanel(QWidget):
+class EventsPanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         self.view = pg.GraphicsLayoutWidget()
@@ -169,7 +169,7 @@ class EventsPanel(QWidget):
 
     def draw(self, snap: Snapshot) -> None:
         self._last = snap
-        if not self.isVisible():
+        if not self.showing():
             return
         self.rgb = event_image(snap.frame)
         self.image.setImage(self.rgb, autoLevels=False, levels=None)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
 from snnstudio.gui import theme
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import cache_static, colour_table, colourise, pool_to_fit, quiet
 
 HISTORY = 200
@@ -195,12 +196,11 @@ class LayerRow:
             self.panel.follow(self.name, (self.fmap_start + tile) * h * w + r * w + x)
 
 
-class LayersPanel(QWidget):
+class LayersPanel(SnapshotPanel):
     """All spiking layers, one row each (see module docstring)."""
 
     def __init__(self, model, parent=None):
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         head = QLabel("spikes of 64 sampled neurons   ·   rate per channel   ·   firing rate   ·   feature maps  (click a neuron to follow it)")
@@ -234,7 +234,7 @@ class LayersPanel(QWidget):
             return
         self._layout_key = key
         for name in self.rows:  # their plots go with the old layout
-            self.model.budget.cancel((self, name))
+            self.cancel_draw(name)
         self.view.clear()
         self.rows = {}
         for i, (name, kind, shape) in enumerate(layers):
@@ -253,9 +253,9 @@ class LayersPanel(QWidget):
                 row = self.rows.get(layer.name)
                 if row is not None:
                     row.push(layer)
-        if self.isVisible():
-            for name, row in self.rows.items():
-                self.model.budget.request((self, name), row.draw)
+        for name, row in self.rows.items():
+            if not self.request_draw(row.draw, name):
+                break  # hidden: recorded, drawn when shown
 
     def fmap_page_of(self, channels: int, fit: int) -> tuple[int, int]:
         """``(first channel, how many)`` a row of ``channels`` maps, ``fit`` to a page, shows on the

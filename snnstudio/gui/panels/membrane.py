@@ -14,9 +14,10 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from snnstudio.gui import theme
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import quiet
 
 HISTORY = 400
@@ -32,10 +33,9 @@ class Trace:
         self.threshold: float | None = None
 
 
-class MembranePanel(QWidget):
+class MembranePanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         top = QHBoxLayout()
@@ -110,11 +110,9 @@ class MembranePanel(QWidget):
         if not snaps or not self.traces:
             return
         self.hint.setText(f"following {len(self.traces)} neuron(s)   ·   dashed: threshold   ·   ▼ spike")
-        if not self.isVisible():  # the traces keep their history; drawing waits until shown
-            return
         now = self._clock
         dt_s = (snaps[-1].t_end_us - snaps[-1].t_start_us) / 1e6
-        self.model.budget.request(self, lambda: self.draw(now, dt_s))
+        self.request_draw(lambda: self.draw(now, dt_s))  # hidden: the traces keep their history, drawing waits
 
     def draw(self, now: float, dt_s: float) -> None:
         """Draw the followed traces up to ``now`` (s on the panel's clock; ``dt_s`` s the step now)."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from snnstudio.engine.snapshot import Snapshot
+from snnstudio.gui.panels.base import SnapshotPanel
 
 COLUMNS = ("layer", "neuron", "neurons", "rate %", "spikes", "SOPs", "µJ")
 TIPS = ("spiking layer", "neuron type", "neurons per sample",
@@ -26,9 +27,9 @@ TIPS = ("spiking layer", "neuron type", "neurons per sample",
 RATE_HZ = 4.0
 
 
-class MetricsPanel(QWidget):
+class MetricsPanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
+        super().__init__(model, parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -60,7 +61,7 @@ class MetricsPanel(QWidget):
             item.setToolTip(tip)
 
     def draw(self, s: Snapshot, force: bool = False) -> None:
-        if not self.isVisible():
+        if not self.showing():
             return
         now = time.perf_counter()
         if not force and now - self._last_draw < 1.0 / RATE_HZ:

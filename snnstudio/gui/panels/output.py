@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QVBoxLayout
 
 from snnstudio.engine.snapshot import Snapshot
 from snnstudio.gui import theme
 from snnstudio.gui.demo_view import display_name, predicted_name, truth_name
+from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import quiet
 from snnstudio.gui.steady_label import SteadyLabel
 
@@ -57,10 +58,9 @@ class RunningAccuracy:
         return f"accuracy: {100 * self.gestures_right / self.gestures:.0f} % of {self.gestures} gestures · {per_step}"
 
 
-class OutputPanel(QWidget):
+class OutputPanel(SnapshotPanel):
     def __init__(self, model, parent=None):
-        super().__init__(parent)
-        self.model = model
+        super().__init__(model, parent)
         t = theme.current()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
@@ -124,7 +124,7 @@ class OutputPanel(QWidget):
         t = theme.current()
         p = s.probabilities if s.probabilities is not None else np.zeros(0)
         self.heights = np.asarray(p)
-        if not self.isVisible():
+        if not self.showing():
             return
         if (p.size, s.predicted) != self._bars_key:
             self._bars_key = (p.size, s.predicted)
@@ -148,7 +148,7 @@ class OutputPanel(QWidget):
         if self.score.steps:
             self.accuracy.setText(self.score.text())
         # the confidence history is an analysis view: drawn within the frame budget
-        self.model.budget.request(self.conf_curve, self._draw_confidence)
+        self.request_draw(self._draw_confidence, "confidence")
 
     def _draw_confidence(self) -> None:
         self.conf_curve.setData(np.arange(len(self.conf)), np.fromiter(self.conf, np.float32))

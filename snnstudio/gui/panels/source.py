@@ -43,6 +43,7 @@ from snnstudio.events.filters import FilterError, FilterSpec, format_filters, pa
 from snnstudio.events.io import READ_EXTENSIONS
 from snnstudio.events.preprocess import Preprocess
 from snnstudio.events.sources import VIDEO_EXTENSIONS
+from snnstudio.events.sources.kinds import SOURCE_KIND_TABLE, source_syntax
 from snnstudio.gui.session_model import SPEEDS
 from snnstudio.gui.steady_label import SteadyLabel
 
@@ -105,7 +106,8 @@ class SourcePanel(QWidget):
         lay.addLayout(top)
         live = QHBoxLayout()
         self.live = QLineEdit()
-        self.live.setPlaceholderText("live: camera · webcam · network:HOST:PORT · synthetic")
+        self.live.setPlaceholderText("live: " + " · ".join(k.syntax for k in SOURCE_KIND_TABLE if not k.reads_file))
+        self.live.setToolTip("a source spec: " + source_syntax(" · "))
         self.live.returnPressed.connect(self._open_live)
         go = QPushButton("Connect")
         go.clicked.connect(self._open_live)

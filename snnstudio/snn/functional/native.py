@@ -5,12 +5,11 @@ Why hand-written C: eager PyTorch runs the time recursion as ~15 separate tensor
 a full pass over memory; the recursion is pointwise across neurons, so one C loop that keeps the
 state in registers reads ``x`` once and writes ``s``/``h`` once (forward) and reads ``h``/``dL/ds``
 once and writes ``dL/dx`` once (backward). TorchScript cannot fuse on CPU without LLVM, and
-``torch.compile`` takes 10–80 s to build (SpikingJelly's LIF under it is the peer in
-``snnstudio bench --only neurons``). Where the time goes, and what each part does about it:
+``torch.compile`` takes tens of seconds to build (SpikingJelly's LIF under it is the peer in
+``snnstudio bench --only neurons``, which has the figures). What each part does:
 
 * the surrogate's ``exp`` (sigmoid): an inline branch-free Cephes ``expf``, vectorised by the
-  compiler at any SIMD width (libm's scalar ``expf`` made the backward 4× slower than its memory
-  traffic);
+  compiler at any SIMD width (libm's scalar ``expf`` made the backward compute-bound);
 * write-allocate traffic: outputs larger than :data:`NT_BYTES` are computed into a cache-resident
   row and copied out with streaming stores (no read of the destination before it is overwritten);
 * ``s.sum().backward()`` hands an expanded scalar ``dL/ds``: passed as one number, never materialised;
@@ -397,6 +396,8 @@ def build() -> ctypes.CDLL | None:
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
+    """Whether the native kernels handle ``x`` and ``surrogate`` (float32 on the CPU, a fixed surrogate they
+    implement)."""
     return (x.dtype == torch.float32 and x.device.type == "cpu" and getattr(surrogate, "name", None) in SURROGATE_CODES
             and not surrogate.learnable)
 

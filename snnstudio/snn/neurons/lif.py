@@ -65,17 +65,22 @@ class ResetNeuron(SpikingNeuron):
         self.v: torch.Tensor | None = None
 
     def coefficients(self) -> tuple:  # pragma: no cover - abstract
+        """``(a, b, c)`` of the charge ``h = a·v + b·x + c``."""
         raise NotImplementedError
 
     @property
     def config(self) -> ResetConfig:
+        """Threshold, reset, initial value, strictness and detach flag, as the functional step takes them."""
         return ResetConfig(self.v_threshold, self.v_reset, self.v_init, self.strict, self.detach_reset)
 
     def reset(self) -> None:
+        """Clear the kept state and the probe records (the next input starts from rest)."""
         super().reset()
         self.v = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes of the input current ``x``: multi-step ``[T, ...]`` → ``[T, ...]`` (from rest, or from the kept
+        state with ``keep_state``), single-step ``[...]`` → ``[...]`` (state carried). Float input only."""
         if not torch.is_floating_point(x):
             raise ModelError(f"{type(self).__name__}: input must be a float tensor, got {x.dtype}")
         a, b, c = self.coefficients()
@@ -135,6 +140,7 @@ class IFNode(ResetNeuron):
     """Integrate-and-fire: ``h = v + x`` (SpikingJelly ``IFNode``)."""
 
     def coefficients(self):
+        """``(1, 1, 0)``: ``h = v + x``."""
         return 1.0, 1.0, 0.0
 
 
@@ -154,6 +160,7 @@ class LIFNode(ResetNeuron):
         self.decay_input = bool(decay_input)
 
     def coefficients(self):
+        """``h = v + (x − (v − v_reset))/τ`` (``decay_input``) or ``v − (v − v_reset)/τ + x``."""
         k = 1.0 / self.tau
         vr = self.v_reset or 0.0
         return 1.0 - k, (k if self.decay_input else 1.0), k * vr
@@ -179,9 +186,11 @@ class PLIFNode(ResetNeuron):
 
     @property
     def tau(self) -> float:
+        """The learnt membrane time constant τ = 1/σ(w), in steps."""
         return float(1.0 / torch.sigmoid(self.w.detach()))
 
     def coefficients(self):
+        """As :meth:`LIFNode.coefficients` with the learnt ``1/τ = σ(w)``."""
         k = torch.sigmoid(self.w)
         vr = self.v_reset or 0.0
         return 1.0 - k, (k if self.decay_input else 1.0), k * vr
@@ -201,6 +210,7 @@ class DecayLIF(ResetNeuron):
         self.decay = float(decay)
 
     def coefficients(self):
+        """``(decay, 1, 0)``: ``h = decay·v + x``."""
         return self.decay, 1.0, 0.0
 
     def extra_repr(self):

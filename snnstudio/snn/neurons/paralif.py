@@ -119,6 +119,7 @@ class ParaLIF(SpikingNeuron):
         return self._decay(0)
 
     def reset(self) -> None:
+        """Clear the kept state and the probe records (the next input starts from rest)."""
         super().reset()
         self.last_membrane = None
         self._state = None
@@ -135,6 +136,8 @@ class ParaLIF(SpikingNeuron):
         return self.surrogate(q - self._theta, strict=True), q
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes of input current ``x``: multi-step ``[T, ...]`` (V as one causal convolution over T) or one
+        step ``[...]`` (the recurrences, state carried). Float input only."""
         if not torch.is_floating_point(x):
             raise ModelError(f"{self.registry_name}: input must be a float tensor, got {x.dtype}")
         if self.step_mode == "s":

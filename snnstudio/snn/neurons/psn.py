@@ -92,6 +92,7 @@ class PSN(_FixedTNeuron):
         self.v_threshold = 0.0
 
     def effective_weight(self) -> torch.Tensor:
+        """The ``[T, T]`` matrix ``W`` of ``H = W·X + b``."""
         return self.weight
 
     def weight_grad_mask(self) -> torch.Tensor | None:
@@ -99,6 +100,7 @@ class PSN(_FixedTNeuron):
         return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[T, ...]`` of input ``[T, ...]`` (T as built): ``S = Θ(W·X + b)`` over the time axis."""
         self._check(x)
         s, h = parallel_spike(x, self.effective_weight(), self.bias, self.surrogate,
                               gw_need=self.weight_grad_mask(), use_native=_use_native(self, x))
@@ -124,6 +126,7 @@ class MaskedPSN(PSN):
 
     @property
     def lambda_(self) -> float:
+        """The mask's weight λ (0: a full PSN, ≥ 1: only the last k inputs count)."""
         return float(self._lambda)
 
     @lambda_.setter
@@ -131,12 +134,14 @@ class MaskedPSN(PSN):
         self._lambda.fill_(float(value))
 
     def effective_weight(self) -> torch.Tensor:
+        """``(λ·M_k + (1 − λ)·J)⊙W`` (``M_k⊙W`` once λ ≥ 1)."""
         lam = self._lambda
         if float(lam) >= 1.0:
             return self.weight * self.mask0
         return (lam * self.mask0 + (1.0 - lam)) * self.weight
 
     def weight_grad_mask(self) -> torch.Tensor | None:
+        """The band ``M_k`` once λ ≥ 1 (only those weights still count), else ``None``."""
         return self.mask0.bool() if float(self._lambda) >= 1.0 else None
 
     def extra_repr(self):
@@ -169,10 +174,13 @@ class SlidingPSN(SpikingNeuron):
         self._queue: deque[torch.Tensor] = deque(maxlen=k)
 
     def reset(self) -> None:
+        """Forget the last k inputs kept for single-step use."""
         super().reset()
         self._queue.clear()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes of ``x``: multi-step ``[T, ...]`` (any T) at once, or one step ``[...]`` from the last k inputs
+        kept."""
         if self.step_mode == "s":
             self._queue.append(x)
             n = len(self._queue)

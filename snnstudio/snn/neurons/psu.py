@@ -61,6 +61,7 @@ class _PSUBase(_FixedTNeuron):
 @register_neuron("psu")
 class PSU(_PSUBase):
     def membrane(self, x):
+        """``H = M1·X + θ·M2·σ(M1·X)`` over the time axis: ``[T, ...]`` → ``[T, ...]``."""
         u = time_matmul(self.m1, x)
         return u + self.v_threshold * time_matmul(self.m2, torch.sigmoid(u))
 
@@ -70,6 +71,7 @@ class IPSU(_PSUBase):
     uses_linear = True
 
     def membrane(self, x):
+        """``H = (tril(W) + M2)·X + b`` over the time axis (one matmul): ``[T, ...]`` → ``[T, ...]``."""
         return time_matmul(self.weight * self.tril + self.m2, x, self.bias)  # one matmul
 
 
@@ -78,5 +80,6 @@ class RPSU(_PSUBase):
     uses_linear = True
 
     def membrane(self, x):
+        """``H = M1·X + M2·σ(tril(W)·X + b)`` over the time axis: ``[T, ...]`` → ``[T, ...]``."""
         r = time_matmul(self.weight * self.tril, x, self.bias)
         return time_matmul(self.m1, x) + time_matmul(self.m2, torch.sigmoid(r))

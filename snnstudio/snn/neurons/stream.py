@@ -32,12 +32,15 @@ class WindowStream(SpikingNeuron):
         self._t = 0
 
     def reset(self) -> None:
+        """Forget the window and the wrapped neuron's state."""
         super().reset()
         self.neuron.reset()
         self._window = None
         self._t = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step ``[...]`` in: re-run the wrapped neuron on a window of the last T steps (the first T
+        steps: those so far, the rest zeros) and return this step's spikes."""
         if self._window is None or self._window.shape[1:] != x.shape:
             self._window = x.new_zeros((self.T, *x.shape))
             self._t = 0

@@ -1,5 +1,5 @@
 """AEDAT 3.1 and 2.0 decoding against hand-built files and independent decoders
-(a per-event struct decoder written from PAPERS.md, and tonic's packet reader)."""
+(a per-event struct decoder written from iniVation's AEDAT 3.1 format description, and tonic's packet reader)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _addr(x, y, p, valid=1):
 
 
 def _reference_decode(data: bytes):
-    """Per-event reference decoder written from the spec in PAPERS.md (the slow, obvious way)."""
+    """Per-event reference decoder written from the AEDAT 3.1 format description (the slow, obvious way)."""
     pos = data.index(b"#!END-HEADER\r\n") + len(b"#!END-HEADER\r\n")
     out = []
     while pos + 28 <= len(data):

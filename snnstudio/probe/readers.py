@@ -16,8 +16,8 @@ Three kinds of spiking neuron are read, every reading is time first (``[n_steps,
   returning ``(spikes, state)``; the membrane is ``state.v`` after the step (*after* reset). Norse's
   time-looping modules (``LIF``...) are not read (their states are the whole sequence's last).
 
-Attention modules are duck-typed: attributes ``last_weights`` (tensor), ``weights_layout`` (e.g.
-``"T,B"``, ``"B,C"``, ``"B,H,W"``) and ``enabled``. The peer libraries are only looked up when
+Attention modules are recognised by the attention contract of :mod:`snnstudio.snn.attention`
+(``last_weights``, ``weights_layout``, ``enabled``). The peer libraries are only looked up when
 already imported (a model holding their neurons has imported them), so probing costs no import.
 """
 
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from snnstudio.snn.attention import is_attention
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 OURS, SPIKINGJELLY, SNNTORCH, NORSE, ATTENTION = "snnstudio", "spikingjelly", "snntorch", "norse", "attention"
@@ -47,10 +48,6 @@ class NeuronReading:
 def _peer_class(module_name: str, attr: str):
     mod = sys.modules.get(module_name)
     return getattr(mod, attr, None) if mod is not None else None
-
-
-def is_attention(module: nn.Module) -> bool:
-    return all(hasattr(module, a) for a in ("last_weights", "weights_layout", "enabled"))
 
 
 def kind_of(module: nn.Module) -> str | None:
@@ -72,6 +69,8 @@ def kind_of(module: nn.Module) -> str | None:
 
 
 def threshold_of(module: nn.Module) -> float | None:
+    """The firing threshold of a neuron module (ours: ``v_threshold``; snnTorch: ``threshold``; Norse:
+    ``p.v_th``), or ``None``."""
     thr = getattr(module, "v_threshold", None)
     if thr is None:
         thr = getattr(module, "threshold", None)
@@ -144,6 +143,7 @@ class HookedProbe:
     _restore: list
 
     def attach(self):  # pragma: no cover - every probe defines it
+        """Put the hooks on the model (a no-op when attached); returns the probe."""
         raise NotImplementedError
 
     def detach(self) -> None:
