@@ -56,7 +56,7 @@ from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
 from snnstudio.events.frames import SlidingFrames, bin_events
-from snnstudio.snn.attention import attention_blocks, sample_weights, token_weights
+from snnstudio.snn.attention import attention_blocks, sample_weights, token_measure, token_weights
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 
@@ -771,4 +771,5 @@ class ModelRunner:
             ca=frozen(w["ca"]) if w.get("ca") is not None else None,
             sa=frozen(w["sa"]) if w.get("sa") is not None else None,
             tokens=frozen(w["tk"]) if w.get("tk") is not None else None,
+            tokens_measure=token_measure(parts["tk"]) if w.get("tk") is not None else "",
         )

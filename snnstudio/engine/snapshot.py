@@ -83,7 +83,8 @@ class AttentionSnapshot:
     """The weights of one attention block at this step (each ``None`` where that part is absent
     or switched off): ``ta [T]`` per time step, ``ca [C]`` per channel, ``sa [h, w]`` per pixel;
     ``tokens [N, N]`` float32, token attention (Spikformer's SSA: ``Q·Kᵀ`` counts; Spikeformer's
-    STA: softmax weights), the mean over heads and time steps, row = query token, column = key."""
+    STA: softmax weights; ``tokens_measure`` says which), the mean over heads and time steps
+    (a stateful stream runs one step at a time: the newest step), row = query token, column = key."""
 
     name: str
     enabled: bool
@@ -91,6 +92,7 @@ class AttentionSnapshot:
     ca: np.ndarray | None = None
     sa: np.ndarray | None = None
     tokens: np.ndarray | None = None
+    tokens_measure: str = ""
 
     def parts(self) -> dict[str, np.ndarray]:
         """The parts present: ``{"ta": …, "ca": …, "sa": …}``."""

@@ -25,7 +25,8 @@ once): an attention module has ``enabled``, ``last_weights`` (detached tensor or
 modules ``ta``/``ca``/``sa`` (:data:`PARTS`). Token attention (Spikformer's SSA, Spikeformer's
 STA in modes ``s`` and ``st``) is a lone module keeping its full map (``"T,B,heads,N,N"``, or
 ``"B,heads,TN,TN"`` with ``token_count`` = N); it is the part ``tk``, read as ``"B,N,N"``: the
-mean over heads and time steps of ``Q·Kᵀ`` (:func:`token_weights`). Read them with
+mean over heads and time steps of ``Q·Kᵀ`` (:func:`token_weights`; what the map holds, e.g.
+``"softmax(Q·Kᵀ·s)"``, is its ``token_measure``, :func:`token_measure`). Read them with
 :func:`is_attention`, :func:`layout_dims`, :func:`batch_axis`, :func:`part_kind`,
 :func:`current_weights`, :func:`sample_weights`, :func:`token_weights` and
 :func:`attention_blocks`; never parse ``weights_layout`` elsewhere.
@@ -132,6 +133,11 @@ def sample_weights(module: object, b: int = 0):
         return w
     i = min(b, w.shape[axis] - 1)
     return w.select(axis, i) if isinstance(w, torch.Tensor) else np.take(w, i, axis=axis)
+
+
+def token_measure(module: object) -> str:
+    """What a token-attention module's map holds (its ``token_measure``; default ``"Q·Kᵀ"``)."""
+    return str(getattr(module, "token_measure", "") or "Q·Kᵀ")
 
 
 def token_weights(module: object, b: int = 0) -> np.ndarray | None:

@@ -76,6 +76,7 @@ class STA(nn.Module):
     """Spatio-temporal attention on tokens ``[T, B, D, N]``; ``enabled=False`` returns zeros."""
 
     switch_kind = "attention"
+    token_measure = "softmax(Q·Kᵀ·s)"
 
     def __init__(self, dim: int, heads: int = 8, mode: str = "st", neuron: NeuronSpec | str | None = None):
         super().__init__()

@@ -4,7 +4,7 @@ the TA/CA/SA plots a block has."""
 import numpy as np
 import pytest
 
-from snnstudio.gui.panels.attention import TOKENS_TITLE
+from snnstudio.gui.panels.attention import tokens_title
 
 
 def test_attention_panel_draws_the_spikformer_token_map(qtbot):
@@ -37,7 +37,8 @@ def test_attention_panel_draws_the_spikformer_token_map(qtbot):
         assert a.tokens.shape[0] == a.tokens.shape[1]
         np.testing.assert_allclose(panel.tokens.image, a.tokens)
         assert panel.tokens_view.isVisible() and panel.tokens.isVisible()
-        assert panel.tokens_label.text == TOKENS_TITLE
+        assert a.tokens_measure == "Q·Kᵀ" and panel.tokens_label.text == tokens_title("Q·Kᵀ")
+        assert panel.tokens_label.text == "token attention (Q·Kᵀ, mean over heads)"
         # the block has no TA/CA/SA: their view is hidden
         assert a.ta is None and a.ca is None and a.sa is None
         assert not panel.view.isVisible()

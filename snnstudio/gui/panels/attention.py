@@ -26,7 +26,12 @@ NOT_YET = "The attention weights appear with the model's first step: open a sour
 #: the block shown is chosen over this many first steps of a model (then it stays, or the user's pick)
 AUTO_PICK_STEPS = 10
 PART_NAMES = {"ta": ("TA", "step"), "ca": ("CA", "channel"), "sa": ("SA", "pixel")}
-TOKENS_TITLE = "token attention (Q·Kᵀ, mean over heads)"
+TOKENS_TITLE = "token attention ({}, mean over heads)"
+
+
+def tokens_title(measure: str) -> str:
+    """The token map's title: what it holds (``"Q·Kᵀ"``: Spikformer's SSA, no softmax)."""
+    return TOKENS_TITLE.format(measure or "Q·Kᵀ")
 
 
 def constant_note(a: AttentionSnapshot) -> str:
@@ -81,7 +86,7 @@ class AttentionPanel(SnapshotPanel):
         # token attention: its own view (shown instead of, or beside, the TA/CA/SA view)
         self.tokens_view = pg.GraphicsLayoutWidget()
         lay.addWidget(self.tokens_view, 1)
-        self.tokens_label = self.tokens_view.addLabel(TOKENS_TITLE, row=0, col=0)
+        self.tokens_label = self.tokens_view.addLabel(tokens_title(""), row=0, col=0)
         cache_static(self.tokens_label)
         self.tokens_box = self.tokens_view.addViewBox(row=1, col=0, enableMouse=False, lockAspect=True, invertY=True)
         self.tokens = pg.ImageItem()
@@ -186,6 +191,9 @@ class AttentionPanel(SnapshotPanel):
                 self.sa_box.setRange(xRange=(0, a.sa.shape[1]), yRange=(0, a.sa.shape[0]), padding=0)
         self.sa.setVisible(a.sa is not None)
         if a.tokens is not None:
+            title = tokens_title(a.tokens_measure)
+            if self.tokens_label.text != title:
+                self.tokens_label.setText(title)
             top = float(np.max(a.tokens)) if a.tokens.size else 0.0
             # row-major images (gui.theme): row = query token (downwards), column = key token
             self.tokens.setImage(a.tokens, autoLevels=False, levels=(0.0, top if top > 0 else 1.0))
