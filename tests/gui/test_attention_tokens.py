@@ -75,3 +75,26 @@ def test_gated_blocks_keep_their_plots_and_hide_the_token_map(qtbot):
         np.testing.assert_allclose(panel.ta.opts["height"], a.ta)
     finally:
         model.close()
+
+
+def test_a_silent_token_map_is_said_to_be_zero(qtbot):
+    from snnstudio.engine.session import SessionConfig
+    from snnstudio.engine.snapshot import AttentionSnapshot, Snapshot
+    from snnstudio.gui.panels.attention import SILENT_TOKENS, AttentionPanel
+    from snnstudio.gui.session_model import SessionModel
+
+    panel = AttentionPanel(SessionModel(SessionConfig(realtime=False)))
+    qtbot.addWidget(panel)
+    panel.show()
+
+    def snap(tokens):
+        att = AttentionSnapshot("blocks.0.attn", True, tokens=tokens, tokens_measure="Q·Kᵀ")
+        return Snapshot(0, 0, 1000, np.zeros((2, 8, 8), np.float32), 0, attention=(att,))
+
+    panel.draw(snap(np.zeros((4, 4), np.float32)))
+    assert panel.note.text() == SILENT_TOKENS and panel.tokens_view.isVisible()
+    spiking = np.arange(16, dtype=np.float32).reshape(4, 4)
+    panel.draw(snap(spiking))
+    assert panel.note.text() == ""
+    np.testing.assert_array_equal(panel.tokens.image, spiking)
+    assert tuple(panel.tokens.levels) == (0.0, 15.0)  # 0 … the map's largest value

@@ -22,6 +22,7 @@ from snnstudio.gui.plots import cache_static, quiet
 
 
 NO_ATTENTION = "This model has no attention blocks."
+SILENT_TOKENS = "Token attention is 0 at this step: no query and key spikes coincide."
 NOT_YET = "The attention weights appear with the model's first step: open a source and play or step."
 #: the block shown is chosen over this many first steps of a model (then it stays, or the user's pick)
 AUTO_PICK_STEPS = 10
@@ -167,6 +168,8 @@ class AttentionPanel(SnapshotPanel):
                 item.setVisible(present)
         self.state.setText("on" if a.enabled else "off")
         note = constant_note(a) if a.enabled else ""
+        if a.enabled and a.tokens is not None and not np.any(a.tokens):
+            note = "  ·  ".join(x for x in (note, SILENT_TOKENS) if x)
         if self.note.text() != note:
             self.note.setText(note)
         op = 1.0 if a.enabled else 0.3
