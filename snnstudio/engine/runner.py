@@ -56,7 +56,7 @@ from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
 from snnstudio.events.frames import SlidingFrames, bin_events
-from snnstudio.snn.attention import attention_blocks, sample_weights
+from snnstudio.snn.attention import attention_blocks, sample_weights, token_measure, token_weights
 from snnstudio.snn.neurons.base import SpikingNeuron
 
 
@@ -762,11 +762,14 @@ class ModelRunner:
 
     def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module], b: int = 0) -> AttentionSnapshot:
         on = bool(getattr(m, "enabled", True))
-        w = {k: _weights_of(p, k, b) if on else None for k, p in parts.items()}  # off: stale weights hidden
+        # off: stale weights hidden; token attention ("tk") is read [N, N] by the contract
+        w = {k: (token_weights(p, b) if k == "tk" else _weights_of(p, k, b)) if on else None for k, p in parts.items()}
         return AttentionSnapshot(
             name=name or type(m).__name__,
             enabled=bool(getattr(m, "enabled", True)),
             ta=frozen(w["ta"]) if w.get("ta") is not None else None,
             ca=frozen(w["ca"]) if w.get("ca") is not None else None,
             sa=frozen(w["sa"]) if w.get("sa") is not None else None,
+            tokens=frozen(w["tk"]) if w.get("tk") is not None else None,
+            tokens_measure=token_measure(parts["tk"]) if w.get("tk") is not None else "",
         )

@@ -81,13 +81,18 @@ FLAT_SPAN = 0.01
 @dataclass(frozen=True)
 class AttentionSnapshot:
     """The weights of one attention block at this step (each ``None`` where that part is absent
-    or switched off): ``ta [T]`` per time step, ``ca [C]`` per channel, ``sa [h, w]`` per pixel."""
+    or switched off): ``ta [T]`` per time step, ``ca [C]`` per channel, ``sa [h, w]`` per pixel;
+    ``tokens [N, N]`` float32, token attention (Spikformer's SSA: ``Q·Kᵀ`` counts; Spikeformer's
+    STA: softmax weights; ``tokens_measure`` says which), the mean over heads and time steps
+    (a stateful stream runs one step at a time: the newest step), row = query token, column = key."""
 
     name: str
     enabled: bool
     ta: np.ndarray | None = None
     ca: np.ndarray | None = None
     sa: np.ndarray | None = None
+    tokens: np.ndarray | None = None
+    tokens_measure: str = ""
 
     def parts(self) -> dict[str, np.ndarray]:
         """The parts present: ``{"ta": …, "ca": …, "sa": …}``."""
@@ -96,8 +101,13 @@ class AttentionSnapshot:
     @property
     def spread(self) -> float:
         """How much the block's weights vary: the sum over its parts of their standard deviation
-        (0 for a block whose every part is flat; the Attention panel opens on the largest)."""
-        return float(sum(float(np.std(w)) for w in self.parts().values()))
+        (token attention: of the map divided by its largest value, so in [0, 1] too; 0 for a block
+        whose every part is flat; the Attention panel opens on the largest)."""
+        s = float(sum(float(np.std(w)) for w in self.parts().values()))
+        if self.tokens is not None and self.tokens.size:
+            top = float(np.max(np.abs(self.tokens)))
+            s += float(np.std(self.tokens)) / top if top > 0 else 0.0
+        return s
 
     def constant_parts(self, span: float = FLAT_SPAN) -> dict[str, float]:
         """``{part: its mean weight}`` for the parts whose weights span less than ``span``."""

@@ -23,8 +23,10 @@ PANEL_GUIDE: dict[str, str] = {
                "step's latency and how far playback keeps up with real time.",
     "Output": "The prediction: one bar per class (its probability), and the winning class's confidence over "
               "time. With labelled data, the right class is marked and a running accuracy is kept.",
-    "Attention": "What MA-SNN's attention does at each block: temporal weights (one per time step), channel "
-                 "weights (one per channel) and the spatial map. A part whose weights are constant is said so.",
+    "Attention": "What the attention does at each block: MA-SNN's (and SynA's gates') temporal weights (one "
+                 "per time step), channel weights (one per channel) and the spatial map — only the parts the "
+                 "block has — and a transformer's token attention (Spikformer's SSA, Spikeformer's STA) as a "
+                 "token × token map. A part whose weights are constant is said so.",
     "Layers": "One row per spiking layer: a spike raster of a fixed subset of its neurons over time, the "
               "firing rate per channel over time, and its feature maps. Click a neuron to follow its membrane.",
     "Membrane": "The membrane potential of the neurons you follow (click one in Layers), with the threshold "
@@ -48,6 +50,10 @@ PLOT_TIPS: dict[tuple[str, str], str] = {
     ("Output", "conf_plot"): "Confidence of the predicted class over the last steps (0–1).",
     ("Attention", "view"): "Attention weights of the chosen block: TA per time step, CA per channel, SA per "
                            "pixel (bright = the input there is kept, dark = scaled down).",
+    ("Attention", "tokens_view"): "Token attention of the chosen block: row = query token, column = key token "
+                                  "(tokens in the tokenizer's grid order, row by row), the mean over heads and "
+                                  "time steps; SSA: Q·Kᵀ counts of coinciding spikes (no softmax), STA: softmax "
+                                  "weights. Colours run from 0 to the map's largest value.",
     ("Layers", "view"): "Per spiking layer, left to right: spike raster (neurons × time, a fixed subset), "
                         "firing rate per channel over time, feature maps of the newest step. Click a raster "
                         "row to follow that neuron's membrane.",
@@ -74,6 +80,7 @@ def attach_plot_tips(window) -> None:
     _set(getattr(window.output, "bars_plot", None), ("Output", "bars_plot"))
     _set(getattr(window.output, "conf_plot", None), ("Output", "conf_plot"))
     _set(getattr(window.attention, "view", None), ("Attention", "view"))
+    _set(getattr(window.attention, "tokens_view", None), ("Attention", "tokens_view"))
     _set(getattr(window.layers, "view", None), ("Layers", "view"))
     _set(getattr(window.membrane, "plot", None), ("Membrane", "plot"))
     plots = getattr(getattr(window.evaluate, "plots", None), "plots", {})

@@ -22,9 +22,14 @@ T = 1); TA cannot, its MLP is built for a fixed T.
 **The contract** (what the probes, the engine's read-out and NIR export rely on, declared here
 once): an attention module has ``enabled``, ``last_weights`` (detached tensor or ``None``) and
 ``weights_layout`` (comma-separated axis names, ``"B"`` the batch); a block groups parts as child
-modules ``ta``/``ca``/``sa`` (:data:`PARTS`). Read them with :func:`is_attention`,
-:func:`layout_dims`, :func:`batch_axis`, :func:`part_kind`, :func:`current_weights`,
-:func:`sample_weights` and :func:`attention_blocks`; never parse ``weights_layout`` elsewhere.
+modules ``ta``/``ca``/``sa`` (:data:`PARTS`). Token attention (Spikformer's SSA, Spikeformer's
+STA in modes ``s`` and ``st``) is a lone module keeping its full map (``"T,B,heads,N,N"``, or
+``"B,heads,TN,TN"`` with ``token_count`` = N); it is the part ``tk``, read as ``"B,N,N"``: the
+mean over heads and time steps of ``Q·Kᵀ`` (:func:`token_weights`; what the map holds, e.g.
+``"softmax(Q·Kᵀ·s)"``, is its ``token_measure``, :func:`token_measure`). Read them with
+:func:`is_attention`, :func:`layout_dims`, :func:`batch_axis`, :func:`part_kind`,
+:func:`current_weights`, :func:`sample_weights`, :func:`token_weights` and
+:func:`attention_blocks`; never parse ``weights_layout`` elsewhere.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ PARTS: tuple[PartSpec, ...] = (
     PartSpec("ta", "temporal", "time step", "T,B"),
     PartSpec("ca", "channel", "channel", "B,C"),
     PartSpec("sa", "spatial", "pixel", "B,H,W"),
+    PartSpec("tk", "token", "token pair", "B,N,N"),
 )
 PART_KEYS: tuple[str, ...] = tuple(p.key for p in PARTS)
 PART_LAYOUTS: dict[str, str] = {p.key: p.layout for p in PARTS}
@@ -82,13 +88,21 @@ def batch_axis(layout: object, ndim: int) -> int | None:
     return dims.index("B") if "B" in dims and len(dims) == ndim else None
 
 
+def _is_token_pairs(dims: tuple[str, ...]) -> bool:
+    """A layout ending in two token axes (``…,N,N`` or ``…,TN,TN``)."""
+    return len(dims) >= 2 and dims[-1] == dims[-2] and dims[-1] in ("N", "TN")
+
+
 def part_kind(module: object, key: str | None = None) -> str:
-    """``"ta"``, ``"ca"`` or ``"sa"``: from the part's name in its block when it is one, else from
-    its layout (an ``H``/``W`` axis: spatial; a ``C`` axis: channel; otherwise temporal)."""
+    """``"ta"``, ``"ca"``, ``"sa"`` or ``"tk"``: from the part's name in its block when it is one,
+    else from its layout (ending in two token axes: token; an ``H``/``W`` axis: spatial; a ``C``
+    axis: channel; otherwise temporal)."""
     k = (key or "").lower()
     if k in PART_KEYS:
         return k
     dims = layout_dims(getattr(module, "weights_layout", ""))
+    if _is_token_pairs(dims):
+        return "tk"
     if "H" in dims or "W" in dims:
         return "sa"
     if "C" in dims:
@@ -121,8 +135,40 @@ def sample_weights(module: object, b: int = 0):
     return w.select(axis, i) if isinstance(w, torch.Tensor) else np.take(w, i, axis=axis)
 
 
+def token_measure(module: object) -> str:
+    """What a token-attention module's map holds (its ``token_measure``; default ``"Q·Kᵀ"``)."""
+    return str(getattr(module, "token_measure", "") or "Q·Kᵀ")
+
+
+def token_weights(module: object, b: int = 0) -> np.ndarray | None:
+    """A token-attention module's map of batch element ``b`` (clamped) as the part ``tk`` reads it:
+    ``[N, N]`` float32, the mean over heads and time steps of ``Q·Kᵀ`` (row: query token, column:
+    key token). ``"T,B,heads,N,N"`` (also one step, ``[B, heads, N, N]``): the mean over T and
+    heads; ``"B,heads,TN,TN"``: the mean over heads of the T same-step ``N × N`` blocks (needs
+    ``token_count`` = N). ``None`` when off, without weights, or not token attention."""
+    w = current_weights(module)
+    dims = layout_dims(getattr(module, "weights_layout", ""))
+    if w is None or not _is_token_pairs(dims):
+        return None
+    a = w.detach().float().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w, np.float32)
+    if a.ndim == len(dims) - 1 and dims[0] == "T":  # one step: no T axis
+        dims = dims[1:]
+    if a.ndim != len(dims) or "B" not in dims:
+        return None
+    axis = dims.index("B")
+    a = np.take(a, min(b, a.shape[axis] - 1), axis=axis)
+    a = a.reshape(-1, *a.shape[-2:]).mean(0)  # heads (and T) averaged: [N, N] or [TN, TN]
+    if dims[-1] == "TN":
+        n = int(getattr(module, "token_count", 0) or 0)
+        if n < 1 or a.shape[0] % n:
+            return None
+        t = a.shape[0] // n
+        a = a.reshape(t, n, t, n)[np.arange(t), :, np.arange(t), :].mean(0)  # same-step blocks
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
 def attention_blocks(model: nn.Module) -> list[tuple[str, nn.Module, dict[str, nn.Module]]]:
-    """The attention of ``model`` as ``(name, block, {"ta"|"ca"|"sa": part})``, in module order:
+    """The attention of ``model`` as ``(name, block, {"ta"|"ca"|"sa"|"tk": part})``, in module order:
     every module with ``enabled`` and parts named in :data:`PART_KEYS` (MA-SNN's
     :class:`MultiDimAttention`, its fused copy), then every other module keeping ``last_weights``
     alone, keyed by :func:`part_kind`."""

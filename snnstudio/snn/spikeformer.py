@@ -76,6 +76,7 @@ class STA(nn.Module):
     """Spatio-temporal attention on tokens ``[T, B, D, N]``; ``enabled=False`` returns zeros."""
 
     switch_kind = "attention"
+    token_measure = "softmax(Q·Kᵀ·s)"
 
     def __init__(self, dim: int, heads: int = 8, mode: str = "st", neuron: NeuronSpec | str | None = None):
         super().__init__()
@@ -93,6 +94,8 @@ class STA(nn.Module):
         self.enabled = True
         self.last_weights: torch.Tensor | None = None
         self.weights_layout = {"st": "B,heads,TN,TN", "s": "T,B,heads,N,N", "t": "B,heads,N,T,T"}[mode]
+        #: N, the tokens per step (set by a forward): splits the ``st`` map's ``TN`` axes for the probes
+        self.token_count = 0
 
     @property
     def looks_across_time(self) -> bool:
@@ -103,6 +106,7 @@ class STA(nn.Module):
         """Softmax attention of spike tensors ``[T, B, D, N]`` in this module's mode."""
         t, b, d, n = q.shape
         h, dh = self.heads, d // self.heads
+        self.token_count = n
 
         def split(z):  # -> [T, B, h, N, dh]
             return z.reshape(t, b, h, dh, n).transpose(-1, -2)

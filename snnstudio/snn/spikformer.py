@@ -150,6 +150,7 @@ class SSA(nn.Module):
 
     switch_kind = "attention"
     weights_layout = "T,B,heads,N,N"
+    token_measure = "Q·Kᵀ"  # spike coincidence counts, no softmax
 
     def __init__(self, dim: int, heads: int = 8, scale: float = 0.125, neuron: NeuronSpec | str | None = None):
         super().__init__()

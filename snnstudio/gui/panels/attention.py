@@ -1,5 +1,7 @@
 """Attention panel: one attention block at a time (chosen in a list, all blocks listed): its
-temporal weights (bars over T), channel weights (a strip over C) and spatial map (heat map).
+temporal weights (bars over T), channel weights (a strip over C) and spatial map (heat map) —
+only the parts the block has — and, for token attention (Spikformer's SSA, Spikeformer's STA), its
+token × token map (mean over heads and time steps; row: query token, column: key token).
 A block that is switched off is drawn dimmed.
 
 It opens on the most informative block — the one whose weights vary most
@@ -20,10 +22,17 @@ from snnstudio.gui.plots import cache_static, quiet
 
 
 NO_ATTENTION = "This model has no attention blocks."
+SILENT_TOKENS = "Token attention is 0 at this step: no query and key spikes coincide."
 NOT_YET = "The attention weights appear with the model's first step: open a source and play or step."
 #: the block shown is chosen over this many first steps of a model (then it stays, or the user's pick)
 AUTO_PICK_STEPS = 10
 PART_NAMES = {"ta": ("TA", "step"), "ca": ("CA", "channel"), "sa": ("SA", "pixel")}
+TOKENS_TITLE = "token attention ({}, mean over heads)"
+
+
+def tokens_title(measure: str) -> str:
+    """The token map's title: what it holds (``"Q·Kᵀ"``: Spikformer's SSA, no softmax)."""
+    return TOKENS_TITLE.format(measure or "Q·Kᵀ")
 
 
 def constant_note(a: AttentionSnapshot) -> str:
@@ -62,7 +71,9 @@ class AttentionPanel(SnapshotPanel):
         self.ta_plot.getAxis("left").setWidth(28)
         self.ta = pg.BarGraphItem(x=[], height=[], width=0.8, brush=t.accent)
         self.ta_plot.addItem(self.ta)
-        cache_static(self.view.addLabel("channel (CA)", row=1, col=0), self.view.addLabel("spatial (SA)", row=1, col=1), self.ta_plot.titleLabel)
+        self.ca_label = self.view.addLabel("channel (CA)", row=1, col=0)
+        self.sa_label = self.view.addLabel("spatial (SA)", row=1, col=1)
+        cache_static(self.ca_label, self.sa_label, self.ta_plot.titleLabel)
         self.ca_box = self.view.addViewBox(row=2, col=0, enableMouse=False)
         self.ca = pg.ImageItem()
         self.ca.setColorMap(pg.colormap.get("viridis"))
@@ -73,6 +84,15 @@ class AttentionPanel(SnapshotPanel):
         self.sa_box.addItem(self.sa)
         self.view.ci.layout.setRowStretchFactor(0, 2)
         self.view.ci.layout.setRowStretchFactor(2, 3)
+        # token attention: its own view (shown instead of, or beside, the TA/CA/SA view)
+        self.tokens_view = pg.GraphicsLayoutWidget()
+        lay.addWidget(self.tokens_view, 1)
+        self.tokens_label = self.tokens_view.addLabel(tokens_title(""), row=0, col=0)
+        cache_static(self.tokens_label)
+        self.tokens_box = self.tokens_view.addViewBox(row=1, col=0, enableMouse=False, lockAspect=True, invertY=True)
+        self.tokens = pg.ImageItem()
+        self.tokens.setColorMap(pg.colormap.get("magma"))
+        self.tokens_box.addItem(self.tokens)
         self._names: tuple[str, ...] = ()
         self._spread: dict[str, float] = {}  # summed over a model's first steps (auto pick)
         self._auto_steps = 0
@@ -110,10 +130,13 @@ class AttentionPanel(SnapshotPanel):
         if i != self.block.currentIndex():
             self.block.setCurrentIndex(i)
 
-    def _set_visible(self, has: bool) -> None:
+    def _set_visible(self, has: bool, gated: bool = True, tokens: bool = False) -> None:
+        """``has``: any block at all; ``gated``: the block shown has TA/CA/SA; ``tokens``: a token map."""
         self.empty.setVisible(not has)
-        for w in (self.view, self.block, self.state, self.note):
+        for w in (self.block, self.state, self.note):
             w.setVisible(has)
+        self.view.setVisible(has and gated)
+        self.tokens_view.setVisible(has and tokens)
 
     def draw(self, snap: Snapshot) -> None:
         if not self.showing():
@@ -131,13 +154,22 @@ class AttentionPanel(SnapshotPanel):
             self.block.blockSignals(False)
         self._auto_pick(snap)
         a = snap.attention[max(0, self.block.currentIndex())]
-        key = (a.name, a.enabled, id(a.ta), id(a.ca), id(a.sa))
+        key = (a.name, a.enabled, id(a.ta), id(a.ca), id(a.sa), id(a.tokens))
         if key == self._drawn:  # the same weights (a compare row, a paused stream): nothing to redraw
             return
         self._drawn = key
         self.shown = a.name
+        gated = any(w is not None for w in (a.ta, a.ca, a.sa))
+        self._set_visible(True, gated or a.tokens is None, a.tokens is not None)
+        for item, present in ((self.ta_plot, a.ta is not None), (self.ca_label, a.ca is not None),
+                              (self.ca_box, a.ca is not None), (self.sa_label, a.sa is not None),
+                              (self.sa_box, a.sa is not None)):
+            if item.isVisible() != present:
+                item.setVisible(present)
         self.state.setText("on" if a.enabled else "off")
         note = constant_note(a) if a.enabled else ""
+        if a.enabled and a.tokens is not None and not np.any(a.tokens):
+            note = "  ·  ".join(x for x in (note, SILENT_TOKENS) if x)
         if self.note.text() != note:
             self.note.setText(note)
         op = 1.0 if a.enabled else 0.3
@@ -161,6 +193,17 @@ class AttentionPanel(SnapshotPanel):
                 self._sizes["sa"] = a.sa.shape
                 self.sa_box.setRange(xRange=(0, a.sa.shape[1]), yRange=(0, a.sa.shape[0]), padding=0)
         self.sa.setVisible(a.sa is not None)
-        for item in (self.ta, self.ca, self.sa):
+        if a.tokens is not None:
+            title = tokens_title(a.tokens_measure)
+            if self.tokens_label.text != title:
+                self.tokens_label.setText(title)
+            top = float(np.max(a.tokens)) if a.tokens.size else 0.0
+            # row-major images (gui.theme): row = query token (downwards), column = key token
+            self.tokens.setImage(a.tokens, autoLevels=False, levels=(0.0, top if top > 0 else 1.0))
+            if self._sizes.get("tk") != a.tokens.shape:
+                self._sizes["tk"] = a.tokens.shape
+                self.tokens_box.setRange(xRange=(0, a.tokens.shape[1]), yRange=(0, a.tokens.shape[0]), padding=0)
+        self.tokens.setVisible(a.tokens is not None)
+        for item in (self.ta, self.ca, self.sa, self.tokens):
             if item.opacity() != op:
                 item.setOpacity(op)

@@ -19,6 +19,7 @@ from snnstudio.snn.attention import (
     layout_dims,
     part_kind,
     sample_weights,
+    token_weights,
 )
 
 T, B, C, H, W = 4, 3, 8, 5, 6
@@ -34,8 +35,8 @@ def _ran_block():
 def test_declared_layouts_are_the_shapes_the_parts_keep():
     att = _ran_block()
     size = {"T": T, "B": B, "C": C, "H": H, "W": W}
-    assert PART_KEYS == ("ta", "ca", "sa")
-    for spec in PARTS:
+    assert PART_KEYS == ("ta", "ca", "sa", "tk")
+    for spec in PARTS[:3]:  # MA-SNN's block parts; "tk" (token attention) is a lone module
         part = getattr(att, spec.key)
         assert part.weights_layout == spec.layout
         assert tuple(part.last_weights.shape) == tuple(size[d] for d in layout_dims(spec.layout))
@@ -73,7 +74,7 @@ def test_layouts_are_read_leniently_and_a_mismatched_rank_keeps_the_batch():
 
 
 @pytest.mark.parametrize("layout,kind", [("T,B", "ta"), ("B,C", "ca"), ("B,H,W", "sa"),
-                                         ("T,B,heads,N,N", "ta"), ("B,heads,N,T,T", "ta"), ("b,h,w", "sa")])
+                                         ("T,B,heads,N,N", "tk"), ("B,heads,TN,TN", "tk"), ("B,heads,N,T,T", "ta"), ("b,h,w", "sa")])
 def test_part_kind_from_layout(layout, kind):
     m = nn.Module()
     m.weights_layout = layout
@@ -86,5 +87,51 @@ def test_attention_blocks_finds_blocks_then_lone_modules():
 
     net = nn.Sequential(build_attention("tsa", T=T, channels=C), nn.Identity(), SSA(dim=16, heads=2))
     blocks = attention_blocks(net)
-    assert [(name, sorted(parts)) for name, _, parts in blocks] == [("0", ["sa", "ta"]), ("2", ["ta"])]
-    assert blocks[0][2]["ta"] is net[0].ta and blocks[1][2]["ta"] is net[2]
+    assert [(name, sorted(parts)) for name, _, parts in blocks] == [("0", ["sa", "ta"]), ("2", ["tk"])]
+    assert blocks[0][2]["ta"] is net[0].ta and blocks[1][2]["tk"] is net[2]
+
+
+def test_token_part_is_declared_and_the_spikformer_preset_has_it():
+    from snnstudio.snn import zoo
+
+    spec = next(p for p in PARTS if p.key == "tk")
+    assert (spec.name, spec.per, spec.layout) == ("token", "token pair", "B,N,N")
+    torch.manual_seed(0)
+    net = zoo.build_model(zoo.default_config("spikformer_small", input_size=(2, 32, 32), widths=(32,), T=2))
+    blocks = attention_blocks(net)
+    assert [(name, list(parts)) for name, _, parts in blocks] == [("blocks.0.attn", ["tk"])]
+    ssa = blocks[0][2]["tk"]
+    assert ssa is net.blocks[0].attn and ssa.weights_layout == "T,B,heads,N,N" and is_attention(ssa)
+
+
+def _token_module(layout, w, **attrs):
+    m = nn.Module()
+    m.enabled, m.weights_layout, m.last_weights = True, layout, w
+    for k, v in attrs.items():
+        setattr(m, k, v)
+    return m
+
+
+def test_token_weights_average_heads_and_steps_of_the_sample():
+    torch.manual_seed(0)
+    w = torch.randint(0, 5, (3, 2, 4, 6, 6)).float()  # [T, B, heads, N, N]
+    m = _token_module("T,B,heads,N,N", w)
+    got = token_weights(m, 1)
+    oracle = np.mean([[w[t, 1, h].numpy() for h in range(4)] for t in range(3)], axis=(0, 1))
+    assert got.shape == (6, 6) and got.dtype == np.float32
+    np.testing.assert_allclose(got, oracle, rtol=1e-6)
+    # one step (no T axis, [B, heads, N, N]): the mean over heads of that step
+    np.testing.assert_allclose(token_weights(_token_module("T,B,heads,N,N", w[2]), 0), w[2, 0].mean(0).numpy(), rtol=1e-6)
+    m.enabled = False
+    assert token_weights(m) is None
+    assert token_weights(_token_module("T,B", torch.ones(3, 2))) is None  # not token attention
+
+
+def test_token_weights_of_a_spatio_temporal_map_keep_the_same_step_blocks():
+    T_, N = 3, 4
+    torch.manual_seed(1)
+    w = torch.rand(2, 2, T_ * N, T_ * N)  # [B, heads, T·N, T·N]
+    got = token_weights(_token_module("B,heads,TN,TN", w, token_count=N), 0)
+    oracle = np.mean([w[0, h, t * N:(t + 1) * N, t * N:(t + 1) * N].numpy() for h in range(2) for t in range(T_)], axis=0)
+    np.testing.assert_allclose(got, oracle, rtol=1e-6)
+    assert token_weights(_token_module("B,heads,TN,TN", w), 0) is None  # N unknown: no guess
