@@ -116,6 +116,8 @@ class SCS(nn.Module):
         spec = neuron_spec(neuron)
         h, w = img_size
         self.num_pools, chans = _stage_plan("SCS", in_channels, dim, h, w, num_pools)
+        if int(expand) < 1:
+            raise ModelError(f"SCS: expand must be ≥ 1 (channels × expand in the MLP-like convs), got {expand}")
         self.stages = nn.ModuleList()
         for i in range(4):
             c = chans[i + 1]
@@ -246,6 +248,7 @@ class Spikformer(SNNModel):
         tokenizer: str = "sps",
         num_pools: int | None = None,
         neuron: NeuronSpec | str | None = None,
+        expand: int = 4,
     ):
         super().__init__()
         spec = neuron_spec(neuron)
@@ -255,7 +258,7 @@ class Spikformer(SNNModel):
         if tokenizer == "sps":
             self.tokenizer = SPS(c, dim, (h, w), spec, num_pools)
         elif tokenizer == "scs":
-            self.tokenizer = SCS(c, dim, (h, w), spec, num_pools)
+            self.tokenizer = SCS(c, dim, (h, w), spec, num_pools, expand)
         else:
             raise ModelError(f"unknown Spikformer tokenizer {tokenizer!r}; known: sps, scs")
         self.blocks = nn.ModuleList(SpikformerBlock(dim, heads, mlp_ratio, scale, spec) for _ in range(depth))
