@@ -12,7 +12,9 @@ official code, so token mixing is ``nn.Conv1d`` with kernel 1).
   released; the paper replaces SPS's max-pools by stride-2 convolutions and adds, per stage,
   MLP-like convolutions that expand then restore the channels. Here a stage is
   Conv3×3 (stride 2 where SPS would pool) → BN → LIF → Conv1×1 (C → rC) → BN → LIF →
-  Conv1×1 (rC → C) → BN → LIF, followed by the same relative-position branch as SPS.
+  Conv1×1 (rC → C) → BN → LIF, followed by the same relative-position branch as SPS. It
+  strides exactly where SPS pools, so both give the same token grid for an input. Zoo presets
+  ``spikformer_v2`` / ``spikformer_v2_small`` (``tokenizer="scs"``, ``expand`` = r = 4).
 * :class:`SSA` — Spiking Self-Attention: Q, K, V = LIF(BN(Conv1d 1×1, no bias)); per head
   ``attn = Q Kᵀ`` (no softmax), ``x = (attn V)·scale``, LIF with θ = 0.5, then Conv1d → BN → LIF.
   Keeps ``last_weights`` = ``attn`` (``[T, B, heads, N, N]``) for the probes.
