@@ -12,7 +12,9 @@ official code, so token mixing is ``nn.Conv1d`` with kernel 1).
   released; the paper replaces SPS's max-pools by stride-2 convolutions and adds, per stage,
   MLP-like convolutions that expand then restore the channels. Here a stage is
   Conv3×3 (stride 2 where SPS would pool) → BN → LIF → Conv1×1 (C → rC) → BN → LIF →
-  Conv1×1 (rC → C) → BN → LIF, followed by the same relative-position branch as SPS.
+  Conv1×1 (rC → C) → BN → LIF, followed by the same relative-position branch as SPS. It
+  strides exactly where SPS pools, so both give the same token grid for an input. Zoo presets
+  ``spikformer_v2`` / ``spikformer_v2_small`` (``tokenizer="scs"``, ``expand`` = r = 4).
 * :class:`SSA` — Spiking Self-Attention: Q, K, V = LIF(BN(Conv1d 1×1, no bias)); per head
   ``attn = Q Kᵀ`` (no softmax), ``x = (attn V)·scale``, LIF with θ = 0.5, then Conv1d → BN → LIF.
   Keeps ``last_weights`` = ``attn`` (``[T, B, heads, N, N]``) for the probes.
@@ -118,6 +120,8 @@ class SCS(nn.Module):
         spec = neuron_spec(neuron)
         h, w = img_size
         self.num_pools, chans = _stage_plan("SCS", in_channels, dim, h, w, num_pools)
+        if int(expand) < 1:
+            raise ModelError(f"SCS: expand must be ≥ 1 (channels × expand in the MLP-like convs), got {expand}")
         self.stages = nn.ModuleList()
         for i in range(4):
             c = chans[i + 1]
@@ -221,6 +225,7 @@ class Spikformer(SNNModel):
         tokenizer: str = "sps",
         num_pools: int | None = None,
         neuron: NeuronSpec | str | None = None,
+        expand: int = 4,
     ):
         super().__init__()
         spec = neuron_spec(neuron)
@@ -230,7 +235,7 @@ class Spikformer(SNNModel):
         if tokenizer == "sps":
             self.tokenizer = SPS(c, dim, (h, w), spec, num_pools)
         elif tokenizer == "scs":
-            self.tokenizer = SCS(c, dim, (h, w), spec, num_pools)
+            self.tokenizer = SCS(c, dim, (h, w), spec, num_pools, expand)
         else:
             raise ModelError(f"unknown Spikformer tokenizer {tokenizer!r}; known: sps, scs")
         self.blocks = nn.ModuleList(SpikformerBlock(dim, heads, mlp_ratio, scale, spec) for _ in range(depth))

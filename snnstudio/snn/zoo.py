@@ -7,7 +7,8 @@ one step ``[B, C, H, W]`` and returns that step's read-out. ``model.looks_across
 whether streaming must re-run a sliding window of T steps instead (TA/CA/SA pool over T, PSN
 neurons mix steps, Spikeformer's STA attends across time).
 
-Architectures (``arch``): ``ma_snn_gesture``, ``spikformer``, ``spikeformer``, ``resnet`` (with
+Architectures (``arch``): ``ma_snn_gesture``, ``spikformer`` (``tokenizer`` ``sps``, or ``scs``
+for Spikformer V2's stem with ``expand`` × channels in its MLP-like convs), ``spikeformer``, ``resnet`` (with
 ``residual`` one of ``spiking``, ``sew_add``, ``sew_and``, ``sew_iand``, ``ms``, ``or_syna``).
 Named presets (:data:`PRESETS`, :func:`default_config`) give ready configs; Spikformer's SPS
 adapts its pooling to the input, so ``input_size=(2, 64, 64)`` or ``(2, 32, 32)`` still gives
@@ -152,6 +153,25 @@ PRESETS: dict[str, ModelConfig] = {
         widths=(64,),
         options={"depth": 1, "heads": 4, "tokenizer": "sps", "mlp_ratio": 4, "scale": 0.25},
     ),
+    # Spikformer V2: the SPS stem swapped for SCS (a reading of the paper, see snn/spikformer.py)
+    "spikformer_v2": ModelConfig(
+        arch="spikformer",
+        attention="none",
+        input_size=(2, 128, 128),
+        T=16,
+        dt_us=60000,
+        widths=(256,),
+        options={"depth": 2, "heads": 16, "tokenizer": "scs", "mlp_ratio": 4, "scale": 0.25, "expand": 4},
+    ),
+    "spikformer_v2_small": ModelConfig(
+        arch="spikformer",
+        attention="none",
+        input_size=(2, 32, 32),
+        T=8,
+        dt_us=100000,
+        widths=(64,),
+        options={"depth": 1, "heads": 4, "tokenizer": "scs", "mlp_ratio": 4, "scale": 0.25, "expand": 4},
+    ),
     "spikeformer": ModelConfig(
         arch="spikeformer",
         attention="none",
@@ -235,7 +255,8 @@ def build_model(cfg: ModelConfig):
 
         opts = _take(
             cfg.options,
-            {"depth": 2, "heads": 8, "tokenizer": "sps", "mlp_ratio": 4, "scale": 0.125, "num_pools": None},
+            {"depth": 2, "heads": 8, "tokenizer": "sps", "mlp_ratio": 4, "scale": 0.125, "num_pools": None,
+             "expand": 4},
         )
         if cfg.attention != "none":
             raise ModelError("spikformer has its own attention (SSA); set attention to 'none'")

@@ -4,6 +4,8 @@ an evaluation of each (:mod:`snnstudio.train.evaluate`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from snnstudio.errors import SnnStudioError
 from snnstudio.train.recipes import RECIPES, recipe  # noqa: F401  (recipe re-exported: its old home)
 
@@ -82,6 +84,41 @@ def real_clips_markdown(result: dict) -> list[str]:
     return out
 
 
+#: Fields of a run's training config that do not change what is trained (where it ran, how it
+#: printed): a run that differs from its recipe only in these is that recipe's model.
+_RUN_ONLY = ("name", "out", "cache_dir", "workers", "progress", "device", "test")
+
+
+def bundle_run(run_dir, models_dir=None) -> Path:
+    """Copy the finished run in ``run_dir`` (``snnstudio train --bundled NAME --out run_dir``) into
+    ``models_dir`` (default: the bundled ``resources/models``) as ``NAME.json`` + ``NAME.safetensors``,
+    with ``train_command`` = ``snnstudio train --bundled NAME`` in its metadata. Refuses (one-line
+    :class:`SnnStudioError`) a run that is not a recipe's, is unfinished (stopped, or no test
+    score) or was trained with other settings than its recipe. Rebuild the ablation page after
+    with ``snnstudio eval --bundled-ablation`` (:func:`write_bundled_ablation`). Returns the JSON path."""
+    from snnstudio.snn.checkpoints import bundled_models_dir, load_checkpoint, save_checkpoint
+
+    run = Path(run_dir)
+    found = [p for p in sorted(run.glob("*.json")) if p.stem in RECIPES]
+    if len(found) != 1:
+        why = "none" if not found else ", ".join(p.name for p in found)
+        raise SnnStudioError(f"{run}: needs exactly one finished checkpoint named after a bundled recipe (found {why})")
+    name = found[0].stem
+    model, cfg, meta = load_checkpoint(found[0])
+    log = meta.get("log") or []
+    if meta.get("test_samples") is None or "accuracy" not in meta or len(log) != meta.get("epochs"):
+        raise SnnStudioError(f"{found[0]}: the run is unfinished (log {len(log)} of {meta.get('epochs')} epochs, "
+                             "or no test score); resume it with --resume")
+    from snnstudio.train.trainer import TrainConfig
+
+    want, got = {**TrainConfig().to_dict(), **recipe(name)}, dict(meta.get("train_config") or {})
+    differ = sorted(k for k in want if k not in _RUN_ONLY and got.get(k) != want[k])
+    if differ:
+        raise SnnStudioError(f"{found[0]}: trained with other settings than recipe {name} ({', '.join(differ)})")
+    root = Path(models_dir) if models_dir is not None else bundled_models_dir()
+    return save_checkpoint(root / name, model, cfg, {**meta, "train_command": f"snnstudio train --bundled {name}"})
+
+
 #: Run-time switches of the default shown in the table beside the separately trained variants.
 DEFAULT_SWITCHES = ("attention=off", "ta=off", "ca=off", "sa=off")
 
@@ -94,8 +131,6 @@ def write_bundled_ablation(models_dir=None, data: str = "synthetic:test", *, lim
     ``resources/models``). The hand-written part of the page (recipe, budget, what it shows) is
     ``ABLATION_NOTES.md`` there. ``real_data`` (``videos:DIR``): also every model on those real
     clips, as a section of its own (``result["real"]``). Returns the table."""
-    from pathlib import Path
-
     from snnstudio.snn.checkpoints import bundled_models_dir
     from snnstudio.train.evaluate import ablation_table, to_csv
 

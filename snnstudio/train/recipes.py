@@ -8,6 +8,9 @@ All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default 
 attention models get MA-SNN's own input, 128×128 pooled to 32×32, and 4× the data (200 / 20 / 20
 per class); the default and its no-attention twin also a read-out of 10 voting neurons per class,
 a 128-wide FC layer and 60 epochs (TA, CA and SA alone: 64 wide, one neuron per class, 50). The
+seed systems' own nets (Spikformer V1 and V2, Spikeformer, MS-ResNet, SynA-ResNet) are sized alike
+(64-wide tokens, one block; residual widths 16-32-64) and trained 50 epochs (the later three
+recipes hold it; the earlier ones were run with ``--epochs 50``). The
 MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
 :data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
 """
@@ -52,6 +55,17 @@ RECIPES: dict[str, dict] = {
                                      "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3},
     "gesture-ms_resnet": {"model": {"preset": "ms_resnet", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
                                     "widths": [16, 32, 64]}},
+    # the seed systems' own nets, each in a Compare column: same data, T, input and budget (50
+    # epochs) as gesture-spikformer / gesture-ms_resnet, synthetic generator v2
+    "gesture-spikformer_v2": {"model": {"preset": "spikformer_v2_small", "T": T, "dt_us": DT_US,
+                                        "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3, "epochs": 50},
+    # one CT layer: 16×16 → 8×8 = 64 tokens, Spikformer's token grid at this input
+    "gesture-spikeformer": {"model": {"preset": "spikeformer", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
+                                      "widths": [64], "options": {"depth": 1, "heads": 4, "ct_layers": 1,
+                                                                  "sta_mode": "st", "mlp_ratio": 4}},
+                            "lr": 2e-3, "epochs": 50},
+    "gesture-syna_resnet": {"model": {"preset": "syna_resnet", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
+                                      "widths": [16, 32, 64]}, "epochs": 50},
 }
 
 

@@ -117,6 +117,7 @@ def test_looks_across_time_per_preset():
     expect = {
         "ma_snn_gesture_small": True,
         "spikformer_small": False,
+        "spikformer_v2_small": False,
         "spikeformer": True,
         "sew_resnet": False,
         "ms_resnet": False,
@@ -194,6 +195,7 @@ def test_module_registry_has_every_required_name_and_builds():
 STEP_EXACT = [
     ("ma_snn_gesture_small", {"attention": "none"}),
     ("spikformer_small", {}),
+    ("spikformer_v2_small", {}),
     ("spikeformer", {"options": {"depth": 1, "heads": 2, "ct_layers": 2, "sta_mode": "s", "mlp_ratio": 4, "pos_embedding": True}}),
     ("spiking_resnet", {}),
     ("sew_resnet", {}),
