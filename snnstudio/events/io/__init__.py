@@ -36,10 +36,8 @@ file gives a :class:`~snnstudio.errors.SnnStudioWarning` and its complete part. 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,65 +54,8 @@ from snnstudio.events.io._common import (
 from snnstudio.events.io.aedat4 import Aedat4Writer
 from snnstudio.events.io.detect import NAME_IT, detect_format
 from snnstudio.events.io.labels import check_labels, read_labels, sidecar_path, write_labels
+from snnstudio.events.io.registry import FORMATS, EventFormat  # noqa: F401  (declared once there)
 from snnstudio.events.types import EventRecording, Label
-
-
-@dataclass(frozen=True)
-class EventFormat:
-    """One file format: its module and the names of its functions there (imported lazily)."""
-
-    name: str
-    description: str
-    module: str
-    reader: str = "read"
-    writer: str | None = None
-    streamer: str | None = None
-    extensions: tuple[str, ...] = ()
-    header_reader: str | None = "header"
-
-    def _fn(self, attr: str | None) -> Callable | None:
-        if attr is None:
-            return None
-        return getattr(importlib.import_module(f"snnstudio.events.io.{self.module}"), attr)
-
-    @property
-    def read(self) -> Callable:
-        """The reader ``read(path) -> EventRecording`` (its module imported now)."""
-        return self._fn(self.reader)
-
-    @property
-    def write(self) -> Callable | None:
-        """The writer ``write(path, recording)``, or ``None`` for a read-only format."""
-        return self._fn(self.writer)
-
-    @property
-    def iter_chunks(self) -> Callable | None:
-        """The streaming reader ``iter_chunks(path, chunk_events)`` yielding ``EVENT_DTYPE`` arrays in
-        time order, or ``None`` (read whole only)."""
-        return self._fn(self.streamer)
-
-    @property
-    def header(self) -> Callable | None:
-        """``header(path) -> (sensor_size or None, sensor, meta)`` for streaming formats."""
-        return self._fn(self.header_reader if self.streamer else None)
-
-
-FORMATS: dict[str, EventFormat] = {f.name: f for f in (
-    EventFormat("aedat4", "iniVation AEDAT 4.0", "aedat4", "read", "write", "iter_chunks", (".aedat4",)),
-    EventFormat("aedat3", "AEDAT 3.1 (DVS128 Gesture)", "aedat3", "read", "write", "iter_chunks", (".aedat",)),
-    EventFormat("aedat2", "jAER AEDAT 2.0 (DVS128)", "aedat2", "read", "write", "iter_chunks", ()),
-    EventFormat("evt2", "Prophesee EVT 2.0 .raw", "prophesee", "read_evt2", "write_evt2", "iter_evt2", (),
-                "header_evt2"),
-    EventFormat("evt3", "Prophesee EVT 3.0 .raw", "prophesee", "read_evt3", "write_evt3", "iter_evt3", (".raw",),
-                "header_evt3"),
-    EventFormat("dat", "Prophesee DAT (CD events)", "prophesee", "read_dat", "write_dat", "iter_dat", (".dat",), "header_dat"),
-    EventFormat("nmnist", "N-MNIST / ATIS .bin", "nmnist", "read", None, None, (".bin",)),
-    EventFormat("npz", "numpy .npz (events + sensor_size)", "numpy_files", "read_npz", "write_npz", None, (".npz",)),
-    EventFormat("npy", "numpy .npy structured array", "numpy_files", "read_npy", "write_npy", "iter_npy_chunks",
-                (".npy",), "npy_header"),
-    EventFormat("hdf5", "HDF5 events/{t,x,y,p}", "hdf5", "read", "write", "iter_chunks", (".h5", ".hdf5")),
-    EventFormat("csv", "text t,x,y,p per line", "text", "read", "write", None, (".csv", ".txt")),
-)}
 
 
 #: every file extension a reader claims (lower case, with the dot), for file dialogs and help

@@ -1,5 +1,6 @@
-"""Which format is this file? Decided from the content (magic bytes, header lines), the
-extension only breaking ties where the content has no magic (N-MNIST ``.bin``)."""
+"""Which format is this file? Decided from the content — the magic bytes each format declares in
+:data:`~snnstudio.events.io.registry.FORMATS`, header lines, text sniffing — the extension only
+breaking ties where the content has no magic (N-MNIST ``.bin``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from snnstudio.errors import EventFileError, UnknownFormatError
 from snnstudio.events.io import labels as _labels
 from snnstudio.events.io import text as _text
+from snnstudio.events.io.registry import FORMATS
 
 HEAD_BYTES = 1 << 16
 
@@ -66,24 +68,15 @@ def detect_format(path: str | Path) -> str:
     if not head:
         raise EventFileError(path, "empty file")
     suffix = path.suffix.lower()
-    if head.startswith(b"#!AER-DAT4"):
-        return "aedat4"
-    if head.startswith(b"#!AER-DAT3"):
-        return "aedat3"
-    if head.startswith(b"#!AER-DAT2"):
-        return "aedat2"
+    by_magic = [f for f in FORMATS.values() if any(head.startswith(m) for m in f.magic)]
+    if len(by_magic) == 1:
+        return by_magic[0].name
+    if by_magic:  # a shared prefix: Prophesee's '% ' header says which of its formats
+        fields, _ = prophesee_header(head)
+        return prophesee_kind(fields, suffix)
     if head.startswith(b"#!AER-DAT"):
         version = head[9:12].decode("latin-1", "replace")
         raise UnknownFormatError(path, f"AEDAT version {version} is not supported (2.0, 3.x and 4.0 are)")
-    if head.startswith(b"\x93NUMPY"):
-        return "npy"
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        return "npz"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "hdf5"
-    if head.startswith(b"% "):
-        fields, _ = prophesee_header(head)
-        return prophesee_kind(fields, suffix)
     if _labels.looks_like_labels(head):
         return "labels"
     if _text.looks_like_text(head):
