@@ -697,7 +697,7 @@ class ModelRunner:
             idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
         count = int(np.count_nonzero(spikes))
-        if reuse is not None and reuse.shape == shape:
+        if t_lead > 1 and reuse is not None and reuse.shape == shape:  # a window's: counted at detail rate
             window_rate = reuse.window_rate
         elif t_lead > 1:  # a window: every step the model ran (eval's spikes / neuron-steps)
             window_rate = float(np.count_nonzero(arr[:, b] > 0.5)) / (n * t_lead) if n else 0.0

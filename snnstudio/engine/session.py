@@ -46,16 +46,16 @@ from snnstudio.engine.slot import SnapshotSlot
 from snnstudio.engine.spec import ModelSpec
 from snnstudio.engine.types import ModelInfo, SessionConfig, SessionState, Variant  # noqa: F401 - re-exported
 from snnstudio.engine.variant_watch import VariantWatch, trained_alternative
-
-#: feature maps and attention maps are read out at most this often (s) while a stream plays: the
-#: window draws at ≤ 60 Hz, and reading them every step cost ~15 % of a default window step
-DETAIL_INTERVAL_S = 1 / 60
 from snnstudio.engine.windows import FilteredWindows, RecordingWindows, StreamWindows, Window, count_frame
 from snnstudio.errors import SnnStudioError, SnnStudioWarning, SourceError
 from snnstudio.events.preprocess import Preprocess, PreprocessedSource, default_preprocess
 from snnstudio.events.sources.base import EventSource
 from snnstudio.events.sources.kinds import FRAME_KINDS, LIVE_KINDS, SELF_PACED_KINDS
 from snnstudio.events.types import EventRecording
+
+#: feature maps and attention maps are read out at most this often (s) while a stream plays (the
+#: window draws at most ~60 times a second; `snnstudio bench --only stream`'s probe_overhead)
+DETAIL_INTERVAL_S = 1 / 60
 
 
 def _build_kernels_aside() -> None:
@@ -427,10 +427,6 @@ class Session(SnapshotSlot, SessionControls):
                 path = Path(file)
                 if not path.exists():
                     raise SourceError(f"{path}: no such file")
-                try:
-                    from snnstudio.events.io import read_events
-                except ImportError:
-                    raise SourceError(f"{path}: reading event files needs snnstudio.events.io (not installed)") from None
                 rec = self._read_saying_warnings(path, fmt, size)
                 name = path.name
             self._target = target
@@ -677,16 +673,15 @@ class Session(SnapshotSlot, SessionControls):
     def _watch_switch(self, runner: ModelRunner, module: str, enabled: bool) -> None:
         """Watch a module switched off (a variant the weights were not trained as); switching
         every module back on ends the watch."""
-        switched_off = [n for n, m in runner.model.named_modules() if n and getattr(m, "enabled", True) is False]
-        if not switched_off:
+        switches = [m.enabled for n, m in runner.model.named_modules() if n and hasattr(m, "enabled")]
+        if all(switches):
             self._variant_watch = None
             return
         if enabled:
             return
         cfg = getattr(runner.model, "config", None)
-        all_off = all(not getattr(m, "enabled", True) for n, m in runner.model.named_modules()
-                      if n and hasattr(m, "enabled"))
-        alt = trained_alternative(getattr(cfg, "arch", None), getattr(cfg, "neuron", None), "none") if all_off else None
+        alt = trained_alternative(getattr(cfg, "arch", None), getattr(cfg, "neuron", None), "none") \
+            if not any(switches) else None
         self._variant_watch = VariantWatch(f"switching {module} off", alt)
 
     def _set_model(self, spec) -> None:
