@@ -158,11 +158,9 @@ class EventsPanel(SnapshotPanel):
             for key in choices:
                 kind, _, name = key.partition(":")
                 self.overlay_source.addItem(f"{'attention' if kind == 'sa' else 'spikes'} · {name}", key)
-            i = choices.index(keep) if keep in choices else (len(choices) - 1 if choices else -1)
-            att = [k for k in choices if k.startswith("sa:")]
-            if keep not in choices and att:
-                i = choices.index(att[-1])
-            self.overlay_source.setCurrentIndex(i)
+            attention = [k for k in choices if k.startswith("sa:")]
+            pick = keep if keep in choices else (attention[-1] if attention else (choices[-1] if choices else None))
+            self.overlay_source.setCurrentIndex(choices.index(pick) if pick is not None else -1)
         finally:
             self.overlay_source.blockSignals(False)
         self.overlay_source.setEnabled(bool(choices))
