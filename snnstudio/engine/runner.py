@@ -296,6 +296,7 @@ class ModelRunner:
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
         self._outputs: deque[np.ndarray] = deque(maxlen=self.window_T)
+        self._folded: np.ndarray | None = None  # a stateful model's skipped steps' input, for its next step
 
     def _effective_mode(self) -> str:
         """A stateful model trained on frames of several steps runs as a window of its T trained
@@ -516,13 +517,19 @@ class ModelRunner:
 
     def skip_events_many(self, windows, sensor_size: tuple[int, int]) -> None:
         """Take several consecutive steps' events (``(events, t_start_us, frame)`` each, oldest
-        first) into a window model's sliding frames without evaluating it: a session that has
-        fallen behind sheds the late steps and evaluates only the newest, whose window then holds
-        the same frames as after stepping through all of them."""
-        if self.mode != "window":
-            raise ModelError(f"model {self.name!r}: only a sliding-window model can skip steps (its state does not depend on them)")
-        for x in self._inputs(windows, sensor_size):
-            self._window.push(x)
+        first) without evaluating the model: a session that has fallen behind sheds the late steps
+        and evaluates only the newest. A window model's sliding frames then hold the same frames as
+        after stepping through all of them; a stateful model gets the skipped steps' input folded
+        into its next step (their counts added to it: one step sees all their events, its state
+        decays once instead of once per skipped step)."""
+        xs = self._inputs(windows, sensor_size)
+        if self.mode == "window":
+            for x in xs:
+                self._window.push(x)
+        else:
+            folded = np.sum(xs, axis=0, dtype=np.float32) if xs else None
+            if folded is not None:
+                self._folded = folded if self._folded is None else self._folded + folded
         self._step_count += len(windows)
 
     def _inputs(self, windows, sensor_size: tuple[int, int]) -> list[np.ndarray]:
@@ -569,6 +576,9 @@ class ModelRunner:
 
     @torch.inference_mode()
     def _advance(self, x: torch.Tensor):
+        if self._folded is not None:  # skipped steps' input (stateful shedding) goes in with this one
+            x = x + torch.from_numpy(self._folded).to(x.dtype)
+            self._folded = None
         measure = self.ops is not None and (self._step_count % self.cost_every == 0 or (
             self.cost_interval_s is not None and time.perf_counter() - self._last_measure >= self.cost_interval_s))
         if measure:

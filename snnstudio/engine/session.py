@@ -902,14 +902,13 @@ class Session(SnapshotSlot, SessionControls):
         return max(1, min(cap, 1 + int(late / (self.config.dt_us / 1e6 / self.config.speed))))
 
     def _shedding(self) -> bool:
-        """Whether late steps are shed now: ``shed_load`` on, a sliding-window model (and its
-        companions), and a stream that runs on the wall clock (live, or paced playback)."""
+        """Whether late steps are shed now: ``shed_load`` on and a stream that runs on the wall clock
+        (live, or paced playback). A window model evaluates only the newest window; a stateful
+        one gets the late steps' input folded into its newest step (``ModelRunner.skip_events_many``)."""
         w = self._windows
         if not self.config.shed_load or w is None or self._runner is None:
             return False
-        if not (getattr(w, "live", False) or self.config.realtime):
-            return False
-        return all(r.mode == "window" for r in self._runners())
+        return bool(getattr(w, "live", False) or self.config.realtime)
 
     def _step(self, n: int = 1) -> None:
         w = self._windows

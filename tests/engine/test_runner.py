@@ -262,12 +262,33 @@ def test_skipped_steps_leave_the_window_as_stepping_through_them():
     assert layers[0].spike_count == oracle[0][0].spike_count
 
 
-def test_a_stateful_model_cannot_skip_steps():
-    runner = ModelRunner(SmallNet(), window_T=5, sensor_hw=(24, 32))
-    runner.set_step(DT)
-    assert runner.mode == "stateful"
-    with pytest.raises(ModelError, match="only a sliding-window model can skip"):
-        runner.skip_events_many([(random_recording().time_slice(0, DT), 0, None)], (32, 24))
+def test_a_stateful_model_folds_skipped_steps_into_its_next_one():
+    """Shedding a stateful model: the skipped steps' input is added to the next step's, so that
+    step sees all their events at once — the same as one step on the summed counts."""
+    rec = random_recording()
+    steps = [(rec.time_slice(i * DT, (i + 1) * DT), i * DT, None) for i in range(4)]
+    import copy
+
+    torch.manual_seed(0)
+    net = SmallNet()
+    shed = ModelRunner(net, window_T=5, sensor_hw=(24, 32))
+    oracle = ModelRunner(copy.deepcopy(net), window_T=5, sensor_hw=(24, 32))  # the same weights, its own state
+    for r in (shed, oracle):
+        r.set_step(DT)
+        assert r.mode == "stateful"
+        r.reset()
+    first = shed.step_events_many(steps[:1], (32, 24))[0]
+    np.testing.assert_array_equal(first[2], oracle.step_events_many(steps[:1], (32, 24))[0][2])
+    shed.skip_events_many(steps[1:3], (32, 24))  # two late steps, not evaluated
+    got = shed.step_events_many(steps[3:], (32, 24))[0]
+    summed = np.sum(oracle._inputs(steps[1:], (32, 24)), axis=0, dtype=np.float32)
+    want = oracle._advance(torch.from_numpy(summed))
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-6)
+    for a, b in zip(got[0], want[0]):
+        np.testing.assert_array_equal(a.raster, b.raster)
+    assert shed._folded is None  # used once
+    after = shed.step_events_many(steps[:1], (32, 24))[0]  # and not again
+    np.testing.assert_allclose(after[2], oracle.step_events_many(steps[:1], (32, 24))[0][2], rtol=1e-6)
 
 
 def test_a_spatial_layer_reads_out_where_its_channels_fired():

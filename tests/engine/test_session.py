@@ -141,7 +141,7 @@ def test_model_error_mid_stream_pauses_with_a_message():
 
 def test_live_source_streams_in_order():
     rec = random_recording()
-    s, msgs = _session()
+    s, msgs = _session(shed_load=False)  # every step shown (this live source runs flat out: always "late")
     try:
         s.open(ChunkedSource(rec))
         s.play()
@@ -151,6 +151,22 @@ def test_live_source_streams_in_order():
         s.seek(0)
         s.sync()
         assert any("cannot seek" in m for m in msgs)
+    finally:
+        s.close()
+
+
+def test_a_stateful_model_sheds_a_late_live_stream_and_shows_every_event():
+    """Shedding with a stateful model: late steps are folded into the next (runner test), the
+    snapshots skip ahead in time and each shows all the events of the span it covers."""
+    rec = random_recording()
+    s, _ = _session()  # shed_load on: this live source runs flat out, so the session is always late
+    try:
+        s.open(ChunkedSource(rec))
+        s.play()
+        snap = s.wait_for(lambda x: x is not None and x.counters.shed_steps > 0 and x.index >= 3, 10)
+        assert s.state.model.mode == "stateful"
+        assert snap.t_start_us > rec.t_start_us + snap.index * DT  # steps were shed
+        np.testing.assert_array_equal(snap.frame, count_frame(rec.time_slice(snap.t_start_us, snap.t_end_us), rec.sensor_size))
     finally:
         s.close()
 
