@@ -5,7 +5,7 @@ window into a PNG and quit (for docs and CI), printing how many steps were shown
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
@@ -44,6 +44,18 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
                          engine=opts.engine)
     win = MainWindow(model, settings)
     model.start()
+    gone = None
+    if settings is not None and opts.path is None and opts.model is None and not opts.demo and not opts.compare:
+        # a plain `snnstudio gui`: the last session's source and model, when they are still there
+        from snnstudio.gui.recent import available, last_session
+
+        last = last_session(settings)
+        if last.source and available(last.source):
+            opts = replace(opts, path=last.source, model=last.model)
+            if last.dt_ms:
+                model.set_dt(int(last.dt_ms * 1000))
+        elif last.source:
+            gone = last.source
     from snnstudio.engine.spec import ModelSpec, parse_spec
 
     spec = opts.model
@@ -60,6 +72,8 @@ def build_window(opts: GuiOptions, app: QApplication | None = None) -> MainWindo
         return win
     model.open(opts.path or demo_target(None))
     model.play()
+    if gone:
+        win.show_message(f"the last source, {gone}, is gone: playing the demo")
     return win
 
 

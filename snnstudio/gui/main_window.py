@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         attach_plot_tips(self)
         model.message.connect(self.show_message)
         model.state_changed.connect(self._remember_loaded)
+        model.state_changed.connect(self._remember_source)
+        self._source_seen = ""
         model.state_changed.connect(self._show_state)
         model.snapshot.connect(self._show_counters)
         model.snapshots.connect(self._auto_follow)
@@ -244,6 +246,8 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_export_nir)
         self.recent_menu = f.addMenu("Recent models")
         self._fill_recent()
+        self.recent_sources_menu = f.addMenu("Recent sources")
+        self._fill_recent_sources()
         f.addMenu(export)
         f.addSeparator()
         f.addAction(self.act_quit)
@@ -332,6 +336,49 @@ class MainWindow(QMainWindow):
         self._recent_models = remember_model(self.settings, spec) if self.settings is not None else (
             [spec] + [s for s in self._recent_models if s != spec])[:8]
         self._fill_recent()
+
+    def _remember_source(self, state: SessionState) -> None:
+        """A source that opened (its name changed after an open with a text spec) goes first in
+        File → Recent sources."""
+        target = getattr(self.model, "source_target", None)
+        if not state.source_name or state.source_name == self._source_seen:
+            return
+        self._source_seen = state.source_name
+        if target is None:
+            return
+        from snnstudio.gui.recent import remember_source
+
+        self._recent_sources = remember_source(self.settings, target) if self.settings is not None else (
+            [target] + [t for t in getattr(self, "_recent_sources", []) if t != target])[:8]
+        self._fill_recent_sources()
+
+    def _fill_recent_sources(self) -> None:
+        from snnstudio.gui.recent import available, recent_sources
+
+        if not hasattr(self, "_recent_sources"):
+            self._recent_sources = recent_sources(self.settings)
+        self.recent_sources_menu.clear()
+        for spec in self._recent_sources:
+            a = self.recent_sources_menu.addAction(spec, lambda s=spec: self.open_recent_source(s))
+            a.setEnabled(available(spec))
+        self.recent_sources_menu.setEnabled(bool(self._recent_sources))
+
+    def remember_session(self) -> None:
+        """Keep what plays for the next plain ``snnstudio gui``: the last text source that opened,
+        the model (a text spec) and the step."""
+        from snnstudio.gui.recent import LastSession, remember_session
+
+        st = self.model.state
+        spec = self.model.model_spec
+        remember_session(self.settings, LastSession(
+            source=self._recent_sources[0] if getattr(self, "_recent_sources", None) else None,
+            model=spec if isinstance(spec, str) else None,
+            dt_ms=st.dt_us / 1000 if st.dt_us else None))
+
+    def open_recent_source(self, spec: str) -> None:
+        """File → Recent sources: open ``spec`` again and play."""
+        self.model.open(spec)
+        self.model.play()
 
     def _fill_recent(self) -> None:
         from snnstudio.gui.open_model import describe, recent_models
@@ -550,6 +597,7 @@ class MainWindow(QMainWindow):
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+            self.remember_session()
             self.settings.sync()
         self.model.close()
         if self._gc_held:  # after the worker has stopped

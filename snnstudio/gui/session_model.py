@@ -193,6 +193,8 @@ class SessionModel(QObject):
     def _control(self, name: str, args: tuple, kw: dict) -> None:
         if name == "set_model":
             self.model_spec = args[0]
+        if name == "open":  # what was asked to open (a text spec is remembered once it opens)
+            self.source_target = args[0] if isinstance(args[0], str) else None
         getattr(self.session, name)(*args, **kw)
         if name == "set_compare":
             self.compare_specs, self._compare_pending = tuple(args[0]), self.state.compare_runs
