@@ -1,6 +1,6 @@
 """Layers panel: for every spiking layer a scrolling spike raster of a fixed neuron subset, a
-per-channel rate raster, its firing rate over time and its feature maps — as many channels as fit
-the row, paged with the arrows in the header (the engine sends every channel).
+per-channel rate raster, its firing rate over time and its feature maps, four channels a page,
+paged with the arrows in the header (the engine sends every channel).
 
 Every snapshot adds one column (views accumulate from ``SessionModel.snapshots`` so no step is
 lost when the display is slower than the model). A raster squeezed into fewer pixels than it has
@@ -25,8 +25,8 @@ from snnstudio.gui.panels.base import SnapshotPanel
 from snnstudio.gui.plots import cache_static, colour_table, colourise, pool_to_fit, quiet
 
 HISTORY = 200
-#: feature maps shown per row before the row has a size on screen
-MIN_MAPS = 4
+#: feature maps a page shows per row (the arrows in the header turn the page)
+MAPS_PER_PAGE = 4
 _STEPS = np.arange(HISTORY, dtype=np.float64)
 
 
@@ -177,11 +177,10 @@ class LayerRow:
             self.fmap.setImage(colourise(tiled, self.fmap_lut), autoLevels=False, levels=None)
 
     def fits(self, h: int, w: int) -> int:
-        """How many ``h × w`` maps fit side by side in the row's feature-map cell (at least 1)."""
-        size = self.fmap_box.size()
-        if size.height() < 4:
-            return MIN_MAPS
-        return max(1, int(size.width() / (size.height() * (w + 1) / h)))
+        """How many ``h × w`` maps a page shows in this row: :data:`MAPS_PER_PAGE` (sizing the
+        page to the cell as laid out made the aspect-locked view settle on a stale range while the
+        dock was still being laid out)."""
+        return MAPS_PER_PAGE
 
     def _raster_click(self, r: int, c: int) -> None:
         if self.index is not None and r < self.index.size:
