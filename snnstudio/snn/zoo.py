@@ -153,25 +153,6 @@ PRESETS: dict[str, ModelConfig] = {
         widths=(64,),
         options={"depth": 1, "heads": 4, "tokenizer": "sps", "mlp_ratio": 4, "scale": 0.25},
     ),
-    # Spikformer V2: the SPS stem swapped for SCS (a reading of the paper, see snn/spikformer.py)
-    "spikformer_v2": ModelConfig(
-        arch="spikformer",
-        attention="none",
-        input_size=(2, 128, 128),
-        T=16,
-        dt_us=60000,
-        widths=(256,),
-        options={"depth": 2, "heads": 16, "tokenizer": "scs", "mlp_ratio": 4, "scale": 0.25, "expand": 4},
-    ),
-    "spikformer_v2_small": ModelConfig(
-        arch="spikformer",
-        attention="none",
-        input_size=(2, 32, 32),
-        T=8,
-        dt_us=100000,
-        widths=(64,),
-        options={"depth": 1, "heads": 4, "tokenizer": "scs", "mlp_ratio": 4, "scale": 0.25, "expand": 4},
-    ),
     "spikeformer": ModelConfig(
         arch="spikeformer",
         attention="none",
@@ -209,6 +190,16 @@ PRESETS: dict[str, ModelConfig] = {
         arch="resnet", residual="or_syna", attention="none", T=16, dt_us=60000, widths=(32, 64, 128)
     ),
 }
+
+
+def _with_scs(cfg: ModelConfig, **changes) -> ModelConfig:
+    """Spikformer V2 of a Spikformer preset: the SCS stem in place of SPS (a reading of the paper,
+    see :mod:`snnstudio.snn.spikformer`), expanding channels 4× in each stage's 1×1 pair."""
+    return replace(cfg, options={**cfg.options, "tokenizer": "scs", "expand": 4}, **changes)
+
+
+PRESETS["spikformer_v2"] = _with_scs(PRESETS["spikformer"])
+PRESETS["spikformer_v2_small"] = _with_scs(PRESETS["spikformer_small"], input_size=(2, 32, 32))
 
 
 def default_config(name: str = "ma_snn_gesture", **changes) -> ModelConfig:

@@ -7,12 +7,12 @@ import pytest
 from snnstudio.gui.panels.attention import tokens_title
 
 
-def test_attention_panel_draws_the_spikformer_token_map(qtbot):
-    pytest.importorskip("snnstudio.snn.zoo")
+def _attention_of(qtbot, net):
+    """A window playing ``net`` over a bar for three steps: ``(window, its session model, the
+    attention snapshot the Attention panel shows)``; the caller closes the model."""
     from snnstudio.engine.session import SessionConfig
     from snnstudio.gui.main_window import MainWindow
     from snnstudio.gui.session_model import SessionModel
-    from snnstudio.snn.checkpoints import load_checkpoint
 
     from gui_helpers import bar_recording
 
@@ -23,16 +23,23 @@ def test_attention_panel_draws_the_spikformer_token_map(qtbot):
     win.docks["Attention"].show()
     win.docks["Attention"].raise_()
     model.start()
+    model.set_model(net)
+    model.open(bar_recording(size=(128, 128)))
+    model.step(3)
+    qtbot.waitUntil(lambda: model.last is not None and model.last.index >= 2, timeout=20_000)
+    qtbot.waitUntil(lambda: win.attention.shown is not None, timeout=5000)
+    qtbot.wait(100)
+    return win, model, next(x for x in model.last.attention if x.name == win.attention.shown)
+
+
+def test_attention_panel_draws_the_spikformer_token_map(qtbot):
+    pytest.importorskip("snnstudio.snn.zoo")
+    from snnstudio.snn.checkpoints import load_checkpoint
+
+    net, _cfg, _meta = load_checkpoint("resources/models/gesture-spikformer.json")
+    win, model, a = _attention_of(qtbot, net)
     try:
-        net, _cfg, _meta = load_checkpoint("resources/models/gesture-spikformer.json")
-        model.set_model(net)
-        model.open(bar_recording(size=(128, 128)))
-        model.step(3)
-        qtbot.waitUntil(lambda: model.last is not None and model.last.index >= 2, timeout=20_000)
-        qtbot.waitUntil(lambda: win.attention.shown is not None, timeout=5000)
-        qtbot.wait(100)
         panel = win.attention
-        a = next(x for x in model.last.attention if x.name == panel.shown)
         assert a.name == "blocks.0.attn" and a.tokens is not None and a.tokens.ndim == 2
         assert a.tokens.shape[0] == a.tokens.shape[1]
         np.testing.assert_allclose(panel.tokens.image, a.tokens)
@@ -48,27 +55,11 @@ def test_attention_panel_draws_the_spikformer_token_map(qtbot):
 
 def test_gated_blocks_keep_their_plots_and_hide_the_token_map(qtbot):
     pytest.importorskip("snnstudio.snn.zoo")
-    from snnstudio.engine.session import SessionConfig
-    from snnstudio.gui.main_window import MainWindow
-    from snnstudio.gui.session_model import SessionModel
     from snnstudio.snn import zoo
 
-    from gui_helpers import bar_recording
-
-    model = SessionModel(SessionConfig(realtime=False))
-    win = MainWindow(model, settings=None)
-    qtbot.addWidget(win)
-    win.show()
-    model.start()
+    win, model, a = _attention_of(qtbot, zoo.build_model(zoo.default_config("syna_resnet", T=4, widths=(8, 16, 16))))
     try:
-        model.set_model(zoo.build_model(zoo.default_config("syna_resnet", T=4, widths=(8, 16, 16))))
-        model.open(bar_recording(size=(128, 128)))
-        model.step(3)
-        qtbot.waitUntil(lambda: model.last is not None and model.last.index >= 2, timeout=20_000)
-        qtbot.waitUntil(lambda: win.attention.shown is not None, timeout=5000)
-        qtbot.wait(100)
         panel = win.attention
-        a = next(x for x in model.last.attention if x.name == panel.shown)
         assert a.tokens is None and a.ta is not None and a.ca is None and a.sa is None
         assert panel.view.isVisible() and not panel.tokens_view.isVisible()
         assert panel.ta_plot.isVisible() and not panel.ca_box.isVisible() and not panel.sa_box.isVisible()

@@ -27,7 +27,6 @@ def test_recent_sources_keep_text_specs_newest_first_and_know_a_gone_file(tmp_pa
 
 def test_a_source_that_opens_is_remembered_and_the_session_comes_back(qtbot, tmp_path):
     from snnstudio.engine.types import SessionConfig
-    from snnstudio.gui.app import GuiOptions, build_window
     from snnstudio.gui.main_window import MainWindow
     from snnstudio.gui.recent import last_session, recent_sources
     from snnstudio.gui.session_model import SessionModel
@@ -56,30 +55,30 @@ def test_a_source_that_opens_is_remembered_and_the_session_comes_back(qtbot, tmp
     finally:
         model.close()
     # a plain `snnstudio gui` (no path, no model) opens it again with the same model and step
-    import snnstudio.gui.app as app_mod
-
-    made = []
-    real = app_mod.QSettings
-    app_mod.QSettings = lambda *a: made.append(1) or _settings(tmp_path)
+    again = _plain_gui(qtbot, tmp_path)
     try:
-        again = build_window(GuiOptions(engine="thread"))
-    finally:
-        app_mod.QSettings = real
-    qtbot.addWidget(again)
-    try:
-        assert made
         qtbot.waitUntil(lambda: again.model.state.source_name == path.name, timeout=20_000)
         assert again.model.model_spec == "tiny" and again.model.state.dt_us == 20_000
     finally:
         again.model.close()
     path.unlink()  # gone: the demo plays and the window says so
-    app_mod.QSettings = lambda *a: _settings(tmp_path)
-    try:
-        third = build_window(GuiOptions(engine="thread"))
-    finally:
-        app_mod.QSettings = real
-    qtbot.addWidget(third)
+    third = _plain_gui(qtbot, tmp_path)
     try:
         assert "is gone: playing the demo" in third.message_bar.text
     finally:
         third.model.close()
+
+
+def _plain_gui(qtbot, tmp_path):
+    """``snnstudio gui`` with no path and no model, its settings those of ``tmp_path``."""
+    import snnstudio.gui.app as app_mod
+    from snnstudio.gui.app import GuiOptions, build_window
+
+    real = app_mod.QSettings
+    app_mod.QSettings = lambda *a: _settings(tmp_path)
+    try:
+        win = build_window(GuiOptions(engine="thread"))
+    finally:
+        app_mod.QSettings = real
+    qtbot.addWidget(win)
+    return win
