@@ -61,3 +61,40 @@ def test_the_wheel_carries_every_model_and_the_demo(tmp_path):
             assert member in names, member
             assert _sha(z.read(member)) == _sha(p.read_bytes()), member
         assert "snnstudio/resources.py" in names
+
+
+def test_a_wheel_installed_in_a_fresh_venv_opens_the_default_model_and_the_demo(tmp_path):
+    """The wheel in a new virtual environment (over this machine's packages, for torch): outside the
+    checkout, the installed package finds its own bundled models and demo and runs them."""
+    import os
+
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0 and "No module named pip" in out.stderr:
+        pytest.skip("pip is not available")
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = tmp_path.glob("snnstudio-*.whl")
+    venv = tmp_path / "venv"
+    made = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                          capture_output=True, text=True, timeout=300)
+    if made.returncode != 0:
+        pytest.skip(f"no venv here: {made.stderr[-300:]}")
+    py = venv / "bin" / "python"
+    inst = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
+                          capture_output=True, text=True, timeout=600)
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    code = ("import snnstudio, snnstudio.resources as r\n"
+            "from snnstudio.engine.models import load_model\n"
+            "from snnstudio.engine.demo import bundled_demo_files\n"
+            "from snnstudio.events.io import read_events\n"
+            "print(snnstudio.__file__)\n"
+            "print(r.bundled_models_dir())\n"
+            "print(load_model('default').name)\n"
+            "print(len(read_events(bundled_demo_files()[0]).events))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("SNNSTUDIO_RESOURCES", "PYTHONPATH")}
+    run = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    where, models, name, n_events = run.stdout.split()
+    assert str(venv) in where and str(REPO) not in where  # the wheel's copy, not this checkout
+    assert str(venv) in models and models.endswith("_resources/models")
+    assert name == "gesture-lif-tcsa" and int(n_events) > 1000
