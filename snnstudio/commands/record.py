@@ -38,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
         source = BufferedSource(open_source(args.source), max_batches=1024)
     else:
         source = open_source(args.source)  # synthetic / video file: un-paced, nothing dropped
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # an ignored Ctrl-C inherited from the parent (a job control shell, a process that ignores
+        # it for its children): this command promises that Ctrl-C stops early with a complete file
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def started() -> None:
         print(f"recording {args.seconds:g} s from {args.source} to {out} (Ctrl-C stops early)", flush=True)
 
