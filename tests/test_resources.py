@@ -45,13 +45,19 @@ def _sha(data: bytes) -> str:
 
 
 @pytest.mark.slow
-def test_the_wheel_carries_every_model_and_the_demo(tmp_path):
+def _build_wheel(folder):
+    """The project's wheel, built into ``folder`` (skips when pip is missing)."""
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=600)
+                          "-w", str(folder), str(REPO)], capture_output=True, text=True, timeout=600)
     if out.returncode != 0 and "No module named pip" in out.stderr:
         pytest.skip("pip is not available")
     assert out.returncode == 0, out.stderr[-2000:]
-    (wheel,) = tmp_path.glob("snnstudio-*.whl")
+    (wheel,) = folder.glob("snnstudio-*.whl")
+    return wheel
+
+
+def test_the_wheel_carries_every_model_and_the_demo(tmp_path):
+    wheel = _build_wheel(tmp_path)
     expected = [p for sub in ("models", "demo") for p in sorted((REPO / "resources" / sub).iterdir()) if p.is_file()]
     assert any(p.suffix == ".safetensors" for p in expected) and any(p.suffix == ".aedat4" for p in expected)
     with zipfile.ZipFile(wheel) as z:
@@ -68,12 +74,7 @@ def test_a_wheel_installed_in_a_fresh_venv_opens_the_default_model_and_the_demo(
     checkout, the installed package finds its own bundled models and demo and runs them."""
     import os
 
-    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=600)
-    if out.returncode != 0 and "No module named pip" in out.stderr:
-        pytest.skip("pip is not available")
-    assert out.returncode == 0, out.stderr[-2000:]
-    (wheel,) = tmp_path.glob("snnstudio-*.whl")
+    wheel = _build_wheel(tmp_path)
     venv = tmp_path / "venv"
     made = subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                           capture_output=True, text=True, timeout=300)
