@@ -12,8 +12,8 @@ with one debug-level log line, and the caller runs its pure-Python/numpy path in
 ``flag_sets`` lists alternative extra flags, best first (e.g. ``-march=native``, then portable):
 :meth:`NativeLibrary.build` tries them in order and :meth:`~NativeLibrary.load` takes the first one
 built. A flag set with ``-march=native`` adds the CPU model and feature flags to the cache key, so a
-cache shared between machines never hands a library to a CPU that cannot run it. No OpenMP runtime
-(a second one beside torch's own made both thread pools spin against each other).
+cache shared between machines never hands a library to a CPU that cannot run it. A flag set with
+``-fopenmp`` is linked with it too (the caller checks that only torch's own OpenMP runtime got loaded).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: compiler flags every unit gets
 BASE_FLAGS = ("-O3", "-fPIC")
+#: flags of a flag set that the link needs too (``-fopenmp`` links the OpenMP runtime)
+LINK_FLAGS = ("-fopenmp",)
 
 
 def cache_dir() -> Path:
@@ -147,6 +149,7 @@ class NativeLibrary:
                 subprocess.run([cc, *self.base_flags, *extra, *flags, "-c", str(c), "-o", o], **run)
                 objs.append(o)
             libs = self.libs(cc) if callable(self.libs) else list(self.libs)
+            libs += [f for f in extra if f in LINK_FLAGS]
             tmp_so = Path(tmp) / out.name
             subprocess.run([cc, "-shared", *objs, "-o", str(tmp_so), *libs], **run)
             shutil.move(str(tmp_so), str(out))  # the name is keyed by the sources, flags and CPU

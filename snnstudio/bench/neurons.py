@@ -9,7 +9,9 @@ SpikingJelly's fastest CPU path is its multi-step neuron under ``torch.compile``
 loop over time into one C++ kernel): for IF/LIF/PLIF (LIF only with ``--quick``) it runs as the peer
 ``spikingjelly_compiled``, with ``spikingjelly_compiled_compile_s`` (the first calls, which compile:
 tens of seconds on a cold inductor cache, a few with its on-disk cache warm from an earlier run) and,
-when compiling fails, ``spikingjelly_compiled_error`` instead of its times.
+when compiling fails, ``spikingjelly_compiled_error`` instead of its times. The compiled peer is timed
+head to head with ours alone, over :data:`HEAD_TO_HEAD_ROUNDS` rounds (``head_to_head_*_ms``: our times
+of that run, which its ratios use), because both sit at the memory-bandwidth floor in the forward.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def _sj_peer(name: str, T: int):
 
 #: neurons whose SpikingJelly peer also runs under torch.compile (full run; ``--quick``: LIF only)
 COMPILED_PEERS = ("if", "lif", "plif")
+#: rounds of the head-to-head run of ours and the compiled peer (the other peers: 2, ``--quick`` 5)
+HEAD_TO_HEAD_ROUNDS = 6
 
 
 def _compiled_peer(sj, x: torch.Tensor) -> tuple[object | None, dict]:
@@ -175,12 +179,22 @@ def run(quick: bool) -> dict:
             fns["ours_eager"] = _stateless(build_neuron("lif", backend="fast", record=False))
             fns["ours_plain"] = _stateless(build_neuron("lif", backend="plain", record=False))
             fns["ours_recording"] = _stateless(build_neuron("lif"))  # with the membrane record a probe reads
+        compiled = fns.pop("spikingjelly_compiled", None)
         t = _side_by_side(fns, x, rounds)
         f, fb = t.pop("ours")
         row = {"fwd_ms": f, "fwd_bwd_ms": fb}
         for peer, (pf, pfb) in t.items():
             row.update({f"{peer}_fwd_ms": pf, f"{peer}_fwd_bwd_ms": pfb, f"{peer}_fwd_ratio": round(pf / f, 2),
                         f"{peer}_fwd_bwd_ratio": round(pfb / fb, 2)})
+        if compiled is not None:
+            # the two fastest head to head, more rounds: at the memory-bandwidth floor both are within
+            # the noise of one round, and the slow peers' passes in between would flush the caches
+            h2h = _side_by_side({"ours": fns["ours"], "spikingjelly_compiled": compiled}, x, HEAD_TO_HEAD_ROUNDS)
+            (of, ofb), (pf, pfb) = h2h["ours"], h2h["spikingjelly_compiled"]
+            row.update({"head_to_head_fwd_ms": of, "head_to_head_fwd_bwd_ms": ofb,
+                        "spikingjelly_compiled_fwd_ms": pf, "spikingjelly_compiled_fwd_bwd_ms": pfb,
+                        "spikingjelly_compiled_fwd_ratio": round(pf / of, 2),
+                        "spikingjelly_compiled_fwd_bwd_ratio": round(pfb / ofb, 2)})
         row.update(compiled_info)
         result["neurons"][name] = row
     neurons = result["neurons"]

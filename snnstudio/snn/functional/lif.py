@@ -88,20 +88,24 @@ class _ResetNeuronSeq(torch.autograd.Function):
     # Everything runs one time step at a time on [N] slices that stay in cache; no full-size
     # temporaries besides the outputs (spikes, h) and, backward, dL/dx.
     @staticmethod
-    def forward(ctx, x, a, b, c, v0, cfg: ResetConfig, surrogate: Surrogate, lib=None):
+    def forward(ctx, x, a, b, c, v0, cfg: ResetConfig, surrogate: Surrogate, lib=None, want_h: bool = True):
         af, bf, cf = float(a), float(b), float(c)
         theta, vr = cfg.v_threshold, cfg.v_reset
         ctx.lib = lib
         # h and v_last are non-differentiable: without this autograd would hand backward a zero-filled
         # tensor of h's full size for them on every call (a third of the backward's time)
         ctx.set_materialize_grads(False)
+        ctx.cfg, ctx.surrogate, ctx.coef = cfg, surrogate, (af, bf, cf)
+        ctx.v0_float = v0 if isinstance(v0, float) else None
+        v0t = v0 if isinstance(v0, torch.Tensor) else None
         if lib is not None:
             x = x.contiguous()
-            s, h, v = native.forward(lib, x, af, bf, cf, v0, cfg)
-            ctx.save_for_backward(h, s, x if ctx.needs_input_grad[2] else None, v0 if isinstance(v0, torch.Tensor) else None)
-            ctx.cfg, ctx.surrogate, ctx.coef = cfg, surrogate, (af, bf, cf)
-            ctx.v0_float = v0 if isinstance(v0, float) else None
-            ctx.mark_non_differentiable(h, v)
+            # without a membrane record the forward writes the spikes only and the backward recomputes h
+            # from x (kept anyway or in h's place): a third less memory traffic and one tensor fewer
+            s, h, v = native.forward(lib, x, af, bf, cf, v0, cfg, want_h=want_h)
+            ctx.from_x = h is None
+            ctx.save_for_backward(h, s, x if (ctx.from_x or ctx.needs_input_grad[2]) else None, v0t)
+            ctx.mark_non_differentiable(*(o for o in (h, v) if o is not None))
             return s, h, v
         T = x.shape[0]
         h = torch.empty_like(x)
@@ -130,9 +134,8 @@ class _ResetNeuronSeq(torch.autograd.Function):
                 v = ht.sub(s[t], alpha=theta)
             else:
                 v = torch.where(fire, vr, ht)
-        ctx.save_for_backward(h, s, x if ctx.needs_input_grad[2] else None, v0 if isinstance(v0, torch.Tensor) else None)
-        ctx.cfg, ctx.surrogate, ctx.coef = cfg, surrogate, (af, bf, cf)
-        ctx.v0_float = v0 if isinstance(v0, float) else None
+        ctx.from_x = False
+        ctx.save_for_backward(h, s, x if ctx.needs_input_grad[2] else None, v0t)
         ctx.mark_non_differentiable(h, v)
         return s, h, v
 
@@ -147,13 +150,18 @@ class _ResetNeuronSeq(torch.autograd.Function):
         need_x, need_a, need_b, need_c, need_v0 = ctx.needs_input_grad[:5]
         if ctx.lib is not None:
             v0 = v0t if v0t is not None else ctx.v0_float
-            gx, (sa, sb, sc) = native.backward(ctx.lib, h, g_s.expand_as(h), x, v0, af, bf, cfg, sur,
-                                               need_a or need_b or need_c)
-            ga = h.new_tensor(sa) if need_a else None
-            gb = h.new_tensor(sb) if need_b else None
-            gc = h.new_tensor(sc) if need_c else None
+            if ctx.from_x:
+                gx, (sa, sb, sc) = native.backward_from_x(ctx.lib, x, g_s.expand_as(x), v0, af, bf, _cf, cfg, sur,
+                                                          need_a or need_b or need_c)
+            else:
+                gx, (sa, sb, sc) = native.backward(ctx.lib, h, g_s.expand_as(h), x, v0, af, bf, cfg, sur,
+                                                   need_a or need_b or need_c)
+            ref = x if ctx.from_x else h
+            ga = ref.new_tensor(sa) if need_a else None
+            gb = ref.new_tensor(sb) if need_b else None
+            gc = ref.new_tensor(sc) if need_c else None
             gv0 = gx[0] * (af / bf) if (need_v0 and v0t is not None) else None
-            return gx if need_x else None, ga, gb, gc, gv0, None, None, None
+            return gx if need_x else None, ga, gb, gc, gv0, None, None, None, None
         T = h.shape[0]
         g_s = g_s.expand_as(h)
         gh = torch.empty_like(h)
@@ -190,7 +198,7 @@ class _ResetNeuronSeq(torch.autograd.Function):
                 gc += ght.sum()
         gv0 = gh[0] * af if (need_v0 and v0t is not None) else None
         gx = (gh if bf == 1.0 else gh.mul_(bf)) if need_x else None
-        return gx, ga, gb, gc, gv0, None, None, None
+        return gx, ga, gb, gc, gv0, None, None, None, None
 
 
 def _as_tensor(v: Scalar, like: torch.Tensor) -> torch.Tensor:
@@ -199,15 +207,18 @@ def _as_tensor(v: Scalar, like: torch.Tensor) -> torch.Tensor:
 
 def reset_neuron_fast(
     x: torch.Tensor, a: Scalar, b: Scalar, c: Scalar, cfg: ResetConfig, surrogate: Surrogate, v0: Scalar | None = None,
-    use_native: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    use_native: bool = False, want_h: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Same as :func:`reset_neuron_plain` with the hand-written autograd: ``(spikes, h, v_last)``.
 
     ``a``, ``b``, ``c`` may be 0-d tensors that require grad (PLIF). ``v0`` may be a tensor
     (continuing a kept state); its gradient is returned too. The surrogate must not have
     learnable parameters (use the plain path for that). ``use_native`` runs the C kernel of
-    :mod:`snnstudio.snn.functional.native` when it is built and supports the input.
+    :mod:`snnstudio.snn.functional.native` when it is built and supports the input; there,
+    ``want_h=False`` (no membrane probe) returns ``h`` as ``None``: the kernel never writes it and the
+    backward recomputes it from ``x``.
     """
     v0v: Scalar = float(cfg.v_init) if v0 is None else (float(v0) if not isinstance(v0, torch.Tensor) else v0)
     lib = native.load() if use_native and native.supports(x, surrogate) else None
-    return _ResetNeuronSeq.apply(x, _as_tensor(a, x), _as_tensor(b, x), _as_tensor(c, x), v0v, cfg, surrogate, lib)
+    return _ResetNeuronSeq.apply(x, _as_tensor(a, x), _as_tensor(b, x), _as_tensor(c, x), v0v, cfg, surrogate, lib,
+                                 want_h)

@@ -1,4 +1,4 @@
-"""Optional native (C, threads from Python) kernels: the reset neurons' multi-step forward and backward,
+"""Optional native (C, run in torch's OpenMP pool) kernels: the reset neurons' multi-step forward and backward,
 and the PSN family's ``S = Θ(W·X + b)`` forward and backward.
 
 Why hand-written C: eager PyTorch runs the time recursion as ~15 separate tensor ops per step, each
@@ -10,8 +10,13 @@ once and writes ``dL/dx`` once (backward). TorchScript cannot fuse on CPU withou
 
 * the surrogate's ``exp`` (sigmoid): an inline branch-free Cephes ``expf``, vectorised by the
   compiler at any SIMD width (libm's scalar ``expf`` made the backward compute-bound);
-* write-allocate traffic: outputs larger than :data:`NT_BYTES` are computed into a cache-resident
-  row and copied out with streaming stores (no read of the destination before it is overwritten);
+* forward: blocks of 32 neurons whose membranes stay in vector registers over the
+  time loop, spikes (and the membrane, only for a probe that records it) stored straight to the
+  output; training without a membrane record writes no ``h`` either: the backward recomputes it
+  from ``x`` block by block in cache (:func:`backward_from_x`, the forward's arithmetic, so the
+  same bits), which reads ``x`` once and writes ``dL/dx`` once;
+* the backward from a saved ``h`` and the PSN: outputs larger than :data:`NT_BYTES` are computed
+  into a cache-resident row and copied out with streaming stores (no read of the destination);
 * ``s.sum().backward()`` hands an expanded scalar ``dL/ds``: passed as one number, never materialised;
 * PSN: the ``[T, T]`` products run on ``[T, 512]`` blocks of neurons in cache, register-blocked
   2 output × 4 input rows, with the surrogate, ``Wᵀ·dL/dH``, ``dL/dW`` and ``dL/db`` in one backward pass.
@@ -22,8 +27,13 @@ flag set when that fails (:data:`FLAG_SETS`), into a cache folder (``$SNNSTUDIO_
 the CPU model and feature flags, so a shared cache never hands a library to a CPU that cannot run it.
 Loaded with ``ctypes`` — no torch headers, no build at import. The neurons are cut into chunks (2048
 for the LIF, 512 for the PSN) and :data:`TASKS` groups of chunks that ``torch.get_num_threads()``
-threads share (ctypes releases the GIL); no OpenMP runtime, because a second one next to torch's own
-made both pools spin against each other (``-fopenmp-simd`` only: SIMD reductions, no threads).
+threads share. Where torch's own thread pool is OpenMP (Linux wheels), the library is built with
+``-fopenmp`` and its ``*_par`` entry points run the tasks in that very pool (``libgomp`` is matched
+by its soname, so no second runtime is loaded; :func:`_omp_usable` checks the process's mappings):
+the threads a convolution just used are still spinning and take the kernel at once, where a separate
+pool of threads would fight them for the cores (a neuron forward right after a compiled peer's took
+2-3 times as long on Python threads). Elsewhere (or when a second runtime shows up) Python threads
+run the same tasks (ctypes releases the GIL).
 :func:`load` returns the library when it is already built; :func:`build` builds it (never called on a
 GUI start path: the neurons call it only when a multi-step forward needs gradients). Anything
 failing → ``None`` and the eager kernels run instead (:mod:`snnstudio.snn.functional.lif`,
@@ -50,6 +60,7 @@ _COMMON_SRC = r"""
 #include <stdint.h>
 #include <string.h>
 #define CH 2048
+#define LB 32  /* lanes of a forward block: their membranes stay in vector registers over the time loop */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -77,44 +88,67 @@ static void fence(int nt) {
 """
 
 _FWD_SRC = _COMMON_SRC + r"""
+/* one step over a block of lanes: v stays in registers over the time loop; spikes (and the membrane
+   when h is not NULL) written straight to the output, rows N apart */
+#define FWD_BLOCK(M, RESET, STORE_H) \
+    for (long t = 0; t < T; ++t) { \
+        const float* restrict xt = x + t * N + i0; \
+        float* restrict st = s + t * N + i0; \
+        float* restrict ht = h ? h + t * N + i0 : st; \
+        for (long i = 0; i < (M); ++i) { \
+            float bx = xt[i] * b; \
+            bx = bx + c; \
+            float hv = bx + v[i] * a; \
+            int f = strict ? (hv > theta) : (hv >= theta); \
+            STORE_H \
+            st[i] = f ? 1.0f : 0.0f; \
+            v[i] = f ? (RESET) : hv; \
+        } \
+    }
 /* chunks [c0, c1) of CH neurons each; the caller spreads chunk ranges over threads */
 void lif_fwd(const float* restrict x, float* restrict s, float* restrict h, float* restrict vlast,
              const float* restrict v0, long T, long N, float a, float b, float c, float v0f, float theta,
              float vr, int hard, int strict, int nt, long c0, long c1)
 {
-    float v[CH], hb[CH], sb[CH];
-    for (long ci = c0; ci < c1; ++ci) {
-        long n0 = ci * CH, n1 = n0 + CH < N ? n0 + CH : N, m = n1 - n0;
-        for (long i = 0; i < m; ++i) v[i] = v0 ? v0[n0 + i] : v0f;
-        for (long t = 0; t < T; ++t) {
-            const float* restrict xt = x + t * N + n0;
+    (void)nt;
+    long n_end = c1 * CH < N ? c1 * CH : N;
+    for (long i0 = c0 * CH; i0 < n_end; i0 += LB) {
+        long mb = n_end - i0 < LB ? n_end - i0 : LB;
+        float v[LB];
+        for (long i = 0; i < mb; ++i) v[i] = v0 ? v0[i0 + i] : v0f;
+        if (mb == LB) {  /* a constant trip count: the block's membranes live in vector registers */
             if (hard) {
-                for (long i = 0; i < m; ++i) {
-                    float bx = xt[i] * b;
-                    bx = bx + c;
-                    float hv = bx + v[i] * a;
-                    int f = strict ? (hv > theta) : (hv >= theta);
-                    hb[i] = hv;
-                    sb[i] = f ? 1.0f : 0.0f;
-                    v[i] = f ? vr : hv;
-                }
+                if (h) { FWD_BLOCK(LB, vr, ht[i] = hv;) } else { FWD_BLOCK(LB, vr, ) }
             } else {
-                for (long i = 0; i < m; ++i) {
-                    float bx = xt[i] * b;
-                    bx = bx + c;
-                    float hv = bx + v[i] * a;
-                    int f = strict ? (hv > theta) : (hv >= theta);
-                    hb[i] = hv;
-                    sb[i] = f ? 1.0f : 0.0f;
-                    v[i] = f ? hv - theta : hv;
-                }
+                if (h) { FWD_BLOCK(LB, hv - theta, ht[i] = hv;) } else { FWD_BLOCK(LB, hv - theta, ) }
             }
-            if (h) put(h + t * N + n0, hb, m, nt);  /* NULL: inference without a membrane probe */
-            put(s + t * N + n0, sb, m, nt);
+        } else if (hard) {
+            if (h) { FWD_BLOCK(mb, vr, ht[i] = hv;) } else { FWD_BLOCK(mb, vr, ) }
+        } else {
+            if (h) { FWD_BLOCK(mb, hv - theta, ht[i] = hv;) } else { FWD_BLOCK(mb, hv - theta, ) }
         }
-        for (long i = 0; i < m; ++i) vlast[n0 + i] = v[i];
+        for (long i = 0; i < mb; ++i) vlast[i0 + i] = v[i];
     }
-    fence(nt);
+}
+/* h over the T steps of lanes [i0, i0 + mb) (mb <= LB) into hb (T rows of LB floats), with the forward's
+   arithmetic (this unit has no FMA contraction): the backward recomputes h instead of reading it */
+void lif_recompute(const float* restrict x, const float* restrict v0, long T, long N, float a, float b, float c,
+                   float v0f, float theta, float vr, int hard, int strict, long i0, long mb, float* restrict hb)
+{
+    float v[LB];
+    for (long i = 0; i < mb; ++i) v[i] = v0 ? v0[i0 + i] : v0f;
+    for (long t = 0; t < T; ++t) {
+        const float* restrict xt = x + t * N + i0;
+        float* restrict ht = hb + t * LB;
+        for (long i = 0; i < mb; ++i) {
+            float bx = xt[i] * b;
+            bx = bx + c;
+            float hv = bx + v[i] * a;
+            int f = strict ? (hv > theta) : (hv >= theta);
+            ht[i] = hv;
+            v[i] = f ? (hard ? vr : hv - theta) : hv;
+        }
+    }
 }
 """
 
@@ -203,6 +237,52 @@ void lif_bwd(const float* restrict h, const float* restrict gs, float gsc, float
         if (need_abc) for (long i = 0; i < m; ++i) { sa += accA[i]; sb += accB[i]; sc += accC[i]; }
     }
     fence(nt);
+    sums[0] = sa; sums[1] = sb; sums[2] = sc;
+}
+
+void lif_recompute(const float*, const float*, long, long, float, float, float, float, float, float, int, int, long,
+                   long, float*);
+/* the same reverse recursion from x instead of a saved h: per block of LB lanes, h is recomputed into hb
+   (T·LB floats of this task's scratch) with the forward's arithmetic, then run backward; dL/dx written
+   straight to gx. Reads x once and writes dL/dx once: the forward then never writes h. */
+void lif_bwd_x(const float* restrict x, const float* restrict gs, float gsc, float* restrict gx,
+               const float* restrict v0, long T, long N, float a, float b, float c, float v0f, float theta, float vr,
+               int hard, int strict, int detach, int sur, float p, int need_abc, float* restrict hb, double* sums,
+               long c0, long c1)
+{
+    float kd = detach ? 0.0f : 1.0f;
+    double sa = 0.0, sb = 0.0, sc = 0.0;
+    float gn[LB], gconst[LB], accA[LB], accB[LB], accC[LB];
+    if (!gs) for (long i = 0; i < LB; ++i) gconst[i] = gsc;
+    long n_end = c1 * CH < N ? c1 * CH : N;
+    for (long i0 = c0 * CH; i0 < n_end; i0 += LB) {
+        long m = n_end - i0 < LB ? n_end - i0 : LB;
+        lif_recompute(x, v0, T, N, a, b, c, v0f, theta, vr, hard, strict, i0, m, hb);
+        for (long i = 0; i < m; ++i) gn[i] = 0.0f;
+        if (need_abc) for (long i = 0; i < m; ++i) { accA[i] = 0.0f; accB[i] = 0.0f; accC[i] = 0.0f; }
+        for (long t = T - 1; t >= 0; --t) {
+            const float* restrict ht = hb + t * LB;
+            const float* restrict gt = gs ? gs + t * N + i0 : gconst;
+            float* restrict ob = gx + t * N + i0;
+            if (hard) CASES(STEP_HARD) else CASES(STEP_SOFT)
+            if (need_abc) {  /* PLIF: per-neuron float sums over time of g_h·v_{t-1}, g_h·x, g_h */
+                const float* restrict xt = x + t * N + i0;
+                if (t > 0) {
+                    const float* restrict hp = hb + (t - 1) * LB;
+                    for (long i = 0; i < m; ++i) {
+                        float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
+                        float vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
+                        accA[i] += gn[i] * vp;
+                    }
+                } else {
+                    for (long i = 0; i < m; ++i) accA[i] += gn[i] * (v0 ? v0[i0 + i] : v0f);
+                }
+                for (long i = 0; i < m; ++i) accB[i] += gn[i] * xt[i];
+                for (long i = 0; i < m; ++i) accC[i] += gn[i];
+            }
+        }
+        if (need_abc) for (long i = 0; i < m; ++i) { sa += accA[i]; sb += accB[i]; sc += accC[i]; }
+    }
     sums[0] = sa; sums[1] = sb; sums[2] = sc;
 }
 """
@@ -355,6 +435,69 @@ void psn_bwd(const float* restrict x, const float* restrict wt, const float* res
 }
 """
 
+#: the parallel entry points: the same kernels over fixed tasks of chunks, run by torch's own OpenMP
+#: runtime (the one thread pool the convolutions just used; see :func:`_omp_usable`). ``bounds``: the
+#: ``ntask + 1`` chunk bounds of the tasks; per-task results go to row ``k`` of their output, so sums
+#: do not depend on the thread count. Compiled only with ``-fopenmp`` (else the unit is empty).
+_PAR_SRC = r"""
+#ifdef _OPENMP
+void lif_fwd(const float*, float*, float*, float*, const float*, long, long, float, float, float, float, float,
+             float, int, int, int, long, long);
+void lif_bwd(const float*, const float*, float, float*, const float*, const float*, long, long, float, float, float,
+             float, float, int, int, int, int, float, int, int, double*, long, long);
+void psn_fwd(const float*, const float*, const float*, float*, float*, long, long, int, int, float*, long, long);
+void psn_bwd(const float*, const float*, const float*, const float*, float, float*, double*, double*,
+             const unsigned char*, long, long, int, float, int, int, int, int, float*, long, long);
+void lif_bwd_x(const float*, const float*, float, float*, const float*, long, long, float, float, float, float, float,
+               float, int, int, int, int, float, int, float*, double*, long, long);
+#define PC 512
+#define LB 32
+int snn_openmp(void) { return 1; }
+void lif_bwd_x_par(const float* x, const float* gs, float gsc, float* gx, const float* v0, long T, long N, float a,
+                   float b, float c, float v0f, float theta, float vr, int hard, int strict, int detach, int sur, float p,
+                   int need_abc, float* hb, double* sums, const long* bounds, int ntask, int nthreads)
+{
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int k = 0; k < ntask; ++k)
+        lif_bwd_x(x, gs, gsc, gx, v0, T, N, a, b, c, v0f, theta, vr, hard, strict, detach, sur, p, need_abc,
+                  hb + (long)k * T * LB, sums + 3 * k, bounds[k], bounds[k + 1]);
+}
+void lif_fwd_par(const float* x, float* s, float* h, float* vlast, const float* v0, long T, long N, float a, float b,
+                 float c, float v0f, float theta, float vr, int hard, int strict, int nt,
+                 const long* bounds, int ntask, int nthreads)
+{
+    #pragma omp parallel for schedule(static) num_threads(nthreads)
+    for (int k = 0; k < ntask; ++k)
+        lif_fwd(x, s, h, vlast, v0, T, N, a, b, c, v0f, theta, vr, hard, strict, nt, bounds[k], bounds[k + 1]);
+}
+void lif_bwd_par(const float* h, const float* gs, float gsc, float* gx, const float* x, const float* v0, long T,
+                 long N, float a, float b, float v0f, float theta, float vr, int hard, int strict, int detach,
+                 int sur, float p, int need_abc, int nt, double* sums, const long* bounds, int ntask, int nthreads)
+{
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int k = 0; k < ntask; ++k)
+        lif_bwd(h, gs, gsc, gx, x, v0, T, N, a, b, v0f, theta, vr, hard, strict, detach, sur, p, need_abc, nt,
+                sums + 3 * k, bounds[k], bounds[k + 1]);
+}
+void psn_fwd_par(const float* x, const float* w, const float* bias, float* h, float* s, long T, long N, int strict,
+                 int nt, float* work, const long* bounds, int ntask, int nthreads)
+{
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int k = 0; k < ntask; ++k)
+        psn_fwd(x, w, bias, h, s, T, N, strict, nt, work + (long)k * T * PC, bounds[k], bounds[k + 1]);
+}
+void psn_bwd_par(const float* x, const float* wt, const float* h, const float* gs, float gsc, float* gx, double* gw,
+                 double* gb, const unsigned char* gw_need, long T, long N, int sur, float p, int need_x, int need_w,
+                 int need_b, int nt, float* work, const long* bounds, int ntask, int nthreads)
+{
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int k = 0; k < ntask; ++k)
+        psn_bwd(x, wt, h, gs, gsc, gx, gw + (long)k * T * T, gb + (long)k * T, gw_need, T, N, sur, p, need_x, need_w,
+                need_b, nt, work + 2L * k * T * PC, bounds[k], bounds[k + 1]);
+}
+#endif
+"""
+
 SURROGATE_CODES = {"sigmoid": (0, "alpha"), "atan": (1, "alpha"), "triangle": (2, "gamma"),
                    "rectangular": (3, "width"), "fastsig": (4, "scale")}
 
@@ -363,8 +506,22 @@ SURROGATE_CODES = {"sigmoid": (0, "alpha"), "atan": (1, "alpha"), "triangle": (2
 #: the loops vectorise. The forward adds -ffp-contract=off (no FMA: the same rounding as the eager
 #: step, identical spikes).
 _BASE_FLAGS = ("-O3", "-fPIC", "-fno-trapping-math", "-fno-math-errno", "-fopenmp-simd")
-#: flag sets, best first: tuned for this CPU, then portable
-FLAG_SETS: tuple[tuple[str, ...], ...] = (("-march=native",), ())
+#: flag sets without OpenMP, best first: tuned for this CPU, then portable
+PLAIN_FLAG_SETS: tuple[tuple[str, ...], ...] = (("-march=native",), ())
+
+
+def _torch_uses_openmp() -> bool:
+    """Whether torch's intra-op threads are an OpenMP pool (the kernels then share it)."""
+    try:
+        return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+    except Exception:  # noqa: BLE001 - a torch without the query: do not guess
+        return False
+
+
+#: flag sets, best first: with ``-fopenmp`` when torch runs an OpenMP pool (the parallel entry points then
+#: run in that pool), then without (threads from Python)
+FLAG_SETS: tuple[tuple[str, ...], ...] = (
+    tuple(f + ("-fopenmp",) for f in PLAIN_FLAG_SETS) if _torch_uses_openmp() else ()) + PLAIN_FLAG_SETS
 
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -373,15 +530,26 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.lif_fwd.restype = None
     lib.lif_bwd.argtypes = [P, P, F, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, I, P, L, L]
     lib.lif_bwd.restype = None
+    lib.lif_bwd_x.argtypes = [P, P, F, P, P, L, L, F, F, F, F, F, F, I, I, I, I, F, I, P, P, L, L]
+    lib.lif_bwd_x.restype = None
     lib.psn_fwd.argtypes = [P, P, P, P, P, L, L, I, I, P, L, L]
     lib.psn_fwd.restype = None
     lib.psn_bwd.argtypes = [P, P, P, P, F, P, P, P, P, L, L, I, F, I, I, I, I, P, L, L]
     lib.psn_bwd.restype = None
+    if hasattr(lib, "snn_openmp"):  # built with -fopenmp
+        lib.lif_fwd_par.argtypes = lib.lif_fwd.argtypes[:-2] + [P, I, I]
+        lib.lif_bwd_par.argtypes = lib.lif_bwd.argtypes[:-2] + [P, I, I]
+        lib.psn_fwd_par.argtypes = lib.psn_fwd.argtypes[:-2] + [P, I, I]
+        lib.psn_bwd_par.argtypes = lib.psn_bwd.argtypes[:-2] + [P, I, I]
+        lib.lif_bwd_x_par.argtypes = lib.lif_bwd_x.argtypes[:-2] + [P, I, I]
+        for f in (lib.lif_fwd_par, lib.lif_bwd_par, lib.psn_fwd_par, lib.psn_bwd_par, lib.lif_bwd_x_par):
+            f.restype = None
     return lib
 
 
-_KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ())],
-                        bind=_bind, version="v6", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
+_KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ()),
+                                       (_PAR_SRC, ())],
+                        bind=_bind, version="v8", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
 
 
 def load() -> ctypes.CDLL | None:
@@ -412,19 +580,57 @@ _pool: ThreadPoolExecutor | None = None
 TASKS = 16
 
 
-def _run_chunks(call, N: int, T: int, ch: int = _CH) -> list:
-    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons: one call on one thread, or
-    :data:`TASKS` calls shared by ``torch.get_num_threads()`` threads, this one included (ctypes
-    releases the GIL during the C call). Returns the calls' results in chunk order."""
-    global _pool
+def _plan(N: int, T: int, ch: int) -> tuple[int, list[int]]:
+    """``(threads, bounds)``: the chunk bounds of the tasks a call over ``N`` neurons is cut into (one task
+    when one thread is faster), and the threads to run them on."""
     nch = (N + ch - 1) // ch
     nt = min(torch.get_num_threads(), nch)
     if nt <= 1 or N * T < _MIN_PARALLEL:
-        return [call(0, nch)]
+        return 1, [0, nch]
+    ntask = min(nch, TASKS)
+    return nt, [round(i * nch / ntask) for i in range(ntask + 1)]
+
+
+def _openmp_runtimes() -> set[str] | None:
+    """Files of the OpenMP runtimes mapped into this process (Linux), ``None`` when that cannot be read."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            paths = {ln.split()[-1] for ln in f if "/" in ln}
+    except OSError:
+        return None
+    return {q for q in paths if q.rsplit("/", 1)[-1].startswith(("libgomp", "libiomp", "libomp"))}
+
+
+_omp_checked: dict[int, bool] = {}
+
+
+def _omp_usable(lib) -> bool:
+    """Whether ``lib`` has the OpenMP entry points and runs them in torch's own pool: one OpenMP runtime
+    in the process (a second one beside torch's would make two pools spin against each other, so then
+    the Python threads of :func:`_run_chunks` run the kernels instead)."""
+    key = id(lib)
+    if key not in _omp_checked:
+        runtimes = _openmp_runtimes() if hasattr(lib, "snn_openmp") else None
+        _omp_checked[key] = runtimes is not None and len(runtimes) == 1
+    return _omp_checked[key]
+
+
+def _bounds(bounds: list[int]):
+    return (ctypes.c_long * len(bounds))(*bounds)
+
+
+def _run_chunks(call, N: int, T: int, ch: int = _CH) -> list:
+    """Run ``call(c0, c1)`` over the range of chunks of ``ch`` neurons: one call on one thread, or
+    :data:`TASKS` calls shared by ``torch.get_num_threads()`` threads, this one included (ctypes
+    releases the GIL during the C call). Returns the calls' results in chunk order. (The fallback of
+    the OpenMP entry points: a library built without ``-fopenmp``.)"""
+    global _pool
+    nt, bounds = _plan(N, T, ch)
+    if nt <= 1:
+        return [call(bounds[0], bounds[1])]
     if _pool is None or _pool._max_workers < nt - 1:
         _pool = ThreadPoolExecutor(max_workers=max(nt - 1, 1), thread_name_prefix="snn-lif")
-    ntask = min(nch, TASKS)
-    bounds = [round(i * nch / ntask) for i in range(ntask + 1)]
+    ntask = len(bounds) - 1
     results: list = [None] * ntask
     todo = iter(range(ntask))
     lock = threading.Lock()
@@ -465,7 +671,11 @@ def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True):
     args = (_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
             int(hard), int(cfg.strict), int(x.numel() * 4 > NT_BYTES))
-    _run_chunks(lambda c0, c1: lib.lif_fwd(*args, c0, c1), N, T)
+    nt, bounds = _plan(N, T, _CH)
+    if nt > 1 and _omp_usable(lib):
+        lib.lif_fwd_par(*args, _bounds(bounds), len(bounds) - 1, nt)
+    else:
+        _run_chunks(lambda c0, c1: lib.lif_fwd(*args, c0, c1), N, T)
     return s, h, vlast
 
 
@@ -492,8 +702,53 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
         lib.lif_bwd(*args, sums, c0, c1)
         return tuple(sums)
 
-    parts = _run_chunks(call, N, T)
+    nt, bounds = _plan(N, T, _CH)
+    if nt > 1 and _omp_usable(lib):
+        ntask = len(bounds) - 1
+        sums = (ctypes.c_double * (3 * ntask))()
+        lib.lif_bwd_par(*args, sums, _bounds(bounds), ntask, nt)
+        parts = [tuple(sums[3 * k:3 * k + 3]) for k in range(ntask)]
+    else:
+        parts = _run_chunks(call, N, T)
     return gx, tuple(sum(p[i] for p in parts) for i in range(3))
+
+
+_LB = 32  # lanes per block of the recomputing backward (LB in the C source)
+
+
+def backward_from_x(lib, x, g_s, v0, a, b, c, cfg, surrogate, need_abc: bool):
+    """:func:`backward` without a saved membrane: ``h`` is recomputed from ``x`` block by block in cache
+    (the forward's arithmetic, so the same ``h`` bit for bit) — the forward then writes only the spikes,
+    and this reads ``x`` once and writes ``dL/dx`` once. Returns the same ``(dL/dx, sums)``."""
+    T = x.shape[0]
+    N = x[0].numel()
+    gx = torch.empty_like(x)
+    if g_s.shape == x.shape and all(st == 0 for st in g_s.stride()):
+        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
+    else:
+        gs, gsc = g_s.expand_as(x).contiguous().float(), 0.0
+    code, attr = SURROGATE_CODES[surrogate.name]
+    v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
+    hard = cfg.v_reset is not None
+    args = (_ptr(x), _ptr(gs), gsc, _ptr(gx), _ptr(v0t), T, N, a, b, c,
+            0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
+            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc))
+    nt, bounds = _plan(N, T, _CH)
+    if nt > 1 and _omp_usable(lib):
+        ntask = len(bounds) - 1
+        sums = (ctypes.c_double * (3 * ntask))()
+        hb = torch.empty(ntask * T * _LB, dtype=torch.float32)
+        lib.lif_bwd_x_par(*args, _ptr(hb), sums, _bounds(bounds), ntask, nt)
+        parts = [tuple(sums[3 * k:3 * k + 3]) for k in range(ntask)]
+    else:
+        def call(c0, c1):
+            sums = (ctypes.c_double * 3)()
+            hb = torch.empty(T * _LB, dtype=torch.float32)
+            lib.lif_bwd_x(*args, _ptr(hb), sums, c0, c1)
+            return tuple(sums)
+
+        parts = _run_chunks(call, N, T)
+    return gx, tuple(sum(q[i] for q in parts) for i in range(3))
 
 
 _PC = 512  # neurons per chunk of the PSN kernels (PC in the C source)
@@ -511,7 +766,12 @@ def psn_forward(lib, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, stric
         work = torch.empty(T * _PC, dtype=torch.float32)
         lib.psn_fwd(*args, _ptr(work), c0, c1)
 
-    _run_chunks(call, N, T, _PC)
+    nt, bounds = _plan(N, T, _PC)
+    if nt > 1 and _omp_usable(lib):
+        work = torch.empty((len(bounds) - 1) * T * _PC, dtype=torch.float32)
+        lib.psn_fwd_par(*args, _ptr(work), _bounds(bounds), len(bounds) - 1, nt)
+    else:
+        _run_chunks(call, N, T, _PC)
     return s, h
 
 
@@ -539,7 +799,18 @@ def psn_backward(lib, x, w, h, g_s, surrogate, need_x: bool, need_w: bool, need_
                     code, float(getattr(surrogate, attr)), int(need_x), int(need_w), int(need_b), nt, _ptr(gh), c0, c1)
         return gw, gb
 
-    parts = _run_chunks(call, N, T, _PC)
+    nt_, bounds = _plan(N, T, _PC)
+    if nt_ > 1 and _omp_usable(lib):
+        ntask = len(bounds) - 1
+        gw_all = torch.zeros(ntask, T * T, dtype=torch.float64)
+        gb_all = torch.zeros(ntask, T, dtype=torch.float64)
+        work = torch.empty(ntask * 2 * T * _PC, dtype=torch.float32)
+        lib.psn_bwd_par(_ptr(x), _ptr(wt), _ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(gw_all), _ptr(gb_all), _ptr(need),
+                        T, N, code, float(getattr(surrogate, attr)), int(need_x), int(need_w), int(need_b), nt,
+                        _ptr(work), _bounds(bounds), ntask, nt_)
+        parts = list(zip(gw_all, gb_all))
+    else:
+        parts = _run_chunks(call, N, T, _PC)
     gw = torch.stack([p[0] for p in parts]).sum(0).view(T, T).float() if need_w else None
     gb = torch.stack([p[1] for p in parts]).sum(0).float() if need_b else None
     return gx, gw, gb

@@ -113,7 +113,7 @@ class ResetNeuron(SpikingNeuron):
                 if lib is None and (self.backend == "native" or training):
                     lib = native.build()  # ~1 s once per machine; only when training (never at GUI start)
                 use_native = lib is not None
-            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native)
+            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native, want_h=self.record)
         else:
             s, h, v_last = reset_neuron_plain(x, a, b, c, cfg, self.surrogate, v0)
         if self.keep_state:

@@ -36,25 +36,87 @@ def _lif(x, gout, use_native, sur="sigmoid", cfg=ResetConfig(), coef=(0.6, 0.4, 
 ODD = (5, 3, 2085)
 
 
-def test_lif_threads_and_streaming_stores_change_no_bit(lib, monkeypatch):
-    x = _x(ODD, seed=1)
-    g = _x(ODD, seed=2)
+def _runs(monkeypatch, fn):
+    """``fn()`` over 1–3 threads, streaming stores on every output or never, and (with more than one
+    thread) torch's OpenMP pool or the Python threads."""
     old = torch.get_num_threads()
+    monkeypatch.setattr(native, "_MIN_PARALLEL", 0)
     results = []
     try:
         for threads in (1, 2, 3):
-            for nt_bytes in (0, 1 << 40):  # streaming stores on every output / never
-                torch.set_num_threads(threads)
-                monkeypatch.setattr(native, "NT_BYTES", nt_bytes)
-                monkeypatch.setattr(native, "_MIN_PARALLEL", 0)
-                results.append(_lif(x, g, True))
+            for nt_bytes in (0, 1 << 40):
+                for omp in ((True, False) if threads > 1 else (False,)):
+                    torch.set_num_threads(threads)
+                    monkeypatch.setattr(native, "NT_BYTES", nt_bytes)
+                    monkeypatch.setattr(native, "_omp_usable", lambda lib, omp=omp: omp and hasattr(lib, "snn_openmp"))
+                    results.append(fn())
     finally:
         torch.set_num_threads(old)
+    return results
+
+
+def test_lif_threads_openmp_and_streaming_stores_change_no_bit(lib, monkeypatch):
+    x = _x(ODD, seed=1)
+    g = _x(ODD, seed=2)
+    results = _runs(monkeypatch, lambda: _lif(x, g, True))
     ref = results[0]
     assert ref[0].sum() > 0
     for r in results[1:]:
         for a, b in zip(ref, r):
             assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("cfg", [ResetConfig(), ResetConfig(v_reset=None), ResetConfig(v_reset=-0.3, strict=True),
+                                 ResetConfig(detach_reset=True)])
+@pytest.mark.parametrize("sur", ["sigmoid", "atan"])
+def test_backward_recomputing_h_from_x_equals_the_one_reading_the_saved_h_bit_for_bit(lib, monkeypatch, cfg, sur):
+    """Without a membrane record the forward writes no h and the backward recomputes it from x: the
+    same spikes, state and every gradient (x, a, b, c, v0) bit for bit, on every thread path."""
+    x = _x(ODD, seed=3)
+    g = _x(ODD, seed=4)
+    v0 = _x(ODD[1:], seed=5, scale=0.3, shift=0.2)
+
+    def run(want_h):
+        xg = x.clone().requires_grad_()
+        co = [torch.tensor(q, requires_grad=True) for q in (0.6, 0.4, 0.05)]
+        v0g = v0.clone().requires_grad_()
+        s, h, v = reset_neuron_fast(xg, *co, v0=v0g, cfg=cfg, surrogate=get_surrogate(sur, sur), use_native=True,
+                                    want_h=want_h)
+        assert (h is None) == (not want_h)
+        ((s * g).sum()).backward()
+        return [s.detach(), v.detach(), xg.grad, *(c.grad for c in co), v0g.grad]
+
+    with_h = run(True)
+    assert with_h[0].sum() > 0 and with_h[2].abs().sum() > 0
+    for r in _runs(monkeypatch, lambda: run(False)):
+        for a, b in zip(with_h, r):
+            assert torch.equal(a, b)
+
+
+def test_the_openmp_kernels_run_in_torchs_own_runtime(lib):
+    """Built with ``-fopenmp`` where torch runs an OpenMP pool, and then no second runtime is loaded
+    beside torch's (two pools would spin against each other); a second one turns the pool off."""
+    if not native._torch_uses_openmp() or native._openmp_runtimes() is None:
+        pytest.skip("torch without an OpenMP pool here, or no /proc/self/maps")
+    assert hasattr(lib, "snn_openmp")
+    assert len(native._openmp_runtimes()) == 1
+    assert native._omp_usable(lib)
+
+
+def test_a_second_openmp_runtime_sends_the_kernels_to_the_python_threads(lib, monkeypatch):
+    class Fake:  # a library with the entry points, checked afresh
+        snn_openmp = object()
+
+    fake = Fake()
+    monkeypatch.setattr(native, "_omp_checked", {})
+    monkeypatch.setattr(native, "_openmp_runtimes", lambda: {"/a/libgomp.so.1", "/b/libiomp5.so"})
+    assert not native._omp_usable(fake)
+    monkeypatch.setattr(native, "_omp_checked", {})
+    monkeypatch.setattr(native, "_openmp_runtimes", lambda: {"/a/libgomp.so.1"})
+    assert native._omp_usable(fake)
+    monkeypatch.setattr(native, "_omp_checked", {})
+    monkeypatch.setattr(native, "_openmp_runtimes", lambda: None)  # cannot tell: not used
+    assert not native._omp_usable(fake)
 
 
 @pytest.mark.parametrize("sur", ["sigmoid", "atan", "triangle", "rectangular", "fastsig"])
@@ -144,16 +206,7 @@ def test_psn_kernel_strict_threads_and_streaming_stores(lib, monkeypatch):
     w[:, 2] = 1.0
     bias = torch.zeros(T)
     for strict in (False, True):
-        runs = []
-        old = torch.get_num_threads()
-        try:
-            for threads, nt_bytes in ((1, 1 << 40), (2, 0), (3, 0)):
-                torch.set_num_threads(threads)
-                monkeypatch.setattr(native, "NT_BYTES", nt_bytes)
-                monkeypatch.setattr(native, "_MIN_PARALLEL", 0)
-                runs.append(_psn_both(x, w, bias, strict=strict)[0])
-        finally:
-            torch.set_num_threads(old)
+        runs = _runs(monkeypatch, lambda: _psn_both(x, w, bias, strict=strict)[0])
         s = runs[0][0]
         assert torch.equal(s[:, :50], torch.zeros_like(s[:, :50]) if strict else torch.ones_like(s[:, :50]))
         for r in runs[1:]:
