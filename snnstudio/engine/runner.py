@@ -27,7 +27,8 @@ Window steps run a fused streaming copy of the model (:mod:`snnstudio.snn.fuse`:
 folded, MA-SNN attention pooled once). SOPs and energy are metered on the model as built (the
 papers' architecture) every ``cost_every`` steps and, with ``cost_interval_s``, whenever that much
 time has passed; with ``meter_aside`` a playing window model is metered in a background thread,
-off the step's path. A step carries the last metered cost.
+off the step's path, and no more often than its share of wall time allows (:data:`METER_SHARE`:
+a metering that took 20 ms waits 2 s). A step carries the last metered cost.
 
 Networks of other libraries (SpikingJelly, snnTorch, Norse; see :mod:`snnstudio.engine.peers`)
 always run stateful, one frame per call (``[B, C, H, W]`` or ``[1, B, C, H, W]``, as the network
@@ -111,6 +112,10 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 #: steps closer than this (s) count as playing: their cost is metered aside, not in line
 PLAYING_GAP_S = 1.0
+#: the share of wall time the background meter may take while a stream plays: after a metering that
+#: took ``d`` seconds, the next waits at least ``d / METER_SHARE`` (it runs the model as built with
+#: counting hooks, on the other core but holding the GIL and the memory bus much of the time)
+METER_SHARE = 0.01
 
 
 def rates_to_probabilities(r: np.ndarray) -> np.ndarray:
@@ -145,6 +150,7 @@ class ModelRunner:
         cost_interval_s: float | None = None,
         meter_aside: bool = False,
         detail_interval_s: float | None = None,
+        meter_share: float | None = METER_SHARE,
     ):
         self.model = model.eval()
         self.name = name or type(model).__name__
@@ -199,6 +205,7 @@ class ModelRunner:
             names = [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
         self.class_names = tuple(names or ())
         self._raster_index: dict[str, np.ndarray] = {}
+        self._ones: dict[int, np.ndarray] = {}  # float32 ones per channel size (channel counts)
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
         self.ops = self._op_counter()
@@ -215,10 +222,14 @@ class ModelRunner:
         #: window mode with a fused copy: meter in a background thread, off the step's path (a
         #: metered step took two window steps and delayed the steps queued behind it)
         self.meter_aside = meter_aside
-        #: feature maps, window rates and attention weights are read out at most this often (s) while
-        #: steps come faster (a stream playing); steps between show the last ones. ``None``: every
-        #: step. The per-step series (rasters, counts, rates, channel rates, followed membranes) are
-        #: read every step.
+        #: at most this share of wall time metering aside (:data:`METER_SHARE`; ``None``: no limit)
+        self.meter_share = meter_share
+        self._meter_gap_s = 0.0  # the wait the last aside metering's duration asks for
+        #: feature maps, spatial and window rates and attention weights are read out at most this
+        #: often (s) while steps come faster (a stream playing); steps between show the last ones.
+        #: ``None``: every step. The per-step series the window stacks into histories (rasters,
+        #: channel rates, counts, rates, followed membranes) are this step's, always
+        #: (:meth:`_layer_counts`).
         self.detail_interval_s = detail_interval_s
         self._last_detail = -math.inf
         self._detail: tuple[dict, tuple] | None = None  # (layer read-outs by name, attention) last in detail
@@ -231,6 +242,7 @@ class ModelRunner:
         #: windows metered aside: [taken, finished]
         self.meter_windows = [0, 0]
         self._last_cost: tuple[float | None, float | None] = (None, None)
+        self._last_measure = -math.inf
         #: per spiking layer: (SOPs, energy pJ) per time step of its block, from the last metering
         self._layer_cost: dict[str, tuple[float, float]] = {}
         self.reset()
@@ -290,8 +302,9 @@ class ModelRunner:
                         pass
         for p in getattr(self, "peers", ()):
             p.reset()
-        self._step_count = 0  # the first step of a stream is metered (reset runs in __init__ too)
-        self._last_measure = -math.inf
+        self._step_count = 0  # the first step of a stream is metered (reset runs in __init__ too)...
+        if self._last_cost[0] is None:  # ...until a cost is known: then the meter's budget holds on
+            self._last_measure = -math.inf
         self._detail = None
         h, w = self.input_hw
         self._window = SlidingFrames(self.window_T, self.alpha, (2, h, w)) if self.mode == "window" else None
@@ -376,6 +389,7 @@ class ModelRunner:
         if self._fast:
             self._fast[0].get_submodule(module).enabled = bool(enabled)
         self._detail = None  # the next step reads the attention anew (a switched-off block shows at once)
+        self._last_measure, self._meter_gap_s = -math.inf, 0.0  # and meters the new cost at once
 
     def info(self) -> ModelInfo:
         rows = []
@@ -579,16 +593,25 @@ class ModelRunner:
         if self._folded is not None:  # skipped steps' input (stateful shedding) goes in with this one
             x = x + torch.from_numpy(self._folded).to(x.dtype)
             self._folded = None
-        measure = self.ops is not None and (self._step_count % self.cost_every == 0 or (
-            self.cost_interval_s is not None and time.perf_counter() - self._last_measure >= self.cost_interval_s))
-        if measure:
-            self._last_measure = time.perf_counter()
-        self._step_count += 1
         now = time.perf_counter()
         # steps less than a second apart are a stream playing (on a loaded machine one step of the
         # default can take a few tenths of a second); slower ones are stepped by hand: meter in line
         playing, self._last_step_wall = now - self._last_step_wall < PLAYING_GAP_S, now
-        aside = measure and playing and self.meter_aside and self.mode == "window" and self._net()[0] is not self.model
+        can_aside = (self.ops is not None and playing and self.meter_aside and self.mode == "window"
+                     and self._net()[0] is not self.model)
+        since = now - self._last_measure
+        if self.ops is None:
+            measure = False
+        elif can_aside:  # within the meter's share of wall time (and cost_interval_s)
+            due = since >= self.cost_interval_s if self.cost_interval_s is not None else self._step_count % self.cost_every == 0
+            measure = due and since >= self._meter_gap_s
+        else:
+            measure = self._step_count % self.cost_every == 0 or (
+                self.cost_interval_s is not None and since >= self.cost_interval_s)
+        if measure:
+            self._last_measure = now
+        self._step_count += 1
+        aside = measure and can_aside
         if aside:  # the fused copy runs this step; the model as built is metered on its window aside
             measure = False
         if not measure:
@@ -632,7 +655,7 @@ class ModelRunner:
             self._detail = ({la.name: la for la in layers}, attention)
         else:
             last, attention = self._detail
-            layers = tuple(self._layer(name, m, lead, reuse=last.get(name)) for name, m in neurons)
+            layers = tuple(self._layer_counts(name, m, lead, last.get(name)) for name, m in neurons)
         if measure:
             self.ops.detach()
             self._note_cost(self.ops.report())
@@ -667,6 +690,7 @@ class ModelRunner:
             if frames is None or ops is None:
                 continue
             try:
+                t0 = time.perf_counter()
                 with self._ops_lock, torch.inference_mode():
                     ops.detach()
                     ops.clear()
@@ -677,6 +701,8 @@ class ModelRunner:
                         ops.detach()
                     rep = ops.report()
                 self._note_cost(rep)
+                if self.meter_share:
+                    self._meter_gap_s = (time.perf_counter() - t0) / self.meter_share
             except Exception:  # a model changed under the meter: the next window is metered again
                 pass
             finally:
@@ -707,13 +733,20 @@ class ModelRunner:
             idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
             self._raster_index[name] = idx
         count = int(np.count_nonzero(spikes))
+        # 0/1 float spikes (every neuron here): channel and position counts as float32 products with
+        # ones (BLAS; exact integers for 0/1), a third of np.count_nonzero along an axis
+        binary = arr.dtype == np.float32 and len(shape) >= 2 and float(arr[-1, b].sum()) == count
         if t_lead > 1 and reuse is not None and reuse.shape == shape:  # a window's: counted at detail rate
             window_rate = reuse.window_rate
         elif t_lead > 1:  # a window: every step the model ran (eval's spikes / neuron-steps)
-            window_rate = float(np.count_nonzero(arr[:, b] > 0.5)) / (n * t_lead) if n else 0.0
+            fired = float(arr[:, b].sum()) if binary and n * t_lead < (1 << 24) else float(np.count_nonzero(arr[:, b] > 0.5))
+            window_rate = fired / (n * t_lead) if n else 0.0
         else:
             window_rate = count / n if n else 0.0
-        if len(shape) >= 2:
+        if binary:
+            per_f = arr[-1, b].reshape(shape[0], -1)
+            per_channel = (per_f @ self._ones_of(per_f.shape[1])) / np.float32(per_f.shape[1])
+        elif len(shape) >= 2:
             per = spikes.reshape(shape[0], -1)
             per_channel = np.count_nonzero(per, axis=1).astype(np.float32) / np.float32(per.shape[1])
         else:
@@ -724,7 +757,11 @@ class ModelRunner:
         elif len(shape) == 3:
             grid = spikes.reshape(shape)
             fmap = _ro(grid[: self.feature_channels].copy())  # uint8 0/1, every channel unless limited
-            spatial = _ro(np.count_nonzero(grid, axis=0).astype(np.float32) / np.float32(shape[0]))
+            if binary:
+                spatial = (self._ones_of(shape[0]) @ per_f).reshape(shape[1:]) / np.float32(shape[0])
+            else:
+                spatial = np.count_nonzero(grid, axis=0).astype(np.float32) / np.float32(shape[0])
+            spatial = _ro(spatial)
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
@@ -751,6 +788,56 @@ class ModelRunner:
             sops=self._layer_cost.get(name, (None, None))[0],
             energy_pj=self._layer_cost.get(name, (None, None))[1],
         )
+
+    def _layer_counts(self, name: str, m: SpikingNeuron, lead: tuple[int, ...], last: LayerSnapshot | None,
+                      b: int = 0) -> LayerSnapshot:
+        """A step between detail read-outs: this step's per-step series — raster, channel rates,
+        spike count, rate, followed membranes — and cost, on the last detail read-out of the layer
+        (its feature map, spatial rate and window rate). One pass over the newest step: channel
+        counts as a float32 matrix-vector product with ones (exact for 0/1 spikes; anything else, a
+        non-integral total, is read in full), the raster gathered from its indices. A layer without
+        a detail read-out of the same shape is read in full."""
+        s = m.last_spikes
+        if last is None or s is None or s.device.type != "cpu" or s.dtype != torch.float32:
+            return self._layer(name, m, lead, b, reuse=last)
+        t_lead = lead[0] if len(lead) == 2 else 1
+        arr = s.numpy().reshape(t_lead, lead[-1], -1)[-1, b]
+        n = arr.size
+        if n != last.n_neurons or last.raster_index.size and last.raster_index[-1] >= n:
+            return self._layer(name, m, lead, b, reuse=last)
+        shape = last.shape
+        if len(shape) >= 2:
+            per = arr.reshape(shape[0], -1)
+            counts = per @ self._ones_of(per.shape[1])
+            total = float(counts.sum())
+            per_channel = counts / np.float32(per.shape[1])
+        else:
+            total = float(arr.sum())
+            per_channel = arr.copy()
+        if total != int(total) or total > (1 << 24):  # not 0/1 spikes (or past float32's integers)
+            return self._layer(name, m, lead, b, reuse=last)
+        count = int(total)
+        changes = {"rate": count / n if n else 0.0, "spike_count": count, "channel_rates": _ro(per_channel),
+                   "raster": _ro((arr[last.raster_index] > 0.5).view(np.uint8))}
+        follow = self.followed.get(name)
+        if follow and m.last_v is not None:
+            v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
+            changes["membrane"] = {i: float(v_last[i]) for i in follow}
+            changes["spiked"] = {i: bool(arr[i] > 0.5) for i in follow}
+        cost = self._layer_cost.get(name)
+        if cost is not None:
+            changes["sops"], changes["energy_pj"] = cost
+        snap = object.__new__(LayerSnapshot)  # a frozen copy with these fields changed, without the
+        snap.__dict__.update(last.__dict__)  # field-by-field frozen __init__ (a third of a read-out)
+        snap.__dict__.update(changes)
+        return snap
+
+    def _ones_of(self, n: int) -> np.ndarray:
+        """float32 ones ``[n]`` (kept per size): the vector that sums a layer's channels or positions."""
+        ones = self._ones.get(n)
+        if ones is None:
+            ones = self._ones[n] = np.ones(n, np.float32)
+        return ones
 
     def _note_cost(self, rep: dict) -> None:
         """Keep a meter report's totals and per-layer figures per time step (``_last_cost``,

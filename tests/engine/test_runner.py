@@ -70,24 +70,35 @@ def test_window_mode_reevaluates_last_T_frames():
 
 def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh_per_step_series():
     """``detail_interval_s``: feature maps, window rates and attention are read at most that often
-    (the rest of the steps show the last ones: the very same arrays); rasters, counts, rates and
-    channel rates are this step's, equal to a runner reading everything every step."""
+    (the rest of the steps show the last ones: the very same arrays); rasters, channel rates,
+    counts, rates, followed membranes and the prediction are this step's, equal to a runner reading
+    everything every step."""
     rec = random_recording()
     frames = frames_of(rec, DT, 8)
     every = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
     sparse = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32), detail_interval_s=3600.0)
+    name = every.neurons[0][0]
+    for r in (every, sparse):
+        for i in (0, 3, 5):
+            r.follow(name, i)
     first_e, first_s = every.step(frames[0]), sparse.step(frames[0])
     assert first_s[1][0].ta is not None  # the first step is read in detail
     for f in frames[1:]:
-        (le, ae, re, _), (ls, as_, rs, _) = every.step(f), sparse.step(f)
+        (le, ae, re, ce), (ls, as_, rs, cs) = every.step(f), sparse.step(f)
         np.testing.assert_allclose(rs, re, rtol=1e-6)
+        assert cs == ce
         for a, b in zip(le, ls):
+            assert (b.spike_count, b.rate, b.membrane, b.spiked) == (a.spike_count, a.rate, a.membrane, a.spiked)
+            assert (b.name, b.shape, b.kind, b.threshold) == (a.name, a.shape, a.kind, a.threshold)
             np.testing.assert_array_equal(b.raster, a.raster)
-            np.testing.assert_array_equal(b.channel_rates, a.channel_rates)
-            assert (b.spike_count, b.rate) == (a.spike_count, a.rate)
+            np.testing.assert_array_equal(b.raster_index, a.raster_index)
+            np.testing.assert_allclose(b.channel_rates, a.channel_rates, rtol=1e-6)
+            assert b.raster.dtype == a.raster.dtype and not b.raster.flags.writeable
             stale = next(x for x in first_s[0] if x.name == b.name)
             assert b.window_rate == stale.window_rate and b.feature_map is stale.feature_map
+        assert ls[0].membrane and set(ls[0].membrane) == {0, 3, 5}
         assert as_ is first_s[1]  # the same attention read-out
+    assert any(a.spike_count != b.spike_count for a, b in zip(le, first_e[0]))  # the counts did move
     assert any(a.window_rate != b.window_rate for a, b in zip(le, first_e[0]))  # the series did move
     sparse.set_enabled("ta", False)  # a switch is shown at once
     assert sparse.step(frames[0])[1][0].ta is None
@@ -222,7 +233,8 @@ def test_a_playing_window_runner_meters_aside_with_the_same_cost():
     steps = [(rec.time_slice(int(rec.t_start_us) + k * DT, int(rec.t_start_us) + (k + 1) * DT), int(rec.t_start_us) + k * DT)
              for k in range(40)]
     inline = ModelRunner(loaded.module, loaded.name, step_us=DT, cost_every=1)
-    aside = ModelRunner(other.module, other.name, step_us=DT, cost_every=10**6, cost_interval_s=0.0, meter_aside=True)
+    aside = ModelRunner(other.module, other.name, step_us=DT, cost_every=10**6, cost_interval_s=0.0, meter_aside=True,
+                        meter_share=None)
     assert aside.mode == "window"
     for ev, t0 in steps[:-1]:
         inline.step_events(ev, rec.sensor_size, t0)
