@@ -84,7 +84,7 @@ def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh
     first_e, first_s = every.step(frames[0]), sparse.step(frames[0])
     assert first_s[1][0].ta is not None  # the first step is read in detail
     for f in frames[1:]:
-        (le, ae, re, ce), (ls, as_, rs, cs) = every.step(f), sparse.step(f)
+        (le, _, re, ce), (ls, as_, rs, cs) = every.step(f), sparse.step(f)
         np.testing.assert_allclose(rs, re, rtol=1e-6)
         assert cs == ce
         for a, b in zip(le, ls):
@@ -322,3 +322,55 @@ def test_a_spatial_layer_reads_out_where_its_channels_fired():
         else:
             assert la.spatial_rate is None
     assert any(la.spatial_rate is not None and la.spatial_rate.max() > 0 for la in layers)
+
+
+def test_a_layer_whose_spikes_are_not_0_or_1_is_read_in_full_between_detail_read_outs():
+    """The one-pass read-out counts 0/1 spikes by summing them; values that are not (a graded or
+    surrogate output: 0.3 is no spike, 0.9 one) send the layer to the full read-out (> 0.5 rule):
+    the same counts, rates and raster as a runner reading everything every step."""
+    frames = frames_of(random_recording(), DT, 6)
+    every = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
+    sparse = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32), detail_interval_s=3600.0)
+    for r in (every, sparse):
+        m = r.neurons[0][1]
+        real = m._keep
+
+        def graded(v, s, real=real):
+            g = s.clone()
+            g.view(-1)[::7] = 0.3  # no spike
+            g.view(-1)[3::11] = 0.9  # a spike
+            real(v, g)
+
+        m._keep = graded
+    sparse.step(frames[0]), every.step(frames[0])
+    for f in frames[1:]:
+        a, b = every.step(f)[0][0], sparse.step(f)[0][0]
+        assert (b.spike_count, b.rate) == (a.spike_count, a.rate)
+        np.testing.assert_array_equal(b.raster, a.raster)
+        np.testing.assert_allclose(b.channel_rates, a.channel_rates, rtol=1e-6)
+
+
+def test_the_background_meter_keeps_to_its_share_of_wall_time(monkeypatch):
+    """After a metering aside that took d seconds, a playing runner meters again only d / share
+    later (cost_interval_s alone would meter every 0.5 s); switching a module re-meters at once."""
+    import snnstudio.engine.runner as runner_mod
+
+    from snnstudio.engine.models import load_model
+
+    loaded = load_model("default")
+    runner = ModelRunner(loaded.module, loaded.name, step_us=DT, cost_every=10**6, cost_interval_s=0.5,
+                         meter_aside=True, meter_share=0.01)
+    handed = []
+    monkeypatch.setattr(runner, "_meter_aside", lambda frames: handed.append(clock[0]))
+    clock = [runner._last_measure + 10.0]  # the warm-up metered in line; a cost is known
+    monkeypatch.setattr(runner_mod.time, "perf_counter", lambda: clock[0])
+    runner._meter_gap_s = 0.02 / 0.01  # the last metering took 20 ms: 2 s between meterings
+    frame = np.zeros((2, 128, 128), np.float32)
+    for _ in range(500):  # 5 s of 10 ms steps; the first (not yet playing) is metered in line
+        runner.step(frame)
+        clock[0] += 0.01
+    assert len(handed) == 2 and handed[1] - handed[0] == pytest.approx(2.0, abs=0.02)
+    attn = runner.attention[0][0]
+    runner.set_enabled(attn, False)
+    runner.step(frame)
+    assert len(handed) == 3  # the switched model is metered at once
