@@ -53,9 +53,10 @@ from snnstudio.events.sources.base import EventSource
 from snnstudio.events.sources.kinds import FRAME_KINDS, LIVE_KINDS, SELF_PACED_KINDS
 from snnstudio.events.types import EventRecording
 
-#: feature maps and attention maps are read out at most this often (s) while a stream plays (the
-#: window draws at most ~60 times a second; `snnstudio bench --only stream`'s probe_overhead)
-DETAIL_INTERVAL_S = 1 / 60
+#: feature maps and attention maps are read out at most this often (s) while a stream plays: the
+#: window ticks at most 50 times a second (``SessionModel``'s ``display_hz``), so a read-out more often
+#: is never drawn (`snnstudio bench --only stream`'s probe_overhead)
+DETAIL_INTERVAL_S = 1 / 50
 
 
 def _build_kernels_aside() -> None:

@@ -41,8 +41,8 @@ class LayerSnapshot:
     where the neuron has none); ``feature_map [k, h, w]`` (uint8 0/1) the spikes of the first ``k`` channels (every channel by default)
     (``None`` for flat layers); ``spatial_rate [h, w]`` the share of all its channels that fired at
     each position; ``shape`` the per-sample neuron shape, e.g. ``(C, H, W)``. While a stream plays
-    faster than the session's detail rate (60 read-outs a second), ``feature_map``, ``spatial_rate``
-    and ``window_rate`` are those of the last detail read-out (at most 1/60 s old: what a window
+    faster than the session's detail rate (50 read-outs a second), ``feature_map``, ``spatial_rate``
+    and ``window_rate`` are those of the last detail read-out (at most 1/50 s old: what a window
     drawing at that rate shows); the per-step series are always the step's own.
     """
 
