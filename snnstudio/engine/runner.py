@@ -42,6 +42,7 @@ returned is numpy (the GUI never sees a tensor).
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 import time
@@ -206,6 +207,9 @@ class ModelRunner:
         self.class_names = tuple(names or ())
         self._raster_index: dict[str, np.ndarray] = {}
         self._ones: dict[int, np.ndarray] = {}  # float32 ones per channel size (channel counts)
+        self._readout = False  # the native read-out (False: not looked up yet; None: not built)
+        self._plan_key: tuple | None = None
+        self._plan: dict | None = None
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
         self.ops = self._op_counter()
@@ -655,7 +659,7 @@ class ModelRunner:
             self._detail = ({la.name: la for la in layers}, attention)
         else:
             last, attention = self._detail
-            layers = tuple(self._layer_counts(name, m, lead, last.get(name)) for name, m in neurons)
+            layers = self._layers_counts(neurons, lead, last)
         if measure:
             self.ops.detach()
             self._note_cost(self.ops.report())
@@ -788,6 +792,102 @@ class ModelRunner:
             sops=self._layer_cost.get(name, (None, None))[0],
             energy_pj=self._layer_cost.get(name, (None, None))[1],
         )
+
+    def _layers_counts(self, neurons, lead: tuple[int, ...], last: dict[str, LayerSnapshot],
+                       b: int = 0) -> tuple[LayerSnapshot, ...]:
+        """:meth:`_layer_counts` of every layer, the per-step series read by one C call over all of them
+        (:data:`snnstudio.snn.functional.native._READOUT_SRC`) where the kernels are built; a layer it
+        cannot read (no detail read-out yet, another dtype, values that are not 0/1) the numpy way."""
+        lib = self._readout_lib()
+        t_lead = lead[0] if len(lead) == 2 else 1
+        plan = self._readout_plan(neurons, last) if lib is not None else None
+        if plan is None:
+            return tuple(self._layer_counts(name, m, lead, last.get(name), b) for name, m in neurons)
+        ptrs = []
+        for (name, m), n in zip(neurons, plan["n"]):
+            sp = m.last_spikes
+            if (sp is None or sp.dtype != torch.float32 or sp.device.type != "cpu" or not sp.is_contiguous()
+                    or sp.numel() != t_lead * lead[-1] * int(n)):
+                return tuple(self._layer_counts(nm, mm, lead, last.get(nm), b) for nm, mm in neurons)
+            ptrs.append(sp.data_ptr() + ((t_lead - 1) * lead[-1] + b) * int(n) * 4)
+        L = len(ptrs)
+        count = np.empty(L, np.int64)
+        rate = np.empty(plan["sum_c"], np.float32)
+        raster = np.empty(plan["sum_k"], np.uint8)
+        odd = np.zeros(L, np.uint8)
+        P = ctypes.c_void_p
+        lib.spike_readout(L, (P * L)(*ptrs), P(plan["n"].ctypes.data), P(plan["c"].ctypes.data), plan["idx"],
+                          P(plan["k"].ctypes.data), P(count.ctypes.data), P(rate.ctypes.data),
+                          P(plan["off_c"].ctypes.data), P(raster.ctypes.data), P(plan["off_k"].ctypes.data),
+                          P(odd.ctypes.data))
+        out = []
+        for i, (name, m) in enumerate(neurons):
+            if odd[i]:
+                out.append(self._layer_counts(name, m, lead, last.get(name), b))
+                continue
+            n, oc, ok = int(plan["n"][i]), int(plan["off_c"][i]), int(plan["off_k"][i])
+            cnt = int(count[i])
+            changes = {"rate": cnt / n if n else 0.0, "spike_count": cnt,
+                       "channel_rates": _ro(rate[oc:oc + int(plan["c"][i])]),
+                       "raster": _ro(raster[ok:ok + int(plan["k"][i])])}
+            follow = self.followed.get(name)
+            if follow and m.last_v is not None:
+                v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
+                spikes = m.last_spikes.numpy().reshape(t_lead, lead[-1], -1)[-1, b]
+                changes["membrane"] = {j: float(v_last[j]) for j in follow}
+                changes["spiked"] = {j: bool(spikes[j] > 0.5) for j in follow}
+            cost = self._layer_cost.get(name)
+            if cost is not None:
+                changes["sops"], changes["energy_pj"] = cost
+            snap = object.__new__(LayerSnapshot)
+            snap.__dict__.update(last[name].__dict__)
+            snap.__dict__.update(changes)
+            out.append(snap)
+        return tuple(out)
+
+    def _readout_lib(self):
+        """The native kernels (with the read-out) when built, else ``None`` (never builds here)."""
+        if self._readout is False:
+            from snnstudio.snn.functional import native
+
+            lib = native.load()
+            self._readout = lib if lib is not None and hasattr(lib, "spike_readout") else None
+            if self._readout is None:
+                return None  # not built yet: ask again later (the session builds it in the background)
+        return self._readout
+
+    def _readout_plan(self, neurons, last: dict[str, LayerSnapshot]) -> dict | None:
+        """The C read-out's fixed arrays for these layers and their last detail read-outs (kept while
+        their shapes and raster indices stay), ``None`` when a layer has no detail read-out yet."""
+        key = []
+        for name, _ in neurons:
+            snap = last.get(name)
+            if snap is None or snap.raster_index is None:
+                return None
+            key.append((name, snap.shape, id(snap.raster_index)))
+        key = tuple(key)
+        if self._plan_key == key:
+            return self._plan
+        ns, cs, ks, idxs = [], [], [], []
+        for name, _ in neurons:
+            snap = last[name]
+            n = snap.n_neurons
+            c = snap.shape[0] if len(snap.shape) >= 2 else n
+            if n == 0 or n % c:
+                return None
+            ns.append(n), cs.append(c)
+            idx = np.ascontiguousarray(snap.raster_index, dtype=np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                return None
+            idxs.append(idx), ks.append(idx.size)
+        c_arr, k_arr = np.asarray(cs, np.int64), np.asarray(ks, np.int64)
+        plan = {"n": np.asarray(ns, np.int64), "c": c_arr, "k": k_arr, "idx_arrays": idxs,
+                "idx": (ctypes.c_void_p * len(idxs))(*(a.ctypes.data for a in idxs)),
+                "off_c": np.concatenate([[0], np.cumsum(c_arr)[:-1]]).astype(np.int64),
+                "off_k": np.concatenate([[0], np.cumsum(k_arr)[:-1]]).astype(np.int64),
+                "sum_c": int(c_arr.sum()), "sum_k": int(k_arr.sum())}
+        self._plan_key, self._plan = key, plan
+        return plan
 
     def _layer_counts(self, name: str, m: SpikingNeuron, lead: tuple[int, ...], last: LayerSnapshot | None,
                       b: int = 0) -> LayerSnapshot:

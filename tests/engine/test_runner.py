@@ -68,7 +68,20 @@ def test_window_mode_reevaluates_last_T_frames():
         np.testing.assert_allclose(attention[0].ta, np.linspace(0.1, 1.0, T), rtol=1e-6)
 
 
-def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh_per_step_series():
+@pytest.fixture(params=["native", "numpy"])
+def read_out(request, monkeypatch):
+    """The per-step read-out between detail read-outs: the C one (kernels built) or numpy's."""
+    from snnstudio.snn.functional import native
+
+    if request.param == "native":
+        if native.build() is None:
+            pytest.skip("no C compiler: the numpy read-out runs")
+    else:
+        monkeypatch.setattr(ModelRunner, "_readout_lib", lambda self: None)
+    return request.param
+
+
+def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh_per_step_series(read_out):
     """``detail_interval_s``: feature maps, window rates and attention are read at most that often
     (the rest of the steps show the last ones: the very same arrays); rasters, channel rates,
     counts, rates, followed membranes and the prediction are this step's, equal to a runner reading
@@ -99,6 +112,7 @@ def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh
         assert ls[0].membrane and set(ls[0].membrane) == {0, 3, 5}
         assert as_ is first_s[1]  # the same attention read-out
     assert any(a.spike_count != b.spike_count for a, b in zip(le, first_e[0]))  # the counts did move
+    assert (sparse._readout not in (None, False)) == (read_out == "native")  # the path under test ran
     assert any(a.window_rate != b.window_rate for a, b in zip(le, first_e[0]))  # the series did move
     sparse.set_enabled("ta", False)  # a switch is shown at once
     assert sparse.step(frames[0])[1][0].ta is None
@@ -324,7 +338,7 @@ def test_a_spatial_layer_reads_out_where_its_channels_fired():
     assert any(la.spatial_rate is not None and la.spatial_rate.max() > 0 for la in layers)
 
 
-def test_a_layer_whose_spikes_are_not_0_or_1_is_read_in_full_between_detail_read_outs():
+def test_a_layer_whose_spikes_are_not_0_or_1_is_read_in_full_between_detail_read_outs(read_out):
     """The one-pass read-out counts 0/1 spikes by summing them; values that are not (a graded or
     surrogate output: 0.3 is no spike, 0.9 one) send the layer to the full read-out (> 0.5 rule):
     the same counts, rates and raster as a runner reading everything every step."""

@@ -435,6 +435,44 @@ void psn_bwd(const float* restrict x, const float* restrict wt, const float* res
 }
 """
 
+#: one stream step's per-step series of every layer in one call (the studio's read-out between detail
+#: read-outs, :meth:`snnstudio.engine.runner.ModelRunner._layers_counts`): per layer the newest time
+#: step of one sample, its spikes per channel (a rate: count / values per channel), its total and the
+#: raster's neurons — one pass, where numpy took a handful of calls per layer
+_READOUT_SRC = r"""
+#include <stdint.h>
+/* Layer l: src[l] -> n[l] float32 values (0/1 spikes), c[l] channels of n[l] / c[l] values each (a flat
+   layer: c[l] == n[l]), k[l] raster indices idx[l]. Writes count[l], rate[off_c[l] + j] (spikes / values
+   of channel j) and raster[off_k[l] + q] (0/1 of neuron idx[l][q]); odd[l] = 1 when layer l holds a
+   value that is neither 0 nor 1 (the caller then reads it the slow way). Integer arrays are int64. */
+void spike_readout(int L, const float* const* src, const int64_t* n, const int64_t* c, const int64_t* const* idx,
+                   const int64_t* k, int64_t* count, float* rate, const int64_t* off_c, unsigned char* raster,
+                   const int64_t* off_k, unsigned char* odd_out)
+{
+    for (int l = 0; l < L; ++l) {
+        const float* s = src[l];
+        int64_t per = n[l] / c[l], total = 0;
+        int odd = 0;
+        float* r = rate + off_c[l];
+        for (int64_t j = 0; j < c[l]; ++j) {
+            const float* row = s + j * per;
+            float acc = 0.0f;
+            int o = 0;
+            _Pragma("omp simd reduction(+:acc) reduction(|:o)")
+            for (int64_t i = 0; i < per; ++i) { float v = row[i]; acc += v; o |= (v != 0.0f) & (v != 1.0f); }
+            odd |= o;
+            total += (int64_t)acc;
+            r[j] = acc / (float)per;
+        }
+        count[l] = total;
+        unsigned char* ras = raster + off_k[l];
+        const int64_t* ix = idx[l];
+        for (int64_t q = 0; q < k[l]; ++q) ras[q] = s[ix[q]] > 0.5f;
+        odd_out[l] = (unsigned char)odd;
+    }
+}
+"""
+
 #: the parallel entry points: the same kernels over fixed tasks of chunks, run by torch's own OpenMP
 #: runtime (the one thread pool the convolutions just used; see :func:`_omp_usable`). ``bounds``: the
 #: ``ntask + 1`` chunk bounds of the tasks; per-task results go to row ``k`` of their output, so sums
@@ -532,6 +570,8 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.lif_bwd.restype = None
     lib.lif_bwd_x.argtypes = [P, P, F, P, P, L, L, F, F, F, F, F, F, I, I, I, I, F, I, P, P, L, L]
     lib.lif_bwd_x.restype = None
+    lib.spike_readout.argtypes = [I, P, P, P, P, P, P, P, P, P, P, P]
+    lib.spike_readout.restype = None
     lib.psn_fwd.argtypes = [P, P, P, P, P, L, L, I, I, P, L, L]
     lib.psn_fwd.restype = None
     lib.psn_bwd.argtypes = [P, P, P, P, F, P, P, P, P, L, L, I, F, I, I, I, I, P, L, L]
@@ -548,7 +588,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 
 _KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ()),
-                                       (_PAR_SRC, ())],
+                                       (_PAR_SRC, ()), (_READOUT_SRC, ())],
                         bind=_bind, version="v8", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
 
 
