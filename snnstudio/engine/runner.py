@@ -249,6 +249,7 @@ class ModelRunner:
         self._last_measure = -math.inf
         #: per spiking layer: (SOPs, energy pJ) per time step of its block, from the last metering
         self._layer_cost: dict[str, tuple[float, float]] = {}
+        self._membranes_kept()  # none followed yet: spikes only
         self.reset()
         self._warm_up()
 
@@ -382,6 +383,15 @@ class ModelRunner:
             lst.append(int(index))
         elif not on and index in lst:
             lst.remove(index)
+        self._membranes_kept()
+
+    def _membranes_kept(self) -> None:
+        """Only the layers with a followed neuron keep (and a native kernel writes) their membrane."""
+        models = [self.model] + ([self._fast[0]] if getattr(self, "_fast", None) else [])
+        for model in models:
+            for n, m in model.named_modules():
+                if isinstance(m, SpikingNeuron):
+                    m.record_v = bool(self.followed.get(n))
 
     def set_enabled(self, module: str, enabled: bool) -> None:
         """Switch a block with an ``enabled`` flag (an attention block) on or off."""

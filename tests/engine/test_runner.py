@@ -388,3 +388,29 @@ def test_the_background_meter_keeps_to_its_share_of_wall_time(monkeypatch):
     runner.set_enabled(attn, False)
     runner.step(frame)
     assert len(handed) == 3  # the switched model is metered at once
+
+
+def test_only_layers_with_a_followed_neuron_keep_their_membrane():
+    """A layer nobody follows keeps its spikes only (its native kernel writes no membrane); following
+    a neuron there brings the membrane back at the next step, with the same spikes."""
+    from snnstudio.engine.models import load_model
+
+    loaded = load_model("default")
+    runner = ModelRunner(loaded.module, loaded.name, step_us=DT)
+    frame = np.random.default_rng(0).poisson(0.5, (2, 128, 128)).astype(np.float32)
+    first = runner.step(frame)[0]
+    net, neurons, _ = runner._net()
+    assert all(m.last_spikes is not None and m.last_v is None for _, m in neurons)
+    name = neurons[1][0]
+    runner.follow(name, 5)
+    again = runner.step(frame)[0]  # a second step of the stream: the fused copy runs it
+    kept = {n: m.last_v is not None for n, m in runner._net()[1]}
+    assert kept == {n: n == name for n, _ in neurons}
+    alone = ModelRunner(load_model("default").module, loaded.name, step_us=DT)  # nothing followed
+    alone.step(frame)
+    assert [la.spike_count for la in again] == [la.spike_count for la in alone.step(frame)[0]]
+    assert first
+    assert set(next(la for la in again if la.name == name).membrane) == {5}
+    runner.follow(name, 5, on=False)
+    runner.step(frame)
+    assert all(m.last_v is None for _, m in runner._net()[1])

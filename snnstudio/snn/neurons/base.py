@@ -7,7 +7,8 @@ takes ``[...]`` (one time step) and returns that step's spikes; :meth:`reset` cl
 
 For the probes, after every forward a neuron keeps (detached) references to
 ``last_v`` — the membrane potential compared with the threshold (``h``, before reset), same
-shape as the output — and ``last_spikes``. Parallel neurons (PSN, PSU, ParaLIF) set ``last_v``
+shape as the output — and ``last_spikes`` (``record``); ``record_v = False`` keeps the spikes only
+(a neuron with a native kernel then never writes its membrane: a third less memory traffic). Parallel neurons (PSN, PSU, ParaLIF) set ``last_v``
 to the quantity they threshold. ``v_threshold`` is the threshold line to draw (``None`` where a
 neuron has no fixed threshold).
 """
@@ -36,6 +37,8 @@ class SpikingNeuron(nn.Module):
             raise ModelError(f"step_mode must be 'm' or 's', got {step_mode!r}")
         self.step_mode = step_mode
         self.record = record
+        #: with ``record``, keep the membrane too (``False``: the spikes only, ``last_v`` stays None)
+        self.record_v = True
         self.last_v: torch.Tensor | None = None
         self.last_spikes: torch.Tensor | None = None
         self.v_threshold: float | None = None
@@ -45,10 +48,15 @@ class SpikingNeuron(nn.Module):
         self.last_v = None
         self.last_spikes = None
 
-    def _keep(self, v: torch.Tensor, spikes: torch.Tensor) -> None:
+    def _keep(self, v: torch.Tensor | None, spikes: torch.Tensor) -> None:
         if self.record:
-            self.last_v = v.detach()
+            self.last_v = v.detach() if (v is not None and getattr(self, "record_v", True)) else None
             self.last_spikes = spikes.detach()
+
+    @property
+    def wants_membrane(self) -> bool:
+        """Whether this forward should produce the membrane record (a probe keeps it)."""
+        return self.record and getattr(self, "record_v", True)
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode!r}"

@@ -99,11 +99,10 @@ class ResetNeuron(SpikingNeuron):
                 v_start = v0 if v0 is not None else self.v_init
                 # the membrane is written only for a probe that records it
                 s, h, v_last = native.forward(lib, x.contiguous(), *(float(k) for k in (a, b, c)), v_start, cfg,
-                                              want_h=self.record)
+                                              want_h=self.wants_membrane)
                 if self.keep_state:
                     self.v = v_last
-                if self.record:
-                    self._keep(h, s)
+                self._keep(h, s)
                 return s
         if self.backend != "plain" and not self.surrogate.learnable:
             use_native = False
@@ -113,7 +112,7 @@ class ResetNeuron(SpikingNeuron):
                 if lib is None and (self.backend == "native" or training):
                     lib = native.build()  # ~1 s once per machine; only when training (never at GUI start)
                 use_native = lib is not None
-            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native, want_h=self.record)
+            s, h, v_last = reset_neuron_fast(x, a, b, c, cfg, self.surrogate, v0, use_native, want_h=self.wants_membrane)
         else:
             s, h, v_last = reset_neuron_plain(x, a, b, c, cfg, self.surrogate, v0)
         if self.keep_state:
