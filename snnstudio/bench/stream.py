@@ -19,7 +19,8 @@ Per model (``models``), headless, flat out:
   model + read-out + snapshot);
 * ``probe_overhead`` — runner step (read-out of every layer, SOPs metered as the session does)
   over the bare model step on the same sub-bins (the same sliding frames and forward — a window
-  model's fused streaming copy, as the runner runs it), minus 1.
+  model's fused streaming copy, as the runner runs it), minus 1; timed once the stream's first
+  metering is done (the steady state), best of interleaved rounds (the headline: 60 steps, 6 rounds).
 
 The window (``gui``): the offscreen studio with **every dock visible** (tabified ones split out)
 playing the stream in real time with the default model, the engine in its own process as the
