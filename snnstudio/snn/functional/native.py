@@ -719,16 +719,43 @@ def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True):
     return s, h, vlast
 
 
+def _grad_input(g_s: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor | None, float]:
+    """``(dL/ds, scalar)`` as the kernels take it: an expanded scalar (the gradient of a ``.sum()``)
+    as one number and no tensor, anything else as a contiguous float tensor."""
+    if g_s.shape == like.shape and all(st == 0 for st in g_s.stride()):
+        return None, float(g_s[(0,) * g_s.dim()])
+    return g_s.expand_as(like).contiguous().float(), 0.0
+
+
+def _reset_backward_sums(lib, one, par, args: tuple, N: int, T: int, scratch: int = 0) -> tuple[float, float, float]:
+    """Run a reset-neuron backward entry point (``one`` over a chunk range, ``par`` over the tasks in
+    torch's pool) and add up its per-task sums ``(Σ g_h·v_{t−1}, Σ g_h·x, Σ g_h)`` in task order;
+    ``scratch``: floats of per-task work space it takes before the sums."""
+    nt, bounds = _plan(N, T, _CH)
+    if nt > 1 and _omp_usable(lib):
+        ntask = len(bounds) - 1
+        sums = (ctypes.c_double * (3 * ntask))()
+        work = torch.empty(ntask * scratch, dtype=torch.float32) if scratch else None  # alive through the call
+        par(*args, *((_ptr(work),) if scratch else ()), sums, _bounds(bounds), ntask, nt)
+        parts = [tuple(sums[3 * k:3 * k + 3]) for k in range(ntask)]
+    else:
+        def call(c0, c1):
+            sums = (ctypes.c_double * 3)()
+            work = torch.empty(scratch, dtype=torch.float32) if scratch else None  # alive through the call
+            one(*args, *((_ptr(work),) if scratch else ()), sums, c0, c1)
+            return tuple(sums)
+
+        parts = _run_chunks(call, N, T)
+    return tuple(sum(q[i] for q in parts) for i in range(3))
+
+
 def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
     """``(dL/dx, (Σ g_h·v_{t−1}, Σ g_h·x, Σ g_h))``. ``g_s`` may be an expanded scalar (the gradient
     of a ``.sum()``): it is then passed as one number, never materialised."""
     T = h.shape[0]
     N = h[0].numel()
     gx = torch.empty_like(h)
-    if g_s.shape == h.shape and all(st == 0 for st in g_s.stride()):
-        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
-    else:
-        gs, gsc = g_s.expand_as(h).contiguous().float(), 0.0
+    gs, gsc = _grad_input(g_s, h)
     code, attr = SURROGATE_CODES[surrogate.name]
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
@@ -736,21 +763,7 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
             int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc),
             int(h.numel() * 4 > NT_BYTES))
-
-    def call(c0, c1):
-        sums = (ctypes.c_double * 3)()
-        lib.lif_bwd(*args, sums, c0, c1)
-        return tuple(sums)
-
-    nt, bounds = _plan(N, T, _CH)
-    if nt > 1 and _omp_usable(lib):
-        ntask = len(bounds) - 1
-        sums = (ctypes.c_double * (3 * ntask))()
-        lib.lif_bwd_par(*args, sums, _bounds(bounds), ntask, nt)
-        parts = [tuple(sums[3 * k:3 * k + 3]) for k in range(ntask)]
-    else:
-        parts = _run_chunks(call, N, T)
-    return gx, tuple(sum(p[i] for p in parts) for i in range(3))
+    return gx, _reset_backward_sums(lib, lib.lif_bwd, getattr(lib, "lif_bwd_par", None), args, N, T)
 
 
 _LB = 32  # lanes per block of the recomputing backward (LB in the C source)
@@ -763,32 +776,14 @@ def backward_from_x(lib, x, g_s, v0, a, b, c, cfg, surrogate, need_abc: bool):
     T = x.shape[0]
     N = x[0].numel()
     gx = torch.empty_like(x)
-    if g_s.shape == x.shape and all(st == 0 for st in g_s.stride()):
-        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
-    else:
-        gs, gsc = g_s.expand_as(x).contiguous().float(), 0.0
+    gs, gsc = _grad_input(g_s, x)
     code, attr = SURROGATE_CODES[surrogate.name]
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
     args = (_ptr(x), _ptr(gs), gsc, _ptr(gx), _ptr(v0t), T, N, a, b, c,
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
             int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc))
-    nt, bounds = _plan(N, T, _CH)
-    if nt > 1 and _omp_usable(lib):
-        ntask = len(bounds) - 1
-        sums = (ctypes.c_double * (3 * ntask))()
-        hb = torch.empty(ntask * T * _LB, dtype=torch.float32)
-        lib.lif_bwd_x_par(*args, _ptr(hb), sums, _bounds(bounds), ntask, nt)
-        parts = [tuple(sums[3 * k:3 * k + 3]) for k in range(ntask)]
-    else:
-        def call(c0, c1):
-            sums = (ctypes.c_double * 3)()
-            hb = torch.empty(T * _LB, dtype=torch.float32)
-            lib.lif_bwd_x(*args, _ptr(hb), sums, c0, c1)
-            return tuple(sums)
-
-        parts = _run_chunks(call, N, T)
-    return gx, tuple(sum(q[i] for q in parts) for i in range(3))
+    return gx, _reset_backward_sums(lib, lib.lif_bwd_x, getattr(lib, "lif_bwd_x_par", None), args, N, T, T * _LB)
 
 
 _PC = 512  # neurons per chunk of the PSN kernels (PC in the C source)
@@ -822,10 +817,7 @@ def psn_backward(lib, x, w, h, g_s, surrogate, need_x: bool, need_w: bool, need_
     T = h.shape[0]
     N = h[0].numel()
     gx = torch.empty_like(h) if need_x else None
-    if g_s.shape == h.shape and all(st == 0 for st in g_s.stride()):
-        gs, gsc = None, float(g_s[(0,) * g_s.dim()])
-    else:
-        gs, gsc = g_s.expand_as(h).contiguous().float(), 0.0
+    gs, gsc = _grad_input(g_s, h)
     code, attr = SURROGATE_CODES[surrogate.name]
     need = gw_need.to(torch.uint8).contiguous() if (gw_need is not None and need_w) else None
     nt = int(h.numel() * 4 > NT_BYTES)
