@@ -198,6 +198,25 @@ static inline float sg_fastsig(float z, float p) { float d = p * __builtin_fabsf
         case 0: STEP(sg_sigmoid) break; case 1: STEP(sg_atan) break; case 2: STEP(sg_triangle) break; \
         case 3: STEP(sg_rect) break; default: STEP(sg_fastsig) break; }
 
+/* PLIF: one step's per-neuron float sums g_h·v_{t-1}, g_h·x, g_h over m neurons: hp is h at t − 1
+   (NULL at t = 0: the start state v0, or v0f everywhere when v0 is NULL), xt the input (NULL: none) */
+static inline void abc_step(const float* restrict hp, const float* restrict v0, float v0f, const float* restrict xt,
+                            const float* restrict gn, long m, float theta, float vr, int hard, int strict,
+                            float* restrict accA, float* restrict accB, float* restrict accC)
+{
+    if (hp) {
+        for (long i = 0; i < m; ++i) {
+            float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
+            float vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
+            accA[i] += gn[i] * vp;
+        }
+    } else {
+        for (long i = 0; i < m; ++i) accA[i] += gn[i] * (v0 ? v0[i] : v0f);
+    }
+    if (xt) for (long i = 0; i < m; ++i) accB[i] += gn[i] * xt[i];
+    for (long i = 0; i < m; ++i) accC[i] += gn[i];
+}
+
 /* reverse recursion per chunk; gs NULL = dL/ds is the constant gsc everywhere (the expanded
    gradient of a .sum(): never materialised) */
 void lif_bwd(const float* restrict h, const float* restrict gs, float gsc, float* restrict gx,
@@ -218,21 +237,9 @@ void lif_bwd(const float* restrict h, const float* restrict gs, float gsc, float
             const float* restrict gt = gs ? gs + t * N + n0 : gconst;
             if (hard) CASES(STEP_HARD) else CASES(STEP_SOFT)
             put(gx + t * N + n0, ob, m, nt);
-            if (need_abc) {  /* PLIF: per-neuron float sums over time of g_h·v_{t-1}, g_h·x, g_h */
-                const float* restrict xt = x ? x + t * N + n0 : NULL;
-                if (t > 0) {
-                    const float* restrict hp = h + (t - 1) * N + n0;
-                    for (long i = 0; i < m; ++i) {
-                        float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
-                        float vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
-                        accA[i] += gn[i] * vp;
-                    }
-                } else {
-                    for (long i = 0; i < m; ++i) accA[i] += gn[i] * (v0 ? v0[n0 + i] : v0f);
-                }
-                if (xt) for (long i = 0; i < m; ++i) accB[i] += gn[i] * xt[i];
-                for (long i = 0; i < m; ++i) accC[i] += gn[i];
-            }
+            if (need_abc)
+                abc_step(t > 0 ? h + (t - 1) * N + n0 : NULL, v0 ? v0 + n0 : NULL, v0f, x ? x + t * N + n0 : NULL,
+                         gn, m, theta, vr, hard, strict, accA, accB, accC);
         }
         if (need_abc) for (long i = 0; i < m; ++i) { sa += accA[i]; sb += accB[i]; sc += accC[i]; }
     }
@@ -265,21 +272,9 @@ void lif_bwd_x(const float* restrict x, const float* restrict gs, float gsc, flo
             const float* restrict gt = gs ? gs + t * N + i0 : gconst;
             float* restrict ob = gx + t * N + i0;
             if (hard) CASES(STEP_HARD) else CASES(STEP_SOFT)
-            if (need_abc) {  /* PLIF: per-neuron float sums over time of g_h·v_{t-1}, g_h·x, g_h */
-                const float* restrict xt = x + t * N + i0;
-                if (t > 0) {
-                    const float* restrict hp = hb + (t - 1) * LB;
-                    for (long i = 0; i < m; ++i) {
-                        float q = hp[i], fq = (strict ? (q > theta) : (q >= theta)) ? 1.0f : 0.0f;
-                        float vp = hard ? (fq > 0.0f ? vr : q) : q - fq * theta;
-                        accA[i] += gn[i] * vp;
-                    }
-                } else {
-                    for (long i = 0; i < m; ++i) accA[i] += gn[i] * (v0 ? v0[i0 + i] : v0f);
-                }
-                for (long i = 0; i < m; ++i) accB[i] += gn[i] * xt[i];
-                for (long i = 0; i < m; ++i) accC[i] += gn[i];
-            }
+            if (need_abc)
+                abc_step(t > 0 ? hb + (t - 1) * LB : NULL, v0 ? v0 + i0 : NULL, v0f, x + t * N + i0, gn, m, theta, vr,
+                         hard, strict, accA, accB, accC);
         }
         if (need_abc) for (long i = 0; i < m; ++i) { sa += accA[i]; sb += accB[i]; sc += accC[i]; }
     }
@@ -749,6 +744,17 @@ def _reset_backward_sums(lib, one, par, args: tuple, N: int, T: int, scratch: in
     return tuple(sum(q[i] for q in parts) for i in range(3))
 
 
+def _reset_backward_args(v0, cfg, surrogate, need_abc: bool) -> tuple:
+    """``(v0 tensor | None, v0 number, (θ, v_reset, hard, strict, detach, surrogate code, its parameter,
+    need_abc))``: the arguments both reset-neuron backwards take after the coefficients."""
+    code, attr = SURROGATE_CODES[surrogate.name]
+    v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
+    hard = cfg.v_reset is not None
+    return v0t, 0.0 if v0t is not None else float(v0), (
+        cfg.v_threshold, cfg.v_reset if hard else 0.0, int(hard), int(cfg.strict), int(cfg.detach_reset), code,
+        float(getattr(surrogate, attr)), int(need_abc))
+
+
 def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
     """``(dL/dx, (Σ g_h·v_{t−1}, Σ g_h·x, Σ g_h))``. ``g_s`` may be an expanded scalar (the gradient
     of a ``.sum()``): it is then passed as one number, never materialised."""
@@ -756,12 +762,8 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
     N = h[0].numel()
     gx = torch.empty_like(h)
     gs, gsc = _grad_input(g_s, h)
-    code, attr = SURROGATE_CODES[surrogate.name]
-    v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
-    hard = cfg.v_reset is not None
-    args = (_ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b,
-            0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc),
+    v0t, v0f, rest = _reset_backward_args(v0, cfg, surrogate, need_abc)
+    args = (_ptr(h), _ptr(gs), gsc, _ptr(gx), _ptr(x), _ptr(v0t), T, N, a, b, v0f, *rest,
             int(h.numel() * 4 > NT_BYTES))
     return gx, _reset_backward_sums(lib, lib.lif_bwd, getattr(lib, "lif_bwd_par", None), args, N, T)
 
@@ -777,12 +779,8 @@ def backward_from_x(lib, x, g_s, v0, a, b, c, cfg, surrogate, need_abc: bool):
     N = x[0].numel()
     gx = torch.empty_like(x)
     gs, gsc = _grad_input(g_s, x)
-    code, attr = SURROGATE_CODES[surrogate.name]
-    v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
-    hard = cfg.v_reset is not None
-    args = (_ptr(x), _ptr(gs), gsc, _ptr(gx), _ptr(v0t), T, N, a, b, c,
-            0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-            int(hard), int(cfg.strict), int(cfg.detach_reset), code, float(getattr(surrogate, attr)), int(need_abc))
+    v0t, v0f, rest = _reset_backward_args(v0, cfg, surrogate, need_abc)
+    args = (_ptr(x), _ptr(gs), gsc, _ptr(gx), _ptr(v0t), T, N, a, b, c, v0f, *rest)
     return gx, _reset_backward_sums(lib, lib.lif_bwd_x, getattr(lib, "lif_bwd_x_par", None), args, N, T, T * _LB)
 
 
