@@ -835,25 +835,33 @@ class ModelRunner:
             if odd[i]:
                 out.append(self._layer_counts(name, m, lead, last.get(name), b))
                 continue
-            n, oc, ok = int(plan["n"][i]), int(plan["off_c"][i]), int(plan["off_k"][i])
-            cnt = int(count[i])
-            changes = {"rate": cnt / n if n else 0.0, "spike_count": cnt,
-                       "channel_rates": _ro(rate[oc:oc + int(plan["c"][i])]),
-                       "raster": _ro(raster[ok:ok + int(plan["k"][i])])}
-            follow = self.followed.get(name)
-            if follow and m.last_v is not None:
-                v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
-                spikes = m.last_spikes.numpy().reshape(t_lead, lead[-1], -1)[-1, b]
-                changes["membrane"] = {j: float(v_last[j]) for j in follow}
-                changes["spiked"] = {j: bool(spikes[j] > 0.5) for j in follow}
-            cost = self._layer_cost.get(name)
-            if cost is not None:
-                changes["sops"], changes["energy_pj"] = cost
-            snap = object.__new__(LayerSnapshot)
-            snap.__dict__.update(last[name].__dict__)
-            snap.__dict__.update(changes)
-            out.append(snap)
+            oc, ok = int(plan["off_c"][i]), int(plan["off_k"][i])
+            out.append(self._counted(name, m, last[name], lead, b, int(count[i]), rate[oc:oc + int(plan["c"][i])],
+                                     raster[ok:ok + int(plan["k"][i])]))
         return tuple(out)
+
+    def _counted(self, name: str, m: SpikingNeuron, last: LayerSnapshot, lead: tuple[int, ...], b: int, count: int,
+                 per_channel: np.ndarray, raster: np.ndarray) -> LayerSnapshot:
+        """``last`` (the layer's last detail read-out) with this step's count, rate, channel rates,
+        raster, followed membranes and cost: a frozen copy with those fields changed, made without
+        the field-by-field frozen ``__init__`` (a third of a read-out)."""
+        n = last.n_neurons
+        changes = {"rate": count / n if n else 0.0, "spike_count": count, "channel_rates": _ro(per_channel),
+                   "raster": _ro(raster)}
+        follow = self.followed.get(name)
+        if follow and m.last_v is not None:
+            t_lead = lead[0] if len(lead) == 2 else 1
+            v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
+            spikes = m.last_spikes.numpy().reshape(t_lead, lead[-1], -1)[-1, b]
+            changes["membrane"] = {j: float(v_last[j]) for j in follow}
+            changes["spiked"] = {j: bool(spikes[j] > 0.5) for j in follow}
+        cost = self._layer_cost.get(name)
+        if cost is not None:
+            changes["sops"], changes["energy_pj"] = cost
+        snap = object.__new__(LayerSnapshot)
+        snap.__dict__.update(last.__dict__)
+        snap.__dict__.update(changes)
+        return snap
 
     def _readout_lib(self):
         """The native kernels (with the read-out) when built, else ``None`` (never builds here)."""
@@ -926,21 +934,8 @@ class ModelRunner:
             per_channel = arr.copy()
         if total != int(total) or total > (1 << 24):  # not 0/1 spikes (or past float32's integers)
             return self._layer(name, m, lead, b, reuse=last)
-        count = int(total)
-        changes = {"rate": count / n if n else 0.0, "spike_count": count, "channel_rates": _ro(per_channel),
-                   "raster": _ro((arr[last.raster_index] > 0.5).view(np.uint8))}
-        follow = self.followed.get(name)
-        if follow and m.last_v is not None:
-            v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
-            changes["membrane"] = {i: float(v_last[i]) for i in follow}
-            changes["spiked"] = {i: bool(arr[i] > 0.5) for i in follow}
-        cost = self._layer_cost.get(name)
-        if cost is not None:
-            changes["sops"], changes["energy_pj"] = cost
-        snap = object.__new__(LayerSnapshot)  # a frozen copy with these fields changed, without the
-        snap.__dict__.update(last.__dict__)  # field-by-field frozen __init__ (a third of a read-out)
-        snap.__dict__.update(changes)
-        return snap
+        return self._counted(name, m, last, lead, b, int(total), per_channel,
+                             (arr[last.raster_index] > 0.5).view(np.uint8))
 
     def _ones_of(self, n: int) -> np.ndarray:
         """float32 ones ``[n]`` (kept per size): the vector that sums a layer's channels or positions."""
