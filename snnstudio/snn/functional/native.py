@@ -127,7 +127,7 @@ void lif_fwd(const float* restrict x, float* restrict s, float* restrict h, floa
         } else {
             if (h) { FWD_BLOCK(mb, hv - theta, ht[i] = hv;) } else { FWD_BLOCK(mb, hv - theta, ) }
         }
-        for (long i = 0; i < mb; ++i) vlast[i0 + i] = v[i];
+        if (vlast) for (long i = 0; i < mb; ++i) vlast[i0 + i] = v[i];  /* NULL: no state kept */
     }
 }
 /* h over the T steps of lanes [i0, i0 + mb) (mb <= LB) into hb (T rows of LB floats), with the forward's
@@ -693,14 +693,15 @@ def _ptr(t: torch.Tensor | None):
 NT_BYTES = 8 << 20
 
 
-def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True):
+def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True, want_v: bool = True):
     """``(s, h, v_last)`` for ``x`` ``[T, ...]`` (float32, contiguous); ``want_h=False`` (inference
-    without a membrane probe): ``h`` is ``None`` and never written — a third less memory traffic."""
+    without a membrane probe): ``h`` is ``None`` and never written — a third less memory traffic;
+    ``want_v=False`` (no state kept for the next call): ``v_last`` is ``None`` and never written."""
     T = x.shape[0]
     N = x[0].numel()
     s = torch.empty_like(x)
     h = torch.empty_like(x) if want_h else None
-    vlast = torch.empty_like(x[0])
+    vlast = torch.empty_like(x[0]) if want_v else None
     v0t = v0.contiguous().float() if isinstance(v0, torch.Tensor) else None
     hard = cfg.v_reset is not None
     args = (_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,

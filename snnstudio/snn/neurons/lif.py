@@ -99,7 +99,7 @@ class ResetNeuron(SpikingNeuron):
                 v_start = v0 if v0 is not None else self.v_init
                 # the membrane is written only for a probe that records it
                 s, h, v_last = native.forward(lib, x.contiguous(), *(float(k) for k in (a, b, c)), v_start, cfg,
-                                              want_h=self.wants_membrane)
+                                              want_h=self.wants_membrane, want_v=self.keep_state)
                 if self.keep_state:
                     self.v = v_last
                 self._keep(h, s)
