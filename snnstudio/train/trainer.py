@@ -304,6 +304,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
             import torch.distributed as tdist
 
             if tdist.is_initialized():
+                try:  # every rank done with its collectives before any tears gloo down (a rank exiting
+                    tdist.barrier()  # while its peer's gloo threads still ran aborted once in CI)
+                except Exception:  # noqa: BLE001 - a peer already gone: tear down regardless
+                    pass
                 tdist.destroy_process_group()
 
 
