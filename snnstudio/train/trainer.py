@@ -297,17 +297,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
             torch.cuda.set_device(device)
         if not tdist.is_initialized():
             tdist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    done = False
     try:
-        return _train(cfg, resume, log, dist, device)
+        result = _train(cfg, resume, log, dist, device)
+        done = True
+        return result
     finally:
         if dist.world > 1:
             import torch.distributed as tdist
 
             if tdist.is_initialized():
-                try:  # every rank done with its collectives before any tears gloo down (a rank exiting
-                    tdist.barrier()  # while its peer's gloo threads still ran aborted once in CI)
-                except Exception:  # noqa: BLE001 - a peer already gone: tear down regardless
-                    pass
+                if done:  # every rank through its collectives before any tears gloo down (a rank exiting
+                    try:  # while its peer's gloo threads still ran aborted once in CI); not after an
+                        tdist.barrier()  # error, where the peer may never reach it
+                    except Exception:  # noqa: BLE001 - a peer already gone: tear down regardless
+                        pass
                 tdist.destroy_process_group()
 
 
