@@ -55,12 +55,16 @@ import torch
 
 from snnstudio.native import NativeLibrary
 
-_COMMON_SRC = r"""
+_CH = 2048  # neurons per chunk of the reset-neuron kernels (CH in the C source)
+_LB = 32  # lanes of a forward / recomputing-backward block: their membranes stay in registers (LB)
+_PC = 512  # neurons per chunk of the PSN kernels (PC)
+#: the block sizes, defined once for every C unit
+_SIZES = f"#define CH {_CH}\n#define LB {_LB}\n#define PC {_PC}\n"
+
+_COMMON_SRC = _SIZES + r"""
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#define CH 2048
-#define LB 32  /* lanes of a forward block: their membranes stay in vector registers over the time loop */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -88,6 +92,9 @@ static void fence(int nt) {
 """
 
 _FWD_SRC = _COMMON_SRC + r"""
+/* the charge h = (x·b + c) + v·a, in this order and unfused (the eager step's rounding): the forward
+   and the backward's recompute both use it, so they produce the same h bit for bit */
+#define CHARGE(XV, VV) ((((XV) * b) + c) + (VV) * a)
 /* one step over a block of lanes: v stays in registers over the time loop; spikes (and the membrane
    when h is not NULL) written straight to the output, rows N apart */
 #define FWD_BLOCK(M, RESET, STORE_H) \
@@ -96,9 +103,7 @@ _FWD_SRC = _COMMON_SRC + r"""
         float* restrict st = s + t * N + i0; \
         float* restrict ht = h ? h + t * N + i0 : st; \
         for (long i = 0; i < (M); ++i) { \
-            float bx = xt[i] * b; \
-            bx = bx + c; \
-            float hv = bx + v[i] * a; \
+            float hv = CHARGE(xt[i], v[i]); \
             int f = strict ? (hv > theta) : (hv >= theta); \
             STORE_H \
             st[i] = f ? 1.0f : 0.0f; \
@@ -108,9 +113,8 @@ _FWD_SRC = _COMMON_SRC + r"""
 /* chunks [c0, c1) of CH neurons each; the caller spreads chunk ranges over threads */
 void lif_fwd(const float* restrict x, float* restrict s, float* restrict h, float* restrict vlast,
              const float* restrict v0, long T, long N, float a, float b, float c, float v0f, float theta,
-             float vr, int hard, int strict, int nt, long c0, long c1)
+             float vr, int hard, int strict, long c0, long c1)
 {
-    (void)nt;
     long n_end = c1 * CH < N ? c1 * CH : N;
     for (long i0 = c0 * CH; i0 < n_end; i0 += LB) {
         long mb = n_end - i0 < LB ? n_end - i0 : LB;
@@ -141,9 +145,7 @@ void lif_recompute(const float* restrict x, const float* restrict v0, long T, lo
         const float* restrict xt = x + t * N + i0;
         float* restrict ht = hb + t * LB;
         for (long i = 0; i < mb; ++i) {
-            float bx = xt[i] * b;
-            bx = bx + c;
-            float hv = bx + v[i] * a;
+            float hv = CHARGE(xt[i], v[i]);
             int f = strict ? (hv > theta) : (hv >= theta);
             ht[i] = hv;
             v[i] = f ? (hard ? vr : hv - theta) : hv;
@@ -285,7 +287,6 @@ void lif_bwd_x(const float* restrict x, const float* restrict gs, float gsc, flo
 #: the parallel spiking neurons (PSN family): S = Θ(W·X + b) over time, chunk by chunk of neurons, so
 #: that one chunk's [T, PC] block of X, H and dL/dH stays in cache between the T×T products
 _PSN_SRC = _BWD_SRC.split("#define STEP_HARD")[0] + r"""
-#define PC 512
 /* out[t][i] = sum_j a[t*T + j]·in[j*ld + i] for t < T, i < m (out rows PC apart): 2 output rows × 4 input
    rows at a time, so that each loaded vector feeds 2 FMAs and each stored one 4 (a plain row-by-row
    loop is bound by the stores); blocks of zero weights (masked / banded W) are skipped */
@@ -472,10 +473,10 @@ void spike_readout(int L, const float* const* src, const int64_t* n, const int64
 #: runtime (the one thread pool the convolutions just used; see :func:`_omp_usable`). ``bounds``: the
 #: ``ntask + 1`` chunk bounds of the tasks; per-task results go to row ``k`` of their output, so sums
 #: do not depend on the thread count. Compiled only with ``-fopenmp`` (else the unit is empty).
-_PAR_SRC = r"""
+_PAR_SRC = _SIZES + r"""
 #ifdef _OPENMP
 void lif_fwd(const float*, float*, float*, float*, const float*, long, long, float, float, float, float, float,
-             float, int, int, int, long, long);
+             float, int, int, long, long);
 void lif_bwd(const float*, const float*, float, float*, const float*, const float*, long, long, float, float, float,
              float, float, int, int, int, int, float, int, int, double*, long, long);
 void psn_fwd(const float*, const float*, const float*, float*, float*, long, long, int, int, float*, long, long);
@@ -483,8 +484,6 @@ void psn_bwd(const float*, const float*, const float*, const float*, float, floa
              const unsigned char*, long, long, int, float, int, int, int, int, float*, long, long);
 void lif_bwd_x(const float*, const float*, float, float*, const float*, long, long, float, float, float, float, float,
                float, int, int, int, int, float, int, float*, double*, long, long);
-#define PC 512
-#define LB 32
 int snn_openmp(void) { return 1; }
 void lif_bwd_x_par(const float* x, const float* gs, float gsc, float* gx, const float* v0, long T, long N, float a,
                    float b, float c, float v0f, float theta, float vr, int hard, int strict, int detach, int sur, float p,
@@ -496,12 +495,12 @@ void lif_bwd_x_par(const float* x, const float* gs, float gsc, float* gx, const 
                   hb + (long)k * T * LB, sums + 3 * k, bounds[k], bounds[k + 1]);
 }
 void lif_fwd_par(const float* x, float* s, float* h, float* vlast, const float* v0, long T, long N, float a, float b,
-                 float c, float v0f, float theta, float vr, int hard, int strict, int nt,
+                 float c, float v0f, float theta, float vr, int hard, int strict,
                  const long* bounds, int ntask, int nthreads)
 {
     #pragma omp parallel for schedule(static) num_threads(nthreads)
     for (int k = 0; k < ntask; ++k)
-        lif_fwd(x, s, h, vlast, v0, T, N, a, b, c, v0f, theta, vr, hard, strict, nt, bounds[k], bounds[k + 1]);
+        lif_fwd(x, s, h, vlast, v0, T, N, a, b, c, v0f, theta, vr, hard, strict, bounds[k], bounds[k + 1]);
 }
 void lif_bwd_par(const float* h, const float* gs, float gsc, float* gx, const float* x, const float* v0, long T,
                  long N, float a, float b, float v0f, float theta, float vr, int hard, int strict, int detach,
@@ -559,7 +558,7 @@ FLAG_SETS: tuple[tuple[str, ...], ...] = (
 
 def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     P, L, F, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_float, ctypes.c_int
-    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, I, L, L]
+    lib.lif_fwd.argtypes = [P, P, P, P, P, L, L, F, F, F, F, F, F, I, I, L, L]
     lib.lif_fwd.restype = None
     lib.lif_bwd.argtypes = [P, P, F, P, P, P, L, L, F, F, F, F, F, I, I, I, I, F, I, I, P, L, L]
     lib.lif_bwd.restype = None
@@ -584,7 +583,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 _KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ()),
                                        (_PAR_SRC, ()), (_READOUT_SRC, ())],
-                        bind=_bind, version="v8", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
+                        bind=_bind, version="v9", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
 
 
 def load() -> ctypes.CDLL | None:
@@ -605,7 +604,6 @@ def supports(x: torch.Tensor, surrogate) -> bool:
             and not surrogate.learnable)
 
 
-_CH = 2048  # neurons per chunk (CH in the C source)
 _MIN_PARALLEL = 1 << 16  # below this many neurons×steps one thread is faster
 _pool: ThreadPoolExecutor | None = None
 
@@ -706,7 +704,7 @@ def forward(lib, x, a, b, c, v0, cfg, want_h: bool = True, want_v: bool = True):
     hard = cfg.v_reset is not None
     args = (_ptr(x), _ptr(s), _ptr(h), _ptr(vlast), _ptr(v0t), T, N, a, b, c,
             0.0 if v0t is not None else float(v0), cfg.v_threshold, cfg.v_reset if hard else 0.0,
-            int(hard), int(cfg.strict), int(x.numel() * 4 > NT_BYTES))
+            int(hard), int(cfg.strict))
     nt, bounds = _plan(N, T, _CH)
     if nt > 1 and _omp_usable(lib):
         lib.lif_fwd_par(*args, _bounds(bounds), len(bounds) - 1, nt)
@@ -769,9 +767,6 @@ def backward(lib, h, g_s, x, v0, a, b, cfg, surrogate, need_abc: bool):
     return gx, _reset_backward_sums(lib, lib.lif_bwd, getattr(lib, "lif_bwd_par", None), args, N, T)
 
 
-_LB = 32  # lanes per block of the recomputing backward (LB in the C source)
-
-
 def backward_from_x(lib, x, g_s, v0, a, b, c, cfg, surrogate, need_abc: bool):
     """:func:`backward` without a saved membrane: ``h`` is recomputed from ``x`` block by block in cache
     (the forward's arithmetic, so the same ``h`` bit for bit) — the forward then writes only the spikes,
@@ -785,7 +780,6 @@ def backward_from_x(lib, x, g_s, v0, a, b, c, cfg, surrogate, need_abc: bool):
     return gx, _reset_backward_sums(lib, lib.lif_bwd_x, getattr(lib, "lif_bwd_x_par", None), args, N, T, T * _LB)
 
 
-_PC = 512  # neurons per chunk of the PSN kernels (PC in the C source)
 
 
 def psn_forward(lib, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor, strict: bool = False):
