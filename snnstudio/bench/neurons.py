@@ -131,16 +131,21 @@ def _jobs(fn, x: torch.Tensor):
     return fwd, fwd_bwd
 
 
-def _side_by_side(fns: dict, x: torch.Tensor, rounds: int) -> dict:
-    """``{key: (fwd_ms, fwd_bwd_ms)}``: each round times every candidate once (best of 2), best round kept,
-    so a burst of load on the shared machine hits all candidates alike."""
+def _rounds(fns: dict, x: torch.Tensor, rounds: int) -> dict:
+    """``{key: ([fwd_ms per round], [fwd_bwd_ms per round])}``: each round times every candidate once
+    (best of 2), in turn, so a burst of load on the shared machine hits all candidates alike."""
     jobs = {k: _jobs(f, x) for k, f in fns.items()}
-    best = {k: [float("inf"), float("inf")] for k in fns}
+    times = {k: ([], []) for k in fns}
     for _ in range(rounds):
         for k, (fwd, fb) in jobs.items():
-            best[k][0] = min(best[k][0], best_time(fwd, repeat=2) * 1e3)
-            best[k][1] = min(best[k][1], best_time(fb, repeat=2) * 1e3)
-    return {k: (round(v[0], 2), round(v[1], 2)) for k, v in best.items()}
+            times[k][0].append(best_time(fwd, repeat=2) * 1e3)
+            times[k][1].append(best_time(fb, repeat=2) * 1e3)
+    return times
+
+
+def _side_by_side(fns: dict, x: torch.Tensor, rounds: int) -> dict:
+    """``{key: (fwd_ms, fwd_bwd_ms)}``: the best round of each candidate (:func:`_rounds`)."""
+    return {k: (round(min(f), 2), round(min(fb), 2)) for k, (f, fb) in _rounds(fns, x, rounds).items()}
 
 
 def _head_to_head(ours, peer, x: torch.Tensor, rounds: int) -> dict:
@@ -149,12 +154,7 @@ def _head_to_head(ours, peer, x: torch.Tensor, rounds: int) -> dict:
     stretch of the shared machine hits both sides of one round alike and drops out of the ratio."""
     import statistics
 
-    jobs = {"ours": _jobs(ours, x), "peer": _jobs(peer, x)}
-    times = {k: ([], []) for k in jobs}
-    for _ in range(rounds):
-        for k, (fwd, fb) in jobs.items():
-            times[k][0].append(best_time(fwd, repeat=2) * 1e3)
-            times[k][1].append(best_time(fb, repeat=2) * 1e3)
+    times = _rounds({"ours": ours, "peer": peer}, x, rounds)
     out = {}
     for i, what in enumerate(("fwd", "fwd_bwd")):
         out[f"ours_{what}_ms"] = round(min(times["ours"][i]), 2)

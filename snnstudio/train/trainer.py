@@ -161,8 +161,7 @@ def _no_probes(model) -> None:
     from snnstudio.snn.layers import spiking_neurons
 
     for _, m in spiking_neurons(model):
-        if hasattr(m, "record"):
-            m.record = False
+        m.record = False
 
 
 class SpikeMeter:

@@ -57,7 +57,7 @@ def gumbel_spikes(v: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
     standard Gumbel draws is a standard logistic draw, ``logit(u)`` for ``u ~ U(0, 1)``: one random
     number and one log per element instead of two of each, a stack and a softmax (4× faster on
     CPU, the same distribution and the same straight-through gradient). Without autograd only the
-    hard spikes are made."""
+    hard spikes are made, as ``u > σ(−2v)``: the same spikes from the same draw, without the log."""
     u = torch.rand_like(v)
     if not (torch.is_grad_enabled() and v.requires_grad):
         # 2v + logit(u) > 0  ⇔  u > σ(−2v): the same spikes from the same draw, without the log
