@@ -207,7 +207,8 @@ class ModelRunner:
         self.class_names = tuple(names or ())
         self._raster_index: dict[str, np.ndarray] = {}
         self._ones: dict[int, np.ndarray] = {}  # float32 ones per channel size (channel counts)
-        self._readout = False  # the native read-out (False: not looked up yet; None: not built)
+        self._readout = None  # the native read-out (None: not built when last asked, at _readout_asked)
+        self._readout_asked = -math.inf
         self._plan_key: tuple | None = None
         self._plan: dict | None = None
         self._shapes: dict[str, tuple[int, ...]] = {}
@@ -864,14 +865,16 @@ class ModelRunner:
         return snap
 
     def _readout_lib(self):
-        """The native kernels (with the read-out) when built, else ``None`` (never builds here)."""
-        if self._readout is False:
+        """The native kernels (with the read-out) when built, else ``None`` (never builds here; while
+        they are not built — the session builds them in the background — asked again once a second)."""
+        now = time.perf_counter()
+        if self._readout is None and now - self._readout_asked >= 1.0:
             from snnstudio.snn.functional import native
 
+            self._readout_asked = now
             lib = native.load()
-            self._readout = lib if lib is not None and hasattr(lib, "spike_readout") else None
-            if self._readout is None:
-                return None  # not built yet: ask again later (the session builds it in the background)
+            if lib is not None and hasattr(lib, "spike_readout"):
+                self._readout = lib
         return self._readout
 
     def _readout_plan(self, neurons, last: dict[str, LayerSnapshot]) -> dict | None:

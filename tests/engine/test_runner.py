@@ -112,7 +112,7 @@ def test_between_detail_read_outs_a_playing_runner_shows_the_last_maps_and_fresh
         assert ls[0].membrane and set(ls[0].membrane) == {0, 3, 5}
         assert as_ is first_s[1]  # the same attention read-out
     assert any(a.spike_count != b.spike_count for a, b in zip(le, first_e[0]))  # the counts did move
-    assert (sparse._readout not in (None, False)) == (read_out == "native")  # the path under test ran
+    assert (sparse._readout is not None) == (read_out == "native")  # the path under test ran
     assert any(a.window_rate != b.window_rate for a, b in zip(le, first_e[0]))  # the series did move
     sparse.set_enabled("ta", False)  # a switch is shown at once
     assert sparse.step(frames[0])[1][0].ta is None
@@ -419,3 +419,25 @@ def test_only_layers_with_a_followed_neuron_keep_their_membrane():
     runner.follow(name, 5, on=False)
     runner.step(frame)
     assert all(m.last_v is None for _, m in runner._net()[1])
+
+
+def test_the_native_read_out_is_taken_up_once_the_kernels_are_built(monkeypatch):
+    """Before the session's background build finishes the runner reads the numpy way; it asks again
+    once a second and takes the native read-out as soon as the kernels load."""
+    import snnstudio.engine.runner as runner_mod
+    from snnstudio.snn.functional import native
+
+    lib = native.build()
+    if lib is None:
+        pytest.skip("no C compiler: the numpy read-out runs")
+    built = [False]
+    monkeypatch.setattr(native, "load", lambda: lib if built[0] else None)
+    clock = [1000.0]
+    monkeypatch.setattr(runner_mod.time, "perf_counter", lambda: clock[0])
+    runner = ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32))
+    assert runner._readout_lib() is None
+    built[0] = True
+    clock[0] += 0.5
+    assert runner._readout_lib() is None  # asked less than a second ago
+    clock[0] += 0.6
+    assert runner._readout_lib() is lib
