@@ -42,7 +42,6 @@ returned is numpy (the GUI never sees a tensor).
 
 from __future__ import annotations
 
-import ctypes
 import math
 import threading
 import time
@@ -54,6 +53,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from snnstudio.engine import native_readout
 from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
 from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
@@ -77,10 +77,10 @@ def _sample_shape(shape: tuple[int, ...], lead: tuple[int, ...]) -> tuple[int, .
 def _weights_of(module: nn.Module, kind: str, b: int = 0) -> np.ndarray | None:
     """A part's weights for batch element ``b`` (read by the attention contract) as the GUI
     draws them: ``[T]``, ``[C]`` or ``[h, w]``."""
-    w = sample_weights(module, b)
+    w = sample_weights(module, b, as_numpy=True)
     if w is None:
         return None
-    a = np.squeeze(w.float().cpu().numpy() if isinstance(w, torch.Tensor) else w)
+    a = np.squeeze(w)
     if kind == "sa":
         while a.ndim > 2:
             a = a[-1]
@@ -209,8 +209,7 @@ class ModelRunner:
         self._ones: dict[int, np.ndarray] = {}  # float32 ones per channel size (channel counts)
         self._readout = None  # the native read-out (None: not built when last asked, at _readout_asked)
         self._readout_asked = -math.inf
-        self._plan_key: tuple | None = None
-        self._plan: dict | None = None
+        self._plans: dict[tuple, native_readout.ReadoutPlan | None] = {}  # per (neurons, lead, b, detail)
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
         self.ops = self._op_counter()
@@ -596,7 +595,7 @@ class ModelRunner:
         lead = (T, B)
         results = []
         for b in range(B):
-            layers = tuple(self._layer(name, m, lead, b) for name, m in neurons)
+            layers = self._read_layers(neurons, lead, b, None)
             attention = tuple(self._attention(name, m, parts, b) for name, m, parts in blocks)
             readout = readouts[b].copy()
             self.n_classes = int(readout.size)
@@ -665,12 +664,12 @@ class ModelRunner:
                   or now - self._last_detail >= self.detail_interval_s)
         if detail:
             self._last_detail = now
-            layers = tuple(self._layer(name, m, lead) for name, m in neurons)
+            layers = self._read_layers(neurons, lead, 0, None)
             attention = tuple(self._attention(name, m, parts) for name, m, parts in blocks)
             self._detail = ({la.name: la for la in layers}, attention)
         else:
             last, attention = self._detail
-            layers = self._layers_counts(neurons, lead, last)
+            layers = self._read_layers(neurons, lead, 0, last)
         if measure:
             self.ops.detach()
             self._note_cost(self.ops.report())
@@ -742,11 +741,7 @@ class ModelRunner:
         arr = (t.numpy() if t.dtype == torch.float32 else t.float().numpy()).reshape(t_lead, n_batch, -1)
         spikes = (arr[-1, b] > 0.5).view(np.uint8)
         n = spikes.size
-        idx = self._raster_index.get(name)
-        if idx is None or (idx.size and idx[-1] >= n):
-            k = min(self.raster_neurons, n)
-            idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
-            self._raster_index[name] = idx
+        idx = self._raster_idx(name, n)
         count = int(np.count_nonzero(spikes))
         # 0/1 float spikes (every neuron here): channel and position counts as float32 products with
         # ones (BLAS; exact integers for 0/1), a third of np.count_nonzero along an axis
@@ -804,42 +799,85 @@ class ModelRunner:
             energy_pj=self._layer_cost.get(name, (None, None))[1],
         )
 
-    def _layers_counts(self, neurons, lead: tuple[int, ...], last: dict[str, LayerSnapshot],
-                       b: int = 0) -> tuple[LayerSnapshot, ...]:
-        """:meth:`_layer_counts` of every layer, the per-step series read by one C call over all of them
-        (:data:`snnstudio.snn.functional.native._READOUT_SRC`) where the kernels are built; a layer it
-        cannot read (no detail read-out yet, another dtype, values that are not 0/1) the numpy way."""
+    def _read_layers(self, neurons, lead: tuple[int, ...], b: int, last: dict[str, LayerSnapshot] | None
+                     ) -> tuple[LayerSnapshot, ...]:
+        """Every layer's read-out of batch element ``b``: in detail (``last`` None, :meth:`_layer`) or this
+        step's per-step series on the last detail read-outs ``last`` (:meth:`_layer_counts`) — all layers in
+        one C call (:mod:`snnstudio.engine.native_readout`) where the kernels are built; a layer it cannot
+        read (values that are not 0/1, no detail read-out of the same shape) the numpy way."""
         lib = self._readout_lib()
-        t_lead = lead[0] if len(lead) == 2 else 1
-        plan = self._readout_plan(neurons, last) if lib is not None else None
-        if plan is None:
+        res = None
+        if lib is not None:
+            detail = last is None
+            key = (id(neurons), lead, b, detail)
+            plan = self._plans.get(key, False)
+            if plan is not False:
+                res = native_readout.read(lib, plan, neurons) if plan is not None else None
+            if res is None and (plan is False or plan is not None):  # new, or a tensor changed shape
+                plan = self._plans[key] = native_readout.make_plan(neurons, lead, b, self._raster_idx,
+                                                                   self.feature_channels, detail)
+                res = native_readout.read(lib, plan, neurons) if plan is not None else None
+        if res is None:
+            if last is None:
+                return tuple(self._layer(name, m, lead, b) for name, m in neurons)
             return tuple(self._layer_counts(name, m, lead, last.get(name), b) for name, m in neurons)
-        ptrs = []
-        for (name, m), n in zip(neurons, plan["n"]):
-            sp = m.last_spikes
-            if (sp is None or sp.dtype != torch.float32 or sp.device.type != "cpu" or not sp.is_contiguous()
-                    or sp.numel() != t_lead * lead[-1] * int(n)):
-                return tuple(self._layer_counts(nm, mm, lead, last.get(nm), b) for nm, mm in neurons)
-            ptrs.append(sp.data_ptr() + ((t_lead - 1) * lead[-1] + b) * int(n) * 4)
-        L = len(ptrs)
-        count = np.empty(L, np.int64)
-        rate = np.empty(plan["sum_c"], np.float32)
-        raster = np.empty(plan["sum_k"], np.uint8)
-        odd = np.zeros(L, np.uint8)
-        P = ctypes.c_void_p
-        lib.spike_readout(L, (P * L)(*ptrs), P(plan["n"].ctypes.data), P(plan["c"].ctypes.data), plan["idx"],
-                          P(plan["k"].ctypes.data), P(count.ctypes.data), P(rate.ctypes.data),
-                          P(plan["off_c"].ctypes.data), P(raster.ctypes.data), P(plan["off_k"].ctypes.data),
-                          P(odd.ctypes.data))
         out = []
+        counts, rate, _, raster, _ = res
+        odd = counts[:, 2]
         for i, (name, m) in enumerate(neurons):
-            if odd[i]:
-                out.append(self._layer_counts(name, m, lead, last.get(name), b))
+            if last is None:
+                if odd[i]:
+                    out.append(self._layer(name, m, lead, b))
+                else:
+                    out.append(self._detailed(name, m, plan, res, i, lead, b))
                 continue
-            oc, ok = int(plan["off_c"][i]), int(plan["off_k"][i])
-            out.append(self._counted(name, m, last[name], lead, b, int(count[i]), rate[oc:oc + int(plan["c"][i])],
-                                     raster[ok:ok + int(plan["k"][i])]))
+            prev = last.get(name)
+            oc, c, ok, k = plan.views[i][:4]
+            if odd[i] or prev is None or prev.shape != plan.sample_shapes[i] or prev.raster_index is not plan.idx[i]:
+                out.append(self._layer_counts(name, m, lead, prev, b))
+            else:
+                out.append(self._counted(name, m, prev, lead, b, int(counts[i, 0]), rate[oc:oc + c],
+                                         raster[ok:ok + k]))
         return tuple(out)
+
+    def _raster_idx(self, name: str, n: int) -> np.ndarray:
+        """The flat indices of layer ``name``'s raster neurons (``raster_neurons`` spread evenly over its
+        ``n``; kept while ``n`` stays, so the columns stack)."""
+        idx = self._raster_index.get(name)
+        if idx is None or (idx.size and idx[-1] >= n):
+            k = min(self.raster_neurons, n)
+            idx = _ro(np.unique(np.linspace(0, n - 1, k).round().astype(np.int64)))
+            self._raster_index[name] = idx
+        return idx
+
+    def _detailed(self, name: str, m: SpikingNeuron, plan: native_readout.ReadoutPlan,
+                  res: tuple[np.ndarray, ...], i: int, lead: tuple[int, ...], b: int) -> LayerSnapshot:
+        """:meth:`_layer`'s read-out of layer ``i`` from the C read-out ``res`` (the same values)."""
+        oc, c, ok, k, ofm, fm_shape, osp, sp_shape, n, win = plan.views[i]
+        shape = plan.sample_shapes[i]
+        self._shapes[name] = shape
+        counts, rate, spatial, raster, fmap = res
+        count = int(counts[i, 0])
+        membrane, spiked = {}, {}
+        follow = self.followed.get(name)
+        if follow and m.last_v is not None:
+            t_lead = lead[0] if len(lead) == 2 else 1
+            v_last = m.last_v.reshape(t_lead, lead[-1], -1)[-1, b]
+            spikes = m.last_spikes.numpy().reshape(t_lead, lead[-1], -1)[-1, b]
+            membrane = {j: float(v_last[j]) for j in follow}
+            spiked = {j: bool(spikes[j] > 0.5) for j in follow}
+        th = getattr(m, "v_threshold", None)
+        cost = self._layer_cost.get(name, (None, None))
+        snap = object.__new__(LayerSnapshot)
+        snap.__dict__.update(
+            name=name, kind=getattr(m, "registry_name", type(m).__name__), shape=shape, rate=count / n,
+            channel_rates=rate[oc:oc + c], raster=raster[ok:ok + k], raster_index=plan.idx[i],
+            spike_count=count, membrane=membrane, spiked=spiked,
+            threshold=None if th is None or not math.isfinite(float(th)) else float(th),
+            feature_map=None if fm_shape is None else fmap[ofm:ofm + math.prod(fm_shape)].reshape(fm_shape),
+            spatial_rate=None if sp_shape is None else spatial[osp:osp + math.prod(sp_shape)].reshape(sp_shape),
+            window_rate=int(counts[i, 1]) / (n * win), window_steps=win, sops=cost[0], energy_pj=cost[1])
+        return snap
 
     def _counted(self, name: str, m: SpikingNeuron, last: LayerSnapshot, lead: tuple[int, ...], b: int, count: int,
                  per_channel: np.ndarray, raster: np.ndarray) -> LayerSnapshot:
@@ -876,39 +914,6 @@ class ModelRunner:
             if lib is not None and hasattr(lib, "spike_readout"):
                 self._readout = lib
         return self._readout
-
-    def _readout_plan(self, neurons, last: dict[str, LayerSnapshot]) -> dict | None:
-        """The C read-out's fixed arrays for these layers and their last detail read-outs (kept while
-        their shapes and raster indices stay), ``None`` when a layer has no detail read-out yet."""
-        key = []
-        for name, _ in neurons:
-            snap = last.get(name)
-            if snap is None or snap.raster_index is None:
-                return None
-            key.append((name, snap.shape, id(snap.raster_index)))
-        key = tuple(key)
-        if self._plan_key == key:
-            return self._plan
-        ns, cs, ks, idxs = [], [], [], []
-        for name, _ in neurons:
-            snap = last[name]
-            n = snap.n_neurons
-            c = snap.shape[0] if len(snap.shape) >= 2 else n
-            if n == 0 or n % c:
-                return None
-            ns.append(n), cs.append(c)
-            idx = np.ascontiguousarray(snap.raster_index, dtype=np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= n):
-                return None
-            idxs.append(idx), ks.append(idx.size)
-        c_arr, k_arr = np.asarray(cs, np.int64), np.asarray(ks, np.int64)
-        plan = {"n": np.asarray(ns, np.int64), "c": c_arr, "k": k_arr, "idx_arrays": idxs,
-                "idx": (ctypes.c_void_p * len(idxs))(*(a.ctypes.data for a in idxs)),
-                "off_c": np.concatenate([[0], np.cumsum(c_arr)[:-1]]).astype(np.int64),
-                "off_k": np.concatenate([[0], np.cumsum(k_arr)[:-1]]).astype(np.int64),
-                "sum_c": int(c_arr.sum()), "sum_k": int(k_arr.sum())}
-        self._plan_key, self._plan = key, plan
-        return plan
 
     def _layer_counts(self, name: str, m: SpikingNeuron, lead: tuple[int, ...], last: LayerSnapshot | None,
                       b: int = 0) -> LayerSnapshot:

@@ -10,6 +10,7 @@ are ``[k, h, w]``; attention weights are ``ta [T]``, ``ca [C]``, ``sa [h, w]``. 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,7 +69,7 @@ class LayerSnapshot:
 
     @property
     def n_neurons(self) -> int:
-        return int(np.prod(self.shape)) if self.shape else 0
+        return math.prod(self.shape) if self.shape else 0
 
     @property
     def mean_rate(self) -> float:

@@ -34,6 +34,7 @@ mean over heads and time steps of ``Q·Kᵀ`` (:func:`token_weights`; what the m
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +78,12 @@ def is_attention(module: object) -> bool:
 
 def layout_dims(layout: object) -> tuple[str, ...]:
     """The axis names of a ``weights_layout`` (``"T, b"`` → ``("T", "B")``); ``()`` when empty."""
-    text = str(layout or "").upper().replace(" ", "")
-    return tuple(d for d in text.split(",") if d)
+    return _dims(str(layout or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _dims(layout: str) -> tuple[str, ...]:  # parsed once per layout (the studio reads them 50 times a second)
+    return tuple(d for d in layout.upper().replace(" ", "").split(",") if d)
 
 
 def batch_axis(layout: object, ndim: int) -> int | None:
@@ -117,15 +122,18 @@ def current_weights(module: object):
     return getattr(module, "last_weights", None)
 
 
-def sample_weights(module: object, b: int = 0):
+def sample_weights(module: object, b: int = 0, as_numpy: bool = False):
     """:func:`current_weights` of batch element ``b`` (clamped to the batch), the batch axis
-    removed: a tensor stays a tensor, anything else becomes a float32 numpy array; ``None`` when
-    the module is off or has no weights. E.g. TA ``[T, B]`` → ``[T]``, SA ``[B, H, W]`` → ``[H, W]``."""
+    removed: a tensor stays a tensor (unless ``as_numpy``: then a float32 array, possibly a view of
+    the module's tensor), anything else becomes a float32 numpy array; ``None`` when the module is off
+    or has no weights. E.g. TA ``[T, B]`` → ``[T]``, SA ``[B, H, W]`` → ``[H, W]``."""
     w = current_weights(module)
     if w is None:
         return None
     if isinstance(w, torch.Tensor):
         w = w.detach()
+        if as_numpy:  # numpy's indexing costs a tenth of torch's dispatch at these sizes
+            w = w.numpy() if w.dtype is torch.float32 and w.is_cpu else w.float().cpu().numpy()
     else:
         w = np.asarray(w, np.float32)
     axis = batch_axis(getattr(module, "weights_layout", ""), w.ndim)

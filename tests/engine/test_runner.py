@@ -441,3 +441,70 @@ def test_the_native_read_out_is_taken_up_once_the_kernels_are_built(monkeypatch)
     assert runner._readout_lib() is None  # asked less than a second ago
     clock[0] += 0.6
     assert runner._readout_lib() is lib
+
+
+def _same_layer(a, b):
+    """Two read-outs of one layer hold the same values (arrays: same dtype, bit for bit, read-only)."""
+    for f in ("name", "kind", "shape", "rate", "spike_count", "membrane", "spiked", "threshold", "window_rate",
+              "window_steps", "sops", "energy_pj"):
+        assert getattr(a, f) == getattr(b, f), f
+    for f in ("channel_rates", "raster", "raster_index", "feature_map", "spatial_rate"):
+        x, y = getattr(a, f), getattr(b, f)
+        assert (x is None) == (y is None), f
+        if x is not None:
+            assert x.dtype == y.dtype and x.shape == y.shape, f
+            np.testing.assert_array_equal(x, y, err_msg=f)
+            assert not y.flags.writeable, f
+
+
+@pytest.mark.parametrize("which", ["default", "attention_net"])
+def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step(which):
+    """The C read-out of every layer (:mod:`snnstudio.engine.native_readout`) against the numpy one
+    (:meth:`ModelRunner._layer`, the oracle): counts, rates, channel rates, rasters, feature maps,
+    spatial and window rates and followed membranes — every step, in detail and between detail
+    read-outs, and per batch element when a late stream is caught up in one batch."""
+    from snnstudio.engine.demo import rotating_bar_recording
+    from snnstudio.engine.models import load_model
+    from snnstudio.snn.functional import native
+
+    if native.build() is None:
+        pytest.skip("no C compiler: the numpy read-out runs")
+    if which == "default":
+        make = lambda: ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)  # noqa: E731
+        rec = rotating_bar_recording(duration_us=400_000, sensor_size=(128, 128))
+        sensor = (128, 128)
+    else:
+        make = lambda: ModelRunner(AttentionNet(T=4), sensor_hw=(24, 32), step_us=DT)  # noqa: E731
+        rec, sensor = random_recording(), (32, 24)
+    runners = {}
+    for kind in ("native", "numpy", "native_sparse"):
+        torch.manual_seed(0)
+        r = runners[kind] = make()
+        if kind == "numpy":
+            r._readout_lib = lambda: None
+        if kind == "native_sparse":
+            r.detail_interval_s = 3600.0
+        name = r.neurons[0][0]
+        for i in (0, 5, 9):
+            r.follow(name, i)
+        r._layer_cost = {name: (12.0, 3.5)}
+    frames = frames_of(rec, DT, 12)
+    for f in frames:
+        got = {k: r.step(f)[0] for k, r in runners.items()}
+        for a, b in zip(got["numpy"], got["native"]):
+            _same_layer(a, b)
+        for a, b in zip(got["numpy"], got["native_sparse"]):
+            for fld in ("rate", "spike_count", "membrane", "spiked"):
+                assert getattr(a, fld) == getattr(b, fld)
+            np.testing.assert_array_equal(a.channel_rates, b.channel_rates)
+            np.testing.assert_array_equal(a.raster, b.raster)
+    assert any(la.spike_count for la in got["native"]) and runners["native"]._plans  # it fired, and C read it
+    plans = [p for r in (runners["native"], runners["native_sparse"]) for p in r._plans.values() if p is not None]
+    assert {p.detail for p in plans} == {True, False}  # C read both the detail and the per-step series
+    # a stream caught up in one batch [T, B, ...]: every element read at its own index
+    windows = [(rec.time_slice(i * DT, (i + 1) * DT), i * DT, None) for i in range(12, 16)]
+    batch = {k: runners[k].step_events_many(windows, sensor) for k in ("native", "numpy")}
+    for res_n, res_p in zip(batch["native"], batch["numpy"]):
+        for a, b in zip(res_p[0], res_n[0]):
+            _same_layer(a, b)
+    assert any((len(k[1]) == 2 and k[1][1] > 1) for k in runners["native"]._plans)  # the batch plan ran

@@ -431,40 +431,73 @@ void psn_bwd(const float* restrict x, const float* restrict wt, const float* res
 }
 """
 
-#: one stream step's per-step series of every layer in one call (the studio's read-out between detail
-#: read-outs, :meth:`snnstudio.engine.runner.ModelRunner._layers_counts`): per layer the newest time
-#: step of one sample, its spikes per channel (a rate: count / values per channel), its total and the
-#: raster's neurons — one pass, where numpy took a handful of calls per layer
+#: one stream step's read-out of every layer in one call (the studio's read-out,
+#: :mod:`snnstudio.engine.native_readout`): per layer the newest time step of one sample, its spikes per
+#: channel (a rate: count / values per channel), its total and the raster's neurons, and at detail rate
+#: also the window's spikes, the feature map (0/1 bytes) and the share of channels that fired at each
+#: position — one pass, where numpy took a dozen calls per layer
 _READOUT_SRC = r"""
 #include <stdint.h>
-/* Layer l: src[l] -> n[l] float32 values (0/1 spikes), c[l] channels of n[l] / c[l] values each (a flat
-   layer: c[l] == n[l]), k[l] raster indices idx[l]. Writes count[l], rate[off_c[l] + j] (spikes / values
-   of channel j) and raster[off_k[l] + q] (0/1 of neuron idx[l][q]); odd[l] = 1 when layer l holds a
-   value that is neither 0 nor 1 (the caller then reads it the slow way). Integer arrays are int64. */
-void spike_readout(int L, const float* const* src, const int64_t* n, const int64_t* c, const int64_t* const* idx,
-                   const int64_t* k, int64_t* count, float* rate, const int64_t* off_c, unsigned char* raster,
-                   const int64_t* off_k, unsigned char* odd_out)
+#define NP 12
+/* Layer l reads src[l]: the newest step's n float32 values (0/1 spikes); the window's older steps lie
+   `stride` values apart before it. Its parameters p[NP l + ...] (int64): 0 n, 1 c channels of n / c values
+   each (a flat layer: c == n), 2 k raster indices idx[l], 3 off_c into rate, 4 off_k into raster, 5 win the
+   steps counted for the window (the newest included; 0: none), 6 stride, 7 fm values copied to the feature
+   map from the start (0: none), 8 off_fm into fmap, 9 sp (1: the spatial share over the c channels of
+   n / c positions, 0: none), 10 off_sp into spatial. Writes rate[off_c + j] (spikes / values of channel j),
+   raster[off_k + q] (0/1 of neuron idx[l][q]), fmap (0/1), spatial (spikes / c per position) and out[3 l]:
+   the newest step's spikes, the window's spikes (their sum), and 1 when the newest step holds a value neither
+   0 nor 1 (the caller then reads the layer the slow way; its other outputs are not meaningful). */
+void spike_readout(int L, const float* const* src, const int64_t* p, const int64_t* const* idx, int64_t* out,
+                   float* rate, unsigned char* raster, unsigned char* fmap, float* spatial)
 {
     for (int l = 0; l < L; ++l) {
+        const int64_t* q = p + NP * l;
         const float* s = src[l];
-        int64_t per = n[l] / c[l], total = 0;
+        const int64_t n = q[0], c = q[1], k = q[2], per = n / c, win = q[5], stride = q[6], fm = q[7];
+        float* r = rate + q[3];
+        float* sp = q[9] ? spatial + q[10] : 0;
+        int64_t total = 0;
         int odd = 0;
-        float* r = rate + off_c[l];
-        for (int64_t j = 0; j < c[l]; ++j) {
+        if (sp)
+            for (int64_t i = 0; i < per; ++i) sp[i] = 0.0f;
+        for (int64_t j = 0; j < c; ++j) {
             const float* row = s + j * per;
             float acc = 0.0f;
             int o = 0;
-            _Pragma("omp simd reduction(+:acc) reduction(|:o)")
-            for (int64_t i = 0; i < per; ++i) { float v = row[i]; acc += v; o |= (v != 0.0f) & (v != 1.0f); }
+            if (sp) {
+                _Pragma("omp simd reduction(+:acc) reduction(|:o)")
+                for (int64_t i = 0; i < per; ++i) { float v = row[i]; acc += v; o |= (v != 0.0f) & (v != 1.0f); sp[i] += v; }
+            } else {
+                _Pragma("omp simd reduction(+:acc) reduction(|:o)")
+                for (int64_t i = 0; i < per; ++i) { float v = row[i]; acc += v; o |= (v != 0.0f) & (v != 1.0f); }
+            }
             odd |= o;
             total += (int64_t)acc;
             r[j] = acc / (float)per;
         }
-        count[l] = total;
-        unsigned char* ras = raster + off_k[l];
+        if (sp) {
+            const float fc = (float)c;
+            for (int64_t i = 0; i < per; ++i) sp[i] = sp[i] / fc;
+        }
+        unsigned char* ras = raster + q[4];
         const int64_t* ix = idx[l];
-        for (int64_t q = 0; q < k[l]; ++q) ras[q] = s[ix[q]] > 0.5f;
-        odd_out[l] = (unsigned char)odd;
+        for (int64_t i = 0; i < k; ++i) ras[i] = s[ix[i]] > 0.5f;
+        if (fm) {
+            unsigned char* f = fmap + q[8];
+            for (int64_t i = 0; i < fm; ++i) f[i] = s[i] > 0.5f;
+        }
+        int64_t fired = 0;  /* 0/1 spikes summed as floats: exact below 2^24 a step, and vectorised */
+        for (int64_t t = 0; t < win; ++t) {
+            const float* st = s - t * stride;
+            float w = 0.0f;
+            _Pragma("omp simd reduction(+:w)")
+            for (int64_t i = 0; i < n; ++i) w += st[i];
+            fired += (int64_t)w;
+        }
+        out[3 * l] = total;
+        out[3 * l + 1] = fired;
+        out[3 * l + 2] = odd;
     }
 }
 """
@@ -564,7 +597,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.lif_bwd.restype = None
     lib.lif_bwd_x.argtypes = [P, P, F, P, P, L, L, F, F, F, F, F, F, I, I, I, I, F, I, P, P, L, L]
     lib.lif_bwd_x.restype = None
-    lib.spike_readout.argtypes = [I, P, P, P, P, P, P, P, P, P, P, P]
+    lib.spike_readout.argtypes = [I, P, P, P, P, P, P, P, P]
     lib.spike_readout.restype = None
     lib.psn_fwd.argtypes = [P, P, P, P, P, L, L, I, I, P, L, L]
     lib.psn_fwd.restype = None
@@ -583,7 +616,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 _KERNEL = NativeLibrary("lif_kernel", [(_FWD_SRC, ("-ffp-contract=off",)), (_BWD_SRC, ()), (_PSN_SRC, ()),
                                        (_PAR_SRC, ()), (_READOUT_SRC, ())],
-                        bind=_bind, version="v9", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
+                        bind=_bind, version="v10", base_flags=_BASE_FLAGS, flag_sets=FLAG_SETS)
 
 
 def load() -> ctypes.CDLL | None:
