@@ -48,6 +48,10 @@ class ReadoutPlan:
     #: per layer: (off_c, c, off_k, k, off_fm, fm shape or None, off_sp, sp shape or None, n, win)
     views: tuple[tuple, ...]
     detail: bool
+    #: the allocation the last calls' outputs were cut from, its address and how many it served
+    pool: np.ndarray | None = None
+    pool_base: int = 0
+    pool_used: int = 0
 
 
 def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_channels: int | None,
@@ -100,24 +104,45 @@ def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_chan
                        views=tuple(views), detail=detail)
 
 
-def read(lib, plan: ReadoutPlan, neurons) -> tuple[np.ndarray, ...] | None:
-    """Run the C read-out of ``neurons`` by ``plan``: read-only ``(out, rate, spatial, raster, fmap)``,
-    ``out [L, 3]`` per layer the newest step's spikes, the window's spikes and 1 where the layer holds
-    values that are not 0/1, the others flat arrays that the plan's ``views`` cut per layer. ``None``
-    when a layer's tensor no longer matches the plan (the caller plans again)."""
+#: steps whose read-outs share one allocation (see :func:`read`)
+POOL_STEPS = 64
+
+
+def read(lib, plan: ReadoutPlan, neurons) -> tuple | None:
+    """Run the C read-out of ``neurons`` by ``plan``: ``(out, rate, spatial, raster, fmap)``, ``out`` per
+    layer ``[newest step's spikes, the window's spikes, 1 where the layer holds values that are not
+    0/1]`` (lists), the others flat read-only arrays that the plan's ``views`` cut per layer (``spatial``
+    and ``fmap`` ``None`` in a plan without detail). ``None`` when a layer's tensor no longer matches the
+    plan (the caller plans again).
+
+    The outputs of :data:`POOL_STEPS` calls are cut from one allocation whose address is taken once:
+    right after a forward pass every numpy or ctypes entry point runs cold (~10 µs each, against
+    ~1 µs warm), and an allocation and its address were two of them per step. A snapshot keeps its
+    slice alive (and with it the pool: at most ``POOL_STEPS`` steps' read-outs, a few kB each)."""
     src = plan.src
+    shapes, offsets = plan.shapes, plan.offsets
     for i, (_, m) in enumerate(neurons):
         s = m.last_spikes
         # the C code reads by the planned sizes: the same shape, dtype, device and a dense layout
-        if s is None or s.shape != plan.shapes[i] or s.dtype is not torch.float32 or not s.is_cpu or not s.is_contiguous():
+        if s is None or s.shape != shapes[i] or s.dtype is not torch.float32 or not s.is_cpu or not s.is_contiguous():
             return None
-        src[i] = s.data_ptr() + plan.offsets[i]
+        src[i] = s.data_ptr() + offsets[i]
     o_out, o_rate, o_sp, o_ras, o_fm, total = plan.layout
-    buf = np.empty(total, np.uint8)
-    base = buf.ctypes.data
-    L = len(plan.offsets)
+    step = (total + 15) & ~15
+    k = plan.pool_used
+    if plan.pool is None or k >= POOL_STEPS:
+        plan.pool = np.empty(step * POOL_STEPS, np.uint8)
+        plan.pool_base, k = plan.pool.ctypes.data, 0
+    plan.pool_used = k + 1
+    at = k * step
+    base = plan.pool_base + at
+    L = len(offsets)
     lib.spike_readout(L, src, plan.params_ptr, plan.idx_ptrs, base + o_out, base + o_rate, base + o_ras, base + o_fm,
                       base + o_sp)
-    buf.setflags(write=False)
-    return (buf[o_out:o_rate].view(np.int64).reshape(L, 3), buf[o_rate:o_sp].view(np.float32),
-            buf[o_sp:o_ras].view(np.float32), buf[o_ras:o_fm], buf[o_fm:total])
+    buf = plan.pool[at:at + total]
+    buf.setflags(write=False)  # the step's slice: read-only for its snapshots (the pool stays writable)
+    out = buf[o_out:o_rate].view(np.int64).reshape(L, 3).tolist()
+    if not plan.detail:
+        return out, buf[o_rate:o_sp].view(np.float32), None, buf[o_ras:o_fm], None
+    return (out, buf[o_rate:o_sp].view(np.float32), buf[o_sp:o_ras].view(np.float32), buf[o_ras:o_fm],
+            buf[o_fm:total])

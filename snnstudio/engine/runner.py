@@ -821,23 +821,19 @@ class ModelRunner:
             if last is None:
                 return tuple(self._layer(name, m, lead, b) for name, m in neurons)
             return tuple(self._layer_counts(name, m, lead, last.get(name), b) for name, m in neurons)
-        out = []
         counts, rate, _, raster, _ = res
-        odd = counts[:, 2]
+        if last is None:
+            return tuple(self._layer(name, m, lead, b) if counts[i][2] else self._detailed(name, m, plan, res, i, lead, b)
+                         for i, (name, m) in enumerate(neurons))
+        out = []
         for i, (name, m) in enumerate(neurons):
-            if last is None:
-                if odd[i]:
-                    out.append(self._layer(name, m, lead, b))
-                else:
-                    out.append(self._detailed(name, m, plan, res, i, lead, b))
-                continue
             prev = last.get(name)
             oc, c, ok, k = plan.views[i][:4]
-            if odd[i] or prev is None or prev.shape != plan.sample_shapes[i] or prev.raster_index is not plan.idx[i]:
+            if counts[i][2] or prev is None or prev.shape != plan.sample_shapes[i] or prev.raster_index is not plan.idx[i]:
                 out.append(self._layer_counts(name, m, lead, prev, b))
             else:
-                out.append(self._counted(name, m, prev, lead, b, int(counts[i, 0]), rate[oc:oc + c],
-                                         raster[ok:ok + k]))
+                out.append(self._counted(name, m, prev, lead, b, counts[i][0], rate[oc:oc + c], raster[ok:ok + k],
+                                         frozen_arrays=True))
         return tuple(out)
 
     def _raster_idx(self, name: str, n: int) -> np.ndarray:
@@ -857,7 +853,7 @@ class ModelRunner:
         shape = plan.sample_shapes[i]
         self._shapes[name] = shape
         counts, rate, spatial, raster, fmap = res
-        count = int(counts[i, 0])
+        count = counts[i][0]
         membrane, spiked = {}, {}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
@@ -876,17 +872,19 @@ class ModelRunner:
             threshold=None if th is None or not math.isfinite(float(th)) else float(th),
             feature_map=None if fm_shape is None else fmap[ofm:ofm + math.prod(fm_shape)].reshape(fm_shape),
             spatial_rate=None if sp_shape is None else spatial[osp:osp + math.prod(sp_shape)].reshape(sp_shape),
-            window_rate=int(counts[i, 1]) / (n * win), window_steps=win, sops=cost[0], energy_pj=cost[1])
+            window_rate=counts[i][1] / (n * win), window_steps=win, sops=cost[0], energy_pj=cost[1])
         return snap
 
     def _counted(self, name: str, m: SpikingNeuron, last: LayerSnapshot, lead: tuple[int, ...], b: int, count: int,
-                 per_channel: np.ndarray, raster: np.ndarray) -> LayerSnapshot:
+                 per_channel: np.ndarray, raster: np.ndarray, frozen_arrays: bool = False) -> LayerSnapshot:
         """``last`` (the layer's last detail read-out) with this step's count, rate, channel rates,
         raster, followed membranes and cost: a frozen copy with those fields changed, made without
-        the field-by-field frozen ``__init__`` (a third of a read-out)."""
+        the field-by-field frozen ``__init__`` (a third of a read-out). ``frozen_arrays``: the arrays are
+        read-only already."""
         n = last.n_neurons
-        changes = {"rate": count / n if n else 0.0, "spike_count": count, "channel_rates": _ro(per_channel),
-                   "raster": _ro(raster)}
+        if not frozen_arrays:
+            per_channel, raster = _ro(per_channel), _ro(raster)
+        changes = {"rate": count / n if n else 0.0, "spike_count": count, "channel_rates": per_channel, "raster": raster}
         follow = self.followed.get(name)
         if follow and m.last_v is not None:
             t_lead = lead[0] if len(lead) == 2 else 1
