@@ -458,17 +458,21 @@ def _same_layer(a, b):
 
 
 @pytest.mark.parametrize("which", ["default", "attention_net"])
-def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step(which):
+def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step(which, monkeypatch):
     """The C read-out of every layer (:mod:`snnstudio.engine.native_readout`) against the numpy one
     (:meth:`ModelRunner._layer`, the oracle): counts, rates, channel rates, rasters, feature maps,
     spatial and window rates and followed membranes — every step, in detail and between detail
-    read-outs, and per batch element when a late stream is caught up in one batch."""
+    read-outs, and per batch element when a late stream is caught up in one batch. Compared after
+    the last step: a snapshot's arrays are cut from a pool shared by several steps (3 here), and no
+    later step may write into them."""
+    from snnstudio.engine import native_readout
     from snnstudio.engine.demo import rotating_bar_recording
     from snnstudio.engine.models import load_model
     from snnstudio.snn.functional import native
 
     if native.build() is None:
         pytest.skip("no C compiler: the numpy read-out runs")
+    monkeypatch.setattr(native_readout, "POOL_STEPS", 3)
     if which == "default":
         make = lambda: ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)  # noqa: E731
         rec = rotating_bar_recording(duration_us=400_000, sensor_size=(128, 128))
@@ -489,8 +493,8 @@ def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step
             r.follow(name, i)
         r._layer_cost = {name: (12.0, 3.5)}
     frames = frames_of(rec, DT, 12)
-    for f in frames:
-        got = {k: r.step(f)[0] for k, r in runners.items()}
+    steps = [{k: r.step(f)[0] for k, r in runners.items()} for f in frames]
+    for got in steps:
         for a, b in zip(got["numpy"], got["native"]):
             _same_layer(a, b)
         for a, b in zip(got["numpy"], got["native_sparse"]):
@@ -498,6 +502,7 @@ def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step
                 assert getattr(a, fld) == getattr(b, fld)
             np.testing.assert_array_equal(a.channel_rates, b.channel_rates)
             np.testing.assert_array_equal(a.raster, b.raster)
+    assert len({id(la.raster.base) for got in steps for la in got["native_sparse"]}) >= 3  # several pools served
     assert any(la.spike_count for la in got["native"]) and runners["native"]._plans  # it fired, and C read it
     plans = [p for r in (runners["native"], runners["native_sparse"]) for p in r._plans.values() if p is not None]
     assert {p.detail for p in plans} == {True, False}  # C read both the detail and the per-step series
