@@ -54,7 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from snnstudio.engine import native_readout
-from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot, frozen
+from snnstudio.engine.snapshot import AttentionSnapshot, LayerSnapshot
 from snnstudio.engine.types import ModelInfo, ModuleInfo  # noqa: F401 - re-exported
 from snnstudio.errors import ModelError
 from snnstudio.events.frames import SlidingFrames, bin_events
@@ -971,13 +971,16 @@ class ModelRunner:
     def _attention(self, name: str, m: nn.Module, parts: dict[str, nn.Module], b: int = 0) -> AttentionSnapshot:
         on = bool(getattr(m, "enabled", True))
         # off: stale weights hidden; token attention ("tk") is read [N, N] by the contract
-        w = {k: (token_weights(p, b) if k == "tk" else _weights_of(p, k, b)) if on else None for k, p in parts.items()}
-        return AttentionSnapshot(
-            name=name or type(m).__name__,
-            enabled=bool(getattr(m, "enabled", True)),
-            ta=frozen(w["ta"]) if w.get("ta") is not None else None,
-            ca=frozen(w["ca"]) if w.get("ca") is not None else None,
-            sa=frozen(w["sa"]) if w.get("sa") is not None else None,
-            tokens=frozen(w["tk"]) if w.get("tk") is not None else None,
-            tokens_measure=token_measure(parts["tk"]) if w.get("tk") is not None else "",
-        )
+        w = {"ta": None, "ca": None, "sa": None, "tk": None}
+        if on:
+            for k, p in parts.items():
+                a = token_weights(p, b) if k == "tk" else _weights_of(p, k, b)
+                if a is not None:
+                    a = a.astype(np.float32, order="C", copy=True)  # a copy: the module's weights change
+                    a.setflags(write=False)
+                    w[k] = a
+        # made without the frozen dataclass's field-by-field __init__ (read 50 times a second)
+        snap = object.__new__(AttentionSnapshot)
+        snap.__dict__.update(name=name or type(m).__name__, enabled=on, ta=w["ta"], ca=w["ca"], sa=w["sa"],
+                             tokens=w["tk"], tokens_measure=token_measure(parts["tk"]) if w["tk"] is not None else "")
+        return snap

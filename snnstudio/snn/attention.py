@@ -125,7 +125,7 @@ def current_weights(module: object):
 def sample_weights(module: object, b: int = 0, as_numpy: bool = False):
     """:func:`current_weights` of batch element ``b`` (clamped to the batch), the batch axis
     removed: a tensor stays a tensor (unless ``as_numpy``: then a float32 array, possibly a view of
-    the module's tensor), anything else becomes a float32 numpy array; ``None`` when the module is off
+    the module's weights: copy it before keeping it), anything else becomes a float32 numpy array; ``None`` when the module is off
     or has no weights. E.g. TA ``[T, B]`` → ``[T]``, SA ``[B, H, W]`` → ``[H, W]``."""
     w = current_weights(module)
     if w is None:
@@ -140,7 +140,9 @@ def sample_weights(module: object, b: int = 0, as_numpy: bool = False):
     if axis is None:
         return w
     i = min(b, w.shape[axis] - 1)
-    return w.select(axis, i) if isinstance(w, torch.Tensor) else np.take(w, i, axis=axis)
+    if isinstance(w, torch.Tensor):
+        return w.select(axis, i)
+    return w[(slice(None),) * axis + (i,)] if as_numpy else np.take(w, i, axis=axis)  # as_numpy: a view
 
 
 def token_measure(module: object) -> str:

@@ -513,3 +513,31 @@ def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step
         for a, b in zip(res_p[0], res_n[0]):
             _same_layer(a, b)
     assert any((len(k[1]) == 2 and k[1][1] > 1) for k in runners["native"]._plans)  # the batch plan ran
+
+
+def test_attention_read_outs_are_read_only_copies_of_the_modules_weights():
+    """The default's attention maps in a snapshot equal the parts' own weights of that step, are
+    read-only, and stay as they were when the modules write new weights (a copy, not a view)."""
+    from snnstudio.engine.demo import rotating_bar_recording
+    from snnstudio.engine.models import load_model
+
+    runner = ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)
+    frames = frames_of(rotating_bar_recording(duration_us=300_000, sensor_size=(128, 128)), DT, 6)
+    for f in frames:
+        _, attention, _, _ = runner.step(f)
+    blocks = {name: parts for name, _, parts in runner._net()[2]}
+    seen = 0
+    for a in attention:
+        for k, arr in (("ta", a.ta), ("ca", a.ca), ("sa", a.sa)):
+            if arr is None:
+                continue
+            w = blocks[a.name][k].last_weights
+            assert arr.dtype == np.float32 and not arr.flags.writeable
+            want = w.detach().numpy().reshape(-1) if k != "sa" else w.detach().numpy()[0]
+            np.testing.assert_array_equal(arr.reshape(-1), want.reshape(-1)[: arr.size])
+            before = arr.copy()
+            with torch.inference_mode():
+                w.add_(1.0)  # the module's next weights, written in place
+            np.testing.assert_array_equal(arr, before)
+            seen += 1
+    assert seen >= 6
