@@ -48,10 +48,6 @@ class ReadoutPlan:
     #: per layer: (off_c, c, off_k, k, off_fm, fm shape or None, off_sp, sp shape or None, n, win)
     views: tuple[tuple, ...]
     detail: bool
-    #: the allocation the last calls' outputs were cut from, its address and how many it served
-    pool: np.ndarray | None = None
-    pool_base: int = 0
-    pool_used: int = 0
 
 
 def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_channels: int | None,
@@ -104,21 +100,39 @@ def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_chan
                        views=tuple(views), detail=detail)
 
 
-#: steps whose read-outs share one allocation (see :func:`read`)
-POOL_STEPS = 64
+class BufferPool:
+    """Read-out buffers cut one after the other from an allocation of ``size`` bytes, whose address is
+    taken once: right after a forward pass every numpy or ctypes entry point runs cold (~10 µs each,
+    against ~1 µs warm; measured in situ), and an allocation and its address were two of them per step.
+    A slice handed out is never written again; a snapshot holding one keeps its allocation alive
+    (one runner's pool: some 256 kB, the read-outs of ~150 steps of the default model)."""
+
+    def __init__(self, size: int = 1 << 18):
+        self.size = int(size)
+        self._buf: np.ndarray | None = None
+        self._base = 0
+        self._used = 0
+
+    def take(self, n: int) -> tuple[np.ndarray, int]:
+        """``n`` fresh bytes (16-byte aligned) and their address."""
+        n16 = (n + 15) & ~15
+        if n16 > self.size:  # larger than a pool: an allocation of its own
+            buf = np.empty(n16, np.uint8)
+            return buf[:n], buf.ctypes.data
+        if self._buf is None or self._used + n16 > self.size:
+            self._buf = np.empty(self.size, np.uint8)
+            self._base, self._used = self._buf.ctypes.data, 0
+        at = self._used
+        self._used = at + n16
+        return self._buf[at:at + n], self._base + at
 
 
-def read(lib, plan: ReadoutPlan, neurons) -> tuple | None:
-    """Run the C read-out of ``neurons`` by ``plan``: ``(out, rate, spatial, raster, fmap)``, ``out`` per
-    layer ``[newest step's spikes, the window's spikes, 1 where the layer holds values that are not
-    0/1]`` (lists), the others flat read-only arrays that the plan's ``views`` cut per layer (``spatial``
-    and ``fmap`` ``None`` in a plan without detail). ``None`` when a layer's tensor no longer matches the
-    plan (the caller plans again).
-
-    The outputs of :data:`POOL_STEPS` calls are cut from one allocation whose address is taken once:
-    right after a forward pass every numpy or ctypes entry point runs cold (~10 µs each, against
-    ~1 µs warm), and an allocation and its address were two of them per step. A snapshot keeps its
-    slice alive (and with it the pool: at most ``POOL_STEPS`` steps' read-outs, a few kB each)."""
+def read(lib, plan: ReadoutPlan, neurons, pool: BufferPool) -> tuple | None:
+    """Run the C read-out of ``neurons`` by ``plan`` into bytes from ``pool``: ``(out, rate, spatial,
+    raster, fmap)``, ``out`` per layer ``[newest step's spikes, the window's spikes, 1 where the layer
+    holds values that are not 0/1]`` (lists), the others flat read-only arrays that the plan's ``views``
+    cut per layer (``spatial`` and ``fmap`` ``None`` in a plan without detail). ``None`` when a layer's
+    tensor no longer matches the plan (the caller plans again)."""
     src = plan.src
     shapes, offsets = plan.shapes, plan.offsets
     for i, (_, m) in enumerate(neurons):
@@ -128,18 +142,10 @@ def read(lib, plan: ReadoutPlan, neurons) -> tuple | None:
             return None
         src[i] = s.data_ptr() + offsets[i]
     o_out, o_rate, o_sp, o_ras, o_fm, total = plan.layout
-    step = (total + 15) & ~15
-    k = plan.pool_used
-    if plan.pool is None or k >= POOL_STEPS:
-        plan.pool = np.empty(step * POOL_STEPS, np.uint8)
-        plan.pool_base, k = plan.pool.ctypes.data, 0
-    plan.pool_used = k + 1
-    at = k * step
-    base = plan.pool_base + at
+    buf, base = pool.take(total)
     L = len(offsets)
     lib.spike_readout(L, src, plan.params_ptr, plan.idx_ptrs, base + o_out, base + o_rate, base + o_ras, base + o_fm,
                       base + o_sp)
-    buf = plan.pool[at:at + total]
     buf.setflags(write=False)  # the step's slice: read-only for its snapshots (the pool stays writable)
     out = buf[o_out:o_rate].view(np.int64).reshape(L, 3).tolist()
     if not plan.detail:

@@ -210,6 +210,7 @@ class ModelRunner:
         self._readout = None  # the native read-out (None: not built when last asked, at _readout_asked)
         self._readout_asked = -math.inf
         self._plans: dict[tuple, native_readout.ReadoutPlan | None] = {}  # per (neurons, lead, b, detail)
+        self._pool = native_readout.BufferPool()  # the native read-out's output buffers
         self._shapes: dict[str, tuple[int, ...]] = {}
         self.n_classes = 0
         self.ops = self._op_counter()
@@ -812,11 +813,13 @@ class ModelRunner:
             key = (id(neurons), lead, b, detail)
             plan = self._plans.get(key, False)
             if plan is not False:
-                res = native_readout.read(lib, plan, neurons) if plan is not None else None
+                res = native_readout.read(lib, plan, neurons, self._pool) if plan is not None else None
             if res is None and (plan is False or plan is not None):  # new, or a tensor changed shape
+                if len(self._plans) >= 64:  # plans of layer sets and batch sizes no longer met
+                    self._plans.clear()
                 plan = self._plans[key] = native_readout.make_plan(neurons, lead, b, self._raster_idx,
                                                                    self.feature_channels, detail)
-                res = native_readout.read(lib, plan, neurons) if plan is not None else None
+                res = native_readout.read(lib, plan, neurons, self._pool) if plan is not None else None
         if res is None:
             if last is None:
                 return tuple(self._layer(name, m, lead, b) for name, m in neurons)

@@ -463,8 +463,8 @@ def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step
     (:meth:`ModelRunner._layer`, the oracle): counts, rates, channel rates, rasters, feature maps,
     spatial and window rates and followed membranes — every step, in detail and between detail
     read-outs, and per batch element when a late stream is caught up in one batch. Compared after
-    the last step: a snapshot's arrays are cut from a pool shared by several steps (3 here), and no
-    later step may write into them."""
+    the last step: a snapshot's arrays are cut from a pool shared by several steps (a few here), and
+    no later step may write into them."""
     from snnstudio.engine import native_readout
     from snnstudio.engine.demo import rotating_bar_recording
     from snnstudio.engine.models import load_model
@@ -472,7 +472,8 @@ def test_the_native_read_out_equals_numpys_field_by_field_in_detail_and_per_step
 
     if native.build() is None:
         pytest.skip("no C compiler: the numpy read-out runs")
-    monkeypatch.setattr(native_readout, "POOL_STEPS", 3)
+    real_init = native_readout.BufferPool.__init__
+    monkeypatch.setattr(native_readout.BufferPool, "__init__", lambda self, size=512: real_init(self, size))
     if which == "default":
         make = lambda: ModelRunner(load_model("default").module, sensor_hw=(128, 128), step_us=DT)  # noqa: E731
         rec = rotating_bar_recording(duration_us=400_000, sensor_size=(128, 128))
