@@ -48,6 +48,8 @@ class ReadoutPlan:
     #: per layer: (off_c, c, off_k, k, off_fm, fm shape or None, off_sp, sp shape or None, n, win)
     views: tuple[tuple, ...]
     detail: bool
+    #: the layer list planned for (held, so that the runner's key, its ``id``, is not reused by another)
+    neurons: list
 
 
 def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_channels: int | None,
@@ -97,7 +99,7 @@ def make_plan(neurons, lead: tuple[int, ...], b: int, raster_index, feature_chan
                        params=params, params_ptr=params.ctypes.data, idx=tuple(idxs),
                        idx_ptrs=(ctypes.c_void_p * L)(*(a.ctypes.data for a in idxs)),
                        src=(ctypes.c_void_p * L)(), layout=(o_out, o_rate, o_sp, o_ras, o_fm, total),
-                       views=tuple(views), detail=detail)
+                       views=tuple(views), detail=detail, neurons=neurons)
 
 
 class BufferPool:
