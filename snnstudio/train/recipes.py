@@ -54,7 +54,7 @@ RECIPES: dict[str, dict] = {
                           **_MORE_DATA, "epochs": 60},
     "gesture-sliding_psn-tcsa": {"model": _ma("sliding_psn", "tcsa", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
     "gesture-psu-tcsa": {"model": _ma("psu", "tcsa", {"v_threshold": 0.3})},
-    "gesture-paralif_sb-tcsa": {"model": _ma("paralif_sb", "tcsa")},
+    "gesture-paralif_sb-tcsa": {"model": _ma("paralif_sb", "tcsa", **_VOTE), **_MORE_DATA},
     "gesture-spikformer": {"model": {"preset": "spikformer_small", "T": T, "dt_us": DT_US,
                                      "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3},
     "gesture-ms_resnet": {"model": {"preset": "ms_resnet", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
