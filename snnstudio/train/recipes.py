@@ -13,7 +13,8 @@ seed systems' own nets (Spikformer V1 and V2, Spikeformer, MS-ResNet, SynA-ResNe
 (64-wide tokens, one block; residual widths 16-32-64) and trained 50 epochs (the later three
 recipes hold it; the earlier ones were run with ``--epochs 50``); SynA-ResNet and MS-ResNet on the
 attention models' 4× data (at 16×16: 98.5 % and 97.5 % against 81.0 % and 84.5 % on the small split),
-Spikeformer on 2× (89.0 % against 79.0 %; its transformer takes ~30–45 s an epoch of 1,000 samples here). The
+Spikeformer and Spikformer V2 on 2× (89.0 % and 90.0 % against 79.0 % and 78.5 %; their transformers
+take ~25–45 s an epoch of 1,000 samples here). The
 MA-SNN nets use MA-SNN's LIF cell (threshold 0.3, decay 0.3, input not decayed, see
 :data:`snnstudio.snn.zoo.MA_LIF`); other neurons get the same threshold where they take one.
 """
@@ -64,7 +65,8 @@ RECIPES: dict[str, dict] = {
     # the seed systems' own nets, each in a Compare column: same data, T, input and budget (50
     # epochs) as gesture-spikformer / gesture-ms_resnet, synthetic generator v2
     "gesture-spikformer_v2": {"model": {"preset": "spikformer_v2_small", "T": T, "dt_us": DT_US,
-                                        "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3, "epochs": 50},
+                                        "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3, "epochs": 50,
+                              "data_options": {"per_class": {"train": 100, "val": 20, "test": 20}}},
     # one CT layer: 16×16 → 8×8 = 64 tokens, Spikformer's token grid at this input
     "gesture-spikeformer": {"model": {"preset": "spikeformer", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
                                       "widths": [64], "options": {"depth": 1, "heads": 4, "ct_layers": 1,
