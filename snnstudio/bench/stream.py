@@ -135,7 +135,6 @@ def _session_run(rec, spec, steps: int, catch_up: bool = False) -> dict:
 def _probe_overhead(rec, spec, steps: int, repeat: int) -> dict:
     import torch
 
-    from snnstudio.bench import best_time
     from snnstudio.engine.models import load_model
     from snnstudio.engine.runner import ModelRunner
     from snnstudio.engine.session import DETAIL_INTERVAL_S
@@ -150,39 +149,59 @@ def _probe_overhead(rec, spec, steps: int, repeat: int) -> dict:
         model = runner._net()[0]  # what the runner's steps run (a window model: its fused copy)
     h, w = runner.input_hw
 
-    def bare():  # the same sub-bins, sliding frames and forward, without read-out, snapshot or op counting
-        runner.reset()
-        with torch.inference_mode():
-            ring = SlidingFrames(runner.window_T, runner.alpha, (2, h, w))
-            for sub in subs:
-                if runner.mode == "stateful":
-                    x = torch.from_numpy(sub)
-                    model(x[None] if runner.step_input_ndim == 4 else x[None, None])
-                else:
-                    model(torch.from_numpy(ring.push(sub))[:, None])
+    xs = [torch.from_numpy(sub) for sub in subs]
 
-    def full():
-        runner.reset()
-        for sub in subs:
-            runner._advance(torch.from_numpy(sub))
+    def bare_step(ring, sub):  # the same sub-bin, sliding frames and forward, without read-out, snapshot or op counting
+        if runner.mode == "stateful":
+            x = torch.from_numpy(sub)
+            model(x[None] if runner.step_input_ndim == 4 else x[None, None])
+        else:
+            model(torch.from_numpy(ring.push(sub))[:, None])
+
+    def one_round(k: int) -> tuple[float, float]:
+        """``steps`` steps, each run bare and by the runner back to back (the order alternating by round):
+        the two see the same moment of the shared machine, where blocks of steps a fifth of a second
+        apart read ±2 % apart on this VM — the size of the overhead measured."""
+        runner.reset()  # (a stateful model's bare steps then advance the state the runner's steps carry on
+        # from: the same work, other spikes — a timing, not a read-out)
+        ring = SlidingFrames(runner.window_T, runner.alpha, (2, h, w))
+        tb = tf = 0.0
+        pc = time.perf_counter
+        with torch.inference_mode():  # the bare steps' context, entered once; the runner enters its own
+            for sub, x in zip(subs, xs):
+                if k % 2:
+                    t0 = pc()
+                    runner._advance(x)
+                    t1 = pc()
+                    bare_step(ring, sub)
+                    t2 = pc()
+                    tf, tb = tf + t1 - t0, tb + t2 - t1
+                else:
+                    t0 = pc()
+                    bare_step(ring, sub)
+                    t1 = pc()
+                    runner._advance(x)
+                    t2 = pc()
+                    tb, tf = tb + t1 - t0, tf + t2 - t1
+        return tb, tf
 
     # with the engine's torch threads (SessionConfig.torch_threads): with two, the background meter's
-    # forward and the step's intra-op threads spin on each other and the figure doubles; best of
-    # interleaved rounds, so a burst of load hits both alike
+    # forward and the step's intra-op threads spin on each other and the figure doubles
     from snnstudio.engine.types import SessionConfig
 
     threads = torch.get_num_threads()
     torch.set_num_threads(SessionConfig().torch_threads or threads)
     try:
         # the stream's first metering (aside, in the background) done before timing: the steady state
-        full()
+        one_round(0)
         deadline = time.monotonic() + 30.0
         while runner.meter_windows[0] != runner.meter_windows[1] and time.monotonic() < deadline:
             time.sleep(0.01)
         bares, fulls = [], []
-        for _ in range(repeat):
-            bares.append(best_time(bare, repeat=2))
-            fulls.append(best_time(full, repeat=2))
+        for k in range(2 * repeat):
+            tb, tf = one_round(k)
+            bares.append(tb)
+            fulls.append(tf)
     finally:
         torch.set_num_threads(threads)
     import statistics
