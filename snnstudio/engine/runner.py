@@ -621,7 +621,7 @@ class ModelRunner:
         # steps less than a second apart are a stream playing (on a loaded machine one step of the
         # default can take a few tenths of a second); slower ones are stepped by hand: meter in line
         playing, self._last_step_wall = now - self._last_step_wall < PLAYING_GAP_S, now
-        can_aside = (self.ops is not None and playing and self.meter_aside and self.mode == "window"
+        can_aside = (playing and self.meter_aside and self.ops is not None and self.mode == "window"
                      and self._net()[0] is not self.model)
         since = now - self._last_measure
         if self.ops is None:
@@ -662,7 +662,9 @@ class ModelRunner:
             lead = (self.window_T, 1)
             if aside:
                 self._meter_aside(torch.from_numpy(frames.copy())[:, None])
-        o = _first_tensor(out).detach().float()
+        o = _first_tensor(out)  # (in inference mode: nothing to detach)
+        if o.dtype is not torch.float32:
+            o = o.float()
         if self.mode == "window":
             readout = (o.reshape(self.window_T, -1).mean(0) if o.dim() >= 3 else o.reshape(-1)).numpy()
         else:
