@@ -42,9 +42,11 @@ returned is numpy (the GUI never sees a tensor).
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import replace
 
@@ -116,6 +118,16 @@ def _ro(a: np.ndarray) -> np.ndarray:
 #: interpreter's caches are cold); the public context where a torch lacks it
 _inference_mode = ((lambda: torch._C._InferenceMode(True)) if hasattr(torch._C, "_InferenceMode")
                    else torch.inference_mode)
+
+#: live runners, whose background meters are stopped before the interpreter exits (see stop_meter)
+_RUNNERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_meters() -> None:
+    for runner in list(_RUNNERS):
+        runner.stop_meter(timeout=5.0)
+
 
 #: steps closer than this (s) count as playing: their cost is metered aside, not in line
 PLAYING_GAP_S = 1.0
@@ -249,6 +261,8 @@ class ModelRunner:
         self._meter_wake = threading.Event()
         self._meter_next: torch.Tensor | None = None
         self._meter_thread: threading.Thread | None = None
+        self._meter_stopped = False  # stop_meter: no more metering aside
+        _RUNNERS.add(self)
         self._last_step_wall = -math.inf
         #: windows metered aside: [taken, finished]
         self.meter_windows = [0, 0]
@@ -694,11 +708,26 @@ class ModelRunner:
         thread; the cost lands in ``_last_cost`` when done (a window already waiting is replaced,
         one being metered is finished first). The thread ends after 2 s without work."""
         with self._meter_lock:
+            if self._meter_stopped:
+                return
             self._meter_next = frames
             if self._meter_thread is None:
                 self._meter_thread = threading.Thread(target=self._meter_loop, name="snn-meter", daemon=True)
                 self._meter_thread.start()
             self._meter_wake.set()
+
+    def stop_meter(self, timeout: float = 10.0) -> None:
+        """Stop the background meter: a window being metered is finished, none is taken after; returns
+        when its thread has ended (at most ``timeout`` s). A process must not exit while the thread is
+        inside a forward pass: the C++ runtime aborts it (``terminate called without an active
+        exception``, exit status 134); an ``atexit`` hook calls this for every runner left."""
+        with self._meter_lock:
+            self._meter_stopped = True
+            self._meter_next = None
+            thread = self._meter_thread
+        self._meter_wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _meter_loop(self) -> None:
         while True:
@@ -708,6 +737,9 @@ class ModelRunner:
                         self._meter_thread = None
                         return
             with self._meter_lock:
+                if self._meter_stopped:
+                    self._meter_thread = None
+                    return
                 frames, self._meter_next = self._meter_next, None
                 self._meter_wake.clear()
                 if frames is not None:

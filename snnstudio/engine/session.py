@@ -132,6 +132,8 @@ class Session(SnapshotSlot, SessionControls):
         self._q.put(lambda: None)
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._runner is not None:  # its background meter must not outlive the session mid-forward
+            self._runner.stop_meter(timeout)
         if self._windows is not None:
             try:
                 self._windows.close()

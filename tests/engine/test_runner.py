@@ -542,3 +542,56 @@ def test_attention_read_outs_are_read_only_copies_of_the_modules_weights():
             np.testing.assert_array_equal(arr, before)
             seen += 1
     assert seen >= 6
+
+
+def test_a_process_exiting_while_the_meter_runs_aside_exits_cleanly(tmp_path):
+    """A process that ends while the background meter is inside a forward pass was aborted by the C++
+    runtime ('terminate called without an active exception', status 134, 4 of 4 runs without the hook);
+    the runner's exit hook now stops the meter first. And stop_meter() ends the thread and takes no
+    window after."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "exit_while_metering.py"
+    script.write_text(textwrap.dedent('''
+        import time
+        import numpy as np, torch
+        from snnstudio.engine.models import load_model
+        from snnstudio.engine.runner import ModelRunner
+        import snnstudio.engine.runner as runner_mod
+        runner_mod.PLAYING_GAP_S = 1e9  # every step counts as playing, however loaded the machine
+        model = load_model("default").module
+        r = ModelRunner(model, sensor_hw=(128, 128), step_us=10_000, cost_every=10**6, cost_interval_s=0.0,
+                        meter_aside=True, meter_share=None)
+
+        def busy(mod, inp, out):  # the metered forward (the model as built) kept inside torch for a second
+            t = time.perf_counter()
+            while time.perf_counter() - t < 1.0:
+                torch.ones(64).sum()
+
+        model.register_forward_hook(busy)
+        rng = np.random.default_rng(0)
+        for i in range(3):
+            r._advance(torch.from_numpy(rng.poisson(0.3, (2, 32, 32)).astype(np.float32)))
+        time.sleep(0.2)
+        assert r.meter_windows[0] > r.meter_windows[1] and r._meter_thread is not None, r.meter_windows
+        print("exiting with the meter running")
+    '''))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exiting with the meter running" in done.stdout and "terminate called" not in done.stderr
+
+    from snnstudio.engine.models import load_model
+
+    loaded = load_model("default")
+    r = ModelRunner(loaded.module, sensor_hw=(128, 128), step_us=DT, cost_every=10**6, cost_interval_s=0.0,
+                    meter_aside=True, meter_share=None)
+    frames = frames_of(random_recording(n=50_000, duration_us=200_000, size=(128, 128), seed=3), DT, 4)
+    for f in frames:
+        r.step(f)
+    r.stop_meter()
+    assert r._meter_thread is None or not r._meter_thread.is_alive()
+    taken = r.meter_windows[0]
+    r._meter_aside(torch.zeros(r.window_T, 1, 2, 32, 32))
+    assert r.meter_windows[0] == taken and r._meter_thread is None  # nothing metered after a stop
