@@ -8,7 +8,7 @@ All are trained on the synthetic gestures (:mod:`snnstudio.train.data`, default 
 attention models get MA-SNN's own input, 128×128 pooled to 32×32, and 4× the data (200 / 20 / 20
 per class); the default and its no-attention twin also a read-out of 10 voting neurons per class,
 a 128-wide FC layer and 60 epochs (TA, CA and SA alone: 64 wide, one neuron per class, 50); the
-PLIF, sliding-PSN and PSU variants are the default's recipe with their neuron. The
+PLIF, sliding-PSN, PSU and ParaLIF SB variants are the default's recipe with their neuron. The
 seed systems' own nets (Spikformer V1 and V2, Spikeformer, MS-ResNet, SynA-ResNet) are sized alike
 (64-wide tokens, one block; residual widths 16-32-64) and trained 50 epochs (the later three
 recipes hold it; the earlier ones were run with ``--epochs 50``); SynA-ResNet and MS-ResNet on the
@@ -57,7 +57,7 @@ RECIPES: dict[str, dict] = {
     "gesture-sliding_psn-tcsa": {"model": _ma("sliding_psn", "tcsa", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
     "gesture-psu-tcsa": {"model": _ma("psu", "tcsa", {"v_threshold": 0.3}, size=32, **_VOTE), **_MORE_DATA,
                          "epochs": 60},
-    "gesture-paralif_sb-tcsa": {"model": _ma("paralif_sb", "tcsa", **_VOTE), **_MORE_DATA},
+    "gesture-paralif_sb-tcsa": {"model": _ma("paralif_sb", "tcsa", size=32, **_VOTE), **_MORE_DATA, "epochs": 60},
     "gesture-spikformer": {"model": {"preset": "spikformer_small", "T": T, "dt_us": DT_US,
                                      "input_size": [2, SIZE, SIZE], "widths": [64]}, "lr": 2e-3},
     "gesture-ms_resnet": {"model": {"preset": "ms_resnet", "T": T, "dt_us": DT_US, "input_size": [2, SIZE, SIZE],
