@@ -20,8 +20,9 @@ Per model (``models``), headless, flat out:
 * ``probe_overhead`` — runner step (read-out of every layer, SOPs metered as the session does)
   over the bare model step on the same sub-bins (the same sliding frames and forward — a window
   model's fused streaming copy, as the runner runs it), minus 1; timed once the stream's first
-  metering is done (the steady state), the median over interleaved rounds of each round's ratio
-  (the headline: 60 steps, 12 rounds); ``bare_step_ms`` / ``runner_step_ms`` the best of each.
+  metering is done (the steady state), each step timed bare and through the runner back to back
+  (the order alternating by round), the median of the rounds' ratios (the headline: 60 steps,
+  24 rounds); ``bare_step_ms`` / ``runner_step_ms`` the best round of each.
 
 The window (``gui``): the offscreen studio with **every dock visible** (tabified ones split out)
 playing the stream in real time with the default model, the engine in its own process as the
@@ -519,8 +520,8 @@ def run(quick: bool = False, load: int | None = None) -> dict:
         n = steps if spec != "ma_snn_gesture" else 8
         try:
             row = _session_run(rec, spec, n)
-            # the headline: 60 steps, 12 interleaved rounds (its overhead is a few percent of a step,
-            # within one round's noise on a shared machine); the others 20 steps, 2-3 rounds
+            # the headline: 60 steps, 2 × 12 rounds (its overhead is a few percent of a step, within
+            # one round's noise on a shared machine); the others 20 steps, 2 × 2-3 rounds
             headline = spec == HEADLINE and not quick
             row.update(_probe_overhead(rec, spec, min(n, 60 if headline else 20),
                                        12 if headline else 2 if quick or spec == "ma_snn_gesture" else 3))
