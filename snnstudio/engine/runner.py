@@ -854,10 +854,10 @@ class ModelRunner:
         if lib is not None:
             detail = last is None
             key = (id(neurons), lead, b, detail)
-            plan = self._plans.get(key, False)
-            if plan is not False:
-                res = native_readout.read(lib, plan, neurons, self._pool) if plan is not None else None
-            if res is None and (plan is False or plan is not None):  # new, or a tensor changed shape
+            plan = self._plans.get(key, False)  # False: not planned yet; None: these layers cannot be
+            if plan:
+                res = native_readout.read(lib, plan, neurons, self._pool)
+            if res is None and plan is not None:  # new, or a tensor changed shape
                 if len(self._plans) >= 64:  # plans of layer sets and batch sizes no longer met
                     self._plans.clear()
                 plan = self._plans[key] = native_readout.make_plan(neurons, lead, b, self._raster_idx,
